@@ -1,0 +1,15 @@
+//! Haven access control: who the caller is (claims verified from a JWT), and what they may do with a
+//! record (the role policy over data classes and record scope). Services and the gateway share it, so
+//! the edge and the data owner decide from the same rules.
+
+mod claims;
+mod keys;
+mod policy;
+mod revocation;
+mod verify;
+
+pub use claims::{Claims, Principal};
+pub use keys::{DevSigningKey, KeyError, TrustedKeys};
+pub use policy::{Access, ClassSet, DataClass, Grant, Policy, RecordAttrs, Role, Scope};
+pub use revocation::{RevocationError, RevocationList};
+pub use verify::{AuthError, Authenticator, TokenVerifier, VerifierSettings};

@@ -1,0 +1,435 @@
+//! The default role policy of DESIGN.md §3: roles x data classes x record scope, deny by default.
+//!
+//! A role holds grants; each grant gives read and write rights on some data classes over the records in
+//! one scope. A caller's rights on a record are the union of the grants whose scope covers the record.
+//! The same grants drive the service's SQL filter for lists and searches, so a list never shows what a
+//! get would refuse.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::claims::Principal;
+
+/// A role named in a token's `roles` claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Role {
+    Caseworker,
+    Supervisor,
+    ReunificationOfficer,
+    Educator,
+    Partner,
+    Lms,
+    Auditor,
+    Admin,
+}
+
+impl Role {
+    pub const ALL: [Role; 8] = [
+        Role::Caseworker,
+        Role::Supervisor,
+        Role::ReunificationOfficer,
+        Role::Educator,
+        Role::Partner,
+        Role::Lms,
+        Role::Auditor,
+        Role::Admin,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Caseworker => "caseworker",
+            Role::Supervisor => "supervisor",
+            Role::ReunificationOfficer => "reunification_officer",
+            Role::Educator => "educator",
+            Role::Partner => "partner",
+            Role::Lms => "lms",
+            Role::Auditor => "auditor",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Role {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        Role::ALL
+            .into_iter()
+            .find(|role| role.as_str() == name)
+            .ok_or_else(|| format!("unknown role {name:?}"))
+    }
+}
+
+/// A data class (DESIGN.md §3). Every field of every record belongs to exactly one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum DataClass {
+    Identity,
+    Whereabouts,
+    Protection,
+    Tracing,
+    Education,
+    Audit,
+}
+
+impl DataClass {
+    pub const ALL: [DataClass; 6] = [
+        DataClass::Identity,
+        DataClass::Whereabouts,
+        DataClass::Protection,
+        DataClass::Tracing,
+        DataClass::Education,
+        DataClass::Audit,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DataClass::Identity => "identity",
+            DataClass::Whereabouts => "whereabouts",
+            DataClass::Protection => "protection",
+            DataClass::Tracing => "tracing",
+            DataClass::Education => "education",
+            DataClass::Audit => "audit",
+        }
+    }
+
+    const fn bit(self) -> u8 {
+        1 << (self as u8)
+    }
+}
+
+impl fmt::Display for DataClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A set of data classes, as a bit set so that a decision costs a few instructions.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct ClassSet(u8);
+
+impl ClassSet {
+    pub const EMPTY: ClassSet = ClassSet(0);
+
+    pub const fn of(classes: &[DataClass]) -> ClassSet {
+        let mut bits = 0;
+        let mut i = 0;
+        while i < classes.len() {
+            bits |= classes[i].bit();
+            i += 1;
+        }
+        ClassSet(bits)
+    }
+
+    pub const fn contains(self, class: DataClass) -> bool {
+        self.0 & class.bit() != 0
+    }
+
+    pub const fn union(self, other: ClassSet) -> ClassSet {
+        ClassSet(self.0 | other.0)
+    }
+
+    pub const fn intersection(self, other: ClassSet) -> ClassSet {
+        ClassSet(self.0 & other.0)
+    }
+
+    pub const fn difference(self, other: ClassSet) -> ClassSet {
+        ClassSet(self.0 & !other.0)
+    }
+
+    pub const fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    pub fn iter(self) -> impl Iterator<Item = DataClass> {
+        DataClass::ALL
+            .into_iter()
+            .filter(move |class| self.contains(*class))
+    }
+}
+
+impl fmt::Debug for ClassSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.iter()).finish()
+    }
+}
+
+/// Which records a grant covers, judged from the record's attributes and the caller's claims.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scope {
+    /// Records the caller owns.
+    Own,
+    /// Records of the caller's agency.
+    Agency,
+    /// Children affiliated with the caller's organisation as learners (registered by it or enrolled with it).
+    Affiliated,
+    /// Children of other agencies whose case records `consent_for_tracing`.
+    TracingConsentElsewhere,
+    /// Records referred to the caller's agency with consent. Referrals arrive with a later issue; until
+    /// then this scope covers nothing.
+    Referred,
+}
+
+/// Rights on the records of one scope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Grant {
+    pub scope: Scope,
+    pub read: ClassSet,
+    pub write: ClassSet,
+}
+
+/// What a caller may do with one record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Access {
+    pub read: ClassSet,
+    pub write: ClassSet,
+}
+
+impl Access {
+    /// A record the caller may neither read nor write is, for them, not there: NOT_FOUND.
+    pub fn is_visible(self) -> bool {
+        !self.read.is_empty() || !self.write.is_empty()
+    }
+}
+
+/// The attributes of a record that scope decisions look at.
+#[derive(Debug, Clone, Copy)]
+pub struct RecordAttrs<'a> {
+    pub owner: &'a str,
+    pub agency: &'a str,
+    pub consent_for_tracing: bool,
+    /// Organisations the child is affiliated with as a learner.
+    pub affiliations: &'a [String],
+}
+
+/// The compiled policy: for each role, its grants.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    grants: [&'static [Grant]; Role::ALL.len()],
+}
+
+const I: DataClass = DataClass::Identity;
+const W: DataClass = DataClass::Whereabouts;
+const P: DataClass = DataClass::Protection;
+const T: DataClass = DataClass::Tracing;
+const E: DataClass = DataClass::Education;
+
+const CASEWORKER: &[Grant] = &[Grant {
+    scope: Scope::Own,
+    read: ClassSet::of(&[I, W, P, T, E]),
+    write: ClassSet::of(&[I, W, P]),
+}];
+const SUPERVISOR: &[Grant] = &[Grant {
+    scope: Scope::Agency,
+    read: ClassSet::of(&[I, W, P, T, E]),
+    write: ClassSet::of(&[I, W, P, T]),
+}];
+const REUNIFICATION_OFFICER: &[Grant] = &[
+    Grant {
+        scope: Scope::Agency,
+        read: ClassSet::of(&[I, W, P, T]),
+        write: ClassSet::of(&[T]),
+    },
+    Grant {
+        scope: Scope::TracingConsentElsewhere,
+        read: ClassSet::of(&[I]),
+        write: ClassSet::EMPTY,
+    },
+];
+const EDUCATOR: &[Grant] = &[Grant {
+    scope: Scope::Affiliated,
+    read: ClassSet::of(&[I, E]),
+    write: ClassSet::of(&[I, E]),
+}];
+const PARTNER: &[Grant] = &[Grant {
+    scope: Scope::Referred,
+    read: ClassSet::of(&[I, W, P]),
+    write: ClassSet::EMPTY,
+}];
+// The lms writes its own learning statements; that right lives in the learning service's rules.
+const LMS: &[Grant] = &[];
+// Auditors read audit entries only, through the audit RPCs; admins touch no child data at all.
+const AUDITOR: &[Grant] = &[];
+const ADMIN: &[Grant] = &[];
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            grants: [
+                CASEWORKER,
+                SUPERVISOR,
+                REUNIFICATION_OFFICER,
+                EDUCATOR,
+                PARTNER,
+                LMS,
+                AUDITOR,
+                ADMIN,
+            ],
+        }
+    }
+}
+
+impl Policy {
+    pub fn grants(&self, role: Role) -> &'static [Grant] {
+        self.grants[role as usize]
+    }
+
+    /// Every grant the principal holds through any of its roles.
+    pub fn grants_of<'p>(
+        &'p self,
+        principal: &'p Principal,
+    ) -> impl Iterator<Item = &'p Grant> + 'p {
+        principal
+            .roles
+            .iter()
+            .flat_map(move |role| self.grants(*role).iter())
+    }
+
+    /// Whether a scope covers a record for this principal.
+    pub fn scope_covers(scope: Scope, principal: &Principal, record: &RecordAttrs<'_>) -> bool {
+        match scope {
+            Scope::Own => record.owner == principal.sub,
+            Scope::Agency => record.agency == principal.agency,
+            Scope::Affiliated => record
+                .affiliations
+                .iter()
+                .any(|organisation| *organisation == principal.agency),
+            Scope::TracingConsentElsewhere => {
+                record.consent_for_tracing && record.agency != principal.agency
+            }
+            Scope::Referred => false,
+        }
+    }
+
+    /// The principal's rights on one record.
+    pub fn access(&self, principal: &Principal, record: &RecordAttrs<'_>) -> Access {
+        self.grants_of(principal)
+            .filter(|grant| Self::scope_covers(grant.scope, principal, record))
+            .fold(Access::default(), |access, grant| Access {
+                read: access.read.union(grant.read),
+                write: access.write.union(grant.write),
+            })
+    }
+
+    /// Classes the principal may read on some record, whatever the record. The gateway rejects an RPC
+    /// outright when this cannot cover what the RPC needs.
+    pub fn ever_readable(&self, principal: &Principal) -> ClassSet {
+        self.grants_of(principal)
+            .fold(ClassSet::EMPTY, |set, grant| set.union(grant.read))
+    }
+
+    /// Classes the principal may write on some record, whatever the record.
+    pub fn ever_writable(&self, principal: &Principal) -> ClassSet {
+        self.grants_of(principal)
+            .fold(ClassSet::EMPTY, |set, grant| set.union(grant.write))
+    }
+
+    /// Whether the principal belongs to the protection world (may ever read whereabouts, protection or
+    /// tracing). Callers outside it must not be able to tell that a protection case exists, so they see
+    /// a reduced record header (DESIGN.md "one child, two worlds").
+    pub fn in_protection_world(&self, principal: &Principal) -> bool {
+        !self
+            .ever_readable(principal)
+            .intersection(ClassSet::of(&[W, P, T]))
+            .is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn principal(role: Role, sub: &str, agency: &str) -> Principal {
+        Principal {
+            sub: sub.into(),
+            agency: agency.into(),
+            roles: vec![role],
+            team: None,
+            locations: vec![],
+            jti: "j".into(),
+            exp: u64::MAX,
+        }
+    }
+
+    fn record<'a>(
+        owner: &'a str,
+        agency: &'a str,
+        consent: bool,
+        aff: &'a [String],
+    ) -> RecordAttrs<'a> {
+        RecordAttrs {
+            owner,
+            agency,
+            consent_for_tracing: consent,
+            affiliations: aff,
+        }
+    }
+
+    #[test]
+    fn caseworker_sees_own_cases_only() {
+        let policy = Policy::default();
+        let me = principal(Role::Caseworker, "cw1", "a1");
+        let own = policy.access(&me, &record("cw1", "a1", false, &[]));
+        assert!(own.read.contains(DataClass::Protection));
+        assert!(own.write.contains(DataClass::Whereabouts));
+        let colleague = policy.access(&me, &record("cw2", "a1", false, &[]));
+        assert!(!colleague.is_visible());
+    }
+
+    #[test]
+    fn reunification_officer_sees_only_identity_across_agencies_and_only_with_consent() {
+        let policy = Policy::default();
+        let me = principal(Role::ReunificationOfficer, "ro", "a1");
+        let elsewhere = policy.access(&me, &record("cw", "a2", true, &[]));
+        assert_eq!(elsewhere.read, ClassSet::of(&[DataClass::Identity]));
+        assert!(
+            !policy
+                .access(&me, &record("cw", "a2", false, &[]))
+                .is_visible()
+        );
+        let home = policy.access(&me, &record("cw", "a1", false, &[]));
+        assert!(home.read.contains(DataClass::Protection));
+        assert!(!home.write.contains(DataClass::Identity));
+    }
+
+    #[test]
+    fn educator_never_reads_protection_world_classes() {
+        let policy = Policy::default();
+        let me = principal(Role::Educator, "t", "school");
+        let aff = vec!["school".to_string()];
+        let access = policy.access(&me, &record("someone", "other", true, &aff));
+        assert_eq!(
+            access.read,
+            ClassSet::of(&[DataClass::Identity, DataClass::Education])
+        );
+        assert!(!policy.in_protection_world(&me));
+        assert!(
+            !policy
+                .access(&me, &record("t", "school", true, &[]))
+                .is_visible()
+        );
+    }
+
+    #[test]
+    fn machine_and_oversight_roles_hold_no_child_rights() {
+        let policy = Policy::default();
+        for role in [Role::Lms, Role::Auditor, Role::Admin] {
+            let me = principal(role, "x", "a1");
+            assert!(policy.ever_readable(&me).is_empty(), "{role}");
+            assert!(policy.ever_writable(&me).is_empty(), "{role}");
+        }
+    }
+
+    #[test]
+    fn role_names_round_trip() {
+        for role in Role::ALL {
+            assert_eq!(role.as_str().parse::<Role>(), Ok(role));
+        }
+        assert!("root".parse::<Role>().is_err());
+    }
+}

@@ -1,0 +1,231 @@
+//! `haven`: runs the suite, one service, migrations, or issues development tokens. Wiring only; the
+//! work lives in the library crates.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context as _, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use haven::suite::{self, Suite};
+use haven_authz::{Authenticator, Claims, DevSigningKey, Policy, TokenVerifier};
+use haven_platform::HavenConfig;
+use haven_platform::server::{bind, shutdown_signal};
+
+/// Haven: case management for children on the move. Child identity and protection, behind one
+/// gRPC gateway with JWT authentication and role-based redaction.
+///
+/// Configuration comes from defaults, then --config FILE (TOML, see deploy/haven.example.toml), then
+/// HAVEN_* environment variables: HAVEN_DATA_DIR, HAVEN_REDIS_URL, HAVEN_JWKS_PATH, HAVEN_ISSUER,
+/// HAVEN_AUDIENCE, HAVEN_GATEWAY_LISTEN, HAVEN_IDENTITY_URL, HAVEN_IDENTITY_LISTEN,
+/// HAVEN_IDENTITY_DATABASE_URL, HAVEN_RATE_LIMIT_PER_SECOND, HAVEN_RATE_LIMIT_BURST.
+#[derive(Debug, Parser)]
+#[command(name = "haven", version)]
+struct Cli {
+    /// TOML configuration file.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the whole suite in one process on the embedded default: SQLite files in the data dir,
+    /// in-memory revocation and rate limits, and a development signing key made on first start.
+    Up {
+        /// Where SQLite files and the development key live.
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+        /// The gateway's address, the suite's one public port.
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<SocketAddr>,
+    },
+    /// Run one service alone, as in production (configured by file and HAVEN_* variables).
+    Serve {
+        #[arg(value_enum)]
+        service: ServiceName,
+    },
+    /// Apply pending database migrations for every service (or one).
+    Migrate {
+        #[arg(value_enum)]
+        service: Option<ServiceName>,
+    },
+    /// Print a development token signed with the data dir's key. The token alone is the last line.
+    Token {
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+        /// Role(s): caseworker, supervisor, reunification_officer, educator, partner, lms, auditor, admin.
+        #[arg(long = "role", required = true, value_name = "ROLE")]
+        roles: Vec<String>,
+        /// The subject: who the caller is.
+        #[arg(long)]
+        sub: String,
+        /// The caller's agency (or organisation).
+        #[arg(long)]
+        agency: String,
+        #[arg(long)]
+        team: Option<String>,
+        /// Lifetime, such as 90s, 15m, 8h (at most 24h).
+        #[arg(long, default_value = "15m", value_parser = parse_ttl)]
+        ttl: Duration,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ServiceName {
+    Gateway,
+    Identity,
+}
+
+fn parse_ttl(text: &str) -> Result<Duration, String> {
+    let (number, unit) = text.split_at(
+        text.find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len()),
+    );
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration like 15m"))?;
+    let seconds = match unit {
+        "s" => n,
+        "m" | "" => n * 60,
+        "h" => n * 3600,
+        _ => return Err(format!("{text:?}: use s, m or h")),
+    };
+    if seconds == 0 || seconds > 24 * 3600 {
+        return Err("ttl must be between 1s and 24h".into());
+    }
+    Ok(Duration::from_secs(seconds))
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("HAVEN_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let mut config = HavenConfig::load(cli.config.as_deref()).context("loading configuration")?;
+    match cli.command {
+        Command::Up { data_dir, listen } => {
+            init_logging();
+            if let Some(dir) = data_dir {
+                config.data_dir = dir;
+            }
+            if let Some(addr) = listen {
+                config.gateway.listen = addr;
+            }
+            let suite = Suite::start(config.clone()).await?;
+            println!("haven: gateway listening on {}", suite.gateway_addr);
+            println!(
+                "haven: identity service on {} (reached through the gateway)",
+                suite.identity_addr
+            );
+            println!("haven: data in {}", config.data_dir.display());
+            suite.run_until(shutdown_signal()).await?;
+        }
+        Command::Serve { service } => {
+            init_logging();
+            serve(service, config).await?;
+        }
+        Command::Migrate { service } => {
+            init_logging();
+            match service {
+                None | Some(ServiceName::Identity) => {
+                    haven_identity::connect_and_migrate(&config.identity_database_url()).await?;
+                    println!("identity: migrations applied");
+                }
+                Some(ServiceName::Gateway) => println!("gateway: no database"),
+            }
+        }
+        Command::Token {
+            data_dir,
+            roles,
+            sub,
+            agency,
+            team,
+            ttl,
+        } => {
+            if let Some(dir) = data_dir {
+                config.data_dir = dir;
+            }
+            let key = DevSigningKey::load_or_create(&config.data_dir)?;
+            for role in &roles {
+                if role.parse::<haven_authz::Role>().is_err() {
+                    bail!("unknown role {role:?}");
+                }
+            }
+            let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
+            let claims = Claims {
+                iss: config.auth.issuer.clone(),
+                aud: config.auth.audience.clone(),
+                sub,
+                exp: now + ttl.as_secs(),
+                iat: now,
+                nbf: Some(now),
+                jti: uuid::Uuid::now_v7().to_string(),
+                roles,
+                agency,
+                team,
+                locations: vec![],
+            };
+            eprintln!(
+                "# development token, kid {}, expires in {}s",
+                key.kid(),
+                ttl.as_secs()
+            );
+            println!("{}", key.sign(&claims)?);
+        }
+    }
+    Ok(())
+}
+
+async fn serve(service: ServiceName, config: HavenConfig) -> anyhow::Result<()> {
+    let auth = Authenticator::new(
+        TokenVerifier::new(
+            suite::trusted_keys(&config)?,
+            suite::verifier_settings(&config),
+        ),
+        suite::revocations(&config).await?,
+    );
+    let policy = Arc::new(Policy::default());
+    match service {
+        ServiceName::Identity => {
+            let identity =
+                haven_identity::build(&config.identity_database_url(), auth, policy).await?;
+            let (listener, addr) = bind(config.identity.listen).await?;
+            println!("haven: identity service listening on {addr}");
+            haven_identity::serve(
+                identity,
+                listener,
+                config.gateway.max_message_bytes,
+                shutdown_signal(),
+            )
+            .await?;
+        }
+        ServiceName::Gateway => {
+            let limiter = suite::rate_limiter(&config).await?;
+            let (listener, addr) = bind(config.gateway.listen).await?;
+            println!(
+                "haven: gateway listening on {addr}, identity at {}",
+                config.gateway.identity_url
+            );
+            haven_gateway::serve(
+                &config.gateway,
+                auth,
+                policy,
+                limiter,
+                listener,
+                shutdown_signal(),
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,232 @@
+//! The suite in one process: every service on its own loopback port and the gateway in front, reaching
+//! them over gRPC exactly as in production. Only the backends differ: SQLite files in the data dir, an
+//! in-memory revocation list and limiter, and a development signing key made on first start.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use haven_authz::{
+    Authenticator, DevSigningKey, KeyError, Policy, RevocationList, TokenVerifier, TrustedKeys,
+    VerifierSettings,
+};
+use haven_gateway::RateLimiter;
+use haven_platform::HavenConfig;
+use haven_platform::server::{ShutdownFuture, bind, shutdown_pair};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SuiteError {
+    #[error("cannot create data directory {path}: {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error("redis at the configured url is unavailable: {0}")]
+    Redis(String),
+    #[error("database: {0}")]
+    Database(#[from] sea_orm::DbErr),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("no trusted keys: {0}")]
+    NoKeys(String),
+    #[error(transparent)]
+    Gateway(#[from] haven_gateway::GatewayError),
+    #[error("server failed: {0}")]
+    Serve(#[from] tonic::transport::Error),
+}
+
+/// The token settings every component verifies against.
+pub fn verifier_settings(config: &HavenConfig) -> VerifierSettings {
+    VerifierSettings {
+        issuer: config.auth.issuer.clone(),
+        audience: config.auth.audience.clone(),
+        leeway_secs: config.auth.leeway_secs,
+    }
+}
+
+/// Trusted keys from the configured JWKS file, or else from the data dir's development key.
+pub fn trusted_keys(config: &HavenConfig) -> Result<TrustedKeys, SuiteError> {
+    match &config.auth.jwks_path {
+        Some(path) => Ok(TrustedKeys::from_jwks_file(path)?),
+        None => {
+            let path = DevSigningKey::jwks_path(&config.data_dir);
+            if !path.exists() {
+                return Err(SuiteError::NoKeys(format!(
+                    "set auth.jwks_path (HAVEN_JWKS_PATH), or run `haven up` once to create {}",
+                    path.display()
+                )));
+            }
+            Ok(TrustedKeys::from_jwks_file(&path)?)
+        }
+    }
+}
+
+pub async fn revocations(config: &HavenConfig) -> Result<RevocationList, SuiteError> {
+    match &config.redis_url {
+        Some(url) => RevocationList::redis(url)
+            .await
+            .map_err(|e| SuiteError::Redis(e.to_string())),
+        None => Ok(RevocationList::in_memory()),
+    }
+}
+
+pub async fn rate_limiter(config: &HavenConfig) -> Result<RateLimiter, SuiteError> {
+    let g = &config.gateway;
+    match &config.redis_url {
+        Some(url) => RateLimiter::redis(url, g.rate_limit_per_second, g.rate_limit_burst)
+            .await
+            .map_err(|e| SuiteError::Redis(e.to_string())),
+        None => Ok(RateLimiter::in_memory(
+            g.rate_limit_per_second,
+            g.rate_limit_burst,
+        )),
+    }
+}
+
+fn ensure_dir(path: &Path) -> Result<(), SuiteError> {
+    std::fs::create_dir_all(path).map_err(|source| SuiteError::DataDir {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+/// A running suite. Dropping it does not stop it; call [`Suite::shutdown`].
+#[derive(Debug)]
+pub struct Suite {
+    pub gateway_addr: SocketAddr,
+    pub identity_addr: SocketAddr,
+    /// The authenticator the components share (tests revoke tokens through it).
+    pub auth: Authenticator,
+    /// The development signing key, when the suite trusts the data dir's key.
+    pub dev_key: Option<Arc<DevSigningKey>>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<Result<(), SuiteError>>>,
+}
+
+impl Suite {
+    /// Starts identity and gateway. Both bind before this returns, so their addresses are live.
+    /// The identity service takes any free loopback port; the gateway takes `config.gateway.listen`.
+    pub async fn start(config: HavenConfig) -> Result<Suite, SuiteError> {
+        ensure_dir(&config.data_dir)?;
+        let dev_key = match &config.auth.jwks_path {
+            Some(_) => None,
+            None => Some(Arc::new(DevSigningKey::load_or_create(&config.data_dir)?)),
+        };
+        let keys = match &dev_key {
+            Some(key) => key.trusted_keys(),
+            None => trusted_keys(&config)?,
+        };
+        let auth = Authenticator::new(
+            TokenVerifier::new(keys, verifier_settings(&config)),
+            revocations(&config).await?,
+        );
+        let policy = Arc::new(Policy::default());
+        let limiter = rate_limiter(&config).await?;
+        let (stop, shutdown) = shutdown_pair();
+
+        let identity = haven_identity::build(
+            &config.identity_database_url(),
+            auth.clone(),
+            policy.clone(),
+        )
+        .await?;
+        let identity_listen = SocketAddr::from(([127, 0, 0, 1], 0));
+        let (identity_listener, identity_addr) =
+            bind(identity_listen)
+                .await
+                .map_err(|source| SuiteError::Bind {
+                    addr: identity_listen,
+                    source,
+                })?;
+        let max_message_bytes = config.gateway.max_message_bytes;
+        let identity_shutdown: ShutdownFuture = shutdown();
+        let identity_task = tokio::spawn(async move {
+            haven_identity::serve(
+                identity,
+                identity_listener,
+                max_message_bytes,
+                identity_shutdown,
+            )
+            .await?;
+            Ok(())
+        });
+
+        let mut gateway_config = config.gateway.clone();
+        gateway_config.identity_url = format!("http://{identity_addr}");
+        let (gateway_listener, gateway_addr) =
+            bind(config.gateway.listen)
+                .await
+                .map_err(|source| SuiteError::Bind {
+                    addr: config.gateway.listen,
+                    source,
+                })?;
+        let gateway_auth = auth.clone();
+        let gateway_shutdown = shutdown();
+        let gateway_task = tokio::spawn(async move {
+            haven_gateway::serve(
+                &gateway_config,
+                gateway_auth,
+                policy,
+                limiter,
+                gateway_listener,
+                gateway_shutdown,
+            )
+            .await?;
+            Ok(())
+        });
+
+        Ok(Suite {
+            gateway_addr,
+            identity_addr,
+            auth,
+            dev_key,
+            stop,
+            tasks: vec![identity_task, gateway_task],
+        })
+    }
+
+    /// Stops every server gracefully and waits for them.
+    pub async fn shutdown(self) -> Result<(), SuiteError> {
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            if let Ok(result) = task.await {
+                result?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits until a server stops by itself (an error) or `signal` resolves, then shuts down.
+    pub async fn run_until(
+        mut self,
+        signal: impl std::future::Future<Output = ()>,
+    ) -> Result<(), SuiteError> {
+        let tasks = std::mem::take(&mut self.tasks);
+        let first = futures_first(tasks);
+        tokio::select! {
+            _ = signal => self.shutdown().await,
+            outcome = first => {
+                let _ = self.stop.send(true);
+                outcome
+            }
+        }
+    }
+}
+
+async fn futures_first(tasks: Vec<JoinHandle<Result<(), SuiteError>>>) -> Result<(), SuiteError> {
+    let mut set = tokio::task::JoinSet::new();
+    for task in tasks {
+        set.spawn(async move { task.await.unwrap_or(Ok(())) });
+    }
+    match set.join_next().await {
+        Some(Ok(result)) => result,
+        _ => Ok(()),
+    }
+}

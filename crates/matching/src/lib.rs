@@ -1,0 +1,28 @@
+//! Name matching for Haven: normalised search keys for children's names.
+//!
+//! Names reach Haven in Latin, Arabic, Persian, Cyrillic and Ge'ez script,
+//! each transliterated many ways. This crate turns a name into *search keys*
+//! so that a search ignores case, diacritics and script and still runs as an
+//! index lookup (`child_name_keys(child_id, key)`), never a table scan:
+//!
+//! * [`fold_tokens`] folds a name to lowercase ASCII tokens;
+//! * [`token_keys`] gives one token's keys: its fold (`f:`), its consonant
+//!   skeleton(s) (`s:`) and its equivalence group (`e:`, from the reviewable
+//!   file `data/name-equivalents.txt`);
+//! * [`name_keys`] is what to store for a child's name, [`query_keys`] what
+//!   to look up for a search: a child matches when every query token shares a
+//!   key with the name.
+//!
+//! The crate is pure: no I/O, no global state beyond the embedded
+//! equivalence table, built once on first use.
+
+mod equivalents;
+mod keys;
+mod normalise;
+mod skeleton;
+
+pub use keys::{MAX_QUERY_TOKENS, name_keys, query_keys, token_keys};
+pub use normalise::fold_tokens;
+
+#[cfg(test)]
+mod spec_tests;

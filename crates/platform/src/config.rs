@@ -1,0 +1,230 @@
+//! Layered configuration: defaults, then an optional TOML file, then `HAVEN_*` environment variables.
+//! `deploy/haven.example.toml` documents every option.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path} is not valid: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("environment variable {name} is not valid: {message}")]
+    Env { name: String, message: String },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct HavenConfig {
+    /// Where the embedded default keeps its SQLite files and development signing key.
+    pub data_dir: PathBuf,
+    /// Redis for token revocation and rate limits. Absent: in memory (embedded default).
+    pub redis_url: Option<String>,
+    pub auth: AuthConfig,
+    pub gateway: GatewayConfig,
+    pub identity: IdentityConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// JWKS file with the public keys tokens are verified against. Absent: the data dir's development key.
+    pub jwks_path: Option<PathBuf>,
+    pub issuer: String,
+    pub audience: String,
+    /// Allowed clock skew on exp and nbf, in seconds (capped at 30).
+    pub leeway_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct GatewayConfig {
+    pub listen: SocketAddr,
+    /// Where the gateway reaches the identity service.
+    pub identity_url: String,
+    /// Largest request or response message, in bytes.
+    pub max_message_bytes: usize,
+    /// Deadline for a whole call through the gateway, in milliseconds.
+    pub request_timeout_ms: u64,
+    /// Sustained requests per second allowed to one principal (token `sub` + `agency`).
+    pub rate_limit_per_second: u32,
+    /// Requests one principal may burst above the sustained rate.
+    pub rate_limit_burst: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct IdentityConfig {
+    pub listen: SocketAddr,
+    /// Absent: `sqlite://<data_dir>/identity.db`.
+    pub database_url: Option<String>,
+}
+
+impl Default for HavenConfig {
+    fn default() -> Self {
+        HavenConfig {
+            data_dir: PathBuf::from(".haven"),
+            redis_url: None,
+            auth: AuthConfig::default(),
+            gateway: GatewayConfig::default(),
+            identity: IdentityConfig::default(),
+        }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            jwks_path: None,
+            issuer: "haven-dev".into(),
+            audience: "haven".into(),
+            leeway_secs: 10,
+        }
+    }
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        GatewayConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            identity_url: "http://127.0.0.1:50061".into(),
+            max_message_bytes: 1024 * 1024,
+            request_timeout_ms: 10_000,
+            rate_limit_per_second: 50,
+            rate_limit_burst: 200,
+        }
+    }
+}
+
+impl Default for IdentityConfig {
+    fn default() -> Self {
+        IdentityConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 50061)),
+            database_url: None,
+        }
+    }
+}
+
+impl HavenConfig {
+    /// Defaults, then `file` if given, then `HAVEN_*` variables from the process environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut config = match file {
+            Some(path) => Self::from_file(path)?,
+            None => HavenConfig::default(),
+        };
+        config.apply_env(|name| std::env::var(name).ok())?;
+        Ok(config)
+    }
+
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Applies overrides from `HAVEN_*` variables, read through `lookup` so tests need no process env.
+    pub fn apply_env(
+        &mut self,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<(), ConfigError> {
+        fn parse<T: std::str::FromStr>(name: &str, value: String) -> Result<T, ConfigError>
+        where
+            T::Err: std::fmt::Display,
+        {
+            value.parse().map_err(|e: T::Err| ConfigError::Env {
+                name: name.into(),
+                message: e.to_string(),
+            })
+        }
+        if let Some(v) = lookup("HAVEN_DATA_DIR") {
+            self.data_dir = PathBuf::from(v);
+        }
+        if let Some(v) = lookup("HAVEN_REDIS_URL") {
+            self.redis_url = Some(v).filter(|v| !v.is_empty());
+        }
+        if let Some(v) = lookup("HAVEN_JWKS_PATH") {
+            self.auth.jwks_path = Some(PathBuf::from(v));
+        }
+        if let Some(v) = lookup("HAVEN_ISSUER") {
+            self.auth.issuer = v;
+        }
+        if let Some(v) = lookup("HAVEN_AUDIENCE") {
+            self.auth.audience = v;
+        }
+        if let Some(v) = lookup("HAVEN_GATEWAY_LISTEN") {
+            self.gateway.listen = parse("HAVEN_GATEWAY_LISTEN", v)?;
+        }
+        if let Some(v) = lookup("HAVEN_IDENTITY_URL") {
+            self.gateway.identity_url = v;
+        }
+        if let Some(v) = lookup("HAVEN_RATE_LIMIT_PER_SECOND") {
+            self.gateway.rate_limit_per_second = parse("HAVEN_RATE_LIMIT_PER_SECOND", v)?;
+        }
+        if let Some(v) = lookup("HAVEN_RATE_LIMIT_BURST") {
+            self.gateway.rate_limit_burst = parse("HAVEN_RATE_LIMIT_BURST", v)?;
+        }
+        if let Some(v) = lookup("HAVEN_IDENTITY_LISTEN") {
+            self.identity.listen = parse("HAVEN_IDENTITY_LISTEN", v)?;
+        }
+        if let Some(v) = lookup("HAVEN_IDENTITY_DATABASE_URL") {
+            self.identity.database_url = Some(v);
+        }
+        Ok(())
+    }
+
+    /// The identity service's database: configured, or a SQLite file in the data dir.
+    pub fn identity_database_url(&self) -> String {
+        self.identity.database_url.clone().unwrap_or_else(|| {
+            format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("identity.db").display()
+            )
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_overrides_file_values() {
+        let mut config: HavenConfig =
+            toml::from_str("[gateway]\nlisten = \"127.0.0.1:7000\"\n").expect("parses");
+        assert_eq!(config.gateway.listen.port(), 7000);
+        config
+            .apply_env(|name| match name {
+                "HAVEN_GATEWAY_LISTEN" => Some("127.0.0.1:7001".into()),
+                "HAVEN_IDENTITY_DATABASE_URL" => Some("postgres://x/y".into()),
+                _ => None,
+            })
+            .expect("applies");
+        assert_eq!(config.gateway.listen.port(), 7001);
+        assert_eq!(config.identity_database_url(), "postgres://x/y");
+    }
+
+    #[test]
+    fn a_bad_env_value_names_the_variable() {
+        let mut config = HavenConfig::default();
+        let err = config
+            .apply_env(|name| (name == "HAVEN_GATEWAY_LISTEN").then(|| "nope".to_string()))
+            .expect_err("rejected");
+        assert!(err.to_string().contains("HAVEN_GATEWAY_LISTEN"));
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        assert!(toml::from_str::<HavenConfig>("colour = \"blue\"\n").is_err());
+    }
+}

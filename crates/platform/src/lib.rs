@@ -1,0 +1,11 @@
+//! What every Haven service shares: configuration, database connect and migrate, the hash-chained audit
+//! log, error codes mapped to gRPC status, and server bootstrap (health, reflection, graceful shutdown).
+
+pub mod audit;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod server;
+
+pub use config::HavenConfig;
+pub use error::{FieldViolation, ServiceError};

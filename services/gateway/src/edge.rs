@@ -1,0 +1,174 @@
+//! The gateway's public face: every public RPC is authenticated, checked against the coarse rules, rate
+//! limited, then forwarded to the owning service with the caller's token unchanged.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use haven_authz::{AuthError, Authenticator, Policy};
+use haven_proto::identity::child_identity_client::ChildIdentityClient;
+use haven_proto::identity::child_identity_server::ChildIdentity;
+use haven_proto::identity::{
+    ChildView, GetChildRequest, ListChildrenRequest, ListChildrenResponse, RegisterChildRequest,
+    SearchChildrenRequest, SearchChildrenResponse, UpdateChildRequest,
+};
+use tonic::metadata::MetadataMap;
+use tonic::transport::Channel;
+use tonic::{Request, Response, Status};
+
+use crate::limiter::RateLimiter;
+use crate::rules::{PublicRpc, may_ever_call};
+
+/// Metadata forwarded to services: the caller's token and trace context, nothing else.
+const FORWARDED: &[&str] = &["authorization", "traceparent", "tracestate"];
+
+#[derive(Debug, Clone)]
+pub struct Edge {
+    identity: ChildIdentityClient<Channel>,
+    auth: Authenticator,
+    policy: Arc<Policy>,
+    limiter: RateLimiter,
+    timeout: Duration,
+}
+
+impl Edge {
+    pub fn new(
+        identity: Channel,
+        auth: Authenticator,
+        policy: Arc<Policy>,
+        limiter: RateLimiter,
+        timeout: Duration,
+        max_message_bytes: usize,
+    ) -> Self {
+        Edge {
+            identity: ChildIdentityClient::new(identity)
+                .max_decoding_message_size(max_message_bytes)
+                .max_encoding_message_size(max_message_bytes),
+            auth,
+            policy,
+            limiter,
+            timeout,
+        }
+    }
+
+    /// Authenticates, applies the coarse rule and the rate limit, and builds the request to forward.
+    async fn admit<T>(&self, rpc: PublicRpc, request: Request<T>) -> Result<Request<T>, Status> {
+        let authorization = match request.metadata().get("authorization") {
+            Some(value) => Some(
+                value
+                    .to_str()
+                    .map_err(|_| auth_status(AuthError::Malformed))?,
+            ),
+            None => None,
+        };
+        let principal = self
+            .auth
+            .authenticate(authorization)
+            .await
+            .map_err(|error| {
+                tracing::info!(rpc = rpc.name(), reason = %error, "unauthenticated call refused");
+                auth_status(error)
+            })?;
+        if !may_ever_call(&self.policy, &principal, rpc) {
+            tracing::warn!(
+                rpc = rpc.name(),
+                sub = %principal.sub,
+                agency = %principal.agency,
+                "call denied: no role of the caller may use this rpc"
+            );
+            return Err(Status::permission_denied(format!(
+                "your role may not call {}",
+                rpc.name()
+            )));
+        }
+        if !self
+            .limiter
+            .allow(&format!("{}/{}", principal.agency, principal.sub))
+            .await
+        {
+            return Err(Status::resource_exhausted(
+                "rate limit exceeded; retry later",
+            ));
+        }
+        let (metadata, extensions, message) = request.into_parts();
+        let mut forwarded = MetadataMap::new();
+        for key in FORWARDED {
+            if let Some(value) = metadata.get(*key) {
+                forwarded.insert(*key, value.clone());
+            }
+        }
+        let mut outgoing = Request::from_parts(forwarded, extensions, message);
+        outgoing.set_timeout(self.timeout);
+        Ok(outgoing)
+    }
+}
+
+fn auth_status(error: AuthError) -> Status {
+    match error {
+        AuthError::Unavailable => Status::unavailable(error.to_string()),
+        other => Status::unauthenticated(other.to_string()),
+    }
+}
+
+/// Keeps only the message: the service's response metadata stays inside.
+fn answer<T>(response: Response<T>) -> Response<T> {
+    Response::new(response.into_inner())
+}
+
+#[tonic::async_trait]
+impl ChildIdentity for Edge {
+    async fn register_child(
+        &self,
+        request: Request<RegisterChildRequest>,
+    ) -> Result<Response<ChildView>, Status> {
+        let request = self.admit(PublicRpc::RegisterChild, request).await?;
+        self.identity
+            .clone()
+            .register_child(request)
+            .await
+            .map(answer)
+    }
+
+    async fn get_child(
+        &self,
+        request: Request<GetChildRequest>,
+    ) -> Result<Response<ChildView>, Status> {
+        let request = self.admit(PublicRpc::GetChild, request).await?;
+        self.identity.clone().get_child(request).await.map(answer)
+    }
+
+    async fn update_child(
+        &self,
+        request: Request<UpdateChildRequest>,
+    ) -> Result<Response<ChildView>, Status> {
+        let request = self.admit(PublicRpc::UpdateChild, request).await?;
+        self.identity
+            .clone()
+            .update_child(request)
+            .await
+            .map(answer)
+    }
+
+    async fn list_children(
+        &self,
+        request: Request<ListChildrenRequest>,
+    ) -> Result<Response<ListChildrenResponse>, Status> {
+        let request = self.admit(PublicRpc::ListChildren, request).await?;
+        self.identity
+            .clone()
+            .list_children(request)
+            .await
+            .map(answer)
+    }
+
+    async fn search_children(
+        &self,
+        request: Request<SearchChildrenRequest>,
+    ) -> Result<Response<SearchChildrenResponse>, Status> {
+        let request = self.admit(PublicRpc::SearchChildren, request).await?;
+        self.identity
+            .clone()
+            .search_children(request)
+            .await
+            .map(answer)
+    }
+}

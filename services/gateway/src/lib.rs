@@ -1,0 +1,87 @@
+//! The Haven gateway: the one public gRPC port. It authenticates every call (JWT, cached verification,
+//! revocation on every call), rejects RPCs the caller's roles can never use, rate limits per principal,
+//! and forwards to the owning service with the caller's token. It also serves health and reflection.
+
+mod edge;
+mod limiter;
+mod rules;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use haven_authz::{Authenticator, Policy};
+use haven_platform::config::GatewayConfig;
+use haven_proto::identity::child_identity_server::ChildIdentityServer;
+use tokio::net::TcpListener;
+use tonic::transport::{Channel, Endpoint};
+
+pub use edge::Edge;
+pub use limiter::RateLimiter;
+pub use rules::{PublicRpc, may_ever_call};
+
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    #[error("invalid service address {url}: {source}")]
+    Address {
+        url: String,
+        source: tonic::transport::Error,
+    },
+    #[error("reflection setup failed: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+    #[error("server failed: {0}")]
+    Serve(#[from] tonic::transport::Error),
+}
+
+/// A lazily connected channel to a service: the gateway starts even if the service is not up yet, and
+/// answers UNAVAILABLE until it is.
+pub fn service_channel(url: &str, timeout: Duration) -> Result<Channel, GatewayError> {
+    let endpoint =
+        Endpoint::from_shared(url.to_owned()).map_err(|source| GatewayError::Address {
+            url: url.to_owned(),
+            source,
+        })?;
+    Ok(endpoint
+        .timeout(timeout)
+        .connect_timeout(Duration::from_secs(3))
+        .tcp_nodelay(true)
+        .http2_keep_alive_interval(Duration::from_secs(30))
+        .connect_lazy())
+}
+
+/// Serves the gateway on a bound listener until `shutdown`.
+pub async fn serve(
+    config: &GatewayConfig,
+    auth: Authenticator,
+    policy: Arc<Policy>,
+    limiter: RateLimiter,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), GatewayError> {
+    let timeout = Duration::from_millis(config.request_timeout_ms);
+    let identity = service_channel(&config.identity_url, timeout)?;
+    let edge = Edge::new(
+        identity,
+        auth,
+        policy,
+        limiter,
+        timeout,
+        config.max_message_bytes,
+    );
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health.set_serving::<ChildIdentityServer<Edge>>().await;
+    let (reflection_v1, reflection_v1alpha) = haven_platform::server::reflection()?;
+    tonic::transport::Server::builder()
+        .timeout(timeout)
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(
+            ChildIdentityServer::new(edge)
+                .max_decoding_message_size(config.max_message_bytes)
+                .max_encoding_message_size(config.max_message_bytes),
+        )
+        .serve_with_incoming_shutdown(haven_platform::server::incoming(listener), shutdown)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,56 @@
+//! Coarse authorization at the edge: which RPCs a caller's roles could ever use. Finer decisions (which
+//! record, which classes) belong to the service that owns the data.
+
+use haven_authz::{ClassSet, DataClass, Policy, Principal};
+
+/// The public RPCs the gateway routes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PublicRpc {
+    RegisterChild,
+    GetChild,
+    UpdateChild,
+    ListChildren,
+    SearchChildren,
+}
+
+impl PublicRpc {
+    pub const ALL: [PublicRpc; 5] = [
+        PublicRpc::RegisterChild,
+        PublicRpc::GetChild,
+        PublicRpc::UpdateChild,
+        PublicRpc::ListChildren,
+        PublicRpc::SearchChildren,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            PublicRpc::RegisterChild => "RegisterChild",
+            PublicRpc::GetChild => "GetChild",
+            PublicRpc::UpdateChild => "UpdateChild",
+            PublicRpc::ListChildren => "ListChildren",
+            PublicRpc::SearchChildren => "SearchChildren",
+        }
+    }
+}
+
+const CHILD_RECORD: ClassSet = ClassSet::of(&[
+    DataClass::Identity,
+    DataClass::Whereabouts,
+    DataClass::Protection,
+]);
+
+/// Whether any record could ever allow this principal the RPC.
+pub fn may_ever_call(policy: &Policy, principal: &Principal, rpc: PublicRpc) -> bool {
+    match rpc {
+        PublicRpc::RegisterChild => policy
+            .ever_writable(principal)
+            .contains(DataClass::Identity),
+        PublicRpc::UpdateChild => !policy
+            .ever_writable(principal)
+            .intersection(CHILD_RECORD)
+            .is_empty(),
+        PublicRpc::GetChild | PublicRpc::ListChildren | PublicRpc::SearchChildren => policy
+            .ever_readable(principal)
+            .contains(DataClass::Identity),
+    }
+}

@@ -1,0 +1,7 @@
+//! The identity service's tables. Each data class of a child is stored as its own column, encoded as the
+//! contract's protobuf sub-message, so redaction and (later) per-class encryption work on whole classes.
+
+pub mod affiliation;
+pub mod child;
+pub mod idempotency;
+pub mod name_key;

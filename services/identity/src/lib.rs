@@ -1,0 +1,62 @@
+//! The child identity service: one identity record per child, with the protection case beside it.
+//! It verifies each caller's JWT itself, applies record scope and class redaction from the policy, and
+//! writes every change with its audit entry in one transaction.
+
+pub mod entity;
+mod mask;
+mod migration;
+mod record;
+mod scope;
+mod service;
+mod store;
+mod validate;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use haven_authz::{Authenticator, Policy};
+use haven_proto::identity::child_identity_server::ChildIdentityServer;
+use sea_orm::{DatabaseConnection, DbErr};
+use sea_orm_migration::MigratorTrait as _;
+use tokio::net::TcpListener;
+
+pub use migration::Migrator;
+pub use service::IdentityService;
+
+/// Connects to the identity database and applies pending migrations.
+pub async fn connect_and_migrate(url: &str) -> Result<DatabaseConnection, DbErr> {
+    let db = haven_platform::db::connect(url).await?;
+    Migrator::up(&db, None).await?;
+    Ok(db)
+}
+
+/// Serves the identity service (plus health and reflection) on a bound listener until `shutdown`.
+pub async fn serve(
+    service: IdentityService,
+    listener: TcpListener,
+    max_message_bytes: usize,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), tonic::transport::Error> {
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health
+        .set_serving::<ChildIdentityServer<IdentityService>>()
+        .await;
+    let server = ChildIdentityServer::new(service)
+        .max_decoding_message_size(max_message_bytes)
+        .max_encoding_message_size(max_message_bytes);
+    tonic::transport::Server::builder()
+        .add_service(health_service)
+        .add_service(server)
+        .serve_with_incoming_shutdown(haven_platform::server::incoming(listener), shutdown)
+        .await
+}
+
+/// Builds the service from a database URL: connect, migrate, wire the policy and authenticator.
+pub async fn build(
+    database_url: &str,
+    auth: Authenticator,
+    policy: Arc<Policy>,
+) -> Result<IdentityService, DbErr> {
+    let db = connect_and_migrate(database_url).await?;
+    Ok(IdentityService::new(db, auth, policy))
+}

@@ -1,0 +1,178 @@
+//! The identity service's migrations. Add-only (tables, columns, indexes), so the same steps run on
+//! SQLite and PostgreSQL.
+
+use sea_orm_migration::prelude::*;
+use sea_orm_migration::schema::{big_integer, blob, blob_null, boolean, string};
+
+#[derive(Debug)]
+pub struct Migrator;
+
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(haven_platform::audit::CreateAuditLog),
+            Box::new(CreateChildren),
+        ]
+    }
+}
+
+#[derive(Debug, DeriveMigrationName)]
+struct CreateChildren;
+
+#[derive(DeriveIden)]
+enum Children {
+    Table,
+    Id,
+    Version,
+    IdentityVersion,
+    Owner,
+    Agency,
+    ConsentForTracing,
+    CreatedAtUs,
+    CreatedBy,
+    UpdatedAtUs,
+    UpdatedBy,
+    Identity,
+    Whereabouts,
+    Protection,
+}
+
+#[derive(DeriveIden)]
+enum ChildAffiliations {
+    Table,
+    ChildId,
+    Organisation,
+    Kind,
+}
+
+#[derive(DeriveIden)]
+enum ChildNameKeys {
+    Table,
+    Key,
+    ChildId,
+}
+
+#[derive(DeriveIden)]
+enum RegisterRequests {
+    Table,
+    Principal,
+    RequestId,
+    BodyHash,
+    ChildId,
+    CreatedAtUs,
+}
+
+#[async_trait::async_trait]
+#[allow(elided_lifetimes_in_paths)] // async_trait cannot take the anonymous lifetime here
+impl MigrationTrait for CreateChildren {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(Children::Table)
+                    .if_not_exists()
+                    .col(string(Children::Id).primary_key())
+                    .col(big_integer(Children::Version))
+                    .col(big_integer(Children::IdentityVersion))
+                    .col(string(Children::Owner))
+                    .col(string(Children::Agency))
+                    .col(boolean(Children::ConsentForTracing))
+                    .col(big_integer(Children::CreatedAtUs))
+                    .col(string(Children::CreatedBy))
+                    .col(big_integer(Children::UpdatedAtUs))
+                    .col(string(Children::UpdatedBy))
+                    .col(blob(Children::Identity))
+                    .col(blob_null(Children::Whereabouts))
+                    .col(blob_null(Children::Protection))
+                    .to_owned(),
+            )
+            .await?;
+        for (name, column) in [
+            ("idx_children_owner", Children::Owner),
+            ("idx_children_agency", Children::Agency),
+        ] {
+            manager
+                .create_index(
+                    Index::create()
+                        .name(name)
+                        .table(Children::Table)
+                        .col(column)
+                        .col(Children::Id)
+                        .if_not_exists()
+                        .to_owned(),
+                )
+                .await?;
+        }
+        manager
+            .create_table(
+                Table::create()
+                    .table(ChildAffiliations::Table)
+                    .if_not_exists()
+                    .col(string(ChildAffiliations::ChildId))
+                    .col(string(ChildAffiliations::Organisation))
+                    .col(string(ChildAffiliations::Kind))
+                    .primary_key(
+                        Index::create()
+                            .col(ChildAffiliations::ChildId)
+                            .col(ChildAffiliations::Organisation),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_child_affiliations_organisation")
+                    .table(ChildAffiliations::Table)
+                    .col(ChildAffiliations::Organisation)
+                    .col(ChildAffiliations::ChildId)
+                    .if_not_exists()
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(ChildNameKeys::Table)
+                    .if_not_exists()
+                    .col(string(ChildNameKeys::Key))
+                    .col(string(ChildNameKeys::ChildId))
+                    .primary_key(
+                        Index::create()
+                            .col(ChildNameKeys::Key)
+                            .col(ChildNameKeys::ChildId),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_child_name_keys_child")
+                    .table(ChildNameKeys::Table)
+                    .col(ChildNameKeys::ChildId)
+                    .if_not_exists()
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(RegisterRequests::Table)
+                    .if_not_exists()
+                    .col(string(RegisterRequests::Principal))
+                    .col(string(RegisterRequests::RequestId))
+                    .col(string(RegisterRequests::BodyHash))
+                    .col(string(RegisterRequests::ChildId))
+                    .col(big_integer(RegisterRequests::CreatedAtUs))
+                    .primary_key(
+                        Index::create()
+                            .col(RegisterRequests::Principal)
+                            .col(RegisterRequests::RequestId),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,158 @@
+//! A stored child as the service reasons about it, and the one conversion each way: from its table row,
+//! and to the redacted view one caller may see.
+
+use haven_authz::{Access, ClassSet, DataClass, RecordAttrs};
+use haven_platform::ServiceError;
+use haven_proto::common::DataClass as WireClass;
+use haven_proto::identity::{Child, ChildView, Identity, ProtectionCase, RecordMeta, Whereabouts};
+use prost::Message as _;
+
+use crate::entity::child;
+
+/// The classes a `Child` message carries.
+pub(crate) const CHILD_CLASSES: ClassSet = ClassSet::of(&[
+    DataClass::Identity,
+    DataClass::Whereabouts,
+    DataClass::Protection,
+]);
+
+#[derive(Debug, Clone)]
+pub(crate) struct ChildRecord {
+    pub(crate) row: child::Model,
+    pub(crate) affiliations: Vec<String>,
+}
+
+impl ChildRecord {
+    pub(crate) fn attrs(&self) -> RecordAttrs<'_> {
+        RecordAttrs {
+            owner: &self.row.owner,
+            agency: &self.row.agency,
+            consent_for_tracing: self.row.consent_for_tracing,
+            affiliations: &self.affiliations,
+        }
+    }
+
+    /// The full child, every class decoded. Only for server-side use; callers get [`ChildRecord::view`].
+    pub(crate) fn decode(&self) -> Result<Child, ServiceError> {
+        let corrupt = |class: &str| {
+            ServiceError::Internal(format!("stored {class} of a child does not decode"))
+        };
+        Ok(Child {
+            identity: Some(
+                Identity::decode(self.row.identity.as_slice()).map_err(|_| corrupt("identity"))?,
+            ),
+            whereabouts: self
+                .row
+                .whereabouts
+                .as_deref()
+                .map(Whereabouts::decode)
+                .transpose()
+                .map_err(|_| corrupt("whereabouts"))?,
+            protection: self
+                .row
+                .protection
+                .as_deref()
+                .map(ProtectionCase::decode)
+                .transpose()
+                .map_err(|_| corrupt("protection"))?,
+            meta: None,
+        })
+    }
+
+    /// What this caller may see: the readable classes, and the header. Callers outside the protection
+    /// world get only the id and the identity version, so nothing in the header can betray a case.
+    pub(crate) fn view(
+        &self,
+        access: Access,
+        protection_world: bool,
+    ) -> Result<ChildView, ServiceError> {
+        let full = self.decode()?;
+        let readable = access.read;
+        let meta = if protection_world {
+            RecordMeta {
+                id: self.row.id.clone(),
+                version: self.row.version,
+                owner: self.row.owner.clone(),
+                agency: self.row.agency.clone(),
+                created_at: Some(timestamp(self.row.created_at_us)),
+                created_by: self.row.created_by.clone(),
+                updated_at: Some(timestamp(self.row.updated_at_us)),
+                updated_by: self.row.updated_by.clone(),
+            }
+        } else {
+            RecordMeta {
+                id: self.row.id.clone(),
+                version: self.row.identity_version,
+                ..RecordMeta::default()
+            }
+        };
+        let child = Child {
+            identity: full
+                .identity
+                .filter(|_| readable.contains(DataClass::Identity)),
+            whereabouts: full
+                .whereabouts
+                .filter(|_| readable.contains(DataClass::Whereabouts)),
+            protection: full
+                .protection
+                .filter(|_| readable.contains(DataClass::Protection)),
+            meta: Some(meta),
+        };
+        Ok(ChildView {
+            child: Some(child),
+            withheld: withheld(readable),
+        })
+    }
+
+    /// The version this caller compares against in UpdateChild.
+    pub(crate) fn visible_version(&self, protection_world: bool) -> i64 {
+        if protection_world {
+            self.row.version
+        } else {
+            self.row.identity_version
+        }
+    }
+}
+
+/// The classes of `Child` the caller may not read, in class order.
+pub(crate) fn withheld(readable: ClassSet) -> Vec<i32> {
+    CHILD_CLASSES
+        .difference(readable)
+        .iter()
+        .map(|class| wire_class(class) as i32)
+        .collect()
+}
+
+pub(crate) fn wire_class(class: DataClass) -> WireClass {
+    match class {
+        DataClass::Identity => WireClass::Identity,
+        DataClass::Whereabouts => WireClass::Whereabouts,
+        DataClass::Protection => WireClass::Protection,
+        DataClass::Tracing => WireClass::Tracing,
+        DataClass::Education => WireClass::Education,
+        DataClass::Audit => WireClass::Audit,
+    }
+}
+
+/// Comma-separated class names, for audit entries.
+pub(crate) fn class_list(classes: ClassSet) -> String {
+    classes
+        .iter()
+        .map(DataClass::as_str)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+pub(crate) fn timestamp(micros: i64) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: micros.div_euclid(1_000_000),
+        nanos: (micros.rem_euclid(1_000_000) * 1000) as i32,
+    }
+}
+
+pub(crate) fn now_micros() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,376 @@
+//! Input validation. Every violation names the field by its path in the request; no message echoes a
+//! submitted value, since it may be protected data.
+
+use chrono::Datelike as _;
+use haven_platform::FieldViolation;
+use haven_proto::common::{AgeRange, Location, PartialDate};
+use haven_proto::identity::{
+    CaseStatus, Child, Identity, ProtectionCase, ProtectionConcern, RiskLevel, SeparationCause,
+    Sex, Whereabouts, identity::Birth,
+};
+
+const MAX_NAME: usize = 200;
+const MAX_TEXT: usize = 2000;
+const MAX_LIST: usize = 32;
+const MAX_AGE_YEARS: u32 = 25;
+
+/// Collects violations so one response can name every bad field at once.
+#[derive(Debug, Default)]
+pub(crate) struct Violations(Vec<FieldViolation>);
+
+impl Violations {
+    pub(crate) fn add(&mut self, field: impl Into<String>, description: &str) {
+        self.0.push(FieldViolation::new(field, description));
+    }
+
+    pub(crate) fn into_result(self) -> Result<(), Vec<FieldViolation>> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(self.0)
+        }
+    }
+}
+
+fn text(v: &mut Violations, field: &str, value: &str, max: usize) {
+    if value.chars().count() > max {
+        v.add(field, &format!("must be at most {max} characters"));
+    }
+    if value
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        v.add(field, "must not contain control characters");
+    }
+}
+
+fn list<T>(v: &mut Violations, field: &str, items: &[T]) {
+    if items.len() > MAX_LIST {
+        v.add(field, &format!("must have at most {MAX_LIST} entries"));
+    }
+}
+
+fn enum_value<E: TryFrom<i32>>(v: &mut Violations, field: &str, value: i32) {
+    if E::try_from(value).is_err() {
+        v.add(field, "is not a known value");
+    }
+}
+
+pub(crate) fn partial_date(v: &mut Violations, field: &str, date: &PartialDate) {
+    let this_year = chrono::Utc::now().year();
+    if date.year < 1900 || date.year > this_year {
+        v.add(
+            format!("{field}.year"),
+            &format!("must be between 1900 and {this_year}"),
+        );
+        return;
+    }
+    match (date.month, date.day) {
+        (None, Some(_)) => v.add(format!("{field}.day"), "needs a month"),
+        (Some(month), day) => {
+            if !(1..=12).contains(&month) {
+                v.add(format!("{field}.month"), "must be between 1 and 12");
+                return;
+            }
+            if let Some(day) = day {
+                let valid = u32::try_from(day)
+                    .ok()
+                    .and_then(|d| chrono::NaiveDate::from_ymd_opt(date.year, month as u32, d));
+                match valid {
+                    None => v.add(format!("{field}.day"), "is not a day of that month"),
+                    Some(d) if d > chrono::Utc::now().date_naive() => {
+                        v.add(field, "must not be in the future")
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        (None, None) => {}
+    }
+}
+
+fn age_range(v: &mut Violations, field: &str, age: &AgeRange) {
+    if age.min_years > age.max_years {
+        v.add(format!("{field}.min_years"), "must not exceed max_years");
+    }
+    if age.max_years > MAX_AGE_YEARS {
+        v.add(
+            format!("{field}.max_years"),
+            &format!("must be at most {MAX_AGE_YEARS}"),
+        );
+    }
+}
+
+fn location(v: &mut Violations, field: &str, location: &Location) {
+    if location.admin_path.len() > 10 {
+        v.add(format!("{field}.admin_path"), "must have at most 10 levels");
+    }
+    for (i, level) in location.admin_path.iter().enumerate() {
+        if level.trim().is_empty() {
+            v.add(format!("{field}.admin_path[{i}]"), "must not be empty");
+        }
+        text(v, &format!("{field}.admin_path[{i}]"), level, MAX_NAME);
+    }
+    text(
+        v,
+        &format!("{field}.description"),
+        &location.description,
+        MAX_TEXT,
+    );
+}
+
+pub(crate) fn identity(v: &mut Violations, field: &str, identity: &Identity) {
+    if identity.given_name.trim().is_empty() && identity.family_name.trim().is_empty() {
+        v.add(
+            format!("{field}.given_name"),
+            "given_name or family_name is required",
+        );
+    }
+    text(
+        v,
+        &format!("{field}.given_name"),
+        &identity.given_name,
+        MAX_NAME,
+    );
+    text(
+        v,
+        &format!("{field}.family_name"),
+        &identity.family_name,
+        MAX_NAME,
+    );
+    list(v, &format!("{field}.other_names"), &identity.other_names);
+    for (i, name) in identity.other_names.iter().enumerate() {
+        if name.trim().is_empty() {
+            v.add(format!("{field}.other_names[{i}]"), "must not be empty");
+        }
+        text(v, &format!("{field}.other_names[{i}]"), name, MAX_NAME);
+    }
+    enum_value::<Sex>(v, &format!("{field}.sex"), identity.sex);
+    match &identity.birth {
+        Some(Birth::DateOfBirth(date)) => partial_date(v, &format!("{field}.date_of_birth"), date),
+        Some(Birth::AgeEstimate(age)) => age_range(v, &format!("{field}.age_estimate"), age),
+        None => {}
+    }
+    list(
+        v,
+        &format!("{field}.nationalities"),
+        &identity.nationalities,
+    );
+    for (i, code) in identity.nationalities.iter().enumerate() {
+        if code.len() != 2 || !code.chars().all(|c| c.is_ascii_uppercase()) {
+            v.add(
+                format!("{field}.nationalities[{i}]"),
+                "must be an ISO 3166-1 alpha-2 code",
+            );
+        }
+    }
+    list(v, &format!("{field}.languages"), &identity.languages);
+    for (i, tag) in identity.languages.iter().enumerate() {
+        let well_formed = !tag.is_empty()
+            && tag.len() <= 35
+            && tag.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+        if !well_formed {
+            v.add(
+                format!("{field}.languages[{i}]"),
+                "must be a BCP 47 language tag",
+            );
+        }
+    }
+    text(
+        v,
+        &format!("{field}.place_of_birth"),
+        &identity.place_of_birth,
+        MAX_NAME,
+    );
+}
+
+pub(crate) fn whereabouts(v: &mut Violations, field: &str, w: &Whereabouts) {
+    if let Some(loc) = &w.current_location {
+        location(v, &format!("{field}.current_location"), loc);
+    }
+    text(v, &format!("{field}.address"), &w.address, MAX_TEXT);
+    let phone_ok = w
+        .phone
+        .chars()
+        .all(|c| c.is_ascii_digit() || matches!(c, '+' | ' ' | '-' | '(' | ')'));
+    if !phone_ok || w.phone.len() > 40 {
+        v.add(
+            format!("{field}.phone"),
+            "must be digits with optional + - ( ) and spaces, at most 40",
+        );
+    }
+    text(
+        v,
+        &format!("{field}.caregiver_name"),
+        &w.caregiver_name,
+        MAX_NAME,
+    );
+    text(
+        v,
+        &format!("{field}.caregiver_relation"),
+        &w.caregiver_relation,
+        MAX_NAME,
+    );
+    list(v, &format!("{field}.id_documents"), &w.id_documents);
+    for (i, doc) in w.id_documents.iter().enumerate() {
+        let path = format!("{field}.id_documents[{i}]");
+        if doc.kind.trim().is_empty() {
+            v.add(format!("{path}.kind"), "must not be empty");
+        }
+        text(v, &format!("{path}.kind"), &doc.kind, MAX_NAME);
+        text(v, &format!("{path}.number"), &doc.number, MAX_NAME);
+        if !doc.issuing_country.is_empty()
+            && (doc.issuing_country.len() != 2
+                || !doc.issuing_country.chars().all(|c| c.is_ascii_uppercase()))
+        {
+            v.add(
+                format!("{path}.issuing_country"),
+                "must be an ISO 3166-1 alpha-2 code",
+            );
+        }
+    }
+}
+
+pub(crate) fn protection(v: &mut Violations, field: &str, p: &ProtectionCase) {
+    if let Some(date) = &p.separation_date {
+        partial_date(v, &format!("{field}.separation_date"), date);
+    }
+    text(
+        v,
+        &format!("{field}.separation_place"),
+        &p.separation_place,
+        MAX_TEXT,
+    );
+    enum_value::<SeparationCause>(v, &format!("{field}.separation_cause"), p.separation_cause);
+    list(v, &format!("{field}.concerns"), &p.concerns);
+    for (i, concern) in p.concerns.iter().enumerate() {
+        enum_value::<ProtectionConcern>(v, &format!("{field}.concerns[{i}]"), *concern);
+    }
+    enum_value::<RiskLevel>(v, &format!("{field}.risk_level"), p.risk_level);
+    list(v, &format!("{field}.family_members"), &p.family_members);
+    for (i, member) in p.family_members.iter().enumerate() {
+        let path = format!("{field}.family_members[{i}]");
+        text(v, &format!("{path}.name"), &member.name, MAX_NAME);
+        text(v, &format!("{path}.relation"), &member.relation, MAX_NAME);
+        text(
+            v,
+            &format!("{path}.last_known_location"),
+            &member.last_known_location,
+            MAX_TEXT,
+        );
+    }
+    enum_value::<CaseStatus>(v, &format!("{field}.status"), p.status);
+}
+
+/// Validates a whole child (the body of RegisterChild, or a child after an update is applied).
+pub(crate) fn child(field: &str, child: &Child) -> Result<(), Vec<FieldViolation>> {
+    let mut v = Violations::default();
+    match &child.identity {
+        Some(id) => identity(&mut v, &format!("{field}.identity"), id),
+        None => v.add(format!("{field}.identity"), "is required"),
+    }
+    if let Some(w) = &child.whereabouts {
+        whereabouts(&mut v, &format!("{field}.whereabouts"), w);
+    }
+    if let Some(p) = &child.protection {
+        protection(&mut v, &format!("{field}.protection"), p);
+    }
+    v.into_result()
+}
+
+/// A record id must be a UUID; anything else is a client bug, not a missing record.
+pub(crate) fn record_id(field: &str, id: &str) -> Result<uuid::Uuid, Vec<FieldViolation>> {
+    uuid::Uuid::parse_str(id).map_err(|_| vec![FieldViolation::new(field, "must be a UUID")])
+}
+
+pub(crate) fn request_id(request_id: &str) -> Result<(), Vec<FieldViolation>> {
+    let mut v = Violations::default();
+    if request_id.is_empty() {
+        v.add("request_id", "is required");
+    } else if request_id.len() > 128 || !request_id.chars().all(|c| c.is_ascii_graphic()) {
+        v.add("request_id", "must be 1 to 128 printable ASCII characters");
+    }
+    v.into_result()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn named(given: &str) -> Child {
+        Child {
+            identity: Some(Identity {
+                given_name: given.into(),
+                ..Identity::default()
+            }),
+            ..Child::default()
+        }
+    }
+
+    #[test]
+    fn a_child_needs_a_name() {
+        let err = child("child", &named("  ")).expect_err("rejected");
+        assert_eq!(err[0].field, "child.identity.given_name");
+    }
+
+    #[test]
+    fn partial_dates_are_checked_part_by_part() {
+        let mut c = named("Amina");
+        if let Some(id) = c.identity.as_mut() {
+            id.birth = Some(Birth::DateOfBirth(PartialDate {
+                year: 2015,
+                month: Some(2),
+                day: Some(30),
+                estimated: false,
+            }));
+        }
+        let err = child("child", &c).expect_err("rejected");
+        assert_eq!(err[0].field, "child.identity.date_of_birth.day");
+
+        let mut v = Violations::default();
+        partial_date(
+            &mut v,
+            "d",
+            &PartialDate {
+                year: 2015,
+                month: None,
+                day: Some(3),
+                estimated: true,
+            },
+        );
+        assert_eq!(v.0[0].field, "d.day");
+        let mut ok = Violations::default();
+        partial_date(
+            &mut ok,
+            "d",
+            &PartialDate {
+                year: 2015,
+                month: None,
+                day: None,
+                estimated: true,
+            },
+        );
+        assert!(ok.0.is_empty());
+    }
+
+    #[test]
+    fn violations_never_echo_the_value() {
+        let mut c = named("Amina");
+        if let Some(id) = c.identity.as_mut() {
+            id.nationalities = vec!["secret-value".into()];
+        }
+        let err = child("child", &c).expect_err("rejected");
+        assert!(err.iter().all(|v| !v.description.contains("secret-value")));
+    }
+
+    #[test]
+    fn unknown_enum_numbers_are_rejected() {
+        let mut c = named("Amina");
+        c.protection = Some(ProtectionCase {
+            risk_level: 99,
+            ..ProtectionCase::default()
+        });
+        let err = child("child", &c).expect_err("rejected");
+        assert_eq!(err[0].field, "child.protection.risk_level");
+    }
+}
