@@ -16,8 +16,14 @@ impl MigratorTrait for Migrator {
     }
 }
 
-#[derive(Debug, DeriveMigrationName)]
+#[derive(Debug)]
 struct CreateChildren;
+
+impl MigrationName for CreateChildren {
+    fn name(&self) -> &str {
+        "m20261123_000002_create_children"
+    }
+}
 
 #[derive(DeriveIden)]
 enum Children {

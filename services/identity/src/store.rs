@@ -8,7 +8,7 @@ use haven_platform::audit::{self, AuditEntry};
 use haven_proto::identity::Child;
 use prost::Message as _;
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    ActiveModelTrait as _, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 
@@ -161,7 +161,8 @@ impl Store {
             ..current.row.clone()
         };
         let result = child::Entity::update_many()
-            .set(child::ActiveModel::from(row.clone()))
+            // from(Model) marks every value unchanged; reset_all marks them all to be written.
+            .set(child::ActiveModel::from(row.clone()).reset_all())
             .filter(child::Column::Id.eq(id))
             .filter(child::Column::Version.eq(current.row.version))
             .exec(&txn)

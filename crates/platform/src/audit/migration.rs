@@ -5,8 +5,14 @@ use sea_orm_migration::schema::{big_integer, integer, string, text};
 
 use super::GENESIS_HASH;
 
-#[derive(Debug, DeriveMigrationName)]
+#[derive(Debug)]
 pub struct CreateAuditLog;
+
+impl MigrationName for CreateAuditLog {
+    fn name(&self) -> &str {
+        "m20261123_000001_create_audit_log"
+    }
+}
 
 #[derive(DeriveIden)]
 enum AuditLog {

@@ -1,0 +1,101 @@
+//! Generated children. Names are common given names paired at random-looking but deterministic
+//! positions; no fixture describes a real child.
+
+use haven_proto::common::{AgeRange, Location, PartialDate};
+use haven_proto::identity::{
+    CaseStatus, Child, Consent, FamilyMember, IdDocument, Identity, ProtectionCase,
+    ProtectionConcern, RegisterChildRequest, RiskLevel, SeparationCause, Sex, Whereabouts,
+    identity::Birth,
+};
+
+/// Strings planted in protected classes, so tests can look for them anywhere they must not appear.
+pub const CANARY_PHONE: &str = "+000 555 0101";
+pub const CANARY_ADDRESS: &str = "canary-address-7f3a";
+pub const CANARY_NOTE_PLACE: &str = "canary-separation-place-91c2";
+
+pub fn identity(given: &str, family: &str) -> Identity {
+    Identity {
+        given_name: given.into(),
+        family_name: family.into(),
+        other_names: vec![],
+        sex: Sex::Female as i32,
+        birth: Some(Birth::AgeEstimate(AgeRange {
+            min_years: 8,
+            max_years: 10,
+            assessed_at: None,
+        })),
+        nationalities: vec!["SO".into()],
+        languages: vec!["so".into()],
+        place_of_birth: "Generated Town".into(),
+    }
+}
+
+pub fn whereabouts() -> Whereabouts {
+    Whereabouts {
+        current_location: Some(Location {
+            admin_path: vec!["XX".into(), "Region 1".into(), "District 4".into()],
+            description: "block C".into(),
+        }),
+        address: CANARY_ADDRESS.into(),
+        phone: CANARY_PHONE.into(),
+        caregiver_name: "Generated Caregiver".into(),
+        caregiver_relation: "aunt".into(),
+        id_documents: vec![IdDocument {
+            kind: "registration".into(),
+            number: "GEN-0001".into(),
+            issuing_country: "XX".into(),
+        }],
+    }
+}
+
+pub fn protection(consent_for_tracing: bool) -> ProtectionCase {
+    ProtectionCase {
+        separation_date: Some(PartialDate {
+            year: 2025,
+            month: Some(3),
+            day: None,
+            estimated: true,
+        }),
+        separation_place: CANARY_NOTE_PLACE.into(),
+        separation_cause: SeparationCause::Displacement as i32,
+        concerns: vec![ProtectionConcern::Unaccompanied as i32],
+        risk_level: RiskLevel::High as i32,
+        family_members: vec![FamilyMember {
+            name: "Generated Parent".into(),
+            relation: "mother".into(),
+            last_known_location: "unknown".into(),
+            deceased: false,
+        }],
+        consent: Some(Consent {
+            consent_for_services: true,
+            disclosure_to_other_orgs: false,
+            consent_for_tracing,
+        }),
+        status: CaseStatus::Open as i32,
+    }
+}
+
+/// A full protection case, as a caseworker registers it.
+pub fn case_child(given: &str, family: &str, consent_for_tracing: bool) -> Child {
+    Child {
+        identity: Some(identity(given, family)),
+        whereabouts: Some(whereabouts()),
+        protection: Some(protection(consent_for_tracing)),
+        meta: None,
+    }
+}
+
+/// A learner, as an educator registers it: identity only.
+pub fn learner(given: &str, family: &str) -> Child {
+    Child {
+        identity: Some(identity(given, family)),
+        ..Child::default()
+    }
+}
+
+pub fn register(child: Child) -> RegisterChildRequest {
+    RegisterChildRequest {
+        request_id: uuid::Uuid::now_v7().to_string(),
+        child: Some(child),
+    }
+}
