@@ -79,20 +79,28 @@ impl TestSuite {
         config.gateway.listen = SocketAddr::from(([127, 0, 0, 1], 0));
         config.gateway.rate_limit_per_second = options.rate_limit_per_second;
         config.gateway.rate_limit_burst = options.rate_limit_burst;
-        config.redis_url = std::env::var("HAVEN_TEST_REDIS_URL").ok().filter(|u| !u.is_empty());
+        config.redis_url = std::env::var("HAVEN_TEST_REDIS_URL")
+            .ok()
+            .filter(|u| !u.is_empty());
 
         let mut postgres_schema = None;
-        if let Some(base) = std::env::var("HAVEN_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty()) {
+        if let Some(base) = std::env::var("HAVEN_TEST_DATABASE_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+        {
             let schema = format!("t_{}", unique());
-            let admin = sea_orm::Database::connect(&base).await.expect("connect to HAVEN_TEST_DATABASE_URL");
+            let admin = sea_orm::Database::connect(&base)
+                .await
+                .expect("connect to HAVEN_TEST_DATABASE_URL");
             admin
                 .execute_unprepared(&format!("CREATE SCHEMA \"{schema}\""))
                 .await
                 .expect("create test schema");
             admin.close().await.ok();
             let separator = if base.contains('?') { '&' } else { '?' };
-            config.identity.database_url =
-                Some(format!("{base}{separator}options%5Bsearch_path%5D={schema}"));
+            config.identity.database_url = Some(format!(
+                "{base}{separator}options%5Bsearch_path%5D={schema}"
+            ));
             postgres_schema = Some((base, schema));
         }
         let identity_db_url = config.identity_database_url();
@@ -149,7 +157,9 @@ impl TestSuite {
 
     /// A connection to the identity database, to look at what was stored.
     pub async fn identity_db(&self) -> DatabaseConnection {
-        haven_platform::db::connect(&self.identity_db_url).await.expect("identity db")
+        haven_platform::db::connect(&self.identity_db_url)
+            .await
+            .expect("identity db")
     }
 
     pub async fn stop(self) {

@@ -1,11 +1,11 @@
 //! The ChildIdentity API through the gateway: register, read, update, list, search; validation,
 //! idempotency, version conflicts and pagination.
 
+use haven_proto::common::PageRequest;
 use haven_proto::identity::{
     Child, GetChildRequest, ListChildrenRequest, RegisterChildRequest, SearchChildrenRequest,
     UpdateChildRequest,
 };
-use haven_proto::common::PageRequest;
 use haven_tests::fixtures::{case_child, learner, register};
 use haven_tests::{TestSuite, authed};
 use tonic::Code;
@@ -27,14 +27,23 @@ async fn a_caseworker_registers_reads_and_updates_a_child() {
         .await
         .expect("registered")
         .into_inner();
-    let meta = created.child.as_ref().and_then(|c| c.meta.clone()).expect("meta");
+    let meta = created
+        .child
+        .as_ref()
+        .and_then(|c| c.meta.clone())
+        .expect("meta");
     assert_eq!(meta.version, 1);
     assert_eq!(meta.owner, "cw-1");
     assert_eq!(meta.agency, "agency-a");
     assert!(created.withheld.is_empty());
 
     let read = client
-        .get_child(authed(&cw, GetChildRequest { id: meta.id.clone() }))
+        .get_child(authed(
+            &cw,
+            GetChildRequest {
+                id: meta.id.clone(),
+            },
+        ))
         .await
         .expect("read")
         .into_inner();
@@ -58,9 +67,15 @@ async fn a_caseworker_registers_reads_and_updates_a_child() {
     let child = updated.child.expect("child");
     let identity = child.identity.expect("identity");
     assert_eq!(identity.given_name, "Aminah");
-    assert_eq!(identity.family_name, "Yusuf", "fields outside the mask are kept");
+    assert_eq!(
+        identity.family_name, "Yusuf",
+        "fields outside the mask are kept"
+    );
     assert_eq!(child.meta.expect("meta").version, 2);
-    assert!(child.protection.is_some(), "the protection case is untouched");
+    assert!(
+        child.protection.is_some(),
+        "the protection case is untouched"
+    );
     t.stop().await;
 }
 
@@ -70,8 +85,16 @@ async fn a_retried_register_returns_the_first_child_and_a_reused_key_is_rejected
     let cw = t.token("caseworker", "cw-1", "agency-a");
     let mut client = t.client();
     let request = register(case_child("Hodan", "Warsame", false));
-    let first = client.register_child(authed(&cw, request.clone())).await.expect("first").into_inner();
-    let retry = client.register_child(authed(&cw, request.clone())).await.expect("retry").into_inner();
+    let first = client
+        .register_child(authed(&cw, request.clone()))
+        .await
+        .expect("first")
+        .into_inner();
+    let retry = client
+        .register_child(authed(&cw, request.clone()))
+        .await
+        .expect("retry")
+        .into_inner();
     assert_eq!(first, retry, "a retry returns the first child");
 
     let listed = client
@@ -79,13 +102,20 @@ async fn a_retried_register_returns_the_first_child_and_a_reused_key_is_rejected
         .await
         .expect("list")
         .into_inner();
-    assert_eq!(listed.children.len(), 1, "the retry created no second record");
+    assert_eq!(
+        listed.children.len(),
+        1,
+        "the retry created no second record"
+    );
 
     let different = RegisterChildRequest {
         request_id: request.request_id.clone(),
         child: Some(case_child("Other", "Child", false)),
     };
-    let err = client.register_child(authed(&cw, different)).await.expect_err("rejected");
+    let err = client
+        .register_child(authed(&cw, different))
+        .await
+        .expect_err("rejected");
     assert_eq!(err.code(), Code::AlreadyExists);
     assert!(err.message().contains("request_id"));
     t.stop().await;
@@ -100,7 +130,9 @@ async fn concurrent_retries_of_one_key_create_one_child() {
     for _ in 0..8 {
         let mut client = t.client();
         let request = authed(&cw, request.clone());
-        calls.push(tokio::spawn(async move { client.register_child(request).await }));
+        calls.push(tokio::spawn(
+            async move { client.register_child(request).await },
+        ));
     }
     let mut ids = std::collections::BTreeSet::new();
     for call in calls {
@@ -138,7 +170,10 @@ async fn a_stale_version_is_refused_and_writes_nothing() {
         }),
         update_mask: mask(&["identity.given_name"]),
     };
-    client.update_child(authed(&cw, update(1, "Sahro"))).await.expect("first update");
+    client
+        .update_child(authed(&cw, update(1, "Sahro")))
+        .await
+        .expect("first update");
     let err = client
         .update_child(authed(&cw, update(1, "Stale")))
         .await
@@ -153,7 +188,11 @@ async fn a_stale_version_is_refused_and_writes_nothing() {
         .into_inner();
     let child = now.child.expect("child");
     assert_eq!(child.identity.expect("identity").given_name, "Sahro");
-    assert_eq!(child.meta.expect("meta").version, 2, "the refused update wrote nothing");
+    assert_eq!(
+        child.meta.expect("meta").version,
+        2,
+        "the refused update wrote nothing"
+    );
     t.stop().await;
 }
 
@@ -179,17 +218,37 @@ async fn invalid_input_names_the_field() {
         .into_iter()
         .map(|v| v.field)
         .collect();
-    assert!(fields.contains(&"child.identity.given_name".to_string()), "{fields:?}");
-    assert!(fields.contains(&"child.identity.nationalities[0]".to_string()), "{fields:?}");
-    assert!(!err.message().contains("somalia"), "messages never echo values");
+    assert!(
+        fields.contains(&"child.identity.given_name".to_string()),
+        "{fields:?}"
+    );
+    assert!(
+        fields.contains(&"child.identity.nationalities[0]".to_string()),
+        "{fields:?}"
+    );
+    assert!(
+        !err.message().contains("somalia"),
+        "messages never echo values"
+    );
 
-    let no_key = RegisterChildRequest { request_id: String::new(), child: Some(learner("A", "B")) };
-    let err = client.register_child(authed(&cw, no_key)).await.expect_err("invalid");
+    let no_key = RegisterChildRequest {
+        request_id: String::new(),
+        child: Some(learner("A", "B")),
+    };
+    let err = client
+        .register_child(authed(&cw, no_key))
+        .await
+        .expect_err("invalid");
     assert_eq!(err.code(), Code::InvalidArgument);
     assert!(err.message().contains("request_id"));
 
     let err = client
-        .get_child(authed(&cw, GetChildRequest { id: "not-a-uuid".into() }))
+        .get_child(authed(
+            &cw,
+            GetChildRequest {
+                id: "not-a-uuid".into(),
+            },
+        ))
         .await
         .expect_err("invalid");
     assert_eq!(err.code(), Code::InvalidArgument);
@@ -213,7 +272,12 @@ async fn invalid_input_names_the_field() {
     let err = client
         .list_children(authed(
             &cw,
-            ListChildrenRequest { page: Some(PageRequest { page_size: 10, page_token: "forged".into() }) },
+            ListChildrenRequest {
+                page: Some(PageRequest {
+                    page_size: 10,
+                    page_token: "forged".into(),
+                }),
+            },
         ))
         .await
         .expect_err("invalid");
@@ -221,7 +285,13 @@ async fn invalid_input_names_the_field() {
     assert!(err.message().contains("page.page_token"));
 
     let err = client
-        .search_children(authed(&cw, SearchChildrenRequest { query: " ,, ".into(), page: None }))
+        .search_children(authed(
+            &cw,
+            SearchChildrenRequest {
+                query: " ,, ".into(),
+                page: None,
+            },
+        ))
         .await
         .expect_err("invalid");
     assert_eq!(err.code(), Code::InvalidArgument);
@@ -255,7 +325,11 @@ async fn an_update_that_would_make_the_record_invalid_writes_nothing() {
         .await
         .expect_err("invalid");
     assert_eq!(err.code(), Code::InvalidArgument);
-    let now = client.get_child(authed(&cw, GetChildRequest { id })).await.expect("read").into_inner();
+    let now = client
+        .get_child(authed(&cw, GetChildRequest { id }))
+        .await
+        .expect("read")
+        .into_inner();
     let child = now.child.expect("child");
     assert_eq!(child.meta.expect("meta").version, 1);
     assert_eq!(child.identity.expect("identity").given_name, "Ayaan");
@@ -273,8 +347,17 @@ async fn pages_are_stable_while_children_are_registered() {
             .await
             .expect("registered");
     }
-    let page = |token: String| ListChildrenRequest { page: Some(PageRequest { page_size: 3, page_token: token }) };
-    let first = client.list_children(authed(&cw, page(String::new()))).await.expect("p1").into_inner();
+    let page = |token: String| ListChildrenRequest {
+        page: Some(PageRequest {
+            page_size: 3,
+            page_token: token,
+        }),
+    };
+    let first = client
+        .list_children(authed(&cw, page(String::new())))
+        .await
+        .expect("p1")
+        .into_inner();
     assert_eq!(first.children.len(), 3);
     assert!(!first.next_page_token.is_empty());
     // New registrations land before the cursor: they must not shift later pages.
@@ -287,7 +370,11 @@ async fn pages_are_stable_while_children_are_registered() {
     let mut seen: Vec<String> = first.children.iter().map(id_of).collect();
     let mut token = first.next_page_token;
     while !token.is_empty() {
-        let next = client.list_children(authed(&cw, page(token))).await.expect("page").into_inner();
+        let next = client
+            .list_children(authed(&cw, page(token)))
+            .await
+            .expect("page")
+            .into_inner();
         seen.extend(next.children.iter().map(id_of));
         token = next.next_page_token;
     }
@@ -298,12 +385,18 @@ async fn pages_are_stable_while_children_are_registered() {
 }
 
 fn learner_named(i: usize) -> Child {
-    const NAMES: [&str; 10] = ["Amal", "Bashir", "Dahabo", "Elmi", "Faisal", "Gedi", "Halima", "Idil", "Jama", "Khadra"];
+    const NAMES: [&str; 10] = [
+        "Amal", "Bashir", "Dahabo", "Elmi", "Faisal", "Gedi", "Halima", "Idil", "Jama", "Khadra",
+    ];
     case_child(NAMES[i % NAMES.len()], "Generated", false)
 }
 
 fn id_of(view: &haven_proto::identity::ChildView) -> String {
-    view.child.as_ref().and_then(|c| c.meta.as_ref()).map(|m| m.id.clone()).unwrap_or_default()
+    view.child
+        .as_ref()
+        .and_then(|c| c.meta.as_ref())
+        .map(|m| m.id.clone())
+        .unwrap_or_default()
 }
 
 #[tokio::test]
@@ -311,13 +404,21 @@ async fn search_ignores_case_diacritics_and_script() {
     let t = TestSuite::start().await;
     let cw = t.token("caseworker", "cw-1", "agency-a");
     let mut client = t.client();
-    for (given, family) in [("Oleksandr", "Kovalenko"), ("Muhammad", "Abdullahi"), ("José", "Müller"), ("Fatima", "Hassan")] {
+    for (given, family) in [
+        ("Oleksandr", "Kovalenko"),
+        ("Muhammad", "Abdullahi"),
+        ("José", "Müller"),
+        ("Fatima", "Hassan"),
+    ] {
         client
             .register_child(authed(&cw, register(case_child(given, family, false))))
             .await
             .expect("registered");
     }
-    let search = |query: &str| SearchChildrenRequest { query: query.into(), page: None };
+    let search = |query: &str| SearchChildrenRequest {
+        query: query.into(),
+        page: None,
+    };
     let cases = [
         ("Олександр", "Oleksandr"),
         ("Mohammed", "Muhammad"),
@@ -327,21 +428,38 @@ async fn search_ignores_case_diacritics_and_script() {
         ("FATIMAH", "Fatima"),
     ];
     for (query, expected) in cases {
-        let found = client.search_children(authed(&cw, search(query))).await.expect("search").into_inner();
+        let found = client
+            .search_children(authed(&cw, search(query)))
+            .await
+            .expect("search")
+            .into_inner();
         let names: Vec<String> = found
             .children
             .iter()
-            .filter_map(|v| v.child.as_ref()?.identity.as_ref().map(|i| i.given_name.clone()))
+            .filter_map(|v| {
+                v.child
+                    .as_ref()?
+                    .identity
+                    .as_ref()
+                    .map(|i| i.given_name.clone())
+            })
             .collect();
         assert_eq!(names, vec![expected.to_string()], "query {query:?}");
     }
-    let none = client.search_children(authed(&cw, search("Mahmoud"))).await.expect("search").into_inner();
+    let none = client
+        .search_children(authed(&cw, search("Mahmoud")))
+        .await
+        .expect("search")
+        .into_inner();
     assert!(none.children.is_empty(), "Mahmoud is not Muhammad");
     let both_words = client
         .search_children(authed(&cw, search("Muhammad Kovalenko")))
         .await
         .expect("search")
         .into_inner();
-    assert!(both_words.children.is_empty(), "every query word must match the same child");
+    assert!(
+        both_words.children.is_empty(),
+        "every query word must match the same child"
+    );
     t.stop().await;
 }

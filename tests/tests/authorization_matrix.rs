@@ -1,0 +1,445 @@
+//! Every role against every RPC and data class, through the gateway. The table below is the
+//! specification (DESIGN.md §3); the test fails on any unexpected allow, deny or visible class.
+
+use std::collections::BTreeSet;
+
+use haven_proto::common::DataClass;
+use haven_proto::identity::{
+    Child, ChildView, GetChildRequest, ListChildrenRequest, SearchChildrenRequest,
+    UpdateChildRequest,
+};
+use haven_tests::fixtures::{case_child, learner, register};
+use haven_tests::{TestSuite, authed};
+use tonic::Code;
+
+/// The children every cell is tried against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Rec {
+    /// A case of caseworker `cw-owner` at agency-a, with consent for tracing.
+    Consenting,
+    /// A case of the same caseworker without consent for tracing.
+    Private,
+    /// A learner registered by an educator of school-1.
+    Learner,
+}
+
+const I: &str = "identity";
+const W: &str = "whereabouts";
+const P: &str = "protection";
+
+/// What one caller may see of each record: `None` is NOT_FOUND.
+struct Profile {
+    name: &'static str,
+    role: &'static str,
+    sub: &'static str,
+    agency: &'static str,
+    /// None: the gateway refuses every read RPC (PERMISSION_DENIED).
+    reads: Option<[(Rec, Option<&'static [&'static str]>); 3]>,
+    register_learner: Code,
+    register_case: Code,
+    update_case_protection: Code,
+    update_learner_identity: Code,
+}
+
+const FULL: Option<&[&str]> = Some(&[I, W, P]);
+const IDENTITY_ONLY: Option<&[&str]> = Some(&[I]);
+const NONE: Option<&[&str]> = None;
+
+fn profiles() -> Vec<Profile> {
+    use Code::{NotFound, Ok, PermissionDenied as Denied};
+    use Rec::*;
+    vec![
+        Profile {
+            name: "caseworker who owns the cases",
+            role: "caseworker",
+            sub: "cw-owner",
+            agency: "agency-a",
+            reads: Some([(Consenting, FULL), (Private, FULL), (Learner, NONE)]),
+            register_learner: Ok,
+            register_case: Ok,
+            update_case_protection: Ok,
+            update_learner_identity: NotFound,
+        },
+        Profile {
+            name: "caseworker colleague in the same agency",
+            role: "caseworker",
+            sub: "cw-colleague",
+            agency: "agency-a",
+            reads: Some([(Consenting, NONE), (Private, NONE), (Learner, NONE)]),
+            register_learner: Ok,
+            register_case: Ok,
+            update_case_protection: NotFound,
+            update_learner_identity: NotFound,
+        },
+        Profile {
+            name: "supervisor of the same agency",
+            role: "supervisor",
+            sub: "sup-a",
+            agency: "agency-a",
+            reads: Some([(Consenting, FULL), (Private, FULL), (Learner, NONE)]),
+            register_learner: Ok,
+            register_case: Ok,
+            update_case_protection: Ok,
+            update_learner_identity: NotFound,
+        },
+        Profile {
+            name: "supervisor of another agency",
+            role: "supervisor",
+            sub: "sup-b",
+            agency: "agency-b",
+            reads: Some([(Consenting, NONE), (Private, NONE), (Learner, NONE)]),
+            register_learner: Ok,
+            register_case: Ok,
+            update_case_protection: NotFound,
+            update_learner_identity: NotFound,
+        },
+        Profile {
+            name: "reunification officer of the same agency",
+            role: "reunification_officer",
+            sub: "ro-a",
+            agency: "agency-a",
+            reads: Some([(Consenting, FULL), (Private, FULL), (Learner, NONE)]),
+            register_learner: Denied,
+            register_case: Denied,
+            update_case_protection: Denied,
+            update_learner_identity: Denied,
+        },
+        Profile {
+            name: "reunification officer of another agency",
+            role: "reunification_officer",
+            sub: "ro-b",
+            agency: "agency-b",
+            reads: Some([
+                (Consenting, IDENTITY_ONLY),
+                (Private, NONE),
+                (Learner, NONE),
+            ]),
+            register_learner: Denied,
+            register_case: Denied,
+            update_case_protection: Denied,
+            update_learner_identity: Denied,
+        },
+        Profile {
+            name: "educator of the learner's school",
+            role: "educator",
+            sub: "teacher-2",
+            agency: "school-1",
+            reads: Some([
+                (Consenting, NONE),
+                (Private, NONE),
+                (Learner, IDENTITY_ONLY),
+            ]),
+            register_learner: Ok,
+            register_case: Denied,
+            update_case_protection: Denied,
+            update_learner_identity: Ok,
+        },
+        Profile {
+            name: "educator of another school",
+            role: "educator",
+            sub: "teacher-9",
+            agency: "school-9",
+            reads: Some([(Consenting, NONE), (Private, NONE), (Learner, NONE)]),
+            register_learner: Ok,
+            register_case: Denied,
+            update_case_protection: Denied,
+            update_learner_identity: NotFound,
+        },
+        Profile {
+            name: "partner without referrals",
+            role: "partner",
+            sub: "ngo-client",
+            agency: "agency-p",
+            reads: Some([(Consenting, NONE), (Private, NONE), (Learner, NONE)]),
+            register_learner: Denied,
+            register_case: Denied,
+            update_case_protection: Denied,
+            update_learner_identity: Denied,
+        },
+        Profile {
+            name: "learning platform",
+            role: "lms",
+            sub: "lms-client",
+            agency: "school-1",
+            reads: None,
+            register_learner: Denied,
+            register_case: Denied,
+            update_case_protection: Denied,
+            update_learner_identity: Denied,
+        },
+        Profile {
+            name: "auditor",
+            role: "auditor",
+            sub: "aud",
+            agency: "agency-a",
+            reads: None,
+            register_learner: Denied,
+            register_case: Denied,
+            update_case_protection: Denied,
+            update_learner_identity: Denied,
+        },
+        Profile {
+            name: "admin",
+            role: "admin",
+            sub: "adm",
+            agency: "agency-a",
+            reads: None,
+            register_learner: Denied,
+            register_case: Denied,
+            update_case_protection: Denied,
+            update_learner_identity: Denied,
+        },
+    ]
+}
+
+fn classes_of(view: &ChildView) -> BTreeSet<&'static str> {
+    let child = view.child.as_ref();
+    let mut seen = BTreeSet::new();
+    if child.and_then(|c| c.identity.as_ref()).is_some() {
+        seen.insert(I);
+    }
+    if child.and_then(|c| c.whereabouts.as_ref()).is_some() {
+        seen.insert(W);
+    }
+    if child.and_then(|c| c.protection.as_ref()).is_some() {
+        seen.insert(P);
+    }
+    seen
+}
+
+fn withheld_of(view: &ChildView) -> BTreeSet<&'static str> {
+    view.withheld
+        .iter()
+        .map(|c| match DataClass::try_from(*c) {
+            Ok(DataClass::Identity) => I,
+            Ok(DataClass::Whereabouts) => W,
+            Ok(DataClass::Protection) => P,
+            _ => "other",
+        })
+        .collect()
+}
+
+fn code_of<T>(result: &Result<T, tonic::Status>) -> Code {
+    match result {
+        Ok(_) => Code::Ok,
+        Err(status) => status.code(),
+    }
+}
+
+#[tokio::test]
+async fn every_role_sees_exactly_its_cells() {
+    let t = TestSuite::start().await;
+    let mut client = t.client();
+    let owner = t.token("caseworker", "cw-owner", "agency-a");
+    let teacher = t.token("educator", "teacher-1", "school-1");
+    let mut ids = std::collections::BTreeMap::new();
+    for (rec, token, child) in [
+        (
+            Rec::Consenting,
+            &owner,
+            case_child("Hamdi", "Matrixfamily", true),
+        ),
+        (
+            Rec::Private,
+            &owner,
+            case_child("Nimco", "Matrixfamily", false),
+        ),
+        (Rec::Learner, &teacher, learner("Sagal", "Matrixfamily")),
+    ] {
+        let view = client
+            .register_child(authed(token, register(child)))
+            .await
+            .expect("setup")
+            .into_inner();
+        ids.insert(rec, view.child.and_then(|c| c.meta).expect("meta").id);
+    }
+
+    let mut failures = Vec::new();
+    for profile in profiles() {
+        let token = t.token(profile.role, profile.sub, profile.agency);
+        let mut expected_visible = BTreeSet::new();
+        // GetChild, one cell per record and class.
+        for (rec, id) in &ids {
+            let result = client
+                .get_child(authed(&token, GetChildRequest { id: id.clone() }))
+                .await;
+            let expected = profile
+                .reads
+                .map(|reads| reads.iter().find(|(r, _)| r == rec).and_then(|(_, c)| *c));
+            match (expected, result) {
+                (None, Err(status)) if status.code() == Code::PermissionDenied => {}
+                (Some(None), Err(status)) if status.code() == Code::NotFound => {}
+                (Some(Some(classes)), Ok(view)) => {
+                    let view = view.into_inner();
+                    let want: BTreeSet<&str> = classes.iter().copied().collect();
+                    let withheld_want: BTreeSet<&str> = [I, W, P]
+                        .into_iter()
+                        .filter(|c| !want.contains(c))
+                        .collect();
+                    if classes_of(&view) != want || withheld_of(&view) != withheld_want {
+                        failures.push(format!(
+                            "{}: GetChild({rec:?}) returned {:?} withheld {:?}, want {want:?}",
+                            profile.name,
+                            classes_of(&view),
+                            withheld_of(&view)
+                        ));
+                    }
+                    expected_visible.insert(id.clone());
+                }
+                (want, got) => failures.push(format!(
+                    "{}: GetChild({rec:?}) gave {:?}, want {want:?}",
+                    profile.name,
+                    code_of(&got)
+                )),
+            }
+        }
+        // ListChildren and SearchChildren show exactly what GetChild shows.
+        let listed = client
+            .list_children(authed(&token, ListChildrenRequest::default()))
+            .await;
+        let searched = client
+            .search_children(authed(
+                &token,
+                SearchChildrenRequest {
+                    query: "Matrixfamily".into(),
+                    page: None,
+                },
+            ))
+            .await;
+        for (rpc, outcome) in [
+            ("ListChildren", listed.map(|r| r.into_inner().children)),
+            ("SearchChildren", searched.map(|r| r.into_inner().children)),
+        ] {
+            match (profile.reads.is_some(), outcome) {
+                (false, Err(status)) if status.code() == Code::PermissionDenied => {}
+                (true, Ok(children)) => {
+                    let got: BTreeSet<String> = children
+                        .iter()
+                        .filter_map(|v| v.child.as_ref()?.meta.as_ref().map(|m| m.id.clone()))
+                        .filter(|id| ids.values().any(|known| known == id))
+                        .collect();
+                    if got != expected_visible {
+                        failures.push(format!(
+                            "{}: {rpc} showed {} records, want {}",
+                            profile.name,
+                            got.len(),
+                            expected_visible.len()
+                        ));
+                    }
+                }
+                (allowed, got) => failures.push(format!(
+                    "{}: {rpc} gave {:?}, allowed={allowed}",
+                    profile.name,
+                    code_of(&got)
+                )),
+            }
+        }
+        // RegisterChild with identity only, and with a full case.
+        let got = code_of(
+            &client
+                .register_child(authed(&token, register(learner("Probe", "Learner"))))
+                .await,
+        );
+        if got != profile.register_learner {
+            failures.push(format!(
+                "{}: RegisterChild(learner) gave {got:?}, want {:?}",
+                profile.name, profile.register_learner
+            ));
+        }
+        let got = code_of(
+            &client
+                .register_child(authed(&token, register(case_child("Probe", "Case", false))))
+                .await,
+        );
+        if got != profile.register_case {
+            failures.push(format!(
+                "{}: RegisterChild(case) gave {got:?}, want {:?}",
+                profile.name, profile.register_case
+            ));
+        }
+        // UpdateChild on the protection of a case, and on the identity of the learner.
+        let supervisor = t.token("supervisor", "sup-a", "agency-a");
+        let case_version = client
+            .get_child(authed(
+                &supervisor,
+                GetChildRequest {
+                    id: ids[&Rec::Private].clone(),
+                },
+            ))
+            .await
+            .expect("supervisor reads")
+            .into_inner()
+            .child
+            .and_then(|c| c.meta)
+            .expect("meta")
+            .version;
+        let got = code_of(
+            &client
+                .update_child(authed(
+                    &token,
+                    UpdateChildRequest {
+                        id: ids[&Rec::Private].clone(),
+                        expected_version: case_version,
+                        child: Some(case_child("Nimco", "Matrixfamily", false)),
+                        update_mask: Some(prost_types::FieldMask {
+                            paths: vec!["protection.risk_level".into()],
+                        }),
+                    },
+                ))
+                .await,
+        );
+        if got != profile.update_case_protection {
+            failures.push(format!(
+                "{}: UpdateChild(case protection) gave {got:?}, want {:?}",
+                profile.name, profile.update_case_protection
+            ));
+        }
+        let learner_version = client
+            .get_child(authed(
+                &teacher,
+                GetChildRequest {
+                    id: ids[&Rec::Learner].clone(),
+                },
+            ))
+            .await
+            .expect("teacher reads")
+            .into_inner()
+            .child
+            .and_then(|c| c.meta)
+            .expect("meta")
+            .version;
+        let got = code_of(
+            &client
+                .update_child(authed(
+                    &token,
+                    UpdateChildRequest {
+                        id: ids[&Rec::Learner].clone(),
+                        expected_version: learner_version,
+                        child: Some(Child {
+                            identity: Some(haven_tests::fixtures::identity(
+                                "Sagal",
+                                "Matrixfamily",
+                            )),
+                            ..Child::default()
+                        }),
+                        update_mask: Some(prost_types::FieldMask {
+                            paths: vec!["identity.other_names".into()],
+                        }),
+                    },
+                ))
+                .await,
+        );
+        if got != profile.update_learner_identity {
+            failures.push(format!(
+                "{}: UpdateChild(learner identity) gave {got:?}, want {:?}",
+                profile.name, profile.update_learner_identity
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "authorization matrix mismatches:\n{}",
+        failures.join("\n")
+    );
+    t.stop().await;
+}
