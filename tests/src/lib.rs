@@ -164,13 +164,13 @@ impl TestSuite {
 
     pub async fn stop(self) {
         self.suite.shutdown().await.expect("clean shutdown");
-        if let Some((base, schema)) = self.postgres_schema {
-            if let Ok(admin) = sea_orm::Database::connect(&base).await {
-                admin
-                    .execute_unprepared(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
-                    .await
-                    .ok();
-            }
+        if let Some((base, schema)) = self.postgres_schema
+            && let Ok(admin) = sea_orm::Database::connect(&base).await
+        {
+            admin
+                .execute_unprepared(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
+                .await
+                .ok();
         }
         std::fs::remove_dir_all(&self.data_dir).ok();
     }

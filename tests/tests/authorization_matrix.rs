@@ -27,23 +27,26 @@ const I: &str = "identity";
 const W: &str = "whereabouts";
 const P: &str = "protection";
 
-/// What one caller may see of each record: `None` is NOT_FOUND.
+/// The classes one caller sees of a record; `None` means NOT_FOUND.
+type Visible = Option<&'static [&'static str]>;
+
+/// What one caller may do with each record.
 struct Profile {
     name: &'static str,
     role: &'static str,
     sub: &'static str,
     agency: &'static str,
     /// None: the gateway refuses every read RPC (PERMISSION_DENIED).
-    reads: Option<[(Rec, Option<&'static [&'static str]>); 3]>,
+    reads: Option<[(Rec, Visible); 3]>,
     register_learner: Code,
     register_case: Code,
     update_case_protection: Code,
     update_learner_identity: Code,
 }
 
-const FULL: Option<&[&str]> = Some(&[I, W, P]);
-const IDENTITY_ONLY: Option<&[&str]> = Some(&[I]);
-const NONE: Option<&[&str]> = None;
+const FULL: Visible = Some(&[I, W, P]);
+const IDENTITY_ONLY: Visible = Some(&[I]);
+const NONE: Visible = None;
 
 fn profiles() -> Vec<Profile> {
     use Code::{NotFound, Ok, PermissionDenied as Denied};

@@ -49,8 +49,10 @@ async fn a_caseworker_registers_reads_and_updates_a_child() {
         .into_inner();
     assert_eq!(read.child, created.child);
 
-    let mut change = Child::default();
-    change.identity = Some(haven_tests::fixtures::identity("Aminah", "ignored"));
+    let change = Child {
+        identity: Some(haven_tests::fixtures::identity("Aminah", "ignored")),
+        ..Child::default()
+    };
     let updated = client
         .update_child(authed(
             &cw,
@@ -310,8 +312,10 @@ async fn an_update_that_would_make_the_record_invalid_writes_nothing() {
         .expect("registered")
         .into_inner();
     let id = created.child.and_then(|c| c.meta).expect("meta").id;
-    let mut bad = Child::default();
-    bad.identity = Some(haven_tests::fixtures::identity("", ""));
+    let bad = Child {
+        identity: Some(haven_tests::fixtures::identity("", "")),
+        ..Child::default()
+    };
     let err = client
         .update_child(authed(
             &cw,

@@ -295,10 +295,7 @@ impl Policy {
         match scope {
             Scope::Own => record.owner == principal.sub,
             Scope::Agency => record.agency == principal.agency,
-            Scope::Affiliated => record
-                .affiliations
-                .iter()
-                .any(|organisation| *organisation == principal.agency),
+            Scope::Affiliated => record.affiliations.contains(&principal.agency),
             Scope::TracingConsentElsewhere => {
                 record.consent_for_tracing && record.agency != principal.agency
             }

@@ -7,10 +7,9 @@ use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 /// Connects with the settings measured to matter: SQLite in WAL mode with `synchronous=NORMAL` (sqlx
 /// leaves the rollback journal on, which ran about 30 times slower), and no ping before each acquire.
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
-    if let Some(path) = sqlite_file_path(url) {
-        if let Some(parent) = std::path::Path::new(path).parent() {
-            std::fs::create_dir_all(parent).map_err(|e| DbErr::Custom(e.to_string()))?;
-        }
+    if let Some(parent) = sqlite_file_path(url).and_then(|path| std::path::Path::new(path).parent())
+    {
+        std::fs::create_dir_all(parent).map_err(|e| DbErr::Custom(e.to_string()))?;
     }
     let mut options = ConnectOptions::new(url.to_owned());
     options

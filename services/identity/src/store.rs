@@ -36,7 +36,7 @@ pub(crate) struct NewChild {
 
 #[derive(Debug)]
 pub(crate) enum Registered {
-    Created(ChildRecord),
+    Created(Box<ChildRecord>),
     /// A retry of an earlier request with the same key and body.
     Replayed(String),
     /// The key was used before with a different body.
@@ -115,7 +115,10 @@ impl Store {
         .exec_without_returning(&txn)
         .await?;
         txn.commit().await?;
-        Ok(Registered::Created(ChildRecord { row, affiliations }))
+        Ok(Registered::Created(Box::new(ChildRecord {
+            row,
+            affiliations,
+        })))
     }
 
     pub(crate) async fn load(&self, id: &str) -> Result<Option<ChildRecord>, ServiceError> {
@@ -238,7 +241,7 @@ async fn load<C: ConnectionTrait>(conn: &C, id: &str) -> Result<Option<ChildReco
     let Some(row) = child::Entity::find_by_id(id.to_owned()).one(conn).await? else {
         return Ok(None);
     };
-    let affiliations = affiliations_of(conn, &[row.id.clone()])
+    let affiliations = affiliations_of(conn, std::slice::from_ref(&row.id))
         .await?
         .remove(&row.id)
         .unwrap_or_default();

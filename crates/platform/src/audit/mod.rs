@@ -91,11 +91,10 @@ pub async fn append<C: ConnectionTrait>(conn: &C, entries: &[AuditEntry]) -> Res
         .await?
         .ok_or_else(|| DbErr::RecordNotFound("audit head".into()))?;
     let at_us = now_micros();
-    let mut seq = current.seq - count;
+    let first_seq = current.seq - count + 1;
     let mut prev = current.hash;
     let mut rows = Vec::with_capacity(entries.len());
-    for entry in entries {
-        seq += 1;
+    for (seq, entry) in (first_seq..).zip(entries) {
         let mut row = log::Model {
             seq,
             entry_id: uuid::Uuid::now_v7().to_string(),
