@@ -13,6 +13,10 @@ use haven_authz::{Authenticator, Claims, DevSigningKey, Policy, TokenVerifier};
 use haven_platform::HavenConfig;
 use haven_platform::server::{bind, shutdown_signal};
 
+// glibc malloc showed up as about a tenth of the gateway's CPU per request under load (BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Haven: case management for children on the move. Child identity and protection, behind one
 /// gRPC gateway with JWT authentication and role-based redaction.
 ///

@@ -228,3 +228,15 @@ mod tests {
         assert!(toml::from_str::<HavenConfig>("colour = \"blue\"\n").is_err());
     }
 }
+
+#[cfg(test)]
+mod example_file {
+    use super::*;
+
+    #[test]
+    fn the_documented_example_parses_to_the_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/haven.example.toml");
+        let config = HavenConfig::from_file(&path).expect("example parses");
+        assert_eq!(config, HavenConfig::default());
+    }
+}

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Authenticated GetChild through the gateway versus straight to the identity service, on SQLite, with
+# gateway, identity and load generator as three processes on this machine. Prints haven-load's report
+# for both runs; BENCHMARKS.md quotes them.
+#
+#   tests/bench/gateway_overhead.sh [seconds] [concurrency]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+SECONDS_PER_RUN="${1:-20}"
+CONCURRENCY="${2:-64}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/haven/target}"
+cargo build --release -q -p haven -p haven-tests --bin haven --bin haven-load
+BIN="$CARGO_TARGET_DIR/release"
+
+DATA="$(mktemp -d)"
+cleanup() { kill "${GATEWAY_PID:-}" "${IDENTITY_PID:-}" 2>/dev/null || true; rm -rf "$DATA"; }
+trap cleanup EXIT
+
+export HAVEN_DATA_DIR="$DATA" HAVEN_LOG=warn
+export HAVEN_IDENTITY_LISTEN=127.0.0.1:50161 HAVEN_GATEWAY_LISTEN=127.0.0.1:50151
+export HAVEN_IDENTITY_URL=http://127.0.0.1:50161
+export HAVEN_RATE_LIMIT_PER_SECOND=10000000 HAVEN_RATE_LIMIT_BURST=10000000
+TOKEN="$("$BIN/haven" token --role caseworker --sub bench-cw --agency bench-agency --ttl 1h 2>/dev/null | tail -1)"
+
+"$BIN/haven" serve identity >/dev/null & IDENTITY_PID=$!
+"$BIN/haven" serve gateway >/dev/null & GATEWAY_PID=$!
+sleep 1
+
+ID="$("$BIN/haven-load" register --target http://127.0.0.1:50151 --token "$TOKEN")"
+echo "# child $ID; $(nproc) cores; $(date -u +%FT%TZ)"
+
+echo "## through the gateway"
+"$BIN/haven-load" get --target http://127.0.0.1:50151 --token "$TOKEN" --id "$ID" \
+  --seconds "$SECONDS_PER_RUN" --concurrency "$CONCURRENCY" \
+  --pid gateway="$GATEWAY_PID" --pid identity="$IDENTITY_PID"
+
+echo "## straight to the identity service"
+"$BIN/haven-load" get --target http://127.0.0.1:50161 --token "$TOKEN" --id "$ID" \
+  --seconds "$SECONDS_PER_RUN" --concurrency "$CONCURRENCY" \
+  --pid gateway="$GATEWAY_PID" --pid identity="$IDENTITY_PID"
