@@ -326,6 +326,12 @@ impl Policy {
             .fold(ClassSet::EMPTY, |set, grant| set.union(grant.write))
     }
 
+    /// Whether any of the principal's grants uses `scope`, so callers can skip loading the record
+    /// attributes that only that scope looks at.
+    pub fn uses_scope(&self, principal: &Principal, scope: Scope) -> bool {
+        self.grants_of(principal).any(|grant| grant.scope == scope)
+    }
+
     /// Whether the principal belongs to the protection world (may ever read whereabouts, protection or
     /// tracing). Callers outside it must not be able to tell that a protection case exists, so they see
     /// a reduced record header (DESIGN.md "one child, two worlds").

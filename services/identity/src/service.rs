@@ -6,7 +6,7 @@ use std::sync::Arc;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use haven_authz::{
-    AuthError, Authenticator, ClassSet, DataClass, Policy, Principal, RecordAttrs, Role,
+    AuthError, Authenticator, ClassSet, DataClass, Policy, Principal, RecordAttrs, Role, Scope,
 };
 use haven_platform::ServiceError;
 use haven_platform::audit::{AuditEntry, AuditWriter};
@@ -164,7 +164,7 @@ impl IdentityService {
             Registered::Replayed(first_id) => {
                 let record = self
                     .store
-                    .load(&first_id)
+                    .load(&first_id, true)
                     .await?
                     .ok_or(ServiceError::NotFound("child"))?;
                 let (view, classes) = self.visible_view(principal, &record)?;
@@ -191,9 +191,10 @@ impl IdentityService {
         request: GetChildRequest,
     ) -> Result<ChildView, ServiceError> {
         validate::record_id("id", &request.id).map_err(ServiceError::InvalidArgument)?;
+        let with_affiliations = self.policy.uses_scope(principal, Scope::Affiliated);
         let record = self
             .store
-            .load(&request.id)
+            .load(&request.id, with_affiliations)
             .await?
             .ok_or(ServiceError::NotFound("child"))?;
         let (view, classes) = self.visible_view(principal, &record)?;

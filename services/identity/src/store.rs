@@ -121,8 +121,14 @@ impl Store {
         })))
     }
 
-    pub(crate) async fn load(&self, id: &str) -> Result<Option<ChildRecord>, ServiceError> {
-        load(&self.db, id).await
+    /// Loads a child. `with_affiliations` can be false when the caller's policy never looks at them,
+    /// which saves a query on the hottest path.
+    pub(crate) async fn load(
+        &self,
+        id: &str,
+        with_affiliations: bool,
+    ) -> Result<Option<ChildRecord>, ServiceError> {
+        load(&self.db, id, with_affiliations).await
     }
 
     /// Runs an update in one transaction. `decide` sees the current record and returns the new child, or
@@ -139,7 +145,7 @@ impl Store {
         let txn = self.db.begin().await?;
         let actor = audit_entry.actor.clone();
         audit::append(&txn, &[audit_entry]).await?;
-        let Some(current) = load(&txn, id).await? else {
+        let Some(current) = load(&txn, id, true).await? else {
             txn.rollback().await?;
             return Err(ServiceError::NotFound("child"));
         };
@@ -237,10 +243,20 @@ fn consent_for_tracing(child: &Child) -> bool {
         .is_some_and(|c| c.consent_for_tracing)
 }
 
-async fn load<C: ConnectionTrait>(conn: &C, id: &str) -> Result<Option<ChildRecord>, ServiceError> {
+async fn load<C: ConnectionTrait>(
+    conn: &C,
+    id: &str,
+    with_affiliations: bool,
+) -> Result<Option<ChildRecord>, ServiceError> {
     let Some(row) = child::Entity::find_by_id(id.to_owned()).one(conn).await? else {
         return Ok(None);
     };
+    if !with_affiliations {
+        return Ok(Some(ChildRecord {
+            row,
+            affiliations: Vec::new(),
+        }));
+    }
     let affiliations = affiliations_of(conn, std::slice::from_ref(&row.id))
         .await?
         .remove(&row.id)

@@ -1,0 +1,69 @@
+//! Every field of a child record sits in a sub-message that declares its data class, so redaction by
+//! sub-message can never let a field slip out of its class (DESIGN.md §3).
+
+use haven_proto::common::DataClass;
+use prost::Message as _;
+use prost_types::field_descriptor_proto::Type;
+use prost_types::{DescriptorProto, FileDescriptorSet};
+
+fn message(set: &FileDescriptorSet, full_name: &str) -> DescriptorProto {
+    let (package, name) = full_name.rsplit_once('.').expect("qualified name");
+    set.file
+        .iter()
+        .filter(|f| f.package() == package)
+        .flat_map(|f| f.message_type.iter())
+        .find(|m| m.name() == name)
+        .cloned()
+        .unwrap_or_else(|| panic!("{full_name} not in the descriptor set"))
+}
+
+#[test]
+fn every_field_of_child_is_a_classified_sub_message() {
+    let set = FileDescriptorSet::decode(haven_proto::FILE_DESCRIPTOR_SET).expect("descriptor set");
+    let child = message(&set, "haven.identity.v1.Child");
+    let mut classes = Vec::new();
+    for field in &child.field {
+        assert_eq!(
+            field.r#type(),
+            Type::Message,
+            "Child.{} must be a sub-message",
+            field.name()
+        );
+        let type_name = field.type_name().trim_start_matches('.');
+        let class = haven_proto::data_class_of(type_name).unwrap_or_else(|| {
+            panic!(
+                "Child.{} ({type_name}) declares no data class",
+                field.name()
+            )
+        });
+        classes.push(class);
+    }
+    assert_eq!(
+        classes,
+        vec![
+            DataClass::Identity,
+            DataClass::Whereabouts,
+            DataClass::Protection,
+            DataClass::RecordMeta
+        ]
+    );
+}
+
+#[test]
+fn a_classified_message_never_nests_another_class() {
+    let set = FileDescriptorSet::decode(haven_proto::FILE_DESCRIPTOR_SET).expect("descriptor set");
+    for name in haven_proto::classified_messages() {
+        let descriptor = message(&set, name);
+        for field in &descriptor.field {
+            if field.r#type() != Type::Message {
+                continue;
+            }
+            let nested = field.type_name().trim_start_matches('.');
+            assert!(
+                haven_proto::data_class_of(nested).is_none(),
+                "{name}.{} nests {nested}, which has its own class",
+                field.name()
+            );
+        }
+    }
+}
