@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use haven::suite::{self, Suite};
 use haven_authz::{Authenticator, Claims, DevSigningKey, Policy, TokenVerifier};
 use haven_platform::HavenConfig;
+use haven_platform::audit::ChainReport;
 use haven_platform::server::{bind, shutdown_signal};
 
 // glibc malloc showed up as about a tenth of the gateway's CPU per request under load (BENCHMARKS.md).
@@ -56,6 +57,19 @@ enum Command {
         #[arg(value_enum)]
         service: Option<ServiceName>,
     },
+    /// Check the audit log's hash chain: any changed, deleted, reordered or inserted entry is reported.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Revoke a token by its `jti` in the shared Redis revocation list (needs redis_url), until `exp`.
+    Revoke {
+        #[arg(long)]
+        jti: String,
+        /// The token's expiry (seconds since the epoch); the entry lapses then. Default: 24 hours.
+        #[arg(long)]
+        exp: Option<u64>,
+    },
     /// Print a development token signed with the data dir's key. The token alone is the last line.
     Token {
         #[arg(long, value_name = "DIR")]
@@ -75,6 +89,12 @@ enum Command {
         #[arg(long, default_value = "15m", value_parser = parse_ttl)]
         ttl: Duration,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Recompute the identity service's audit chain. Exits 1 if it is broken.
+    Verify,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
