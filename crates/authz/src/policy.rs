@@ -7,6 +7,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::LazyLock;
 
 use crate::claims::Principal;
 
@@ -173,6 +174,8 @@ pub enum Scope {
     /// Records referred to the caller's agency with consent. Referrals arrive with a later issue; until
     /// then this scope covers nothing.
     Referred,
+    /// Every record.
+    All,
 }
 
 /// Rights on the records of one scope.
@@ -207,76 +210,166 @@ pub struct RecordAttrs<'a> {
     pub affiliations: &'a [String],
 }
 
-/// The compiled policy: for each role, its grants.
-#[derive(Debug, Clone)]
+/// The compiled policy: for each role, its grants. Decisions are bit-set operations over a handful of
+/// grants, with no allocation.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
-    grants: [&'static [Grant]; Role::ALL.len()],
+    grants: [Vec<Grant>; Role::ALL.len()],
 }
 
-const I: DataClass = DataClass::Identity;
-const W: DataClass = DataClass::Whereabouts;
-const P: DataClass = DataClass::Protection;
-const T: DataClass = DataClass::Tracing;
-const E: DataClass = DataClass::Education;
+/// The shipped default policy file.
+pub const DEFAULT_POLICY_TOML: &str = include_str!("../policy/default.toml");
 
-const CASEWORKER: &[Grant] = &[Grant {
-    scope: Scope::Own,
-    read: ClassSet::of(&[I, W, P, T, E]),
-    write: ClassSet::of(&[I, W, P]),
-}];
-const SUPERVISOR: &[Grant] = &[Grant {
-    scope: Scope::Agency,
-    read: ClassSet::of(&[I, W, P, T, E]),
-    write: ClassSet::of(&[I, W, P, T]),
-}];
-const REUNIFICATION_OFFICER: &[Grant] = &[
-    Grant {
-        scope: Scope::Agency,
-        read: ClassSet::of(&[I, W, P, T]),
-        write: ClassSet::of(&[T]),
-    },
-    Grant {
-        scope: Scope::TracingConsentElsewhere,
-        read: ClassSet::of(&[I]),
-        write: ClassSet::EMPTY,
-    },
-];
-const EDUCATOR: &[Grant] = &[Grant {
-    scope: Scope::Affiliated,
-    read: ClassSet::of(&[I, E]),
-    write: ClassSet::of(&[I, E]),
-}];
-const PARTNER: &[Grant] = &[Grant {
-    scope: Scope::Referred,
-    read: ClassSet::of(&[I, W, P]),
-    write: ClassSet::EMPTY,
-}];
-// The lms writes its own learning statements; that right lives in the learning service's rules.
-const LMS: &[Grant] = &[];
-// Auditors read audit entries only, through the audit RPCs; admins touch no child data at all.
-const AUDITOR: &[Grant] = &[];
-const ADMIN: &[Grant] = &[];
+static DEFAULT_POLICY: LazyLock<Policy> = LazyLock::new(|| {
+    // The shipped file is covered by tests; a broken one cannot pass CI.
+    Policy::from_toml(DEFAULT_POLICY_TOML).expect("the shipped default policy is valid")
+});
 
 impl Default for Policy {
     fn default() -> Self {
-        Policy {
-            grants: [
-                CASEWORKER,
-                SUPERVISOR,
-                REUNIFICATION_OFFICER,
-                EDUCATOR,
-                PARTNER,
-                LMS,
-                AUDITOR,
-                ADMIN,
-            ],
+        DEFAULT_POLICY.clone()
+    }
+}
+
+/// Why a policy file was refused. The message names the role, grant and value at fault.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PolicyError {
+    #[error("policy file is not valid TOML for a policy: {0}")]
+    Syntax(String),
+    #[error("unknown role {0:?}")]
+    UnknownRole(String),
+    #[error("role {role}, grant {index}: unknown scope {scope:?}")]
+    UnknownScope {
+        role: String,
+        index: usize,
+        scope: String,
+    },
+    #[error("role {role}, grant {index}: unknown data class {class:?}")]
+    UnknownClass {
+        role: String,
+        index: usize,
+        class: String,
+    },
+    #[error("role {role} may never be granted {class} (DESIGN.md: one child, two worlds)")]
+    Forbidden { role: String, class: String },
+    #[error("role admin may hold no child data, but grant {0} gives some")]
+    AdminWithChildData(usize),
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicyFile {
+    roles: std::collections::BTreeMap<String, RoleEntry>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RoleEntry {
+    grants: Vec<GrantEntry>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GrantEntry {
+    scope: String,
+    #[serde(default)]
+    read: Vec<String>,
+    #[serde(default)]
+    write: Vec<String>,
+}
+
+impl Scope {
+    pub const ALL: [Scope; 6] = [
+        Scope::Own,
+        Scope::Agency,
+        Scope::Affiliated,
+        Scope::TracingConsentElsewhere,
+        Scope::Referred,
+        Scope::All,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Own => "own",
+            Scope::Agency => "agency",
+            Scope::Affiliated => "affiliated",
+            Scope::TracingConsentElsewhere => "tracing_consent_elsewhere",
+            Scope::Referred => "referred",
+            Scope::All => "all",
         }
     }
 }
 
+/// Classes some roles may never hold, whatever a deployment's file says.
+const PROTECTION_WORLD: ClassSet = ClassSet::of(&[
+    DataClass::Whereabouts,
+    DataClass::Protection,
+    DataClass::Tracing,
+]);
+
 impl Policy {
-    pub fn grants(&self, role: Role) -> &'static [Grant] {
-        self.grants[role as usize]
+    /// Parses and validates a policy file.
+    pub fn from_toml(text: &str) -> Result<Policy, PolicyError> {
+        let file: PolicyFile =
+            toml::from_str(text).map_err(|e| PolicyError::Syntax(e.to_string()))?;
+        let mut grants: [Vec<Grant>; Role::ALL.len()] = Default::default();
+        for (role_name, entry) in file.roles {
+            let role: Role = role_name
+                .parse()
+                .map_err(|_| PolicyError::UnknownRole(role_name.clone()))?;
+            for (index, grant) in entry.grants.into_iter().enumerate() {
+                let scope = Scope::ALL
+                    .into_iter()
+                    .find(|s| s.as_str() == grant.scope)
+                    .ok_or_else(|| PolicyError::UnknownScope {
+                        role: role_name.clone(),
+                        index,
+                        scope: grant.scope.clone(),
+                    })?;
+                let classes = |names: &[String]| -> Result<ClassSet, PolicyError> {
+                    names.iter().try_fold(ClassSet::EMPTY, |set, name| {
+                        let class = DataClass::ALL
+                            .into_iter()
+                            .find(|c| c.as_str() == name)
+                            .ok_or_else(|| PolicyError::UnknownClass {
+                                role: role_name.clone(),
+                                index,
+                                class: name.clone(),
+                            })?;
+                        Ok(set.union(ClassSet::of(&[class])))
+                    })
+                };
+                let read = classes(&grant.read)?;
+                let write = classes(&grant.write)?;
+                let held = read.union(write);
+                if matches!(role, Role::Educator | Role::Lms | Role::Auditor)
+                    && let Some(class) = held.intersection(PROTECTION_WORLD).iter().next()
+                {
+                    return Err(PolicyError::Forbidden {
+                        role: role_name.clone(),
+                        class: class.as_str().into(),
+                    });
+                }
+                if role == Role::Admin && !held.is_empty() {
+                    return Err(PolicyError::AdminWithChildData(index));
+                }
+                grants[role as usize].push(Grant { scope, read, write });
+            }
+        }
+        Ok(Policy { grants })
+    }
+
+    /// Reads and validates a policy file.
+    pub fn from_file(path: &std::path::Path) -> Result<Policy, PolicyError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| PolicyError::Syntax(format!("cannot read {}: {e}", path.display())))?;
+        Policy::from_toml(&text)
+    }
+}
+
+impl Policy {
+    pub fn grants(&self, role: Role) -> &[Grant] {
+        &self.grants[role as usize]
     }
 
     /// Every grant the principal holds through any of its roles.
@@ -300,6 +393,7 @@ impl Policy {
                 record.consent_for_tracing && record.agency != principal.agency
             }
             Scope::Referred => false,
+            Scope::All => true,
         }
     }
 
@@ -338,7 +432,7 @@ impl Policy {
     pub fn in_protection_world(&self, principal: &Principal) -> bool {
         !self
             .ever_readable(principal)
-            .intersection(ClassSet::of(&[W, P, T]))
+            .intersection(PROTECTION_WORLD)
             .is_empty()
     }
 }
@@ -426,6 +520,70 @@ mod tests {
             assert!(policy.ever_readable(&me).is_empty(), "{role}");
             assert!(policy.ever_writable(&me).is_empty(), "{role}");
         }
+    }
+
+    #[test]
+    fn the_shipped_file_is_the_default_and_grants_every_role_explicitly() {
+        let policy = Policy::from_toml(DEFAULT_POLICY_TOML).expect("valid");
+        assert_eq!(policy, Policy::default());
+        for role in Role::ALL {
+            assert!(
+                DEFAULT_POLICY_TOML.contains(&format!("[roles.{role}]")),
+                "{role} is stated in the file"
+            );
+        }
+    }
+
+    #[test]
+    fn a_file_may_not_give_an_educator_protection_data() {
+        let text = "[roles.educator]\ngrants = [{ scope = \"all\", read = [\"identity\", \"protection\"] }]\n";
+        assert_eq!(
+            Policy::from_toml(text),
+            Err(PolicyError::Forbidden {
+                role: "educator".into(),
+                class: "protection".into()
+            })
+        );
+        let admin = "[roles.admin]\ngrants = [{ scope = \"all\", read = [\"identity\"] }]\n";
+        assert_eq!(
+            Policy::from_toml(admin),
+            Err(PolicyError::AdminWithChildData(0))
+        );
+    }
+
+    #[test]
+    fn typos_are_refused_with_their_place() {
+        let role = "[roles.caseworkr]\ngrants = []\n";
+        assert_eq!(
+            Policy::from_toml(role),
+            Err(PolicyError::UnknownRole("caseworkr".into()))
+        );
+        let scope = "[roles.caseworker]\ngrants = [{ scope = \"mine\", read = [] }]\n";
+        assert!(matches!(
+            Policy::from_toml(scope),
+            Err(PolicyError::UnknownScope { index: 0, .. })
+        ));
+        let class = "[roles.caseworker]\ngrants = [{ scope = \"own\", read = [\"identiy\"] }]\n";
+        assert!(matches!(
+            Policy::from_toml(class),
+            Err(PolicyError::UnknownClass { .. })
+        ));
+        let field = "[roles.caseworker]\ngrants = [{ scope = \"own\", reed = [] }]\n";
+        assert!(matches!(
+            Policy::from_toml(field),
+            Err(PolicyError::Syntax(_))
+        ));
+    }
+
+    #[test]
+    fn a_role_missing_from_the_file_is_denied_everything() {
+        let policy = Policy::from_toml("[roles.supervisor]\ngrants = []\n").expect("valid");
+        let me = principal(Role::Caseworker, "cw1", "a1");
+        assert!(
+            !policy
+                .access(&me, &record("cw1", "a1", false, &[]))
+                .is_visible()
+        );
     }
 
     #[test]

@@ -62,6 +62,11 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Validate an access policy file and print what each role may do.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
     /// Revoke a token by its `jti` in the shared Redis revocation list (needs redis_url), until `exp`.
     Revoke {
         #[arg(long)]
@@ -89,6 +94,12 @@ enum Command {
         #[arg(long, default_value = "15m", value_parser = parse_ttl)]
         ttl: Duration,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum PolicyCommand {
+    /// Parse and validate FILE; exits 1 with the reason if it is refused.
+    Check { file: PathBuf },
 }
 
 #[derive(Debug, Subcommand)]
@@ -168,6 +179,56 @@ async fn main() -> anyhow::Result<()> {
                 Some(ServiceName::Gateway) => println!("gateway: no database"),
             }
         }
+        Command::Audit {
+            command: AuditCommand::Verify,
+        } => {
+            let db = haven_platform::db::connect(&config.identity_database_url()).await?;
+            match haven_platform::audit::verify_chain(&db).await? {
+                ChainReport::Intact { entries } => {
+                    println!("identity audit log: intact, {entries} entries");
+                }
+                ChainReport::Broken { at_seq, reason } => {
+                    println!("identity audit log: BROKEN at entry {at_seq}: {reason}");
+                    std::process::exit(1);
+                }
+            }
+        }
+        Command::Policy {
+            command: PolicyCommand::Check { file },
+        } => match Policy::from_file(&file) {
+            Ok(policy) => {
+                println!("{}: valid", file.display());
+                for role in haven_authz::Role::ALL {
+                    let grants = policy.grants(role);
+                    if grants.is_empty() {
+                        println!("  {role}: nothing");
+                    }
+                    for grant in grants {
+                        println!(
+                            "  {role}: {} read {:?} write {:?}",
+                            grant.scope.as_str(),
+                            grant.read,
+                            grant.write
+                        );
+                    }
+                }
+            }
+            Err(error) => {
+                println!("{}: refused: {error}", file.display());
+                std::process::exit(1);
+            }
+        },
+        Command::Revoke { jti, exp } => {
+            let Some(url) = &config.redis_url else {
+                bail!(
+                    "revocation across processes needs redis_url (HAVEN_REDIS_URL); the embedded default keeps revocations in memory"
+                );
+            };
+            let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
+            let list = haven_authz::RevocationList::redis(url).await?;
+            list.revoke(&jti, exp.unwrap_or(now + 24 * 3600)).await?;
+            println!("revoked {jti}");
+        }
         Command::Token {
             data_dir,
             roles,
@@ -218,7 +279,7 @@ async fn serve(service: ServiceName, config: HavenConfig) -> anyhow::Result<()> 
         ),
         suite::revocations(&config).await?,
     );
-    let policy = Arc::new(Policy::default());
+    let policy = Arc::new(suite::load_policy(&config)?);
     match service {
         ServiceName::Identity => {
             let identity =

@@ -34,6 +34,8 @@ pub enum SuiteError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error("access policy: {0}")]
+    Policy(#[from] haven_authz::PolicyError),
     #[error("no trusted keys: {0}")]
     NoKeys(String),
     #[error(transparent)]
@@ -65,6 +67,14 @@ pub fn trusted_keys(config: &HavenConfig) -> Result<TrustedKeys, SuiteError> {
             }
             Ok(TrustedKeys::from_jwks_file(&path)?)
         }
+    }
+}
+
+/// The configured policy file, or the shipped default.
+pub fn load_policy(config: &HavenConfig) -> Result<Policy, SuiteError> {
+    match &config.auth.policy_path {
+        Some(path) => Ok(Policy::from_file(path)?),
+        None => Ok(Policy::default()),
     }
 }
 
@@ -127,7 +137,7 @@ impl Suite {
             TokenVerifier::new(keys, verifier_settings(&config)),
             revocations(&config).await?,
         );
-        let policy = Arc::new(Policy::default());
+        let policy = Arc::new(load_policy(&config)?);
         let limiter = rate_limiter(&config).await?;
         let (stop, shutdown) = shutdown_pair();
 

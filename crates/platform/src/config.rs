@@ -36,6 +36,8 @@ pub struct HavenConfig {
 pub struct AuthConfig {
     /// JWKS file with the public keys tokens are verified against. Absent: the data dir's development key.
     pub jwks_path: Option<PathBuf>,
+    /// Access policy file (roles x classes x scope). Absent: the shipped default policy.
+    pub policy_path: Option<PathBuf>,
     pub issuer: String,
     pub audience: String,
     /// Allowed clock skew on exp and nbf, in seconds (capped at 30).
@@ -82,6 +84,7 @@ impl Default for AuthConfig {
     fn default() -> Self {
         AuthConfig {
             jwks_path: None,
+            policy_path: None,
             issuer: "haven-dev".into(),
             audience: "haven".into(),
             leeway_secs: 10,
@@ -155,6 +158,9 @@ impl HavenConfig {
         }
         if let Some(v) = lookup("HAVEN_JWKS_PATH") {
             self.auth.jwks_path = Some(PathBuf::from(v));
+        }
+        if let Some(v) = lookup("HAVEN_POLICY_PATH") {
+            self.auth.policy_path = Some(PathBuf::from(v));
         }
         if let Some(v) = lookup("HAVEN_ISSUER") {
             self.auth.issuer = v;

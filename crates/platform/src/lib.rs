@@ -5,6 +5,7 @@ pub mod audit;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod sealing;
 pub mod server;
 
 pub use config::HavenConfig;

@@ -25,6 +25,7 @@ pub(crate) fn visible_rows(policy: &Policy, principal: &Principal) -> Option<Con
             Scope::TracingConsentElsewhere => Condition::all()
                 .add(child::Column::ConsentForTracing.eq(true))
                 .add(child::Column::Agency.ne(principal.agency.clone())),
+            Scope::All => Condition::all(),
             // Referrals arrive with a later issue: nothing is referred yet.
             Scope::Referred => continue,
         };
