@@ -20,6 +20,8 @@ export HAVEN_DATA_DIR="$DATA" HAVEN_LOG=warn
 export HAVEN_IDENTITY_LISTEN=127.0.0.1:50161 HAVEN_GATEWAY_LISTEN=127.0.0.1:50151
 export HAVEN_IDENTITY_URL=http://127.0.0.1:50161
 export HAVEN_RATE_LIMIT_PER_SECOND=10000000 HAVEN_RATE_LIMIT_BURST=10000000
+"$BIN/haven" keygen --out "$DATA/master.key" >/dev/null
+export HAVEN_MASTER_KEY_PATH="$DATA/master.key"
 TOKEN="$("$BIN/haven" token --role caseworker --sub bench-cw --agency bench-agency --ttl 1h 2>/dev/null | tail -1)"
 
 "$BIN/haven" serve identity >/dev/null & IDENTITY_PID=$!

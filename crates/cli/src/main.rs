@@ -62,6 +62,12 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Create a master key file (mode 0600) for `master_key_path`; refuses to overwrite one.
+    Keygen {
+        /// Where to write the key.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
     /// Validate an access policy file and print what each role may do.
     Policy {
         #[command(subcommand)]
@@ -218,6 +224,20 @@ async fn main() -> anyhow::Result<()> {
                 std::process::exit(1);
             }
         },
+        Command::Keygen { out } => {
+            if out.exists() {
+                bail!(
+                    "{} exists; a master key is never overwritten",
+                    out.display()
+                );
+            }
+            let key = haven_platform::sealing::MasterKey::load_or_create(&out)?;
+            println!(
+                "wrote master key version {} to {}; back it up apart from the database",
+                key.version(),
+                out.display()
+            );
+        }
         Command::Revoke { jti, exp } => {
             let Some(url) = &config.redis_url else {
                 bail!(
@@ -282,8 +302,13 @@ async fn serve(service: ServiceName, config: HavenConfig) -> anyhow::Result<()> 
     let policy = Arc::new(suite::load_policy(&config)?);
     match service {
         ServiceName::Identity => {
-            let identity =
-                haven_identity::build(&config.identity_database_url(), auth, policy).await?;
+            let identity = haven_identity::build(
+                &config.identity_database_url(),
+                auth,
+                policy,
+                Arc::new(suite::keyring(&config, false)?),
+            )
+            .await?;
             let (listener, addr) = bind(config.identity.listen).await?;
             println!("haven: identity service listening on {addr}");
             haven_identity::serve(

@@ -12,6 +12,7 @@ use haven_authz::{
 };
 use haven_gateway::RateLimiter;
 use haven_platform::HavenConfig;
+use haven_platform::sealing::{Keyring, MasterKey};
 use haven_platform::server::{ShutdownFuture, bind, shutdown_pair};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -34,6 +35,10 @@ pub enum SuiteError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error("master key: {0}")]
+    MasterKey(#[from] haven_platform::sealing::SealingError),
+    #[error("no master key: set HAVEN_MASTER_KEY or master_key_path (HAVEN_MASTER_KEY_PATH)")]
+    NoMasterKey,
     #[error("access policy: {0}")]
     Policy(#[from] haven_authz::PolicyError),
     #[error("no trusted keys: {0}")]
@@ -68,6 +73,28 @@ pub fn trusted_keys(config: &HavenConfig) -> Result<TrustedKeys, SuiteError> {
             Ok(TrustedKeys::from_jwks_file(&path)?)
         }
     }
+}
+
+/// The keyring sealing whereabouts and protection at rest: `HAVEN_MASTER_KEY`, else `master_key_path`,
+/// else (embedded default only) a key created in the data dir on first start.
+pub fn keyring(config: &HavenConfig, embedded: bool) -> Result<Keyring, SuiteError> {
+    let current = match (
+        std::env::var("HAVEN_MASTER_KEY").ok(),
+        &config.master_key_path,
+    ) {
+        (Some(text), _) => MasterKey::from_encoded(&text)?,
+        (None, Some(path)) => MasterKey::from_file(path)?,
+        (None, None) if embedded => {
+            MasterKey::load_or_create(&config.data_dir.join("keys").join("master.key"))?
+        }
+        (None, None) => return Err(SuiteError::NoMasterKey),
+    };
+    let previous = config
+        .previous_master_key_paths
+        .iter()
+        .map(|path| MasterKey::from_file(path))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Keyring::new(current, previous)?)
 }
 
 /// The configured policy file, or the shipped default.
@@ -145,6 +172,7 @@ impl Suite {
             &config.identity_database_url(),
             auth.clone(),
             policy.clone(),
+            Arc::new(keyring(&config, true)?),
         )
         .await?;
         let identity_listen = SocketAddr::from(([127, 0, 0, 1], 0));

@@ -26,6 +26,12 @@ pub struct HavenConfig {
     pub data_dir: PathBuf,
     /// Redis for token revocation and rate limits. Absent: in memory (embedded default).
     pub redis_url: Option<String>,
+    /// File holding the master key that wraps every child's data key ("v<version>:<base64>"). The
+    /// `HAVEN_MASTER_KEY` variable, holding the key itself, wins over it. Absent both: `haven up` creates
+    /// `<data_dir>/keys/master.key`; `haven serve` refuses to start.
+    pub master_key_path: Option<PathBuf>,
+    /// Earlier master keys, kept while their data keys are re-wrapped under the current one.
+    pub previous_master_key_paths: Vec<PathBuf>,
     pub auth: AuthConfig,
     pub gateway: GatewayConfig,
     pub identity: IdentityConfig,
@@ -73,6 +79,8 @@ impl Default for HavenConfig {
         HavenConfig {
             data_dir: PathBuf::from(".haven"),
             redis_url: None,
+            master_key_path: None,
+            previous_master_key_paths: Vec::new(),
             auth: AuthConfig::default(),
             gateway: GatewayConfig::default(),
             identity: IdentityConfig::default(),
@@ -155,6 +163,9 @@ impl HavenConfig {
         }
         if let Some(v) = lookup("HAVEN_REDIS_URL") {
             self.redis_url = Some(v).filter(|v| !v.is_empty());
+        }
+        if let Some(v) = lookup("HAVEN_MASTER_KEY_PATH") {
+            self.master_key_path = Some(PathBuf::from(v));
         }
         if let Some(v) = lookup("HAVEN_JWKS_PATH") {
             self.auth.jwks_path = Some(PathBuf::from(v));

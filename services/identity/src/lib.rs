@@ -15,6 +15,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use haven_authz::{Authenticator, Policy};
+use haven_platform::sealing::Keyring;
 use haven_proto::identity::child_identity_server::ChildIdentityServer;
 use sea_orm::{DatabaseConnection, DbErr};
 use sea_orm_migration::MigratorTrait as _;
@@ -51,12 +52,14 @@ pub async fn serve(
         .await
 }
 
-/// Builds the service from a database URL: connect, migrate, wire the policy and authenticator.
+/// Builds the service from a database URL: connect, migrate, wire the policy, authenticator and the
+/// keyring that seals whereabouts and protection at rest.
 pub async fn build(
     database_url: &str,
     auth: Authenticator,
     policy: Arc<Policy>,
+    keyring: Arc<Keyring>,
 ) -> Result<IdentityService, DbErr> {
     let db = connect_and_migrate(database_url).await?;
-    Ok(IdentityService::new(db, auth, policy))
+    Ok(IdentityService::new(db, auth, policy, keyring))
 }

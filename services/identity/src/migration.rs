@@ -2,7 +2,7 @@
 //! SQLite and PostgreSQL.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::schema::{big_integer, blob, blob_null, boolean, string};
+use sea_orm_migration::schema::{big_integer, blob, blob_null, boolean, integer, string};
 
 #[derive(Debug)]
 pub struct Migrator;
@@ -12,6 +12,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(haven_platform::audit::CreateAuditLog),
             Box::new(CreateChildren),
+            Box::new(CreateChildKeys),
         ]
     }
 }
@@ -180,5 +181,41 @@ impl MigrationTrait for CreateChildren {
             )
             .await?;
         Ok(())
+    }
+}
+
+/// Per-child data keys for the sealed classes (encryption at rest).
+#[derive(Debug)]
+struct CreateChildKeys;
+
+impl MigrationName for CreateChildKeys {
+    fn name(&self) -> &str {
+        "m20261123_000003_create_child_keys"
+    }
+}
+
+#[derive(DeriveIden)]
+enum ChildKeys {
+    Table,
+    ChildId,
+    Wrapped,
+    Generation,
+}
+
+#[async_trait::async_trait]
+#[allow(elided_lifetimes_in_paths)] // async_trait cannot take the anonymous lifetime here
+impl MigrationTrait for CreateChildKeys {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(ChildKeys::Table)
+                    .if_not_exists()
+                    .col(string(ChildKeys::ChildId).primary_key())
+                    .col(blob(ChildKeys::Wrapped))
+                    .col(integer(ChildKeys::Generation))
+                    .to_owned(),
+            )
+            .await
     }
 }

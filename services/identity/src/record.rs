@@ -1,8 +1,11 @@
 //! A stored child as the service reasons about it, and the one conversion each way: from its table row,
 //! and to the redacted view one caller may see.
 
+use std::sync::Arc;
+
 use haven_authz::{Access, ClassSet, DataClass, RecordAttrs};
 use haven_platform::ServiceError;
+use haven_platform::sealing::DataKey;
 use haven_proto::common::DataClass as WireClass;
 use haven_proto::identity::{Child, ChildView, Identity, ProtectionCase, RecordMeta, Whereabouts};
 use prost::Message as _;
@@ -16,10 +19,20 @@ pub(crate) const CHILD_CLASSES: ClassSet = ClassSet::of(&[
     DataClass::Protection,
 ]);
 
+/// The classes stored sealed under the child's data key.
+pub(crate) const SEALED_CLASSES: ClassSet =
+    ClassSet::of(&[DataClass::Whereabouts, DataClass::Protection]);
+
+/// Field names bound into the sealed values' associated data.
+pub(crate) const WHEREABOUTS_FIELD: &str = "whereabouts";
+pub(crate) const PROTECTION_FIELD: &str = "protection";
+
 #[derive(Debug, Clone)]
 pub(crate) struct ChildRecord {
     pub(crate) row: child::Model,
     pub(crate) affiliations: Vec<String>,
+    /// The child's unwrapped data key, loaded only for callers who may read a sealed class.
+    pub(crate) data_key: Option<Arc<DataKey>>,
 }
 
 impl ChildRecord {
@@ -34,28 +47,54 @@ impl ChildRecord {
 
     /// The full child, every class decoded. Only for server-side use; callers get [`ChildRecord::view`].
     pub(crate) fn decode(&self) -> Result<Child, ServiceError> {
+        self.decode_only(CHILD_CLASSES)
+    }
+
+    /// Decodes (and for sealed classes, decrypts) only `classes`: a caller's view never decrypts what
+    /// it may not see.
+    pub(crate) fn decode_only(&self, classes: ClassSet) -> Result<Child, ServiceError> {
         let corrupt = |class: &str| {
             ServiceError::Internal(format!("stored {class} of a child does not decode"))
         };
-        Ok(Child {
-            identity: Some(
-                Identity::decode(self.row.identity.as_slice()).map_err(|_| corrupt("identity"))?,
+        let identity = if classes.contains(DataClass::Identity) {
+            Some(Identity::decode(self.row.identity.as_slice()).map_err(|_| corrupt("identity"))?)
+        } else {
+            None
+        };
+        let whereabouts = match (
+            &self.row.whereabouts,
+            classes.contains(DataClass::Whereabouts),
+        ) {
+            (Some(sealed), true) => Some(
+                Whereabouts::decode(self.open(WHEREABOUTS_FIELD, sealed)?.as_slice())
+                    .map_err(|_| corrupt("whereabouts"))?,
             ),
-            whereabouts: self
-                .row
-                .whereabouts
-                .as_deref()
-                .map(Whereabouts::decode)
-                .transpose()
-                .map_err(|_| corrupt("whereabouts"))?,
-            protection: self
-                .row
-                .protection
-                .as_deref()
-                .map(ProtectionCase::decode)
-                .transpose()
-                .map_err(|_| corrupt("protection"))?,
+            _ => None,
+        };
+        let protection = match (
+            &self.row.protection,
+            classes.contains(DataClass::Protection),
+        ) {
+            (Some(sealed), true) => Some(
+                ProtectionCase::decode(self.open(PROTECTION_FIELD, sealed)?.as_slice())
+                    .map_err(|_| corrupt("protection"))?,
+            ),
+            _ => None,
+        };
+        Ok(Child {
+            identity,
+            whereabouts,
+            protection,
             meta: None,
+        })
+    }
+
+    fn open(&self, field: &str, sealed: &[u8]) -> Result<Vec<u8>, ServiceError> {
+        let key = self.data_key.as_ref().ok_or_else(|| {
+            ServiceError::Internal("data key not loaded for a sealed class".into())
+        })?;
+        key.open(&self.row.id, field, sealed).map_err(|e| {
+            ServiceError::Internal(format!("sealed {field} of a child does not open: {e}"))
         })
     }
 
@@ -66,8 +105,8 @@ impl ChildRecord {
         access: Access,
         protection_world: bool,
     ) -> Result<ChildView, ServiceError> {
-        let full = self.decode()?;
         let readable = access.read;
+        let full = self.decode_only(readable)?;
         let meta = if protection_world {
             RecordMeta {
                 id: self.row.id.clone(),

@@ -10,6 +10,7 @@ use haven_authz::{
 };
 use haven_platform::ServiceError;
 use haven_platform::audit::{AuditEntry, AuditWriter};
+use haven_platform::sealing::Keyring;
 use haven_proto::common::PageRequest;
 use haven_proto::identity::child_identity_server::ChildIdentity;
 use haven_proto::identity::{
@@ -22,9 +23,9 @@ use sha2::{Digest, Sha256};
 use tonic::{Request, Response, Status};
 
 use crate::mask;
-use crate::record::{CHILD_CLASSES, ChildRecord, class_list};
+use crate::record::{CHILD_CLASSES, ChildRecord, SEALED_CLASSES, class_list};
 use crate::scope;
-use crate::store::{NewChild, Registered, Store};
+use crate::store::{Loading, NewChild, Registered, Store};
 use crate::validate;
 
 const RPC_REGISTER: &str = "/haven.identity.v1.ChildIdentity/RegisterChild";
@@ -55,10 +56,15 @@ pub(crate) fn auth_status(error: AuthError) -> Status {
 
 impl IdentityService {
     /// Needs a migrated database and a running tokio runtime (it starts the audit writer).
-    pub fn new(db: DatabaseConnection, auth: Authenticator, policy: Arc<Policy>) -> Self {
+    pub fn new(
+        db: DatabaseConnection,
+        auth: Authenticator,
+        policy: Arc<Policy>,
+        keyring: Arc<Keyring>,
+    ) -> Self {
         IdentityService {
             audit: AuditWriter::spawn(db.clone()),
-            store: Store::new(db),
+            store: Store::new(db, keyring),
             auth,
             policy,
         }
@@ -94,6 +100,19 @@ impl IdentityService {
             rpc,
             record_id: record_id.to_owned(),
             classes: class_list(classes),
+        }
+    }
+
+    /// What to load for this caller: affiliations only if a grant looks at them, the data key only if
+    /// the caller may ever read a sealed class (educators never cause a decryption).
+    fn loading_for(&self, principal: &Principal) -> Loading {
+        Loading {
+            affiliations: self.policy.uses_scope(principal, Scope::Affiliated),
+            data_key: !self
+                .policy
+                .ever_readable(principal)
+                .intersection(SEALED_CLASSES)
+                .is_empty(),
         }
     }
 
@@ -164,7 +183,7 @@ impl IdentityService {
             Registered::Replayed(first_id) => {
                 let record = self
                     .store
-                    .load(&first_id, true)
+                    .load(&first_id, Loading::EVERYTHING)
                     .await?
                     .ok_or(ServiceError::NotFound("child"))?;
                 let (view, classes) = self.visible_view(principal, &record)?;
@@ -191,10 +210,9 @@ impl IdentityService {
         request: GetChildRequest,
     ) -> Result<ChildView, ServiceError> {
         validate::record_id("id", &request.id).map_err(ServiceError::InvalidArgument)?;
-        let with_affiliations = self.policy.uses_scope(principal, Scope::Affiliated);
         let record = self
             .store
-            .load(&request.id, with_affiliations)
+            .load(&request.id, self.loading_for(principal))
             .await?
             .ok_or(ServiceError::NotFound("child"))?;
         let (view, classes) = self.visible_view(principal, &record)?;
@@ -309,7 +327,13 @@ impl IdentityService {
         };
         let mut records = self
             .store
-            .page(visible, key_groups, after.as_deref(), u64::from(size) + 1)
+            .page(
+                visible,
+                key_groups,
+                after.as_deref(),
+                u64::from(size) + 1,
+                self.loading_for(principal),
+            )
             .await?;
         let next = if records.len() > size as usize {
             records.truncate(size as usize);

@@ -2,9 +2,11 @@
 //! audit entry, so nothing is ever half written.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 use haven_platform::ServiceError;
 use haven_platform::audit::{self, AuditEntry};
+use haven_platform::sealing::{DataKey, Keyring, SealingError, WrappedKey};
 use haven_proto::identity::Child;
 use prost::Message as _;
 use sea_orm::{
@@ -12,13 +14,33 @@ use sea_orm::{
     EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 
-use crate::entity::{affiliation, child, idempotency, name_key};
-use crate::record::{ChildRecord, now_micros};
+use crate::entity::{affiliation, child, child_key, idempotency, name_key};
+use crate::record::{ChildRecord, PROTECTION_FIELD, WHEREABOUTS_FIELD, now_micros};
 
 #[derive(Debug, Clone)]
 pub(crate) struct Store {
     db: DatabaseConnection,
+    keyring: Arc<Keyring>,
 }
+
+/// What to load beside a child's row: each costs a query, so callers ask only for what their policy uses.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Loading {
+    pub(crate) affiliations: bool,
+    /// The unwrapped data key, needed to read whereabouts or protection.
+    pub(crate) data_key: bool,
+}
+
+impl Loading {
+    pub(crate) const EVERYTHING: Loading = Loading {
+        affiliations: true,
+        data_key: true,
+    };
+}
+
+/// Every child's data key is generation 1 until re-keying exists; the generation is bound into each
+/// sealed value's associated data so a later re-key cannot be confused with it.
+const DATA_KEY_GENERATION: u32 = 1;
 
 /// A new child as the service hands it to the store.
 #[derive(Debug)]
@@ -44,8 +66,8 @@ pub(crate) enum Registered {
 }
 
 impl Store {
-    pub(crate) fn new(db: DatabaseConnection) -> Self {
-        Store { db }
+    pub(crate) fn new(db: DatabaseConnection, keyring: Arc<Keyring>) -> Self {
+        Store { db, keyring }
     }
 
     pub(crate) async fn register(
@@ -70,6 +92,8 @@ impl Store {
         }
         let now = now_micros();
         let consent_for_tracing = consent_for_tracing(&new.child);
+        let (data_key, wrapped) = self.keyring.new_data_key(&new.id).map_err(sealing_error)?;
+        let (whereabouts, protection) = seal_classes(&data_key, &new.id, &new.child)?;
         let row = child::Model {
             id: new.id.clone(),
             version: 1,
@@ -87,12 +111,19 @@ impl Store {
                 .clone()
                 .unwrap_or_default()
                 .encode_to_vec(),
-            whereabouts: new.child.whereabouts.as_ref().map(|w| w.encode_to_vec()),
-            protection: new.child.protection.as_ref().map(|p| p.encode_to_vec()),
+            whereabouts,
+            protection,
         };
         child::Entity::insert(child::ActiveModel::from(row.clone()))
             .exec_without_returning(&txn)
             .await?;
+        child_key::Entity::insert(child_key::ActiveModel {
+            child_id: Set(new.id.clone()),
+            wrapped: Set(wrapped.to_bytes()),
+            generation: Set(DATA_KEY_GENERATION as i32),
+        })
+        .exec_without_returning(&txn)
+        .await?;
         write_name_keys(&txn, &new.id, &new.child).await?;
         let mut affiliations = Vec::new();
         if let Some(organisation) = new.learner_of {
@@ -118,17 +149,17 @@ impl Store {
         Ok(Registered::Created(Box::new(ChildRecord {
             row,
             affiliations,
+            data_key: Some(Arc::new(data_key)),
         })))
     }
 
-    /// Loads a child. `with_affiliations` can be false when the caller's policy never looks at them,
-    /// which saves a query on the hottest path.
+    /// Loads a child with what `loading` asks for.
     pub(crate) async fn load(
         &self,
         id: &str,
-        with_affiliations: bool,
+        loading: Loading,
     ) -> Result<Option<ChildRecord>, ServiceError> {
-        load(&self.db, id, with_affiliations).await
+        load(&self.db, &self.keyring, id, loading).await
     }
 
     /// Runs an update in one transaction. `decide` sees the current record and returns the new child, or
@@ -145,7 +176,7 @@ impl Store {
         let txn = self.db.begin().await?;
         let actor = audit_entry.actor.clone();
         audit::append(&txn, &[audit_entry]).await?;
-        let Some(current) = load(&txn, id, true).await? else {
+        let Some(current) = load(&txn, &self.keyring, id, Loading::EVERYTHING).await? else {
             txn.rollback().await?;
             return Err(ServiceError::NotFound("child"));
         };
@@ -158,6 +189,11 @@ impl Store {
         };
         let identity = updated.identity.clone().unwrap_or_default().encode_to_vec();
         let identity_changed = identity != current.row.identity;
+        let data_key = current
+            .data_key
+            .clone()
+            .ok_or_else(|| ServiceError::Internal("child has no data key".into()))?;
+        let (whereabouts, protection) = seal_classes(&data_key, id, &updated)?;
         let row = child::Model {
             version: current.row.version + 1,
             identity_version: current.row.identity_version + i64::from(identity_changed),
@@ -165,8 +201,8 @@ impl Store {
             updated_at_us: now_micros(),
             updated_by: actor,
             identity,
-            whereabouts: updated.whereabouts.as_ref().map(|w| w.encode_to_vec()),
-            protection: updated.protection.as_ref().map(|p| p.encode_to_vec()),
+            whereabouts,
+            protection,
             ..current.row.clone()
         };
         let result = child::Entity::update_many()
@@ -193,6 +229,7 @@ impl Store {
         Ok(ChildRecord {
             row,
             affiliations: current.affiliations,
+            data_key: Some(data_key),
         })
     }
 
@@ -204,6 +241,7 @@ impl Store {
         key_groups: &[Vec<String>],
         after: Option<&str>,
         limit: u64,
+        loading: Loading,
     ) -> Result<Vec<ChildRecord>, ServiceError> {
         let mut condition = Condition::all().add(visible);
         if let Some(after) = after {
@@ -224,12 +262,22 @@ impl Store {
             .all(&self.db)
             .await?;
         let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
-        let mut affiliations = affiliations_of(&self.db, &ids).await?;
+        let mut affiliations = if loading.affiliations {
+            affiliations_of(&self.db, &ids).await?
+        } else {
+            HashMap::new()
+        };
+        let mut keys = if loading.data_key {
+            data_keys_of(&self.db, &self.keyring, &ids).await?
+        } else {
+            HashMap::new()
+        };
         Ok(rows
             .into_iter()
-            .map(|row| {
-                let affiliations = affiliations.remove(&row.id).unwrap_or_default();
-                ChildRecord { row, affiliations }
+            .map(|row| ChildRecord {
+                affiliations: affiliations.remove(&row.id).unwrap_or_default(),
+                data_key: keys.remove(&row.id),
+                row,
             })
             .collect())
     }
@@ -245,23 +293,82 @@ fn consent_for_tracing(child: &Child) -> bool {
 
 async fn load<C: ConnectionTrait>(
     conn: &C,
+    keyring: &Keyring,
     id: &str,
-    with_affiliations: bool,
+    loading: Loading,
 ) -> Result<Option<ChildRecord>, ServiceError> {
     let Some(row) = child::Entity::find_by_id(id.to_owned()).one(conn).await? else {
         return Ok(None);
     };
-    if !with_affiliations {
-        return Ok(Some(ChildRecord {
-            row,
-            affiliations: Vec::new(),
-        }));
+    let ids = std::slice::from_ref(&row.id);
+    let affiliations = if loading.affiliations {
+        affiliations_of(conn, ids)
+            .await?
+            .remove(&row.id)
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    let data_key = if loading.data_key {
+        data_keys_of(conn, keyring, ids).await?.remove(&row.id)
+    } else {
+        None
+    };
+    Ok(Some(ChildRecord {
+        row,
+        affiliations,
+        data_key,
+    }))
+}
+
+/// Unwraps the data keys of `ids` with the deployment keyring.
+async fn data_keys_of<C: ConnectionTrait>(
+    conn: &C,
+    keyring: &Keyring,
+    ids: &[String],
+) -> Result<HashMap<String, Arc<DataKey>>, ServiceError> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
     }
-    let affiliations = affiliations_of(conn, std::slice::from_ref(&row.id))
-        .await?
-        .remove(&row.id)
-        .unwrap_or_default();
-    Ok(Some(ChildRecord { row, affiliations }))
+    let rows = child_key::Entity::find()
+        .filter(child_key::Column::ChildId.is_in(ids.iter().cloned()))
+        .all(conn)
+        .await?;
+    let mut keys = HashMap::with_capacity(rows.len());
+    for row in rows {
+        let wrapped = WrappedKey::from_bytes(&row.wrapped).map_err(sealing_error)?;
+        let key = keyring
+            .unwrap(&row.child_id, &wrapped)
+            .map_err(sealing_error)?;
+        keys.insert(row.child_id, Arc::new(key));
+    }
+    Ok(keys)
+}
+
+/// The stored (sealed) whereabouts and protection columns of a child.
+type SealedColumns = (Option<Vec<u8>>, Option<Vec<u8>>);
+
+/// Encodes and seals the whereabouts and protection of `child` under its data key.
+fn seal_classes(key: &DataKey, id: &str, child: &Child) -> Result<SealedColumns, ServiceError> {
+    let seal = |field: &str, bytes: Vec<u8>| {
+        key.seal(id, field, DATA_KEY_GENERATION, &bytes)
+            .map_err(sealing_error)
+    };
+    let whereabouts = child
+        .whereabouts
+        .as_ref()
+        .map(|w| seal(WHEREABOUTS_FIELD, w.encode_to_vec()))
+        .transpose()?;
+    let protection = child
+        .protection
+        .as_ref()
+        .map(|p| seal(PROTECTION_FIELD, p.encode_to_vec()))
+        .transpose()?;
+    Ok((whereabouts, protection))
+}
+
+fn sealing_error(error: SealingError) -> ServiceError {
+    ServiceError::Internal(format!("encryption at rest: {error}"))
 }
 
 async fn affiliations_of<C: ConnectionTrait>(

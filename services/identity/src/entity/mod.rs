@@ -3,5 +3,6 @@
 
 pub mod affiliation;
 pub mod child;
+pub mod child_key;
 pub mod idempotency;
 pub mod name_key;
