@@ -42,3 +42,138 @@ fn affiliated_children(organisation: &str) -> SelectStatement {
         .and_where(affiliation::Column::Organisation.eq(organisation))
         .to_owned()
 }
+
+#[cfg(test)]
+mod tests {
+    //! The SQL filter and the in-memory policy must agree on every record for every principal: this is
+    //! what guarantees a list never shows what a get would refuse.
+
+    use std::collections::BTreeSet;
+
+    use haven_authz::{Policy, Principal, RecordAttrs, Role};
+    use sea_orm::{EntityTrait, QueryFilter, Set};
+    use sea_orm_migration::MigratorTrait as _;
+
+    use super::visible_rows;
+    use crate::entity::{affiliation, child};
+
+    struct Lcg(u64);
+    impl Lcg {
+        fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+            self.0 = self
+                .0
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            items[(self.0 >> 33) as usize % items.len()]
+        }
+        fn coin(&mut self) -> bool {
+            self.pick(&["h", "t"]) == "h"
+        }
+    }
+
+    #[tokio::test]
+    async fn the_sql_filter_admits_exactly_the_records_the_policy_shows() {
+        let path = std::env::temp_dir().join(format!("haven-scope-{}.db", uuid::Uuid::now_v7()));
+        let db = haven_platform::db::connect(&format!("sqlite://{}?mode=rwc", path.display()))
+            .await
+            .expect("db");
+        crate::Migrator::up(&db, None).await.expect("migrate");
+
+        let subs = ["cw1", "cw2", "cw3"];
+        let agencies = ["a1", "a2", "school-1"];
+        let schools = ["school-1", "school-2"];
+        let mut rng = Lcg(42);
+        let mut records = Vec::new();
+        for i in 0..80 {
+            let id = uuid::Uuid::now_v7().to_string();
+            let owner = rng.pick(&subs).to_string();
+            let agency = rng.pick(&agencies).to_string();
+            let consent = rng.coin();
+            let affiliations: Vec<String> = schools
+                .iter()
+                .filter(|_| rng.coin())
+                .map(|s| s.to_string())
+                .collect();
+            child::Entity::insert(child::ActiveModel {
+                id: Set(id.clone()),
+                version: Set(1),
+                identity_version: Set(1),
+                owner: Set(owner.clone()),
+                agency: Set(agency.clone()),
+                consent_for_tracing: Set(consent),
+                created_at_us: Set(i),
+                created_by: Set(owner.clone()),
+                updated_at_us: Set(i),
+                updated_by: Set(owner.clone()),
+                identity: Set(Vec::new()),
+                whereabouts: Set(None),
+                protection: Set(None),
+            })
+            .exec_without_returning(&db)
+            .await
+            .expect("insert child");
+            for organisation in &affiliations {
+                affiliation::Entity::insert(affiliation::ActiveModel {
+                    child_id: Set(id.clone()),
+                    organisation: Set(organisation.clone()),
+                    kind: Set("enrolled".into()),
+                })
+                .exec_without_returning(&db)
+                .await
+                .expect("insert affiliation");
+            }
+            records.push((id, owner, agency, consent, affiliations));
+        }
+
+        let everyone_file =
+            "[roles.supervisor]\ngrants = [{ scope = \"all\", read = [\"identity\"] }]\n";
+        for policy in [
+            Policy::default(),
+            Policy::from_toml(everyone_file).expect("valid"),
+        ] {
+            for role in Role::ALL {
+                for sub in subs {
+                    for agency in agencies.iter().chain(schools.iter()) {
+                        let principal = Principal {
+                            sub: sub.into(),
+                            agency: (*agency).into(),
+                            roles: vec![role],
+                            team: None,
+                            locations: vec![],
+                            jti: "j".into(),
+                            exp: u64::MAX,
+                        };
+                        let by_policy: BTreeSet<&str> = records
+                            .iter()
+                            .filter(|(_, owner, agency, consent, affiliations)| {
+                                let attrs = RecordAttrs {
+                                    owner,
+                                    agency,
+                                    consent_for_tracing: *consent,
+                                    affiliations,
+                                };
+                                policy.access(&principal, &attrs).is_visible()
+                            })
+                            .map(|(id, ..)| id.as_str())
+                            .collect();
+                        let by_sql: BTreeSet<String> = match visible_rows(&policy, &principal) {
+                            None => BTreeSet::new(),
+                            Some(condition) => child::Entity::find()
+                                .filter(condition)
+                                .all(&db)
+                                .await
+                                .expect("query")
+                                .into_iter()
+                                .map(|row| row.id)
+                                .collect(),
+                        };
+                        let by_sql: BTreeSet<&str> = by_sql.iter().map(String::as_str).collect();
+                        assert_eq!(by_sql, by_policy, "{role} {sub}@{agency}");
+                    }
+                }
+            }
+        }
+        db.close().await.ok();
+        std::fs::remove_file(&path).ok();
+    }
+}
