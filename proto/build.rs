@@ -13,6 +13,7 @@ use prost_reflect::Value;
 const PROTOS: &[&str] = &[
     "haven/common/v1/common.proto",
     "haven/identity/v1/identity.proto",
+    "haven/identity/v1/audit.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

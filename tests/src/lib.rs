@@ -22,6 +22,7 @@ use tonic::transport::Channel;
 pub struct TestSuite {
     pub suite: Suite,
     pub client: ChildIdentityClient<Channel>,
+    channel: Channel,
     pub data_dir: PathBuf,
     /// The identity service's database, for tests that inspect what was stored.
     pub identity_db_url: String,
@@ -112,7 +113,8 @@ impl TestSuite {
             .expect("connect to gateway");
         TestSuite {
             suite,
-            client: ChildIdentityClient::new(channel),
+            client: ChildIdentityClient::new(channel.clone()),
+            channel,
             data_dir,
             identity_db_url,
             postgres_schema,
@@ -153,6 +155,11 @@ impl TestSuite {
     /// A client for the gateway (cheap to clone: one HTTP/2 connection).
     pub fn client(&self) -> ChildIdentityClient<Channel> {
         self.client.clone()
+    }
+
+    /// The gateway connection, for clients of its other services.
+    pub fn channel(&self) -> Channel {
+        self.channel.clone()
     }
 
     /// A connection to the identity database, to look at what was stored.

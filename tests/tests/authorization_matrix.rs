@@ -4,9 +4,10 @@
 use std::collections::BTreeSet;
 
 use haven_proto::common::DataClass;
+use haven_proto::identity::identity_audit_client::IdentityAuditClient;
 use haven_proto::identity::{
-    Child, ChildView, GetChildRequest, ListChildrenRequest, SearchChildrenRequest,
-    UpdateChildRequest,
+    Child, ChildView, GetChildRequest, ListAuditEntriesRequest, ListChildrenRequest,
+    SearchChildrenRequest, UpdateChildRequest,
 };
 use haven_tests::fixtures::{case_child, learner, register};
 use haven_tests::{TestSuite, authed};
@@ -42,6 +43,8 @@ struct Profile {
     register_case: Code,
     update_case_protection: Code,
     update_learner_identity: Code,
+    /// ListAuditEntries for the consenting case.
+    list_audit: Code,
 }
 
 const FULL: Visible = Some(&[I, W, P]);
@@ -61,6 +64,7 @@ fn profiles() -> Vec<Profile> {
             register_learner: Ok,
             register_case: Ok,
             update_case_protection: Ok,
+            list_audit: Denied,
             update_learner_identity: NotFound,
         },
         Profile {
@@ -72,6 +76,7 @@ fn profiles() -> Vec<Profile> {
             register_learner: Ok,
             register_case: Ok,
             update_case_protection: NotFound,
+            list_audit: Denied,
             update_learner_identity: NotFound,
         },
         Profile {
@@ -83,6 +88,7 @@ fn profiles() -> Vec<Profile> {
             register_learner: Ok,
             register_case: Ok,
             update_case_protection: Ok,
+            list_audit: Denied,
             update_learner_identity: NotFound,
         },
         Profile {
@@ -94,6 +100,7 @@ fn profiles() -> Vec<Profile> {
             register_learner: Ok,
             register_case: Ok,
             update_case_protection: NotFound,
+            list_audit: Denied,
             update_learner_identity: NotFound,
         },
         Profile {
@@ -105,6 +112,7 @@ fn profiles() -> Vec<Profile> {
             register_learner: Denied,
             register_case: Denied,
             update_case_protection: Denied,
+            list_audit: Denied,
             update_learner_identity: Denied,
         },
         Profile {
@@ -120,6 +128,7 @@ fn profiles() -> Vec<Profile> {
             register_learner: Denied,
             register_case: Denied,
             update_case_protection: Denied,
+            list_audit: Denied,
             update_learner_identity: Denied,
         },
         Profile {
@@ -135,6 +144,7 @@ fn profiles() -> Vec<Profile> {
             register_learner: Ok,
             register_case: Denied,
             update_case_protection: Denied,
+            list_audit: Denied,
             update_learner_identity: Ok,
         },
         Profile {
@@ -146,6 +156,7 @@ fn profiles() -> Vec<Profile> {
             register_learner: Ok,
             register_case: Denied,
             update_case_protection: Denied,
+            list_audit: Denied,
             update_learner_identity: NotFound,
         },
         Profile {
@@ -157,6 +168,7 @@ fn profiles() -> Vec<Profile> {
             register_learner: Denied,
             register_case: Denied,
             update_case_protection: Denied,
+            list_audit: Denied,
             update_learner_identity: Denied,
         },
         Profile {
@@ -168,6 +180,7 @@ fn profiles() -> Vec<Profile> {
             register_learner: Denied,
             register_case: Denied,
             update_case_protection: Denied,
+            list_audit: Denied,
             update_learner_identity: Denied,
         },
         Profile {
@@ -179,6 +192,7 @@ fn profiles() -> Vec<Profile> {
             register_learner: Denied,
             register_case: Denied,
             update_case_protection: Denied,
+            list_audit: Ok,
             update_learner_identity: Denied,
         },
         Profile {
@@ -190,6 +204,7 @@ fn profiles() -> Vec<Profile> {
             register_learner: Denied,
             register_case: Denied,
             update_case_protection: Denied,
+            list_audit: Denied,
             update_learner_identity: Denied,
         },
     ]
@@ -436,6 +451,25 @@ async fn every_role_sees_exactly_its_cells() {
             failures.push(format!(
                 "{}: UpdateChild(learner identity) gave {got:?}, want {:?}",
                 profile.name, profile.update_learner_identity
+            ));
+        }
+        // ListAuditEntries: only roles granted the audit class.
+        let mut audit = IdentityAuditClient::new(t.channel());
+        let got = code_of(
+            &audit
+                .list_audit_entries(authed(
+                    &token,
+                    ListAuditEntriesRequest {
+                        record_id: ids[&Rec::Consenting].clone(),
+                        ..ListAuditEntriesRequest::default()
+                    },
+                ))
+                .await,
+        );
+        if got != profile.list_audit {
+            failures.push(format!(
+                "{}: ListAuditEntries gave {got:?}, want {:?}",
+                profile.name, profile.list_audit
             ));
         }
     }

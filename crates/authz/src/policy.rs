@@ -198,6 +198,16 @@ impl Access {
     pub fn is_visible(self) -> bool {
         !self.read.is_empty() || !self.write.is_empty()
     }
+
+    /// These rights limited to the classes a message carries. A service asks this before
+    /// `is_visible`, so that a right on another class (an auditor's `audit`) does not make a record of
+    /// its own visible.
+    pub fn restricted_to(self, classes: ClassSet) -> Access {
+        Access {
+            read: self.read.intersection(classes),
+            write: self.write.intersection(classes),
+        }
+    }
 }
 
 /// The attributes of a record that scope decisions look at.
@@ -515,11 +525,34 @@ mod tests {
     #[test]
     fn machine_and_oversight_roles_hold_no_child_rights() {
         let policy = Policy::default();
+        let child_data = ClassSet::of(&[
+            DataClass::Identity,
+            DataClass::Whereabouts,
+            DataClass::Protection,
+            DataClass::Tracing,
+            DataClass::Education,
+        ]);
         for role in [Role::Lms, Role::Auditor, Role::Admin] {
             let me = principal(role, "x", "a1");
-            assert!(policy.ever_readable(&me).is_empty(), "{role}");
+            assert!(
+                policy
+                    .ever_readable(&me)
+                    .intersection(child_data)
+                    .is_empty(),
+                "{role}"
+            );
             assert!(policy.ever_writable(&me).is_empty(), "{role}");
         }
+        let auditor = principal(Role::Auditor, "x", "a1");
+        assert_eq!(
+            policy.ever_readable(&auditor),
+            ClassSet::of(&[DataClass::Audit])
+        );
+        let record = policy.access(&auditor, &record("cw", "a1", true, &[]));
+        assert!(
+            !record.restricted_to(child_data).is_visible(),
+            "an audit right shows no child record"
+        );
     }
 
     #[test]

@@ -7,10 +7,13 @@ use std::time::Duration;
 use haven_authz::{AuthError, Authenticator, Policy};
 use haven_proto::identity::child_identity_client::ChildIdentityClient;
 use haven_proto::identity::child_identity_server::ChildIdentity;
+use haven_proto::identity::identity_audit_client::IdentityAuditClient;
+use haven_proto::identity::identity_audit_server::IdentityAudit;
 use haven_proto::identity::{
     ChildView, GetChildRequest, ListChildrenRequest, ListChildrenResponse, RegisterChildRequest,
     SearchChildrenRequest, SearchChildrenResponse, UpdateChildRequest,
 };
+use haven_proto::identity::{ListAuditEntriesRequest, ListAuditEntriesResponse};
 use tonic::metadata::MetadataMap;
 use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
@@ -24,6 +27,7 @@ const FORWARDED: &[&str] = &["authorization", "traceparent", "tracestate"];
 #[derive(Debug, Clone)]
 pub struct Edge {
     identity: ChildIdentityClient<Channel>,
+    identity_audit: IdentityAuditClient<Channel>,
     auth: Authenticator,
     policy: Arc<Policy>,
     limiter: RateLimiter,
@@ -40,6 +44,9 @@ impl Edge {
         max_message_bytes: usize,
     ) -> Self {
         Edge {
+            identity_audit: IdentityAuditClient::new(identity.clone())
+                .max_decoding_message_size(max_message_bytes)
+                .max_encoding_message_size(max_message_bytes),
             identity: ChildIdentityClient::new(identity)
                 .max_decoding_message_size(max_message_bytes)
                 .max_encoding_message_size(max_message_bytes),
@@ -168,6 +175,21 @@ impl ChildIdentity for Edge {
         self.identity
             .clone()
             .search_children(request)
+            .await
+            .map(answer)
+    }
+}
+
+#[tonic::async_trait]
+impl IdentityAudit for Edge {
+    async fn list_audit_entries(
+        &self,
+        request: Request<ListAuditEntriesRequest>,
+    ) -> Result<Response<ListAuditEntriesResponse>, Status> {
+        let request = self.admit(PublicRpc::ListAuditEntries, request).await?;
+        self.identity_audit
+            .clone()
+            .list_audit_entries(request)
             .await
             .map(answer)
     }

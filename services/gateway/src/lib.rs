@@ -13,6 +13,7 @@ use std::time::Duration;
 use haven_authz::{Authenticator, Policy};
 use haven_platform::config::GatewayConfig;
 use haven_proto::identity::child_identity_server::ChildIdentityServer;
+use haven_proto::identity::identity_audit_server::IdentityAuditServer;
 use tokio::net::TcpListener;
 use tonic::transport::{Channel, Endpoint};
 
@@ -70,12 +71,18 @@ pub async fn serve(
     );
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<ChildIdentityServer<Edge>>().await;
+    health.set_serving::<IdentityAuditServer<Edge>>().await;
     let (reflection_v1, reflection_v1alpha) = haven_platform::server::reflection()?;
     tonic::transport::Server::builder()
         .timeout(timeout)
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
+        .add_service(
+            IdentityAuditServer::new(edge.clone())
+                .max_decoding_message_size(config.max_message_bytes)
+                .max_encoding_message_size(config.max_message_bytes),
+        )
         .add_service(
             ChildIdentityServer::new(edge)
                 .max_decoding_message_size(config.max_message_bytes)

@@ -11,15 +11,17 @@ pub enum PublicRpc {
     UpdateChild,
     ListChildren,
     SearchChildren,
+    ListAuditEntries,
 }
 
 impl PublicRpc {
-    pub const ALL: [PublicRpc; 5] = [
+    pub const ALL: [PublicRpc; 6] = [
         PublicRpc::RegisterChild,
         PublicRpc::GetChild,
         PublicRpc::UpdateChild,
         PublicRpc::ListChildren,
         PublicRpc::SearchChildren,
+        PublicRpc::ListAuditEntries,
     ];
 
     pub fn name(self) -> &'static str {
@@ -29,6 +31,7 @@ impl PublicRpc {
             PublicRpc::UpdateChild => "UpdateChild",
             PublicRpc::ListChildren => "ListChildren",
             PublicRpc::SearchChildren => "SearchChildren",
+            PublicRpc::ListAuditEntries => "ListAuditEntries",
         }
     }
 }
@@ -52,5 +55,6 @@ pub fn may_ever_call(policy: &Policy, principal: &Principal, rpc: PublicRpc) -> 
         PublicRpc::GetChild | PublicRpc::ListChildren | PublicRpc::SearchChildren => policy
             .ever_readable(principal)
             .contains(DataClass::Identity),
+        PublicRpc::ListAuditEntries => policy.ever_readable(principal).contains(DataClass::Audit),
     }
 }

@@ -2,6 +2,7 @@
 //! It verifies each caller's JWT itself, applies record scope and class redaction from the policy, and
 //! writes every change with its audit entry in one transaction.
 
+mod audit_rpc;
 pub mod entity;
 mod mask;
 mod migration;
@@ -17,10 +18,12 @@ use std::sync::Arc;
 use haven_authz::{Authenticator, Policy};
 use haven_platform::sealing::Keyring;
 use haven_proto::identity::child_identity_server::ChildIdentityServer;
+use haven_proto::identity::identity_audit_server::IdentityAuditServer;
 use sea_orm::{DatabaseConnection, DbErr};
 use sea_orm_migration::MigratorTrait as _;
 use tokio::net::TcpListener;
 
+pub use audit_rpc::IdentityAuditService;
 pub use migration::Migrator;
 pub use service::IdentityService;
 
@@ -42,12 +45,22 @@ pub async fn serve(
     health
         .set_serving::<ChildIdentityServer<IdentityService>>()
         .await;
+    health
+        .set_serving::<IdentityAuditServer<IdentityAuditService>>()
+        .await;
+    let audit = IdentityAuditServer::new(IdentityAuditService::new(
+        service.database().clone(),
+        service.auth().clone(),
+        service.policy().clone(),
+        service.audit_writer().clone(),
+    ));
     let server = ChildIdentityServer::new(service)
         .max_decoding_message_size(max_message_bytes)
         .max_encoding_message_size(max_message_bytes);
     tonic::transport::Server::builder()
         .add_service(health_service)
         .add_service(server)
+        .add_service(audit)
         .serve_with_incoming_shutdown(haven_platform::server::incoming(listener), shutdown)
         .await
 }

@@ -6,13 +6,20 @@ use sea_orm::sea_query::{Query, SelectStatement};
 use sea_orm::{ColumnTrait, Condition};
 
 use crate::entity::{affiliation, child};
+use crate::record::CHILD_CLASSES;
 
 /// The condition on `children` rows the principal may see, or `None` when it may see none.
 pub(crate) fn visible_rows(policy: &Policy, principal: &Principal) -> Option<Condition> {
     let mut any = Condition::any();
     let mut covered = false;
     for grant in policy.grants_of(principal) {
-        if grant.read.is_empty() && grant.write.is_empty() {
+        // Only rights on the classes a child record carries make a row visible.
+        if grant
+            .read
+            .union(grant.write)
+            .intersection(CHILD_CLASSES)
+            .is_empty()
+        {
             continue;
         }
         let condition = match grant.scope {
@@ -152,7 +159,10 @@ mod tests {
                                     consent_for_tracing: *consent,
                                     affiliations,
                                 };
-                                policy.access(&principal, &attrs).is_visible()
+                                policy
+                                    .access(&principal, &attrs)
+                                    .restricted_to(crate::record::CHILD_CLASSES)
+                                    .is_visible()
                             })
                             .map(|(id, ..)| id.as_str())
                             .collect();

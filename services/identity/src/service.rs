@@ -47,6 +47,20 @@ pub struct IdentityService {
     audit: AuditWriter,
 }
 
+/// Verifies the caller's own JWT from the `authorization` metadata.
+pub(crate) async fn authenticate<T>(
+    auth: &Authenticator,
+    request: &Request<T>,
+) -> Result<Arc<Principal>, Status> {
+    let header = request
+        .metadata()
+        .get("authorization")
+        .map(|value| value.to_str().map_err(|_| AuthError::Malformed))
+        .transpose()
+        .map_err(auth_status)?;
+    auth.authenticate(header).await.map_err(auth_status)
+}
+
 pub(crate) fn auth_status(error: AuthError) -> Status {
     match error {
         AuthError::Unavailable => Status::unavailable(error.to_string()),
@@ -71,13 +85,24 @@ impl IdentityService {
     }
 
     async fn principal<T>(&self, request: &Request<T>) -> Result<Arc<Principal>, Status> {
-        let header = request
-            .metadata()
-            .get("authorization")
-            .map(|value| value.to_str().map_err(|_| AuthError::Malformed))
-            .transpose()
-            .map_err(auth_status)?;
-        self.auth.authenticate(header).await.map_err(auth_status)
+        authenticate(&self.auth, request).await
+    }
+
+    /// The audit writer, shared with the audit read-back service so the chain has one group-commit writer.
+    pub(crate) fn audit_writer(&self) -> &AuditWriter {
+        &self.audit
+    }
+
+    pub(crate) fn database(&self) -> &DatabaseConnection {
+        self.store.db()
+    }
+
+    pub(crate) fn auth(&self) -> &Authenticator {
+        &self.auth
+    }
+
+    pub(crate) fn policy(&self) -> &Arc<Policy> {
+        &self.policy
     }
 
     fn entry(
@@ -122,7 +147,10 @@ impl IdentityService {
         principal: &Principal,
         record: &ChildRecord,
     ) -> Result<(ChildView, ClassSet), ServiceError> {
-        let access = self.policy.access(principal, &record.attrs());
+        let access = self
+            .policy
+            .access(principal, &record.attrs())
+            .restricted_to(CHILD_CLASSES);
         if !access.is_visible() {
             return Err(ServiceError::NotFound("child"));
         }
@@ -276,7 +304,9 @@ impl IdentityService {
         let record = self
             .store
             .update(&request.id, entry, |current| {
-                let access = policy.access(principal, &current.attrs());
+                let access = policy
+                    .access(principal, &current.attrs())
+                    .restricted_to(CHILD_CLASSES);
                 if !access.is_visible() {
                     return Err(ServiceError::NotFound("child"));
                 }

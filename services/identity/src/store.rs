@@ -70,6 +70,10 @@ impl Store {
         Store { db, keyring }
     }
 
+    pub(crate) fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
     pub(crate) async fn register(
         &self,
         new: NewChild,
