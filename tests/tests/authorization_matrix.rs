@@ -6,8 +6,8 @@ use std::collections::BTreeSet;
 use haven_proto::common::DataClass;
 use haven_proto::identity::identity_audit_client::IdentityAuditClient;
 use haven_proto::identity::{
-    Child, ChildView, GetChildRequest, ListAuditEntriesRequest, ListChildrenRequest,
-    SearchChildrenRequest, UpdateChildRequest,
+    Child, ChildView, EraseChildRequest, GetChildRequest, ListAuditEntriesRequest,
+    ListChildrenRequest, SearchChildrenRequest, UpdateChildRequest,
 };
 use haven_tests::fixtures::{case_child, learner, register};
 use haven_tests::{TestSuite, authed};
@@ -45,6 +45,8 @@ struct Profile {
     update_learner_identity: Code,
     /// ListAuditEntries for the consenting case.
     list_audit: Code,
+    /// EraseChild on a case registered for the attempt.
+    erase: Code,
 }
 
 const FULL: Visible = Some(&[I, W, P]);
@@ -64,6 +66,7 @@ fn profiles() -> Vec<Profile> {
             register_learner: Ok,
             register_case: Ok,
             update_case_protection: Ok,
+            erase: Denied,
             list_audit: Denied,
             update_learner_identity: NotFound,
         },
@@ -76,6 +79,7 @@ fn profiles() -> Vec<Profile> {
             register_learner: Ok,
             register_case: Ok,
             update_case_protection: NotFound,
+            erase: Denied,
             list_audit: Denied,
             update_learner_identity: NotFound,
         },
@@ -88,6 +92,7 @@ fn profiles() -> Vec<Profile> {
             register_learner: Ok,
             register_case: Ok,
             update_case_protection: Ok,
+            erase: Denied,
             list_audit: Denied,
             update_learner_identity: NotFound,
         },
@@ -100,6 +105,7 @@ fn profiles() -> Vec<Profile> {
             register_learner: Ok,
             register_case: Ok,
             update_case_protection: NotFound,
+            erase: Denied,
             list_audit: Denied,
             update_learner_identity: NotFound,
         },
@@ -112,6 +118,7 @@ fn profiles() -> Vec<Profile> {
             register_learner: Denied,
             register_case: Denied,
             update_case_protection: Denied,
+            erase: Denied,
             list_audit: Denied,
             update_learner_identity: Denied,
         },
@@ -128,6 +135,7 @@ fn profiles() -> Vec<Profile> {
             register_learner: Denied,
             register_case: Denied,
             update_case_protection: Denied,
+            erase: Denied,
             list_audit: Denied,
             update_learner_identity: Denied,
         },
@@ -144,6 +152,7 @@ fn profiles() -> Vec<Profile> {
             register_learner: Ok,
             register_case: Denied,
             update_case_protection: Denied,
+            erase: Denied,
             list_audit: Denied,
             update_learner_identity: Ok,
         },
@@ -156,6 +165,7 @@ fn profiles() -> Vec<Profile> {
             register_learner: Ok,
             register_case: Denied,
             update_case_protection: Denied,
+            erase: Denied,
             list_audit: Denied,
             update_learner_identity: NotFound,
         },
@@ -168,6 +178,7 @@ fn profiles() -> Vec<Profile> {
             register_learner: Denied,
             register_case: Denied,
             update_case_protection: Denied,
+            erase: Denied,
             list_audit: Denied,
             update_learner_identity: Denied,
         },
@@ -180,6 +191,7 @@ fn profiles() -> Vec<Profile> {
             register_learner: Denied,
             register_case: Denied,
             update_case_protection: Denied,
+            erase: Denied,
             list_audit: Denied,
             update_learner_identity: Denied,
         },
@@ -192,6 +204,7 @@ fn profiles() -> Vec<Profile> {
             register_learner: Denied,
             register_case: Denied,
             update_case_protection: Denied,
+            erase: Denied,
             list_audit: Ok,
             update_learner_identity: Denied,
         },
@@ -204,6 +217,7 @@ fn profiles() -> Vec<Profile> {
             register_learner: Denied,
             register_case: Denied,
             update_case_protection: Denied,
+            erase: Ok,
             list_audit: Denied,
             update_learner_identity: Denied,
         },
@@ -451,6 +465,36 @@ async fn every_role_sees_exactly_its_cells() {
             failures.push(format!(
                 "{}: UpdateChild(learner identity) gave {got:?}, want {:?}",
                 profile.name, profile.update_learner_identity
+            ));
+        }
+        // EraseChild: only with the erase_child permission, on a case registered for this attempt.
+        let doomed = client
+            .register_child(authed(
+                &owner,
+                register(case_child("Doomed", "Probe", false)),
+            ))
+            .await
+            .expect("setup")
+            .into_inner()
+            .child
+            .and_then(|c| c.meta)
+            .expect("meta")
+            .id;
+        let got = code_of(
+            &client
+                .erase_child(authed(
+                    &token,
+                    EraseChildRequest {
+                        id: doomed,
+                        reason: "authorization matrix probe".into(),
+                    },
+                ))
+                .await,
+        );
+        if got != profile.erase {
+            failures.push(format!(
+                "{}: EraseChild gave {got:?}, want {:?}",
+                profile.name, profile.erase
             ));
         }
         // ListAuditEntries: only roles granted the audit class.

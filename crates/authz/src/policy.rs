@@ -225,6 +225,24 @@ pub struct RecordAttrs<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
     grants: [Vec<Grant>; Role::ALL.len()],
+    permissions: [Vec<Permission>; Role::ALL.len()],
+}
+
+/// A right that is not about reading or writing a data class: an administrative act.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Permission {
+    /// Erase a child: destroy its data key (crypto-shredding) and its identity, with a recorded reason.
+    EraseChild,
+}
+
+impl Permission {
+    pub const ALL: [Permission; 1] = [Permission::EraseChild];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Permission::EraseChild => "erase_child",
+        }
+    }
 }
 
 /// The shipped default policy file.
@@ -264,6 +282,8 @@ pub enum PolicyError {
     Forbidden { role: String, class: String },
     #[error("role admin may hold no child data, but grant {0} gives some")]
     AdminWithChildData(usize),
+    #[error("role {role}: unknown permission {permission:?}")]
+    UnknownPermission { role: String, permission: String },
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -276,6 +296,8 @@ struct PolicyFile {
 #[serde(deny_unknown_fields)]
 struct RoleEntry {
     grants: Vec<GrantEntry>,
+    #[serde(default)]
+    permissions: Vec<String>,
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -323,10 +345,21 @@ impl Policy {
         let file: PolicyFile =
             toml::from_str(text).map_err(|e| PolicyError::Syntax(e.to_string()))?;
         let mut grants: [Vec<Grant>; Role::ALL.len()] = Default::default();
+        let mut permissions: [Vec<Permission>; Role::ALL.len()] = Default::default();
         for (role_name, entry) in file.roles {
             let role: Role = role_name
                 .parse()
                 .map_err(|_| PolicyError::UnknownRole(role_name.clone()))?;
+            for name in &entry.permissions {
+                let permission = Permission::ALL
+                    .into_iter()
+                    .find(|p| p.as_str() == name)
+                    .ok_or_else(|| PolicyError::UnknownPermission {
+                        role: role_name.clone(),
+                        permission: name.clone(),
+                    })?;
+                permissions[role as usize].push(permission);
+            }
             for (index, grant) in entry.grants.into_iter().enumerate() {
                 let scope = Scope::ALL
                     .into_iter()
@@ -366,7 +399,10 @@ impl Policy {
                 grants[role as usize].push(Grant { scope, read, write });
             }
         }
-        Ok(Policy { grants })
+        Ok(Policy {
+            grants,
+            permissions,
+        })
     }
 
     /// Reads and validates a policy file.
@@ -428,6 +464,19 @@ impl Policy {
     pub fn ever_writable(&self, principal: &Principal) -> ClassSet {
         self.grants_of(principal)
             .fold(ClassSet::EMPTY, |set, grant| set.union(grant.write))
+    }
+
+    /// Whether any of the principal's roles holds `permission`.
+    pub fn has_permission(&self, principal: &Principal, permission: Permission) -> bool {
+        principal
+            .roles
+            .iter()
+            .any(|role| self.permissions[*role as usize].contains(&permission))
+    }
+
+    /// The permissions one role holds.
+    pub fn permissions(&self, role: Role) -> &[Permission] {
+        &self.permissions[role as usize]
     }
 
     /// Whether any of the principal's grants uses `scope`, so callers can skip loading the record

@@ -13,7 +13,9 @@ use haven_proto::identity::{
     ChildView, GetChildRequest, ListChildrenRequest, ListChildrenResponse, RegisterChildRequest,
     SearchChildrenRequest, SearchChildrenResponse, UpdateChildRequest,
 };
-use haven_proto::identity::{ListAuditEntriesRequest, ListAuditEntriesResponse};
+use haven_proto::identity::{
+    EraseChildRequest, EraseChildResponse, ListAuditEntriesRequest, ListAuditEntriesResponse,
+};
 use tonic::metadata::MetadataMap;
 use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
@@ -123,6 +125,14 @@ fn answer<T>(response: Response<T>) -> Response<T> {
 
 #[tonic::async_trait]
 impl ChildIdentity for Edge {
+    async fn erase_child(
+        &self,
+        request: Request<EraseChildRequest>,
+    ) -> Result<Response<EraseChildResponse>, Status> {
+        let request = self.admit(PublicRpc::EraseChild, request).await?;
+        self.identity.clone().erase_child(request).await.map(answer)
+    }
+
     async fn register_child(
         &self,
         request: Request<RegisterChildRequest>,

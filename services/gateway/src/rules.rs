@@ -1,7 +1,7 @@
 //! Coarse authorization at the edge: which RPCs a caller's roles could ever use. Finer decisions (which
 //! record, which classes) belong to the service that owns the data.
 
-use haven_authz::{ClassSet, DataClass, Policy, Principal};
+use haven_authz::{ClassSet, DataClass, Permission, Policy, Principal};
 
 /// The public RPCs the gateway routes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -11,16 +11,18 @@ pub enum PublicRpc {
     UpdateChild,
     ListChildren,
     SearchChildren,
+    EraseChild,
     ListAuditEntries,
 }
 
 impl PublicRpc {
-    pub const ALL: [PublicRpc; 6] = [
+    pub const ALL: [PublicRpc; 7] = [
         PublicRpc::RegisterChild,
         PublicRpc::GetChild,
         PublicRpc::UpdateChild,
         PublicRpc::ListChildren,
         PublicRpc::SearchChildren,
+        PublicRpc::EraseChild,
         PublicRpc::ListAuditEntries,
     ];
 
@@ -31,6 +33,7 @@ impl PublicRpc {
             PublicRpc::UpdateChild => "UpdateChild",
             PublicRpc::ListChildren => "ListChildren",
             PublicRpc::SearchChildren => "SearchChildren",
+            PublicRpc::EraseChild => "EraseChild",
             PublicRpc::ListAuditEntries => "ListAuditEntries",
         }
     }
@@ -55,6 +58,7 @@ pub fn may_ever_call(policy: &Policy, principal: &Principal, rpc: PublicRpc) -> 
         PublicRpc::GetChild | PublicRpc::ListChildren | PublicRpc::SearchChildren => policy
             .ever_readable(principal)
             .contains(DataClass::Identity),
+        PublicRpc::EraseChild => policy.has_permission(principal, Permission::EraseChild),
         PublicRpc::ListAuditEntries => policy.ever_readable(principal).contains(DataClass::Audit),
     }
 }

@@ -2,7 +2,7 @@
 //! SQLite and PostgreSQL.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::schema::{big_integer, blob, blob_null, boolean, integer, string};
+use sea_orm_migration::schema::{big_integer, blob, blob_null, boolean, integer, string, text};
 
 #[derive(Debug)]
 pub struct Migrator;
@@ -13,6 +13,7 @@ impl MigratorTrait for Migrator {
             Box::new(haven_platform::audit::CreateAuditLog),
             Box::new(CreateChildren),
             Box::new(CreateChildKeys),
+            Box::new(CreateChildErasures),
         ]
     }
 }
@@ -214,6 +215,44 @@ impl MigrationTrait for CreateChildKeys {
                     .col(string(ChildKeys::ChildId).primary_key())
                     .col(blob(ChildKeys::Wrapped))
                     .col(integer(ChildKeys::Generation))
+                    .to_owned(),
+            )
+            .await
+    }
+}
+
+/// The record of each erasure (the reason is kept here, not in the audit log).
+#[derive(Debug)]
+struct CreateChildErasures;
+
+impl MigrationName for CreateChildErasures {
+    fn name(&self) -> &str {
+        "m20261123_000004_create_child_erasures"
+    }
+}
+
+#[derive(DeriveIden)]
+enum ChildErasures {
+    Table,
+    ChildId,
+    ErasedAtUs,
+    ErasedBy,
+    Reason,
+}
+
+#[async_trait::async_trait]
+#[allow(elided_lifetimes_in_paths)] // async_trait cannot take the anonymous lifetime here
+impl MigrationTrait for CreateChildErasures {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(ChildErasures::Table)
+                    .if_not_exists()
+                    .col(string(ChildErasures::ChildId).primary_key())
+                    .col(big_integer(ChildErasures::ErasedAtUs))
+                    .col(string(ChildErasures::ErasedBy))
+                    .col(text(ChildErasures::Reason))
                     .to_owned(),
             )
             .await

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use haven_authz::{
-    AuthError, Authenticator, ClassSet, DataClass, Policy, Principal, RecordAttrs, Role, Scope,
+    AuthError, Authenticator, ClassSet, DataClass, Permission, Policy, Principal, RecordAttrs,
+    Role, Scope,
 };
 use haven_platform::ServiceError;
 use haven_platform::audit::{AuditEntry, AuditWriter};
@@ -14,8 +15,9 @@ use haven_platform::sealing::Keyring;
 use haven_proto::common::PageRequest;
 use haven_proto::identity::child_identity_server::ChildIdentity;
 use haven_proto::identity::{
-    Child, ChildView, GetChildRequest, ListChildrenRequest, ListChildrenResponse,
-    RegisterChildRequest, SearchChildrenRequest, SearchChildrenResponse, UpdateChildRequest,
+    Child, ChildView, EraseChildRequest, EraseChildResponse, GetChildRequest, ListChildrenRequest,
+    ListChildrenResponse, RegisterChildRequest, SearchChildrenRequest, SearchChildrenResponse,
+    UpdateChildRequest,
 };
 use prost::Message as _;
 use sea_orm::DatabaseConnection;
@@ -33,6 +35,7 @@ const RPC_GET: &str = "/haven.identity.v1.ChildIdentity/GetChild";
 const RPC_UPDATE: &str = "/haven.identity.v1.ChildIdentity/UpdateChild";
 const RPC_LIST: &str = "/haven.identity.v1.ChildIdentity/ListChildren";
 const RPC_SEARCH: &str = "/haven.identity.v1.ChildIdentity/SearchChildren";
+const RPC_ERASE: &str = "/haven.identity.v1.ChildIdentity/EraseChild";
 
 const DEFAULT_PAGE_SIZE: u32 = 25;
 const MAX_PAGE_SIZE: u32 = 100;
@@ -332,6 +335,38 @@ impl IdentityService {
         Ok(self.visible_view(principal, &record)?.0)
     }
 
+    async fn erase(
+        &self,
+        principal: &Principal,
+        request: EraseChildRequest,
+    ) -> Result<EraseChildResponse, ServiceError> {
+        if !self
+            .policy
+            .has_permission(principal, Permission::EraseChild)
+        {
+            return Err(ServiceError::PermissionDenied(
+                "your role may not erase children".into(),
+            ));
+        }
+        validate::record_id("id", &request.id).map_err(ServiceError::InvalidArgument)?;
+        let reason = request.reason.trim();
+        if reason.chars().count() < 10 || reason.chars().count() > 2000 {
+            return Err(ServiceError::invalid(
+                "reason",
+                "must say why, in 10 to 2000 characters",
+            ));
+        }
+        let entry = Self::entry(principal, "erase", RPC_ERASE, &request.id, CHILD_CLASSES);
+        let erased_at = self
+            .store
+            .erase(&request.id, reason.to_owned(), entry)
+            .await?
+            .ok_or(ServiceError::NotFound("child"))?;
+        Ok(EraseChildResponse {
+            erased_at: Some(crate::record::timestamp(erased_at)),
+        })
+    }
+
     async fn page(
         &self,
         principal: &Principal,
@@ -446,6 +481,16 @@ fn query_key_groups(query: &str) -> Result<Vec<Vec<String>>, ServiceError> {
 
 #[tonic::async_trait]
 impl ChildIdentity for IdentityService {
+    async fn erase_child(
+        &self,
+        request: Request<EraseChildRequest>,
+    ) -> Result<Response<EraseChildResponse>, Status> {
+        let principal = self.principal(&request).await?;
+        Ok(Response::new(
+            self.erase(&principal, request.into_inner()).await?,
+        ))
+    }
+
     async fn register_child(
         &self,
         request: Request<RegisterChildRequest>,

@@ -14,7 +14,7 @@ use sea_orm::{
     EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 
-use crate::entity::{affiliation, child, child_key, idempotency, name_key};
+use crate::entity::{affiliation, child, child_key, erasure, idempotency, name_key};
 use crate::record::{ChildRecord, PROTECTION_FIELD, WHEREABOUTS_FIELD, now_micros};
 
 #[derive(Debug, Clone)]
@@ -235,6 +235,52 @@ impl Store {
             affiliations: current.affiliations,
             data_key: Some(data_key),
         })
+    }
+
+    /// Erases a child in one transaction: its data key (crypto-shredding the sealed classes), its row,
+    /// name keys and affiliations go; an erasure record keeps who, when and why. Returns the time, or
+    /// `None` if there was no such child.
+    pub(crate) async fn erase(
+        &self,
+        id: &str,
+        reason: String,
+        audit_entry: AuditEntry,
+    ) -> Result<Option<i64>, ServiceError> {
+        let txn = self.db.begin().await?;
+        let actor = audit_entry.actor.clone();
+        audit::append(&txn, &[audit_entry]).await?;
+        let removed = child::Entity::delete_many()
+            .filter(child::Column::Id.eq(id))
+            .exec(&txn)
+            .await?;
+        if removed.rows_affected == 0 {
+            txn.rollback().await?;
+            return Ok(None);
+        }
+        child_key::Entity::delete_many()
+            .filter(child_key::Column::ChildId.eq(id))
+            .exec(&txn)
+            .await?;
+        name_key::Entity::delete_many()
+            .filter(name_key::Column::ChildId.eq(id))
+            .exec(&txn)
+            .await?;
+        affiliation::Entity::delete_many()
+            .filter(affiliation::Column::ChildId.eq(id))
+            .exec(&txn)
+            .await?;
+        let now = now_micros();
+        erasure::Entity::insert(erasure::ActiveModel {
+            child_id: Set(id.to_owned()),
+            erased_at_us: Set(now),
+            erased_by: Set(actor),
+            reason: Set(reason),
+        })
+        .exec_without_returning(&txn)
+        .await?;
+        txn.commit().await?;
+        haven_platform::db::purge_wal(&self.db).await?;
+        Ok(Some(now))
     }
 
     /// One page of visible children, newest first, after the cursor id. With `key_groups`, only children

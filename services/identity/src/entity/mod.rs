@@ -4,5 +4,6 @@
 pub mod affiliation;
 pub mod child;
 pub mod child_key;
+pub mod erasure;
 pub mod idempotency;
 pub mod name_key;
