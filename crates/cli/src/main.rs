@@ -68,6 +68,9 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
     },
+    /// Re-wrap every child's data key under the current master key, after adding a new key as
+    /// `master_key_path` and the old one under `previous_master_key_paths`. Data is not rewritten.
+    Rewrap,
     /// Validate an access policy file and print what each role may do.
     Policy {
         #[command(subcommand)]
@@ -224,6 +227,15 @@ async fn main() -> anyhow::Result<()> {
                 std::process::exit(1);
             }
         },
+        Command::Rewrap => {
+            let keyring = suite::keyring(&config, false)?;
+            let db = haven_identity::connect_and_migrate(&config.identity_database_url()).await?;
+            let count = haven_identity::rewrap_data_keys(&db, &keyring).await?;
+            println!(
+                "identity: {count} data keys re-wrapped under master key version {}",
+                keyring.current_version()
+            );
+        }
         Command::Keygen { out } => {
             if out.exists() {
                 bail!(

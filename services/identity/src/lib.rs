@@ -76,3 +76,12 @@ pub async fn build(
     let db = connect_and_migrate(database_url).await?;
     Ok(IdentityService::new(db, auth, policy, keyring))
 }
+
+/// Re-wraps every child's data key under the keyring's current master key (master-key rotation). The
+/// encrypted columns are not rewritten. Returns how many keys changed.
+pub async fn rewrap_data_keys(
+    db: &DatabaseConnection,
+    keyring: &Keyring,
+) -> Result<u64, haven_platform::ServiceError> {
+    store::rewrap_data_keys(db, keyring).await
+}

@@ -474,3 +474,47 @@ async fn write_name_keys<C: ConnectionTrait>(
         .await?;
     Ok(())
 }
+
+/// Re-wraps every data key not yet under the keyring's current master key. The sealed columns are not
+/// touched: rotation costs one small write per child. Returns how many keys were re-wrapped.
+pub(crate) async fn rewrap_data_keys(
+    db: &DatabaseConnection,
+    keyring: &Keyring,
+) -> Result<u64, ServiceError> {
+    const BATCH: u64 = 500;
+    let current = keyring.current_version();
+    let mut rewrapped = 0;
+    let mut after = String::new();
+    loop {
+        let rows = child_key::Entity::find()
+            .filter(child_key::Column::ChildId.gt(after.clone()))
+            .order_by_asc(child_key::Column::ChildId)
+            .limit(BATCH)
+            .all(db)
+            .await?;
+        let Some(last) = rows.last() else {
+            return Ok(rewrapped);
+        };
+        after = last.child_id.clone();
+        let txn = db.begin().await?;
+        for row in rows {
+            let wrapped = WrappedKey::from_bytes(&row.wrapped).map_err(sealing_error)?;
+            if wrapped.master_version() == current {
+                continue;
+            }
+            let fresh = keyring
+                .rewrap(&row.child_id, &wrapped)
+                .map_err(sealing_error)?;
+            child_key::Entity::update_many()
+                .col_expr(
+                    child_key::Column::Wrapped,
+                    sea_orm::sea_query::Expr::value(fresh.to_bytes()),
+                )
+                .filter(child_key::Column::ChildId.eq(row.child_id.clone()))
+                .exec(&txn)
+                .await?;
+            rewrapped += 1;
+        }
+        txn.commit().await?;
+    }
+}
