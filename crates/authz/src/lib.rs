@@ -12,7 +12,7 @@ pub use claims::{Claims, Principal};
 pub use keys::{DevSigningKey, KeyError, TrustedKeys};
 pub use policy::{
     Access, ClassSet, DEFAULT_POLICY_TOML, DataClass, Grant, Permission, Policy, PolicyError,
-    RecordAttrs, Role, Scope,
+    RecordAttrs, ReferralGrant, Role, Scope,
 };
 pub use revocation::{RevocationError, RevocationList};
 pub use verify::{AuthError, Authenticator, TokenVerifier, VerifierSettings};

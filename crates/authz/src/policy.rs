@@ -171,8 +171,7 @@ pub enum Scope {
     Affiliated,
     /// Children of other agencies whose case records `consent_for_tracing`.
     TracingConsentElsewhere,
-    /// Records referred to the caller's agency with consent. Referrals arrive with a later issue; until
-    /// then this scope covers nothing.
+    /// Records with an accepted referral to the caller's agency; only the classes the referral shares.
     Referred,
     /// Every record.
     All,
@@ -218,6 +217,15 @@ pub struct RecordAttrs<'a> {
     pub consent_for_tracing: bool,
     /// Organisations the child is affiliated with as a learner.
     pub affiliations: &'a [String],
+    /// Accepted referrals of the record: which agency, and which classes the referrer shared.
+    pub referrals: &'a [ReferralGrant],
+}
+
+/// One accepted referral as access control sees it: a partner agency and the classes shared with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReferralGrant {
+    pub agency: String,
+    pub classes: ClassSet,
 }
 
 /// The compiled policy: for each role, its grants. Decisions are bit-set operations over a handful of
@@ -233,14 +241,17 @@ pub struct Policy {
 pub enum Permission {
     /// Erase a child: destroy its data key (crypto-shredding) and its identity, with a recorded reason.
     EraseChild,
+    /// Refer a case although the child's consent does not cover it, with a written reason (audited).
+    ConsentOverride,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 1] = [Permission::EraseChild];
+    pub const ALL: [Permission; 2] = [Permission::EraseChild, Permission::ConsentOverride];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Permission::EraseChild => "erase_child",
+            Permission::ConsentOverride => "consent_override",
         }
     }
 }
@@ -438,7 +449,7 @@ impl Policy {
             Scope::TracingConsentElsewhere => {
                 record.consent_for_tracing && record.agency != principal.agency
             }
-            Scope::Referred => false,
+            Scope::Referred => !Self::shared_with(principal, record).is_empty(),
             Scope::All => true,
         }
     }
@@ -447,10 +458,26 @@ impl Policy {
     pub fn access(&self, principal: &Principal, record: &RecordAttrs<'_>) -> Access {
         self.grants_of(principal)
             .filter(|grant| Self::scope_covers(grant.scope, principal, record))
-            .fold(Access::default(), |access, grant| Access {
-                read: access.read.union(grant.read),
-                write: access.write.union(grant.write),
+            .fold(Access::default(), |access, grant| {
+                // A referral gives no more than the classes its referrer chose to share.
+                let shared = match grant.scope {
+                    Scope::Referred => Self::shared_with(principal, record),
+                    _ => ClassSet::of(&DataClass::ALL),
+                };
+                Access {
+                    read: access.read.union(grant.read.intersection(shared)),
+                    write: access.write.union(grant.write.intersection(shared)),
+                }
             })
+    }
+
+    /// The classes the record's accepted referrals share with the principal's agency.
+    fn shared_with(principal: &Principal, record: &RecordAttrs<'_>) -> ClassSet {
+        record
+            .referrals
+            .iter()
+            .filter(|referral| referral.agency == principal.agency)
+            .fold(ClassSet::EMPTY, |set, referral| set.union(referral.classes))
     }
 
     /// Classes the principal may read on some record, whatever the record. The gateway rejects an RPC
@@ -523,6 +550,7 @@ mod tests {
             agency,
             consent_for_tracing: consent,
             affiliations: aff,
+            referrals: &[],
         }
     }
 
@@ -666,6 +694,35 @@ mod tests {
                 .access(&me, &record("cw1", "a1", false, &[]))
                 .is_visible()
         );
+    }
+
+    #[test]
+    fn a_partner_sees_only_what_an_accepted_referral_shares() {
+        let policy = Policy::default();
+        let partner = principal(Role::Partner, "ngo-client", "ngo-1");
+        let referrals = vec![ReferralGrant {
+            agency: "ngo-1".into(),
+            classes: ClassSet::of(&[DataClass::Identity, DataClass::Protection]),
+        }];
+        let record = RecordAttrs {
+            owner: "cw",
+            agency: "a1",
+            consent_for_tracing: false,
+            affiliations: &[],
+            referrals: &referrals,
+        };
+        let access = policy.access(&partner, &record);
+        assert_eq!(
+            access.read,
+            ClassSet::of(&[DataClass::Identity, DataClass::Protection])
+        );
+        let elsewhere = principal(Role::Partner, "other", "ngo-2");
+        assert!(!policy.access(&elsewhere, &record).is_visible());
+        let unreferred = RecordAttrs {
+            referrals: &[],
+            ..record
+        };
+        assert!(!policy.access(&partner, &unreferred).is_visible());
     }
 
     #[test]

@@ -14,7 +14,9 @@ use haven_proto::identity::{
     SearchChildrenRequest, SearchChildrenResponse, UpdateChildRequest,
 };
 use haven_proto::identity::{
-    EraseChildRequest, EraseChildResponse, ListAuditEntriesRequest, ListAuditEntriesResponse,
+    CreateReferralRequest, EraseChildRequest, EraseChildResponse, ListAuditEntriesRequest,
+    ListAuditEntriesResponse, ListReferralsRequest, ListReferralsResponse, Referral,
+    TransitionReferralRequest,
 };
 use tonic::metadata::MetadataMap;
 use tonic::transport::Channel;
@@ -125,6 +127,42 @@ fn answer<T>(response: Response<T>) -> Response<T> {
 
 #[tonic::async_trait]
 impl ChildIdentity for Edge {
+    async fn create_referral(
+        &self,
+        request: Request<CreateReferralRequest>,
+    ) -> Result<Response<Referral>, Status> {
+        let request = self.admit(PublicRpc::CreateReferral, request).await?;
+        self.identity
+            .clone()
+            .create_referral(request)
+            .await
+            .map(answer)
+    }
+
+    async fn transition_referral(
+        &self,
+        request: Request<TransitionReferralRequest>,
+    ) -> Result<Response<Referral>, Status> {
+        let request = self.admit(PublicRpc::TransitionReferral, request).await?;
+        self.identity
+            .clone()
+            .transition_referral(request)
+            .await
+            .map(answer)
+    }
+
+    async fn list_referrals(
+        &self,
+        request: Request<ListReferralsRequest>,
+    ) -> Result<Response<ListReferralsResponse>, Status> {
+        let request = self.admit(PublicRpc::ListReferrals, request).await?;
+        self.identity
+            .clone()
+            .list_referrals(request)
+            .await
+            .map(answer)
+    }
+
     async fn erase_child(
         &self,
         request: Request<EraseChildRequest>,

@@ -12,17 +12,23 @@ pub enum PublicRpc {
     ListChildren,
     SearchChildren,
     EraseChild,
+    CreateReferral,
+    TransitionReferral,
+    ListReferrals,
     ListAuditEntries,
 }
 
 impl PublicRpc {
-    pub const ALL: [PublicRpc; 7] = [
+    pub const ALL: [PublicRpc; 10] = [
         PublicRpc::RegisterChild,
         PublicRpc::GetChild,
         PublicRpc::UpdateChild,
         PublicRpc::ListChildren,
         PublicRpc::SearchChildren,
         PublicRpc::EraseChild,
+        PublicRpc::CreateReferral,
+        PublicRpc::TransitionReferral,
+        PublicRpc::ListReferrals,
         PublicRpc::ListAuditEntries,
     ];
 
@@ -34,6 +40,9 @@ impl PublicRpc {
             PublicRpc::ListChildren => "ListChildren",
             PublicRpc::SearchChildren => "SearchChildren",
             PublicRpc::EraseChild => "EraseChild",
+            PublicRpc::CreateReferral => "CreateReferral",
+            PublicRpc::TransitionReferral => "TransitionReferral",
+            PublicRpc::ListReferrals => "ListReferrals",
             PublicRpc::ListAuditEntries => "ListAuditEntries",
         }
     }
@@ -59,6 +68,13 @@ pub fn may_ever_call(policy: &Policy, principal: &Principal, rpc: PublicRpc) -> 
             .ever_readable(principal)
             .contains(DataClass::Identity),
         PublicRpc::EraseChild => policy.has_permission(principal, Permission::EraseChild),
+        // Referring is a protection act; that a child was referred is protection data.
+        PublicRpc::CreateReferral => policy
+            .ever_writable(principal)
+            .contains(DataClass::Protection),
+        PublicRpc::TransitionReferral | PublicRpc::ListReferrals => policy
+            .ever_readable(principal)
+            .contains(DataClass::Protection),
         PublicRpc::ListAuditEntries => policy.ever_readable(principal).contains(DataClass::Audit),
     }
 }

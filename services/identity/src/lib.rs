@@ -7,6 +7,7 @@ pub mod entity;
 mod mask;
 mod migration;
 mod record;
+mod referrals;
 mod scope;
 mod service;
 mod store;

@@ -14,6 +14,7 @@ impl MigratorTrait for Migrator {
             Box::new(CreateChildren),
             Box::new(CreateChildKeys),
             Box::new(CreateChildErasures),
+            Box::new(CreateReferrals),
         ]
     }
 }
@@ -253,6 +254,98 @@ impl MigrationTrait for CreateChildErasures {
                     .col(big_integer(ChildErasures::ErasedAtUs))
                     .col(string(ChildErasures::ErasedBy))
                     .col(text(ChildErasures::Reason))
+                    .to_owned(),
+            )
+            .await
+    }
+}
+
+/// Referrals to partner agencies.
+#[derive(Debug)]
+struct CreateReferrals;
+
+impl MigrationName for CreateReferrals {
+    fn name(&self) -> &str {
+        "m20261123_000005_create_referrals"
+    }
+}
+
+#[derive(DeriveIden)]
+enum Referrals {
+    Table,
+    Id,
+    ChildId,
+    FromAgency,
+    ToAgency,
+    Service,
+    Kind,
+    SharedClasses,
+    Status,
+    ConsentOverridden,
+    OverrideReason,
+    RequestId,
+    BodyHash,
+    CreatedAtUs,
+    CreatedBy,
+    UpdatedAtUs,
+    UpdatedBy,
+}
+
+#[async_trait::async_trait]
+#[allow(elided_lifetimes_in_paths)] // async_trait cannot take the anonymous lifetime here
+impl MigrationTrait for CreateReferrals {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(Referrals::Table)
+                    .if_not_exists()
+                    .col(string(Referrals::Id).primary_key())
+                    .col(string(Referrals::ChildId))
+                    .col(string(Referrals::FromAgency))
+                    .col(string(Referrals::ToAgency))
+                    .col(string(Referrals::Service))
+                    .col(string(Referrals::Kind))
+                    .col(string(Referrals::SharedClasses))
+                    .col(string(Referrals::Status))
+                    .col(boolean(Referrals::ConsentOverridden))
+                    .col(text(Referrals::OverrideReason))
+                    .col(string(Referrals::RequestId))
+                    .col(string(Referrals::BodyHash))
+                    .col(big_integer(Referrals::CreatedAtUs))
+                    .col(string(Referrals::CreatedBy))
+                    .col(big_integer(Referrals::UpdatedAtUs))
+                    .col(string(Referrals::UpdatedBy))
+                    .to_owned(),
+            )
+            .await?;
+        for (name, columns) in [
+            (
+                "idx_referrals_child",
+                vec![Referrals::ChildId, Referrals::Status],
+            ),
+            ("idx_referrals_to", vec![Referrals::ToAgency, Referrals::Id]),
+            (
+                "idx_referrals_from",
+                vec![Referrals::FromAgency, Referrals::Id],
+            ),
+        ] {
+            let mut index = Index::create();
+            index.name(name).table(Referrals::Table).if_not_exists();
+            for column in columns {
+                index.col(column);
+            }
+            manager.create_index(index.to_owned()).await?;
+        }
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_referrals_request")
+                    .table(Referrals::Table)
+                    .col(Referrals::CreatedBy)
+                    .col(Referrals::RequestId)
+                    .unique()
+                    .if_not_exists()
                     .to_owned(),
             )
             .await

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use haven_authz::{Access, ClassSet, DataClass, RecordAttrs};
+use haven_authz::{Access, ClassSet, DataClass, RecordAttrs, ReferralGrant};
 use haven_platform::ServiceError;
 use haven_platform::sealing::DataKey;
 use haven_proto::common::DataClass as WireClass;
@@ -31,6 +31,8 @@ pub(crate) const PROTECTION_FIELD: &str = "protection";
 pub(crate) struct ChildRecord {
     pub(crate) row: child::Model,
     pub(crate) affiliations: Vec<String>,
+    /// Accepted referrals, loaded only for callers whose policy looks at them.
+    pub(crate) referrals: Vec<ReferralGrant>,
     /// The child's unwrapped data key, loaded only for callers who may read a sealed class.
     pub(crate) data_key: Option<Arc<DataKey>>,
 }
@@ -42,6 +44,7 @@ impl ChildRecord {
             agency: &self.row.agency,
             consent_for_tracing: self.row.consent_for_tracing,
             affiliations: &self.affiliations,
+            referrals: &self.referrals,
         }
     }
 
@@ -171,6 +174,15 @@ pub(crate) fn wire_class(class: DataClass) -> WireClass {
         DataClass::Education => WireClass::Education,
         DataClass::Audit => WireClass::Audit,
     }
+}
+
+/// Parses comma-separated class names (as written by [`class_list`]); unknown names are skipped.
+pub(crate) fn parse_class_list(text: &str) -> ClassSet {
+    text.split(',')
+        .filter_map(|name| DataClass::ALL.into_iter().find(|c| c.as_str() == name))
+        .fold(ClassSet::EMPTY, |set, class| {
+            set.union(ClassSet::of(&[class]))
+        })
 }
 
 /// Comma-separated class names, for audit entries.

@@ -5,8 +5,9 @@ use haven_authz::{Policy, Principal, Scope};
 use sea_orm::sea_query::{Query, SelectStatement};
 use sea_orm::{ColumnTrait, Condition};
 
-use crate::entity::{affiliation, child};
+use crate::entity::{affiliation, child, referral};
 use crate::record::CHILD_CLASSES;
+use crate::store::REFERRAL_ACCEPTED;
 
 /// The condition on `children` rows the principal may see, or `None` when it may see none.
 pub(crate) fn visible_rows(policy: &Policy, principal: &Principal) -> Option<Condition> {
@@ -33,13 +34,22 @@ pub(crate) fn visible_rows(policy: &Policy, principal: &Principal) -> Option<Con
                 .add(child::Column::ConsentForTracing.eq(true))
                 .add(child::Column::Agency.ne(principal.agency.clone())),
             Scope::All => Condition::all(),
-            // Referrals arrive with a later issue: nothing is referred yet.
-            Scope::Referred => continue,
+            Scope::Referred => Condition::all()
+                .add(child::Column::Id.in_subquery(referred_children(&principal.agency))),
         };
         any = any.add(condition);
         covered = true;
     }
     covered.then_some(any)
+}
+
+fn referred_children(agency: &str) -> SelectStatement {
+    Query::select()
+        .column(referral::Column::ChildId)
+        .from(referral::Entity)
+        .and_where(referral::Column::ToAgency.eq(agency))
+        .and_where(referral::Column::Status.eq(REFERRAL_ACCEPTED))
+        .to_owned()
 }
 
 fn affiliated_children(organisation: &str) -> SelectStatement {
@@ -57,12 +67,12 @@ mod tests {
 
     use std::collections::BTreeSet;
 
-    use haven_authz::{Policy, Principal, RecordAttrs, Role};
+    use haven_authz::{Policy, Principal, RecordAttrs, ReferralGrant, Role};
     use sea_orm::{EntityTrait, QueryFilter, Set};
     use sea_orm_migration::MigratorTrait as _;
 
     use super::visible_rows;
-    use crate::entity::{affiliation, child};
+    use crate::entity::{affiliation, child, referral};
 
     struct Lcg(u64);
     impl Lcg {
@@ -89,6 +99,8 @@ mod tests {
         let subs = ["cw1", "cw2", "cw3"];
         let agencies = ["a1", "a2", "school-1"];
         let schools = ["school-1", "school-2"];
+        let partners = ["ngo-1", "ngo-2"];
+        let statuses = ["pending", "accepted", "revoked"];
         let mut rng = Lcg(42);
         let mut records = Vec::new();
         for i in 0..80 {
@@ -129,7 +141,40 @@ mod tests {
                 .await
                 .expect("insert affiliation");
             }
-            records.push((id, owner, agency, consent, affiliations));
+            let mut referrals = Vec::new();
+            if rng.coin() {
+                let to = rng.pick(&partners).to_string();
+                let status = rng.pick(&statuses);
+                let classes = rng.pick(&["identity", "identity,protection", "whereabouts"]);
+                referral::Entity::insert(referral::ActiveModel {
+                    id: Set(uuid::Uuid::now_v7().to_string()),
+                    child_id: Set(id.clone()),
+                    from_agency: Set(agency.clone()),
+                    to_agency: Set(to.clone()),
+                    service: Set("service".into()),
+                    kind: Set("service".into()),
+                    shared_classes: Set(classes.into()),
+                    status: Set(status.into()),
+                    consent_overridden: Set(false),
+                    override_reason: Set(String::new()),
+                    request_id: Set(uuid::Uuid::now_v7().to_string()),
+                    body_hash: Set(String::new()),
+                    created_at_us: Set(i),
+                    created_by: Set(owner.clone()),
+                    updated_at_us: Set(i),
+                    updated_by: Set(owner.clone()),
+                })
+                .exec_without_returning(&db)
+                .await
+                .expect("insert referral");
+                if status == "accepted" {
+                    referrals.push(ReferralGrant {
+                        agency: to,
+                        classes: crate::record::parse_class_list(classes),
+                    });
+                }
+            }
+            records.push((id, owner, agency, consent, affiliations, referrals));
         }
 
         let everyone_file =
@@ -140,7 +185,7 @@ mod tests {
         ] {
             for role in Role::ALL {
                 for sub in subs {
-                    for agency in agencies.iter().chain(schools.iter()) {
+                    for agency in agencies.iter().chain(schools.iter()).chain(partners.iter()) {
                         let principal = Principal {
                             sub: sub.into(),
                             agency: (*agency).into(),
@@ -152,12 +197,13 @@ mod tests {
                         };
                         let by_policy: BTreeSet<&str> = records
                             .iter()
-                            .filter(|(_, owner, agency, consent, affiliations)| {
+                            .filter(|(_, owner, agency, consent, affiliations, referrals)| {
                                 let attrs = RecordAttrs {
                                     owner,
                                     agency,
                                     consent_for_tracing: *consent,
                                     affiliations,
+                                    referrals,
                                 };
                                 policy
                                     .access(&principal, &attrs)

@@ -19,6 +19,10 @@ use haven_proto::identity::{
     ListChildrenResponse, RegisterChildRequest, SearchChildrenRequest, SearchChildrenResponse,
     UpdateChildRequest,
 };
+use haven_proto::identity::{
+    CreateReferralRequest, ListReferralsRequest, ListReferralsResponse, Referral,
+    TransitionReferralRequest,
+};
 use prost::Message as _;
 use sea_orm::DatabaseConnection;
 use sha2::{Digest, Sha256};
@@ -44,10 +48,10 @@ const MAX_QUERY_CHARS: usize = 200;
 /// The child identity service.
 #[derive(Debug, Clone)]
 pub struct IdentityService {
-    store: Store,
+    pub(crate) store: Store,
     auth: Authenticator,
-    policy: Arc<Policy>,
-    audit: AuditWriter,
+    pub(crate) policy: Arc<Policy>,
+    pub(crate) audit: AuditWriter,
 }
 
 /// Verifies the caller's own JWT from the `authorization` metadata.
@@ -108,7 +112,7 @@ impl IdentityService {
         &self.policy
     }
 
-    fn entry(
+    pub(crate) fn entry(
         principal: &Principal,
         action: &'static str,
         rpc: &'static str,
@@ -133,9 +137,10 @@ impl IdentityService {
 
     /// What to load for this caller: affiliations only if a grant looks at them, the data key only if
     /// the caller may ever read a sealed class (educators never cause a decryption).
-    fn loading_for(&self, principal: &Principal) -> Loading {
+    pub(crate) fn loading_for(&self, principal: &Principal) -> Loading {
         Loading {
             affiliations: self.policy.uses_scope(principal, Scope::Affiliated),
+            referrals: self.policy.uses_scope(principal, Scope::Referred),
             data_key: !self
                 .policy
                 .ever_readable(principal)
@@ -145,7 +150,7 @@ impl IdentityService {
     }
 
     /// The redacted view of a record, or NOT_FOUND when it is outside the caller's scope.
-    fn visible_view(
+    pub(crate) fn visible_view(
         &self,
         principal: &Principal,
         record: &ChildRecord,
@@ -182,6 +187,7 @@ impl IdentityService {
             agency: &principal.agency,
             consent_for_tracing: false,
             affiliations: &affiliations,
+            referrals: &[],
         };
         let writable = self.policy.access(principal, &attrs).write;
         let written = written_classes(&child);
@@ -440,17 +446,17 @@ fn written_classes(child: &Child) -> ClassSet {
     classes
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 const CURSOR_PREFIX: &str = "c1:";
 
-fn encode_cursor(id: &str) -> String {
+pub(crate) fn encode_cursor(id: &str) -> String {
     URL_SAFE_NO_PAD.encode(format!("{CURSOR_PREFIX}{id}"))
 }
 
-fn decode_cursor(token: &str) -> Result<Option<String>, ServiceError> {
+pub(crate) fn decode_cursor(token: &str) -> Result<Option<String>, ServiceError> {
     if token.is_empty() {
         return Ok(None);
     }
@@ -481,6 +487,39 @@ fn query_key_groups(query: &str) -> Result<Vec<Vec<String>>, ServiceError> {
 
 #[tonic::async_trait]
 impl ChildIdentity for IdentityService {
+    async fn create_referral(
+        &self,
+        request: Request<CreateReferralRequest>,
+    ) -> Result<Response<Referral>, Status> {
+        let principal = self.principal(&request).await?;
+        Ok(Response::new(
+            self.create_referral_for(&principal, request.into_inner())
+                .await?,
+        ))
+    }
+
+    async fn transition_referral(
+        &self,
+        request: Request<TransitionReferralRequest>,
+    ) -> Result<Response<Referral>, Status> {
+        let principal = self.principal(&request).await?;
+        Ok(Response::new(
+            self.transition_referral_for(&principal, request.into_inner())
+                .await?,
+        ))
+    }
+
+    async fn list_referrals(
+        &self,
+        request: Request<ListReferralsRequest>,
+    ) -> Result<Response<ListReferralsResponse>, Status> {
+        let principal = self.principal(&request).await?;
+        Ok(Response::new(
+            self.list_referrals_for(&principal, request.into_inner())
+                .await?,
+        ))
+    }
+
     async fn erase_child(
         &self,
         request: Request<EraseChildRequest>,

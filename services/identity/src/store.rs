@@ -4,6 +4,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
+use haven_authz::ReferralGrant;
 use haven_platform::ServiceError;
 use haven_platform::audit::{self, AuditEntry};
 use haven_platform::sealing::{DataKey, Keyring, SealingError, WrappedKey};
@@ -14,8 +15,10 @@ use sea_orm::{
     EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 
-use crate::entity::{affiliation, child, child_key, erasure, idempotency, name_key};
-use crate::record::{ChildRecord, PROTECTION_FIELD, WHEREABOUTS_FIELD, now_micros};
+use crate::entity::{affiliation, child, child_key, erasure, idempotency, name_key, referral};
+use crate::record::{
+    ChildRecord, PROTECTION_FIELD, WHEREABOUTS_FIELD, now_micros, parse_class_list,
+};
 
 #[derive(Debug, Clone)]
 pub(crate) struct Store {
@@ -27,6 +30,8 @@ pub(crate) struct Store {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Loading {
     pub(crate) affiliations: bool,
+    /// Accepted referrals (the partner scope).
+    pub(crate) referrals: bool,
     /// The unwrapped data key, needed to read whereabouts or protection.
     pub(crate) data_key: bool,
 }
@@ -34,9 +39,13 @@ pub(crate) struct Loading {
 impl Loading {
     pub(crate) const EVERYTHING: Loading = Loading {
         affiliations: true,
+        referrals: true,
         data_key: true,
     };
 }
+
+/// The referral status that shares classes with the receiving agency.
+pub(crate) const REFERRAL_ACCEPTED: &str = "accepted";
 
 /// Every child's data key is generation 1 until re-keying exists; the generation is bound into each
 /// sealed value's associated data so a later re-key cannot be confused with it.
@@ -153,6 +162,7 @@ impl Store {
         Ok(Registered::Created(Box::new(ChildRecord {
             row,
             affiliations,
+            referrals: Vec::new(),
             data_key: Some(Arc::new(data_key)),
         })))
     }
@@ -233,6 +243,7 @@ impl Store {
         Ok(ChildRecord {
             row,
             affiliations: current.affiliations,
+            referrals: current.referrals,
             data_key: Some(data_key),
         })
     }
@@ -317,6 +328,11 @@ impl Store {
         } else {
             HashMap::new()
         };
+        let mut referrals = if loading.referrals {
+            referrals_of(&self.db, &ids).await?
+        } else {
+            HashMap::new()
+        };
         let mut keys = if loading.data_key {
             data_keys_of(&self.db, &self.keyring, &ids).await?
         } else {
@@ -326,6 +342,7 @@ impl Store {
             .into_iter()
             .map(|row| ChildRecord {
                 affiliations: affiliations.remove(&row.id).unwrap_or_default(),
+                referrals: referrals.remove(&row.id).unwrap_or_default(),
                 data_key: keys.remove(&row.id),
                 row,
             })
@@ -364,11 +381,46 @@ async fn load<C: ConnectionTrait>(
     } else {
         None
     };
+    let referrals = if loading.referrals {
+        referrals_of(conn, ids)
+            .await?
+            .remove(&row.id)
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
     Ok(Some(ChildRecord {
         row,
         affiliations,
+        referrals,
         data_key,
     }))
+}
+
+/// The accepted referrals of `ids`, as access control reads them.
+async fn referrals_of<C: ConnectionTrait>(
+    conn: &C,
+    ids: &[String],
+) -> Result<HashMap<String, Vec<ReferralGrant>>, ServiceError> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows = referral::Entity::find()
+        .filter(referral::Column::ChildId.is_in(ids.iter().cloned()))
+        .filter(referral::Column::Status.eq(REFERRAL_ACCEPTED))
+        .all(conn)
+        .await?;
+    let mut by_child: HashMap<String, Vec<ReferralGrant>> = HashMap::new();
+    for row in rows {
+        by_child
+            .entry(row.child_id)
+            .or_default()
+            .push(ReferralGrant {
+                agency: row.to_agency,
+                classes: parse_class_list(&row.shared_classes),
+            });
+    }
+    Ok(by_child)
 }
 
 /// Unwraps the data keys of `ids` with the deployment keyring.
@@ -516,5 +568,157 @@ pub(crate) async fn rewrap_data_keys(
             rewrapped += 1;
         }
         txn.commit().await?;
+    }
+}
+
+/// The outcome of CreateReferral's transaction.
+#[derive(Debug)]
+pub(crate) enum ReferralCreated {
+    Created(Box<referral::Model>),
+    /// A retry with the same key and body: the first referral.
+    Replayed(Box<referral::Model>),
+    /// The key was used before with a different body.
+    KeyReused,
+}
+
+impl Store {
+    /// Creates a referral in one transaction with its audit entry. `decide` sees the child as it is now
+    /// (with everything loaded) and builds the referral, or refuses it with nothing written.
+    pub(crate) async fn create_referral<F>(
+        &self,
+        child_id: &str,
+        created_by: &str,
+        request_id: &str,
+        body_hash: &str,
+        audit_entry: AuditEntry,
+        decide: F,
+    ) -> Result<ReferralCreated, ServiceError>
+    where
+        F: FnOnce(&ChildRecord) -> Result<referral::Model, ServiceError>,
+    {
+        let txn = self.db.begin().await?;
+        audit::append(&txn, &[audit_entry]).await?;
+        let earlier = referral::Entity::find()
+            .filter(referral::Column::CreatedBy.eq(created_by))
+            .filter(referral::Column::RequestId.eq(request_id))
+            .one(&txn)
+            .await?;
+        if let Some(earlier) = earlier {
+            txn.rollback().await?;
+            return Ok(if earlier.body_hash == body_hash {
+                ReferralCreated::Replayed(Box::new(earlier))
+            } else {
+                ReferralCreated::KeyReused
+            });
+        }
+        let Some(child) = load(&txn, &self.keyring, child_id, Loading::EVERYTHING).await? else {
+            txn.rollback().await?;
+            return Err(ServiceError::NotFound("child"));
+        };
+        let row = match decide(&child) {
+            Ok(row) => row,
+            Err(error) => {
+                txn.rollback().await?;
+                return Err(error);
+            }
+        };
+        referral::Entity::insert(referral::ActiveModel::from(row.clone()))
+            .exec_without_returning(&txn)
+            .await?;
+        txn.commit().await?;
+        Ok(ReferralCreated::Created(Box::new(row)))
+    }
+
+    pub(crate) async fn referral(&self, id: &str) -> Result<Option<referral::Model>, ServiceError> {
+        Ok(referral::Entity::find_by_id(id.to_owned())
+            .one(&self.db)
+            .await?)
+    }
+
+    /// Moves a referral to `to` in one transaction with its audit entry, if it is still in `from`.
+    /// With `transfer_to`, the child's owner and agency change too (an accepted transfer).
+    pub(crate) async fn transition_referral(
+        &self,
+        id: &str,
+        from: &str,
+        to: &str,
+        actor: &str,
+        transfer_to: Option<(String, String)>,
+        audit_entry: AuditEntry,
+    ) -> Result<referral::Model, ServiceError> {
+        let txn = self.db.begin().await?;
+        audit::append(&txn, &[audit_entry]).await?;
+        let now = now_micros();
+        let moved = referral::Entity::update_many()
+            .col_expr(
+                referral::Column::Status,
+                sea_orm::sea_query::Expr::value(to),
+            )
+            .col_expr(
+                referral::Column::UpdatedAtUs,
+                sea_orm::sea_query::Expr::value(now),
+            )
+            .col_expr(
+                referral::Column::UpdatedBy,
+                sea_orm::sea_query::Expr::value(actor),
+            )
+            .filter(referral::Column::Id.eq(id))
+            .filter(referral::Column::Status.eq(from))
+            .exec(&txn)
+            .await?;
+        if moved.rows_affected != 1 {
+            txn.rollback().await?;
+            return Err(ServiceError::FailedPrecondition(
+                "the referral changed meanwhile; read it again".into(),
+            ));
+        }
+        let Some(row) = referral::Entity::find_by_id(id.to_owned())
+            .one(&txn)
+            .await?
+        else {
+            txn.rollback().await?;
+            return Err(ServiceError::NotFound("referral"));
+        };
+        if let Some((owner, agency)) = transfer_to {
+            let Some(current) = child::Entity::find_by_id(row.child_id.clone())
+                .one(&txn)
+                .await?
+            else {
+                txn.rollback().await?;
+                return Err(ServiceError::NotFound("child"));
+            };
+            let updated = child::Model {
+                owner,
+                agency,
+                version: current.version + 1,
+                updated_at_us: now,
+                updated_by: actor.to_owned(),
+                ..current
+            };
+            child::Entity::update(child::ActiveModel::from(updated).reset_all())
+                .exec(&txn)
+                .await?;
+        }
+        txn.commit().await?;
+        Ok(row)
+    }
+
+    /// A page of referrals matching `condition`, newest first, after the cursor id.
+    pub(crate) async fn referrals_page(
+        &self,
+        condition: Condition,
+        after: Option<&str>,
+        limit: u64,
+    ) -> Result<Vec<referral::Model>, ServiceError> {
+        let mut condition = condition;
+        if let Some(after) = after {
+            condition = condition.add(referral::Column::Id.lt(after));
+        }
+        Ok(referral::Entity::find()
+            .filter(condition)
+            .order_by_desc(referral::Column::Id)
+            .limit(limit)
+            .all(&self.db)
+            .await?)
     }
 }

@@ -7,3 +7,4 @@ pub mod child_key;
 pub mod erasure;
 pub mod idempotency;
 pub mod name_key;
+pub mod referral;
