@@ -6,8 +6,8 @@ use std::collections::BTreeSet;
 use haven_proto::common::DataClass;
 use haven_proto::identity::identity_audit_client::IdentityAuditClient;
 use haven_proto::identity::{
-    Child, ChildView, EraseChildRequest, GetChildRequest, ListAuditEntriesRequest,
-    ListChildrenRequest, SearchChildrenRequest, UpdateChildRequest,
+    BreakGlassRequest, Child, ChildView, EraseChildRequest, GetChildRequest,
+    ListAuditEntriesRequest, ListChildrenRequest, SearchChildrenRequest, UpdateChildRequest,
 };
 use haven_tests::fixtures::{case_child, learner, register};
 use haven_tests::{TestSuite, authed};
@@ -47,6 +47,8 @@ struct Profile {
     list_audit: Code,
     /// EraseChild on a case registered for the attempt.
     erase: Code,
+    /// BreakGlass on the private case (tried last: it changes what this caller sees).
+    break_glass: Code,
 }
 
 const FULL: Visible = Some(&[I, W, P]);
@@ -66,6 +68,7 @@ fn profiles() -> Vec<Profile> {
             register_learner: Ok,
             register_case: Ok,
             update_case_protection: Ok,
+            break_glass: Denied,
             erase: Denied,
             list_audit: Denied,
             update_learner_identity: NotFound,
@@ -79,6 +82,7 @@ fn profiles() -> Vec<Profile> {
             register_learner: Ok,
             register_case: Ok,
             update_case_protection: NotFound,
+            break_glass: Denied,
             erase: Denied,
             list_audit: Denied,
             update_learner_identity: NotFound,
@@ -92,6 +96,7 @@ fn profiles() -> Vec<Profile> {
             register_learner: Ok,
             register_case: Ok,
             update_case_protection: Ok,
+            break_glass: Ok,
             erase: Denied,
             list_audit: Denied,
             update_learner_identity: NotFound,
@@ -105,6 +110,7 @@ fn profiles() -> Vec<Profile> {
             register_learner: Ok,
             register_case: Ok,
             update_case_protection: NotFound,
+            break_glass: Ok,
             erase: Denied,
             list_audit: Denied,
             update_learner_identity: NotFound,
@@ -118,6 +124,7 @@ fn profiles() -> Vec<Profile> {
             register_learner: Denied,
             register_case: Denied,
             update_case_protection: Denied,
+            break_glass: Denied,
             erase: Denied,
             list_audit: Denied,
             update_learner_identity: Denied,
@@ -135,6 +142,7 @@ fn profiles() -> Vec<Profile> {
             register_learner: Denied,
             register_case: Denied,
             update_case_protection: Denied,
+            break_glass: Denied,
             erase: Denied,
             list_audit: Denied,
             update_learner_identity: Denied,
@@ -152,6 +160,7 @@ fn profiles() -> Vec<Profile> {
             register_learner: Ok,
             register_case: Denied,
             update_case_protection: Denied,
+            break_glass: Denied,
             erase: Denied,
             list_audit: Denied,
             update_learner_identity: Ok,
@@ -165,6 +174,7 @@ fn profiles() -> Vec<Profile> {
             register_learner: Ok,
             register_case: Denied,
             update_case_protection: Denied,
+            break_glass: Denied,
             erase: Denied,
             list_audit: Denied,
             update_learner_identity: NotFound,
@@ -178,6 +188,7 @@ fn profiles() -> Vec<Profile> {
             register_learner: Denied,
             register_case: Denied,
             update_case_protection: Denied,
+            break_glass: Denied,
             erase: Denied,
             list_audit: Denied,
             update_learner_identity: Denied,
@@ -191,6 +202,7 @@ fn profiles() -> Vec<Profile> {
             register_learner: Denied,
             register_case: Denied,
             update_case_protection: Denied,
+            break_glass: Denied,
             erase: Denied,
             list_audit: Denied,
             update_learner_identity: Denied,
@@ -204,6 +216,7 @@ fn profiles() -> Vec<Profile> {
             register_learner: Denied,
             register_case: Denied,
             update_case_protection: Denied,
+            break_glass: Denied,
             erase: Denied,
             list_audit: Ok,
             update_learner_identity: Denied,
@@ -217,6 +230,7 @@ fn profiles() -> Vec<Profile> {
             register_learner: Denied,
             register_case: Denied,
             update_case_protection: Denied,
+            break_glass: Denied,
             erase: Ok,
             list_audit: Denied,
             update_learner_identity: Denied,
@@ -514,6 +528,24 @@ async fn every_role_sees_exactly_its_cells() {
             failures.push(format!(
                 "{}: ListAuditEntries gave {got:?}, want {:?}",
                 profile.name, profile.list_audit
+            ));
+        }
+        // BreakGlass last: a grant widens what this caller sees.
+        let got = code_of(
+            &client
+                .break_glass(authed(
+                    &token,
+                    BreakGlassRequest {
+                        child_id: ids[&Rec::Private].clone(),
+                        reason: "authorization matrix probe".into(),
+                    },
+                ))
+                .await,
+        );
+        if got != profile.break_glass {
+            failures.push(format!(
+                "{}: BreakGlass gave {got:?}, want {:?}",
+                profile.name, profile.break_glass
             ));
         }
     }

@@ -173,6 +173,8 @@ pub enum Scope {
     TracingConsentElsewhere,
     /// Records with an accepted referral to the caller's agency; only the classes the referral shares.
     Referred,
+    /// Records the caller opened with break-glass: time-boxed, with a reason, audited and alerted.
+    BreakGlass,
     /// Every record.
     All,
 }
@@ -219,6 +221,8 @@ pub struct RecordAttrs<'a> {
     pub affiliations: &'a [String],
     /// Accepted referrals of the record: which agency, and which classes the referrer shared.
     pub referrals: &'a [ReferralGrant],
+    /// Subjects holding an unexpired break-glass grant on the record.
+    pub break_glass: &'a [String],
 }
 
 /// One accepted referral as access control sees it: a partner agency and the classes shared with it.
@@ -243,15 +247,22 @@ pub enum Permission {
     EraseChild,
     /// Refer a case although the child's consent does not cover it, with a written reason (audited).
     ConsentOverride,
+    /// Open a case outside one's scope for a limited time, with a reason; audited and alerted.
+    BreakGlass,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 2] = [Permission::EraseChild, Permission::ConsentOverride];
+    pub const ALL: [Permission; 3] = [
+        Permission::EraseChild,
+        Permission::ConsentOverride,
+        Permission::BreakGlass,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Permission::EraseChild => "erase_child",
             Permission::ConsentOverride => "consent_override",
+            Permission::BreakGlass => "break_glass",
         }
     }
 }
@@ -322,12 +333,13 @@ struct GrantEntry {
 }
 
 impl Scope {
-    pub const ALL: [Scope; 6] = [
+    pub const ALL: [Scope; 7] = [
         Scope::Own,
         Scope::Agency,
         Scope::Affiliated,
         Scope::TracingConsentElsewhere,
         Scope::Referred,
+        Scope::BreakGlass,
         Scope::All,
     ];
 
@@ -338,6 +350,7 @@ impl Scope {
             Scope::Affiliated => "affiliated",
             Scope::TracingConsentElsewhere => "tracing_consent_elsewhere",
             Scope::Referred => "referred",
+            Scope::BreakGlass => "break_glass",
             Scope::All => "all",
         }
     }
@@ -450,6 +463,7 @@ impl Policy {
                 record.consent_for_tracing && record.agency != principal.agency
             }
             Scope::Referred => !Self::shared_with(principal, record).is_empty(),
+            Scope::BreakGlass => record.break_glass.contains(&principal.sub),
             Scope::All => true,
         }
     }
@@ -551,6 +565,7 @@ mod tests {
             consent_for_tracing: consent,
             affiliations: aff,
             referrals: &[],
+            break_glass: &[],
         }
     }
 
@@ -710,6 +725,7 @@ mod tests {
             consent_for_tracing: false,
             affiliations: &[],
             referrals: &referrals,
+            break_glass: &[],
         };
         let access = policy.access(&partner, &record);
         assert_eq!(

@@ -10,6 +10,9 @@ use haven_proto::identity::child_identity_server::ChildIdentity;
 use haven_proto::identity::identity_audit_client::IdentityAuditClient;
 use haven_proto::identity::identity_audit_server::IdentityAudit;
 use haven_proto::identity::{
+    BreakGlassGrant, BreakGlassRequest, ListBreakGlassAlertsRequest, ListBreakGlassAlertsResponse,
+};
+use haven_proto::identity::{
     ChildView, GetChildRequest, ListChildrenRequest, ListChildrenResponse, RegisterChildRequest,
     SearchChildrenRequest, SearchChildrenResponse, UpdateChildRequest,
 };
@@ -127,6 +130,26 @@ fn answer<T>(response: Response<T>) -> Response<T> {
 
 #[tonic::async_trait]
 impl ChildIdentity for Edge {
+    async fn break_glass(
+        &self,
+        request: Request<BreakGlassRequest>,
+    ) -> Result<Response<BreakGlassGrant>, Status> {
+        let request = self.admit(PublicRpc::BreakGlass, request).await?;
+        self.identity.clone().break_glass(request).await.map(answer)
+    }
+
+    async fn list_break_glass_alerts(
+        &self,
+        request: Request<ListBreakGlassAlertsRequest>,
+    ) -> Result<Response<ListBreakGlassAlertsResponse>, Status> {
+        let request = self.admit(PublicRpc::ListBreakGlassAlerts, request).await?;
+        self.identity
+            .clone()
+            .list_break_glass_alerts(request)
+            .await
+            .map(answer)
+    }
+
     async fn create_referral(
         &self,
         request: Request<CreateReferralRequest>,

@@ -15,11 +15,13 @@ pub enum PublicRpc {
     CreateReferral,
     TransitionReferral,
     ListReferrals,
+    BreakGlass,
+    ListBreakGlassAlerts,
     ListAuditEntries,
 }
 
 impl PublicRpc {
-    pub const ALL: [PublicRpc; 10] = [
+    pub const ALL: [PublicRpc; 12] = [
         PublicRpc::RegisterChild,
         PublicRpc::GetChild,
         PublicRpc::UpdateChild,
@@ -29,6 +31,8 @@ impl PublicRpc {
         PublicRpc::CreateReferral,
         PublicRpc::TransitionReferral,
         PublicRpc::ListReferrals,
+        PublicRpc::BreakGlass,
+        PublicRpc::ListBreakGlassAlerts,
         PublicRpc::ListAuditEntries,
     ];
 
@@ -43,6 +47,8 @@ impl PublicRpc {
             PublicRpc::CreateReferral => "CreateReferral",
             PublicRpc::TransitionReferral => "TransitionReferral",
             PublicRpc::ListReferrals => "ListReferrals",
+            PublicRpc::BreakGlass => "BreakGlass",
+            PublicRpc::ListBreakGlassAlerts => "ListBreakGlassAlerts",
             PublicRpc::ListAuditEntries => "ListAuditEntries",
         }
     }
@@ -68,6 +74,9 @@ pub fn may_ever_call(policy: &Policy, principal: &Principal, rpc: PublicRpc) -> 
             .ever_readable(principal)
             .contains(DataClass::Identity),
         PublicRpc::EraseChild => policy.has_permission(principal, Permission::EraseChild),
+        PublicRpc::BreakGlass | PublicRpc::ListBreakGlassAlerts => {
+            policy.has_permission(principal, Permission::BreakGlass)
+        }
         // Referring is a protection act; that a child was referred is protection data.
         PublicRpc::CreateReferral => policy
             .ever_writable(principal)

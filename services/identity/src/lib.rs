@@ -3,6 +3,7 @@
 //! writes every change with its audit entry in one transaction.
 
 mod audit_rpc;
+mod break_glass;
 pub mod entity;
 mod mask;
 mod migration;

@@ -15,6 +15,7 @@ impl MigratorTrait for Migrator {
             Box::new(CreateChildKeys),
             Box::new(CreateChildErasures),
             Box::new(CreateReferrals),
+            Box::new(CreateBreakGlassGrants),
         ]
     }
 }
@@ -349,5 +350,86 @@ impl MigrationTrait for CreateReferrals {
                     .to_owned(),
             )
             .await
+    }
+}
+
+/// Break-glass grants.
+#[derive(Debug)]
+struct CreateBreakGlassGrants;
+
+impl MigrationName for CreateBreakGlassGrants {
+    fn name(&self) -> &str {
+        "m20261123_000006_create_break_glass_grants"
+    }
+}
+
+#[derive(DeriveIden)]
+enum BreakGlassGrants {
+    Table,
+    Id,
+    ChildId,
+    Holder,
+    Agency,
+    ChildAgency,
+    Reason,
+    GrantedAtUs,
+    ExpiresAtUs,
+}
+
+#[async_trait::async_trait]
+#[allow(elided_lifetimes_in_paths)] // async_trait cannot take the anonymous lifetime here
+impl MigrationTrait for CreateBreakGlassGrants {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(BreakGlassGrants::Table)
+                    .if_not_exists()
+                    .col(string(BreakGlassGrants::Id).primary_key())
+                    .col(string(BreakGlassGrants::ChildId))
+                    .col(string(BreakGlassGrants::Holder))
+                    .col(string(BreakGlassGrants::Agency))
+                    .col(string(BreakGlassGrants::ChildAgency))
+                    .col(text(BreakGlassGrants::Reason))
+                    .col(big_integer(BreakGlassGrants::GrantedAtUs))
+                    .col(big_integer(BreakGlassGrants::ExpiresAtUs))
+                    .to_owned(),
+            )
+            .await?;
+        for (name, first, second) in [
+            (
+                "idx_break_glass_child",
+                BreakGlassGrants::ChildId,
+                BreakGlassGrants::ExpiresAtUs,
+            ),
+            (
+                "idx_break_glass_holder",
+                BreakGlassGrants::Holder,
+                BreakGlassGrants::ExpiresAtUs,
+            ),
+            (
+                "idx_break_glass_agency",
+                BreakGlassGrants::Agency,
+                BreakGlassGrants::Id,
+            ),
+            (
+                "idx_break_glass_child_agency",
+                BreakGlassGrants::ChildAgency,
+                BreakGlassGrants::Id,
+            ),
+        ] {
+            manager
+                .create_index(
+                    Index::create()
+                        .name(name)
+                        .table(BreakGlassGrants::Table)
+                        .col(first)
+                        .col(second)
+                        .if_not_exists()
+                        .to_owned(),
+                )
+                .await?;
+        }
+        Ok(())
     }
 }

@@ -33,6 +33,8 @@ pub(crate) struct ChildRecord {
     pub(crate) affiliations: Vec<String>,
     /// Accepted referrals, loaded only for callers whose policy looks at them.
     pub(crate) referrals: Vec<ReferralGrant>,
+    /// Subjects with an unexpired break-glass grant, loaded only for callers who may hold one.
+    pub(crate) break_glass: Vec<String>,
     /// The child's unwrapped data key, loaded only for callers who may read a sealed class.
     pub(crate) data_key: Option<Arc<DataKey>>,
 }
@@ -45,6 +47,7 @@ impl ChildRecord {
             consent_for_tracing: self.row.consent_for_tracing,
             affiliations: &self.affiliations,
             referrals: &self.referrals,
+            break_glass: &self.break_glass,
         }
     }
 

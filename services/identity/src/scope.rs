@@ -5,7 +5,7 @@ use haven_authz::{Policy, Principal, Scope};
 use sea_orm::sea_query::{Query, SelectStatement};
 use sea_orm::{ColumnTrait, Condition};
 
-use crate::entity::{affiliation, child, referral};
+use crate::entity::{affiliation, break_glass, child, referral};
 use crate::record::CHILD_CLASSES;
 use crate::store::REFERRAL_ACCEPTED;
 
@@ -34,6 +34,8 @@ pub(crate) fn visible_rows(policy: &Policy, principal: &Principal) -> Option<Con
                 .add(child::Column::ConsentForTracing.eq(true))
                 .add(child::Column::Agency.ne(principal.agency.clone())),
             Scope::All => Condition::all(),
+            Scope::BreakGlass => Condition::all()
+                .add(child::Column::Id.in_subquery(opened_with_break_glass(&principal.sub))),
             Scope::Referred => Condition::all()
                 .add(child::Column::Id.in_subquery(referred_children(&principal.agency))),
         };
@@ -41,6 +43,15 @@ pub(crate) fn visible_rows(policy: &Policy, principal: &Principal) -> Option<Con
         covered = true;
     }
     covered.then_some(any)
+}
+
+fn opened_with_break_glass(holder: &str) -> SelectStatement {
+    Query::select()
+        .column(break_glass::Column::ChildId)
+        .from(break_glass::Entity)
+        .and_where(break_glass::Column::Holder.eq(holder))
+        .and_where(break_glass::Column::ExpiresAtUs.gt(crate::record::now_micros()))
+        .to_owned()
 }
 
 fn referred_children(agency: &str) -> SelectStatement {
@@ -72,7 +83,7 @@ mod tests {
     use sea_orm_migration::MigratorTrait as _;
 
     use super::visible_rows;
-    use crate::entity::{affiliation, child, referral};
+    use crate::entity::{affiliation, break_glass, child, referral};
 
     struct Lcg(u64);
     impl Lcg {
@@ -174,7 +185,29 @@ mod tests {
                     });
                 }
             }
-            records.push((id, owner, agency, consent, affiliations, referrals));
+            let mut holders = Vec::new();
+            if rng.coin() {
+                let holder = rng.pick(&subs).to_string();
+                let live = rng.coin();
+                let now = crate::record::now_micros();
+                break_glass::Entity::insert(break_glass::ActiveModel {
+                    id: Set(uuid::Uuid::now_v7().to_string()),
+                    child_id: Set(id.clone()),
+                    holder: Set(holder.clone()),
+                    agency: Set("elsewhere".into()),
+                    child_agency: Set(agency.clone()),
+                    reason: Set("generated".into()),
+                    granted_at_us: Set(now),
+                    expires_at_us: Set(if live { now + 3_600_000_000 } else { now - 1 }),
+                })
+                .exec_without_returning(&db)
+                .await
+                .expect("insert grant");
+                if live {
+                    holders.push(holder);
+                }
+            }
+            records.push((id, owner, agency, consent, affiliations, referrals, holders));
         }
 
         let everyone_file =
@@ -197,19 +230,22 @@ mod tests {
                         };
                         let by_policy: BTreeSet<&str> = records
                             .iter()
-                            .filter(|(_, owner, agency, consent, affiliations, referrals)| {
-                                let attrs = RecordAttrs {
-                                    owner,
-                                    agency,
-                                    consent_for_tracing: *consent,
-                                    affiliations,
-                                    referrals,
-                                };
-                                policy
-                                    .access(&principal, &attrs)
-                                    .restricted_to(crate::record::CHILD_CLASSES)
-                                    .is_visible()
-                            })
+                            .filter(
+                                |(_, owner, agency, consent, affiliations, referrals, holders)| {
+                                    let attrs = RecordAttrs {
+                                        owner,
+                                        agency,
+                                        consent_for_tracing: *consent,
+                                        affiliations,
+                                        referrals,
+                                        break_glass: holders,
+                                    };
+                                    policy
+                                        .access(&principal, &attrs)
+                                        .restricted_to(crate::record::CHILD_CLASSES)
+                                        .is_visible()
+                                },
+                            )
                             .map(|(id, ..)| id.as_str())
                             .collect();
                         let by_sql: BTreeSet<String> = match visible_rows(&policy, &principal) {

@@ -15,6 +15,9 @@ use haven_platform::sealing::Keyring;
 use haven_proto::common::PageRequest;
 use haven_proto::identity::child_identity_server::ChildIdentity;
 use haven_proto::identity::{
+    BreakGlassGrant, BreakGlassRequest, ListBreakGlassAlertsRequest, ListBreakGlassAlertsResponse,
+};
+use haven_proto::identity::{
     Child, ChildView, EraseChildRequest, EraseChildResponse, GetChildRequest, ListChildrenRequest,
     ListChildrenResponse, RegisterChildRequest, SearchChildrenRequest, SearchChildrenResponse,
     UpdateChildRequest,
@@ -141,6 +144,7 @@ impl IdentityService {
         Loading {
             affiliations: self.policy.uses_scope(principal, Scope::Affiliated),
             referrals: self.policy.uses_scope(principal, Scope::Referred),
+            break_glass: self.policy.uses_scope(principal, Scope::BreakGlass),
             data_key: !self
                 .policy
                 .ever_readable(principal)
@@ -188,6 +192,7 @@ impl IdentityService {
             consent_for_tracing: false,
             affiliations: &affiliations,
             referrals: &[],
+            break_glass: &[],
         };
         let writable = self.policy.access(principal, &attrs).write;
         let written = written_classes(&child);
@@ -487,6 +492,28 @@ fn query_key_groups(query: &str) -> Result<Vec<Vec<String>>, ServiceError> {
 
 #[tonic::async_trait]
 impl ChildIdentity for IdentityService {
+    async fn break_glass(
+        &self,
+        request: Request<BreakGlassRequest>,
+    ) -> Result<Response<BreakGlassGrant>, Status> {
+        let principal = self.principal(&request).await?;
+        Ok(Response::new(
+            self.break_glass_for(&principal, request.into_inner())
+                .await?,
+        ))
+    }
+
+    async fn list_break_glass_alerts(
+        &self,
+        request: Request<ListBreakGlassAlertsRequest>,
+    ) -> Result<Response<ListBreakGlassAlertsResponse>, Status> {
+        let principal = self.principal(&request).await?;
+        Ok(Response::new(
+            self.break_glass_alerts_for(&principal, request.into_inner())
+                .await?,
+        ))
+    }
+
     async fn create_referral(
         &self,
         request: Request<CreateReferralRequest>,

@@ -15,7 +15,9 @@ use sea_orm::{
     EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 
-use crate::entity::{affiliation, child, child_key, erasure, idempotency, name_key, referral};
+use crate::entity::{
+    affiliation, break_glass, child, child_key, erasure, idempotency, name_key, referral,
+};
 use crate::record::{
     ChildRecord, PROTECTION_FIELD, WHEREABOUTS_FIELD, now_micros, parse_class_list,
 };
@@ -32,6 +34,8 @@ pub(crate) struct Loading {
     pub(crate) affiliations: bool,
     /// Accepted referrals (the partner scope).
     pub(crate) referrals: bool,
+    /// Unexpired break-glass grants.
+    pub(crate) break_glass: bool,
     /// The unwrapped data key, needed to read whereabouts or protection.
     pub(crate) data_key: bool,
 }
@@ -40,6 +44,7 @@ impl Loading {
     pub(crate) const EVERYTHING: Loading = Loading {
         affiliations: true,
         referrals: true,
+        break_glass: true,
         data_key: true,
     };
 }
@@ -163,6 +168,7 @@ impl Store {
             row,
             affiliations,
             referrals: Vec::new(),
+            break_glass: Vec::new(),
             data_key: Some(Arc::new(data_key)),
         })))
     }
@@ -244,6 +250,7 @@ impl Store {
             row,
             affiliations: current.affiliations,
             referrals: current.referrals,
+            break_glass: current.break_glass,
             data_key: Some(data_key),
         })
     }
@@ -333,6 +340,11 @@ impl Store {
         } else {
             HashMap::new()
         };
+        let mut glass = if loading.break_glass {
+            break_glass_of(&self.db, &ids).await?
+        } else {
+            HashMap::new()
+        };
         let mut keys = if loading.data_key {
             data_keys_of(&self.db, &self.keyring, &ids).await?
         } else {
@@ -343,6 +355,7 @@ impl Store {
             .map(|row| ChildRecord {
                 affiliations: affiliations.remove(&row.id).unwrap_or_default(),
                 referrals: referrals.remove(&row.id).unwrap_or_default(),
+                break_glass: glass.remove(&row.id).unwrap_or_default(),
                 data_key: keys.remove(&row.id),
                 row,
             })
@@ -389,12 +402,41 @@ async fn load<C: ConnectionTrait>(
     } else {
         Vec::new()
     };
+    let break_glass = if loading.break_glass {
+        break_glass_of(conn, ids)
+            .await?
+            .remove(&row.id)
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
     Ok(Some(ChildRecord {
         row,
         affiliations,
         referrals,
+        break_glass,
         data_key,
     }))
+}
+
+/// The holders of unexpired break-glass grants on `ids`.
+async fn break_glass_of<C: ConnectionTrait>(
+    conn: &C,
+    ids: &[String],
+) -> Result<HashMap<String, Vec<String>>, ServiceError> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows = break_glass::Entity::find()
+        .filter(break_glass::Column::ChildId.is_in(ids.iter().cloned()))
+        .filter(break_glass::Column::ExpiresAtUs.gt(now_micros()))
+        .all(conn)
+        .await?;
+    let mut by_child: HashMap<String, Vec<String>> = HashMap::new();
+    for row in rows {
+        by_child.entry(row.child_id).or_default().push(row.holder);
+    }
+    Ok(by_child)
 }
 
 /// The accepted referrals of `ids`, as access control reads them.
@@ -717,6 +759,57 @@ impl Store {
         Ok(referral::Entity::find()
             .filter(condition)
             .order_by_desc(referral::Column::Id)
+            .limit(limit)
+            .all(&self.db)
+            .await?)
+    }
+}
+
+impl Store {
+    /// Records a break-glass grant with its audit entry, if the child exists.
+    pub(crate) async fn grant_break_glass(
+        &self,
+        grant: break_glass::Model,
+        audit_entry: AuditEntry,
+    ) -> Result<break_glass::Model, ServiceError> {
+        let txn = self.db.begin().await?;
+        audit::append(&txn, &[audit_entry]).await?;
+        let Some(child) = child::Entity::find_by_id(grant.child_id.clone())
+            .one(&txn)
+            .await?
+        else {
+            txn.rollback().await?;
+            return Err(ServiceError::NotFound("child"));
+        };
+        let grant = break_glass::Model {
+            child_agency: child.agency,
+            ..grant
+        };
+        break_glass::Entity::insert(break_glass::ActiveModel::from(grant.clone()))
+            .exec_without_returning(&txn)
+            .await?;
+        txn.commit().await?;
+        Ok(grant)
+    }
+
+    /// Break-glass grants taken by members of `agency` or on its cases, newest first.
+    pub(crate) async fn break_glass_page(
+        &self,
+        agency: &str,
+        after: Option<&str>,
+        limit: u64,
+    ) -> Result<Vec<break_glass::Model>, ServiceError> {
+        let mut condition = Condition::all().add(
+            Condition::any()
+                .add(break_glass::Column::Agency.eq(agency))
+                .add(break_glass::Column::ChildAgency.eq(agency)),
+        );
+        if let Some(after) = after {
+            condition = condition.add(break_glass::Column::Id.lt(after));
+        }
+        Ok(break_glass::Entity::find()
+            .filter(condition)
+            .order_by_desc(break_glass::Column::Id)
             .limit(limit)
             .all(&self.db)
             .await?)
