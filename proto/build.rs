@@ -14,6 +14,7 @@ const PROTOS: &[&str] = &[
     "haven/common/v1/common.proto",
     "haven/identity/v1/identity.proto",
     "haven/identity/v1/audit.proto",
+    "haven/auth/v1/auth.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -4,6 +4,11 @@
 #![allow(unreachable_pub, missing_debug_implementations, clippy::all)]
 
 pub mod haven {
+    pub mod auth {
+        pub mod v1 {
+            tonic::include_proto!("haven.auth.v1");
+        }
+    }
     pub mod common {
         pub mod v1 {
             tonic::include_proto!("haven.common.v1");
@@ -16,6 +21,7 @@ pub mod haven {
     }
 }
 
+pub use haven::auth::v1 as auth;
 pub use haven::common::v1 as common;
 pub use haven::identity::v1 as identity;
 

@@ -3,12 +3,14 @@
 //! the edge and the data owner decide from the same rules.
 
 mod claims;
+mod clients;
 mod keys;
 mod policy;
 mod revocation;
 mod verify;
 
 pub use claims::{Claims, Principal};
+pub use clients::{ClientEntry, ClientError, ClientRegistry, hash_secret};
 pub use keys::{DevSigningKey, KeyError, TrustedKeys};
 pub use policy::{
     Access, ClassSet, DEFAULT_POLICY_TOML, DataClass, Grant, Permission, Policy, PolicyError,

@@ -71,6 +71,11 @@ enum Command {
     /// Re-wrap every child's data key under the current master key, after adding a new key as
     /// `master_key_path` and the old one under `previous_master_key_paths`. Data is not rewritten.
     Rewrap,
+    /// Register a machine client (partner or lms) for the token endpoint. Prints its secret once.
+    Client {
+        #[command(subcommand)]
+        command: ClientCommand,
+    },
     /// Validate an access policy file and print what each role may do.
     Policy {
         #[command(subcommand)]
@@ -102,6 +107,23 @@ enum Command {
         /// Lifetime, such as 90s, 15m, 8h (at most 24h).
         #[arg(long, default_value = "15m", value_parser = parse_ttl)]
         ttl: Duration,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ClientCommand {
+    /// Add a client to the clients file (auth.clients_path, or --clients).
+    Add {
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        agency: String,
+        /// partner or lms.
+        #[arg(long = "role", required = true)]
+        roles: Vec<String>,
+        /// The clients file; default: auth.clients_path.
+        #[arg(long, value_name = "FILE")]
+        clients: Option<PathBuf>,
     },
 }
 
@@ -236,6 +258,25 @@ async fn main() -> anyhow::Result<()> {
                 keyring.current_version()
             );
         }
+        Command::Client {
+            command:
+                ClientCommand::Add {
+                    id,
+                    agency,
+                    roles,
+                    clients,
+                },
+        } => {
+            let Some(path) = clients.or(config.auth.clients_path.clone()) else {
+                bail!("give --clients FILE or set auth.clients_path (HAVEN_CLIENTS_PATH)");
+            };
+            let secret = haven_authz::ClientRegistry::add_to_file(&path, &id, &agency, roles)?;
+            eprintln!(
+                "# client {id} added to {}; the secret is shown only now",
+                path.display()
+            );
+            println!("{secret}");
+        }
         Command::Keygen { out } => {
             if out.exists() {
                 bail!(
@@ -333,6 +374,21 @@ async fn serve(service: ServiceName, config: HavenConfig) -> anyhow::Result<()> 
         }
         ServiceName::Gateway => {
             let limiter = suite::rate_limiter(&config).await?;
+            // The token endpoint signs with the data dir's key; its public half must be in the JWKS.
+            let issuer = match &config.auth.clients_path {
+                Some(_) => {
+                    let key_file = config.data_dir.join("keys").join("dev-signing-key.p8");
+                    if !key_file.exists() {
+                        bail!(
+                            "clients_path is set but there is no signing key at {}",
+                            key_file.display()
+                        );
+                    }
+                    let key = Arc::new(DevSigningKey::load_or_create(&config.data_dir)?);
+                    suite::token_issuer(&config, key)?
+                }
+                None => None,
+            };
             let (listener, addr) = bind(config.gateway.listen).await?;
             println!(
                 "haven: gateway listening on {addr}, identity at {}",
@@ -343,6 +399,7 @@ async fn serve(service: ServiceName, config: HavenConfig) -> anyhow::Result<()> 
                 auth,
                 policy,
                 limiter,
+                issuer,
                 listener,
                 shutdown_signal(),
             )

@@ -39,6 +39,8 @@ pub enum SuiteError {
     MasterKey(#[from] haven_platform::sealing::SealingError),
     #[error("no master key: set HAVEN_MASTER_KEY or master_key_path (HAVEN_MASTER_KEY_PATH)")]
     NoMasterKey,
+    #[error("machine clients: {0}")]
+    Clients(#[from] haven_authz::ClientError),
     #[error("access policy: {0}")]
     Policy(#[from] haven_authz::PolicyError),
     #[error("no trusted keys: {0}")]
@@ -95,6 +97,24 @@ pub fn keyring(config: &HavenConfig, embedded: bool) -> Result<Keyring, SuiteErr
         .map(|path| MasterKey::from_file(path))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Keyring::new(current, previous)?)
+}
+
+/// The token endpoint's issuer, when clients are configured: it signs with `key`, whose public half the
+/// services trust.
+pub fn token_issuer(
+    config: &HavenConfig,
+    key: Arc<DevSigningKey>,
+) -> Result<Option<haven_gateway::TokenIssuer>, SuiteError> {
+    let Some(path) = &config.auth.clients_path else {
+        return Ok(None);
+    };
+    Ok(Some(haven_gateway::TokenIssuer {
+        key,
+        clients: Arc::new(haven_authz::ClientRegistry::from_file(path)?),
+        issuer: config.auth.issuer.clone(),
+        audience: config.auth.audience.clone(),
+        ttl_secs: config.auth.client_token_ttl_secs,
+    }))
 }
 
 /// The configured policy file, or the shipped default.
@@ -206,6 +226,10 @@ impl Suite {
                     source,
                 })?;
         let gateway_auth = auth.clone();
+        let token_issuer = match &dev_key {
+            Some(key) => token_issuer(&config, key.clone())?,
+            None => None,
+        };
         let gateway_shutdown = shutdown();
         let gateway_task = tokio::spawn(async move {
             haven_gateway::serve(
@@ -213,6 +237,7 @@ impl Suite {
                 gateway_auth,
                 policy,
                 limiter,
+                token_issuer,
                 gateway_listener,
                 gateway_shutdown,
             )

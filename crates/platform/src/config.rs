@@ -44,6 +44,11 @@ pub struct AuthConfig {
     pub jwks_path: Option<PathBuf>,
     /// Access policy file (roles x classes x scope). Absent: the shipped default policy.
     pub policy_path: Option<PathBuf>,
+    /// Machine clients (partner, lms) for the gateway's token endpoint; written by `haven client add`.
+    /// Absent: the token endpoint refuses every client.
+    pub clients_path: Option<PathBuf>,
+    /// Lifetime of a client-credentials token, in seconds.
+    pub client_token_ttl_secs: u64,
     pub issuer: String,
     pub audience: String,
     /// Allowed clock skew on exp and nbf, in seconds (capped at 30).
@@ -93,6 +98,8 @@ impl Default for AuthConfig {
         AuthConfig {
             jwks_path: None,
             policy_path: None,
+            clients_path: None,
+            client_token_ttl_secs: 300,
             issuer: "haven-dev".into(),
             audience: "haven".into(),
             leeway_secs: 10,
@@ -169,6 +176,9 @@ impl HavenConfig {
         }
         if let Some(v) = lookup("HAVEN_JWKS_PATH") {
             self.auth.jwks_path = Some(PathBuf::from(v));
+        }
+        if let Some(v) = lookup("HAVEN_CLIENTS_PATH") {
+            self.auth.clients_path = Some(PathBuf::from(v));
         }
         if let Some(v) = lookup("HAVEN_POLICY_PATH") {
             self.auth.policy_path = Some(PathBuf::from(v));

@@ -5,6 +5,7 @@
 mod edge;
 mod limiter;
 mod rules;
+mod tokens;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use std::time::Duration;
 
 use haven_authz::{Authenticator, Policy};
 use haven_platform::config::GatewayConfig;
+use haven_proto::auth::tokens_server::TokensServer;
 use haven_proto::identity::child_identity_server::ChildIdentityServer;
 use haven_proto::identity::identity_audit_server::IdentityAuditServer;
 use tokio::net::TcpListener;
@@ -20,6 +22,7 @@ use tonic::transport::{Channel, Endpoint};
 pub use edge::Edge;
 pub use limiter::RateLimiter;
 pub use rules::{PublicRpc, may_ever_call};
+pub use tokens::{TokenEndpoint, TokenIssuer};
 
 #[derive(Debug, thiserror::Error)]
 pub enum GatewayError {
@@ -56,11 +59,13 @@ pub async fn serve(
     auth: Authenticator,
     policy: Arc<Policy>,
     limiter: RateLimiter,
+    token_issuer: Option<TokenIssuer>,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), GatewayError> {
     let timeout = Duration::from_millis(config.request_timeout_ms);
     let identity = service_channel(&config.identity_url, timeout)?;
+    let tokens = TokensServer::new(TokenEndpoint::new(token_issuer, limiter.clone()));
     let edge = Edge::new(
         identity,
         auth,
@@ -76,6 +81,7 @@ pub async fn serve(
     tonic::transport::Server::builder()
         .timeout(timeout)
         .add_service(health_service)
+        .add_service(tokens)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(
