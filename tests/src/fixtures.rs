@@ -99,3 +99,29 @@ pub fn register(child: Child) -> RegisterChildRequest {
         child: Some(child),
     }
 }
+
+/// The record id of a view.
+pub fn id_of(view: &haven_proto::identity::ChildView) -> String {
+    view.child
+        .as_ref()
+        .and_then(|c| c.meta.as_ref())
+        .map(|m| m.id.clone())
+        .unwrap_or_default()
+}
+
+/// An UpdateChild request for `paths`, with the new values in `child`.
+pub fn update(
+    id: &str,
+    expected_version: i64,
+    paths: &[&str],
+    child: Child,
+) -> haven_proto::identity::UpdateChildRequest {
+    haven_proto::identity::UpdateChildRequest {
+        id: id.into(),
+        expected_version,
+        child: Some(child),
+        update_mask: Some(prost_types::FieldMask {
+            paths: paths.iter().map(|p| p.to_string()).collect(),
+        }),
+    }
+}

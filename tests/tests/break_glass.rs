@@ -5,9 +5,8 @@ use haven_identity::entity::break_glass;
 use haven_platform::audit::log;
 use haven_proto::identity::{
     BreakGlassRequest, Child, GetChildRequest, ListBreakGlassAlertsRequest, ListChildrenRequest,
-    UpdateChildRequest,
 };
-use haven_tests::fixtures::{case_child, register};
+use haven_tests::fixtures::{case_child, register, update};
 use haven_tests::{TestSuite, authed};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use tonic::Code;
@@ -96,14 +95,7 @@ async fn a_supervisor_breaks_the_glass_with_a_reason_and_everyone_concerned_is_t
     let status = client
         .update_child(authed(
             &outsider,
-            UpdateChildRequest {
-                id: child_id.clone(),
-                expected_version: 1,
-                child: Some(Child::default()),
-                update_mask: Some(prost_types::FieldMask {
-                    paths: vec!["protection.risk_level".into()],
-                }),
-            },
+            update(&child_id, 1, &["protection.risk_level"], Child::default()),
         ))
         .await
         .expect_err("break-glass is read only");

@@ -6,7 +6,7 @@ use haven_proto::identity::{
     Child, GetChildRequest, ListChildrenRequest, RegisterChildRequest, SearchChildrenRequest,
     UpdateChildRequest,
 };
-use haven_tests::fixtures::{case_child, learner, register};
+use haven_tests::fixtures::{case_child, id_of, learner, register};
 use haven_tests::{TestSuite, authed};
 use tonic::Code;
 use tonic_types::StatusExt as _;
@@ -393,14 +393,6 @@ fn learner_named(i: usize) -> Child {
         "Amal", "Bashir", "Dahabo", "Elmi", "Faisal", "Gedi", "Halima", "Idil", "Jama", "Khadra",
     ];
     case_child(NAMES[i % NAMES.len()], "Generated", false)
-}
-
-fn id_of(view: &haven_proto::identity::ChildView) -> String {
-    view.child
-        .as_ref()
-        .and_then(|c| c.meta.as_ref())
-        .map(|m| m.id.clone())
-        .unwrap_or_default()
 }
 
 #[tokio::test]

@@ -2,24 +2,15 @@
 //! field, nor tell whether a learner has a protection case, by any RPC, error, version or count.
 
 use haven_proto::identity::{
-    Child, ChildView, GetChildRequest, ListChildrenRequest, SearchChildrenRequest,
-    UpdateChildRequest,
+    Child, GetChildRequest, ListChildrenRequest, SearchChildrenRequest, UpdateChildRequest,
 };
 use haven_tests::fixtures::{
-    CANARY_ADDRESS, CANARY_NOTE_PLACE, CANARY_PHONE, case_child, learner, protection, register,
-    whereabouts,
+    CANARY_ADDRESS, CANARY_NOTE_PLACE, CANARY_PHONE, case_child, id_of, learner, protection,
+    register, whereabouts,
 };
 use haven_tests::{TestSuite, authed};
 use prost::Message as _;
 use tonic::Code;
-
-fn id_of(view: &ChildView) -> String {
-    view.child
-        .as_ref()
-        .and_then(|c| c.meta.as_ref())
-        .map(|m| m.id.clone())
-        .expect("id")
-}
 
 fn assert_no_canary(bytes: &[u8], context: &str) {
     let text = String::from_utf8_lossy(bytes);

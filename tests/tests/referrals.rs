@@ -6,11 +6,10 @@ use haven_platform::audit::log;
 use haven_proto::common::DataClass;
 use haven_proto::identity::list_referrals_request::Direction;
 use haven_proto::identity::{
-    Child, ChildView, CreateReferralRequest, GetChildRequest, ListChildrenRequest,
-    ListReferralsRequest, ReferralKind, ReferralStatus, TransitionReferralRequest,
-    UpdateChildRequest,
+    Child, CreateReferralRequest, GetChildRequest, ListChildrenRequest, ListReferralsRequest,
+    ReferralKind, ReferralStatus, TransitionReferralRequest,
 };
-use haven_tests::fixtures::{CANARY_ADDRESS, CANARY_PHONE, case_child, register};
+use haven_tests::fixtures::{CANARY_ADDRESS, CANARY_PHONE, case_child, id_of, register, update};
 use haven_tests::{TestSuite, authed};
 use prost::Message as _;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
@@ -23,14 +22,6 @@ fn consenting(given: &str) -> Child {
         consent.disclosure_to_other_orgs = true;
     }
     child
-}
-
-fn id_of(view: &ChildView) -> String {
-    view.child
-        .as_ref()
-        .and_then(|c| c.meta.as_ref())
-        .map(|m| m.id.clone())
-        .expect("id")
 }
 
 fn referral(
@@ -149,14 +140,7 @@ async fn a_partner_sees_only_what_an_accepted_referral_shares_until_it_is_revoke
     let status = client
         .update_child(authed(
             &partner,
-            UpdateChildRequest {
-                id: child_id.clone(),
-                expected_version: 1,
-                child: Some(Child::default()),
-                update_mask: Some(prost_types::FieldMask {
-                    paths: vec!["protection.risk_level".into()],
-                }),
-            },
+            update(&child_id, 1, &["protection.risk_level"], Child::default()),
         ))
         .await
         .expect_err("partners read only");

@@ -72,16 +72,7 @@ impl IdentityAuditService {
                 .map_err(ServiceError::InvalidArgument)?;
         }
         let page = request.page.unwrap_or_default();
-        let size = match page.page_size {
-            0 => DEFAULT_PAGE_SIZE,
-            n if n > MAX_PAGE_SIZE => {
-                return Err(ServiceError::invalid(
-                    "page.page_size",
-                    "must be at most 500",
-                ));
-            }
-            n => n,
-        };
+        let size = crate::paging::page_size(&page, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)?;
         let after = decode_cursor(&page.page_token)?;
         let mut condition = Condition::all().add(log::Column::Seq.gt(after));
         if !request.record_id.is_empty() {
@@ -102,14 +93,7 @@ impl IdentityAuditService {
             .limit(u64::from(size) + 1)
             .all(&self.db)
             .await?;
-        let next_page_token = if rows.len() > size as usize {
-            rows.truncate(size as usize);
-            rows.last()
-                .map(|r| encode_cursor(r.seq))
-                .unwrap_or_default()
-        } else {
-            String::new()
-        };
+        let next_page_token = crate::paging::finish_page(&mut rows, size, |r| encode_cursor(r.seq));
         // Reading the log is itself logged: which record or actor the auditor looked into.
         let subject = if request.record_id.is_empty() {
             format!("actor:{}", request.actor)

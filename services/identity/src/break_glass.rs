@@ -95,29 +95,13 @@ impl IdentityService {
             ));
         }
         let page = request.page.unwrap_or_default();
-        let size = match page.page_size {
-            0 => 25,
-            n if n > 100 => {
-                return Err(ServiceError::invalid(
-                    "page.page_size",
-                    "must be at most 100",
-                ));
-            }
-            n => n,
-        };
+        let size = crate::paging::page_size(&page, 25, 100)?;
         let after = decode_cursor(&page.page_token)?;
         let mut rows = self
             .store
             .break_glass_page(&principal.agency, after.as_deref(), u64::from(size) + 1)
             .await?;
-        let next_page_token = if rows.len() > size as usize {
-            rows.truncate(size as usize);
-            rows.last()
-                .map(|r| encode_cursor(&r.id))
-                .unwrap_or_default()
-        } else {
-            String::new()
-        };
+        let next_page_token = crate::paging::finish_page(&mut rows, size, |r| encode_cursor(&r.id));
         let entries = rows
             .iter()
             .map(|row| {

@@ -7,6 +7,7 @@ mod break_glass;
 pub mod entity;
 mod mask;
 mod migration;
+mod paging;
 mod record;
 mod referrals;
 mod scope;

@@ -387,16 +387,7 @@ impl IdentityService {
         rpc: &'static str,
     ) -> Result<(Vec<ChildView>, String), ServiceError> {
         let page = page.unwrap_or_default();
-        let size = match page.page_size {
-            0 => DEFAULT_PAGE_SIZE,
-            n if n > MAX_PAGE_SIZE => {
-                return Err(ServiceError::invalid(
-                    "page.page_size",
-                    "must be at most 100",
-                ));
-            }
-            n => n,
-        };
+        let size = crate::paging::page_size(&page, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)?;
         let after = decode_cursor(&page.page_token)?;
         let Some(visible) = scope::visible_rows(&self.policy, principal) else {
             return Ok((Vec::new(), String::new()));
@@ -411,15 +402,7 @@ impl IdentityService {
                 self.loading_for(principal),
             )
             .await?;
-        let next = if records.len() > size as usize {
-            records.truncate(size as usize);
-            records
-                .last()
-                .map(|r| encode_cursor(&r.row.id))
-                .unwrap_or_default()
-        } else {
-            String::new()
-        };
+        let next = crate::paging::finish_page(&mut records, size, |r| encode_cursor(&r.row.id));
         let mut views = Vec::with_capacity(records.len());
         let mut entries = Vec::with_capacity(records.len());
         for record in &records {
