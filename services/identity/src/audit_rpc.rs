@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use haven_authz::{Authenticator, DataClass, Policy, Principal};
+use haven_authz::{Authenticator, ClassSet, DataClass, Policy, Principal};
 use haven_platform::ServiceError;
 use haven_platform::audit::{AuditWriter, log};
 use haven_proto::identity::identity_audit_server::IdentityAudit;
@@ -16,7 +16,7 @@ use sea_orm::{
 use tonic::{Request, Response, Status};
 
 use crate::record::timestamp;
-use crate::service::authenticate;
+use crate::service::{IdentityService, authenticate};
 use crate::validate;
 
 const RPC_LIST_AUDIT: &str = "/haven.identity.v1.IdentityAudit/ListAuditEntries";
@@ -101,20 +101,13 @@ impl IdentityAuditService {
             request.record_id.clone()
         };
         self.audit
-            .record(vec![haven_platform::audit::AuditEntry {
-                actor: principal.sub.clone(),
-                roles: principal
-                    .roles
-                    .iter()
-                    .map(|r| r.as_str())
-                    .collect::<Vec<_>>()
-                    .join(","),
-                agency: principal.agency.clone(),
-                action: "audit-read",
-                rpc: RPC_LIST_AUDIT,
-                record_id: subject,
-                classes: DataClass::Audit.as_str().into(),
-            }])
+            .record(vec![IdentityService::entry(
+                principal,
+                "audit-read",
+                RPC_LIST_AUDIT,
+                &subject,
+                ClassSet::of(&[DataClass::Audit]),
+            )])
             .await?;
         Ok(ListAuditEntriesResponse {
             entries: rows.into_iter().map(to_wire).collect(),
