@@ -362,6 +362,10 @@ async fn serve(service: ServiceName, config: HavenConfig) -> anyhow::Result<()> 
                 Arc::new(suite::keyring(&config, false)?),
             )
             .await?;
+            let _retention = haven_identity::spawn_retention(
+                identity.clone(),
+                config.identity.retention.clone(),
+            );
             let (listener, addr) = bind(config.identity.listen).await?;
             println!("haven: identity service listening on {addr}");
             haven_identity::serve(

@@ -195,6 +195,9 @@ impl Suite {
             Arc::new(keyring(&config, true)?),
         )
         .await?;
+        // The task lives as long as the process: `haven up` runs until it is stopped.
+        let _retention =
+            haven_identity::spawn_retention(identity.clone(), config.identity.retention.clone());
         let identity_listen = SocketAddr::from(([127, 0, 0, 1], 0));
         let (identity_listener, identity_addr) =
             bind(identity_listen)

@@ -77,6 +77,20 @@ pub struct IdentityConfig {
     pub listen: SocketAddr,
     /// Absent: `sqlite://<data_dir>/identity.db`.
     pub database_url: Option<String>,
+    pub retention: RetentionConfig,
+}
+
+/// How long records are kept after their last change, per record class. A scheduled task erases
+/// expired records (crypto-shredding them, as EraseChild does). Absent: kept until erased by hand.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// Children with a protection case.
+    pub case_days: Option<u32>,
+    /// Children known only as learners (identity, no case).
+    pub learner_days: Option<u32>,
+    /// How often the task looks for expired records, in seconds (default 3600).
+    pub check_interval_secs: Option<u64>,
 }
 
 impl Default for HavenConfig {
@@ -125,6 +139,7 @@ impl Default for IdentityConfig {
         IdentityConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 50061)),
             database_url: None,
+            retention: RetentionConfig::default(),
         }
     }
 }

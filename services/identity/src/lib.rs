@@ -10,6 +10,7 @@ mod migration;
 mod paging;
 mod record;
 mod referrals;
+mod retention;
 mod scope;
 mod service;
 mod store;
@@ -28,6 +29,7 @@ use tokio::net::TcpListener;
 
 pub use audit_rpc::IdentityAuditService;
 pub use migration::Migrator;
+pub use retention::{enforce_retention, spawn_retention};
 pub use service::IdentityService;
 
 /// Connects to the identity database and applies pending migrations.
