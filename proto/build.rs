@@ -15,6 +15,7 @@ const PROTOS: &[&str] = &[
     "haven/identity/v1/identity.proto",
     "haven/identity/v1/audit.proto",
     "haven/auth/v1/auth.proto",
+    "haven/events/v1/events.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -14,6 +14,11 @@ pub mod haven {
             tonic::include_proto!("haven.common.v1");
         }
     }
+    pub mod events {
+        pub mod v1 {
+            tonic::include_proto!("haven.events.v1");
+        }
+    }
     pub mod identity {
         pub mod v1 {
             tonic::include_proto!("haven.identity.v1");
@@ -23,6 +28,7 @@ pub mod haven {
 
 pub use haven::auth::v1 as auth;
 pub use haven::common::v1 as common;
+pub use haven::events::v1 as events;
 pub use haven::identity::v1 as identity;
 
 /// The encoded `FileDescriptorSet` of every Haven proto and its imports, for server reflection.

@@ -366,6 +366,11 @@ async fn serve(service: ServiceName, config: HavenConfig) -> anyhow::Result<()> 
                 identity.clone(),
                 config.identity.retention.clone(),
             );
+            let _relay = haven_platform::outbox::spawn_relay(
+                identity.database().clone(),
+                suite::event_bus(&config)?,
+                suite::RELAY_INTERVAL,
+            );
             let (listener, addr) = bind(config.identity.listen).await?;
             println!("haven: identity service listening on {addr}");
             haven_identity::serve(

@@ -12,6 +12,7 @@ use haven_authz::{
 };
 use haven_gateway::RateLimiter;
 use haven_platform::HavenConfig;
+use haven_platform::bus::Bus;
 use haven_platform::sealing::{Keyring, MasterKey};
 use haven_platform::server::{ShutdownFuture, bind, shutdown_pair};
 use tokio::sync::watch;
@@ -117,6 +118,17 @@ pub fn token_issuer(
     }))
 }
 
+/// How often the outbox relay looks for events to publish.
+pub const RELAY_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// The event bus: Redis Streams when `redis_url` is set, else in process.
+pub fn event_bus(config: &HavenConfig) -> Result<Bus, SuiteError> {
+    match &config.redis_url {
+        Some(url) => Bus::redis(url).map_err(|e| SuiteError::Redis(e.to_string())),
+        None => Ok(Bus::in_process()),
+    }
+}
+
 /// The configured policy file, or the shipped default.
 pub fn load_policy(config: &HavenConfig) -> Result<Policy, SuiteError> {
     match &config.auth.policy_path {
@@ -163,6 +175,10 @@ pub struct Suite {
     pub auth: Authenticator,
     /// The development signing key, when the suite trusts the data dir's key.
     pub dev_key: Option<Arc<DevSigningKey>>,
+    /// The event bus the services publish to (Redis when configured, else in process).
+    pub bus: Bus,
+    /// Background work (outbox relay, retention), stopped with the servers.
+    background: Vec<JoinHandle<()>>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<Result<(), SuiteError>>>,
 }
@@ -195,9 +211,16 @@ impl Suite {
             Arc::new(keyring(&config, true)?),
         )
         .await?;
-        // The task lives as long as the process: `haven up` runs until it is stopped.
-        let _retention =
-            haven_identity::spawn_retention(identity.clone(), config.identity.retention.clone());
+        let bus = event_bus(&config)?;
+        let mut background = vec![haven_platform::outbox::spawn_relay(
+            identity.database().clone(),
+            bus.clone(),
+            RELAY_INTERVAL,
+        )];
+        background.extend(haven_identity::spawn_retention(
+            identity.clone(),
+            config.identity.retention.clone(),
+        ));
         let identity_listen = SocketAddr::from(([127, 0, 0, 1], 0));
         let (identity_listener, identity_addr) =
             bind(identity_listen)
@@ -253,6 +276,8 @@ impl Suite {
             identity_addr,
             auth,
             dev_key,
+            bus,
+            background,
             stop,
             tasks: vec![identity_task, gateway_task],
         })
@@ -261,6 +286,9 @@ impl Suite {
     /// Stops every server gracefully and waits for them.
     pub async fn shutdown(self) -> Result<(), SuiteError> {
         let _ = self.stop.send(true);
+        for task in &self.background {
+            task.abort();
+        }
         for task in self.tasks {
             if let Ok(result) = task.await {
                 result?;

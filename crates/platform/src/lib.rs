@@ -2,9 +2,11 @@
 //! log, error codes mapped to gRPC status, and server bootstrap (health, reflection, graceful shutdown).
 
 pub mod audit;
+pub mod bus;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod outbox;
 pub mod sealing;
 pub mod server;
 

@@ -5,6 +5,7 @@
 mod audit_rpc;
 mod break_glass;
 pub mod entity;
+pub mod events;
 mod mask;
 mod migration;
 mod paging;

@@ -16,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(CreateChildErasures),
             Box::new(CreateReferrals),
             Box::new(CreateBreakGlassGrants),
+            Box::new(haven_platform::outbox::CreateOutbox),
         ]
     }
 }

@@ -103,7 +103,8 @@ impl IdentityService {
         &self.audit
     }
 
-    pub(crate) fn database(&self) -> &DatabaseConnection {
+    /// The service's database (for its outbox relay and retention task).
+    pub fn database(&self) -> &DatabaseConnection {
         self.store.db()
     }
 

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use haven_authz::ReferralGrant;
 use haven_platform::ServiceError;
 use haven_platform::audit::{self, AuditEntry};
+use haven_platform::outbox;
 use haven_platform::sealing::{DataKey, Keyring, SealingError, WrappedKey};
 use haven_proto::identity::Child;
 use prost::Message as _;
@@ -18,6 +19,7 @@ use sea_orm::{
 use crate::entity::{
     affiliation, break_glass, child, child_key, erasure, idempotency, name_key, referral,
 };
+use crate::events::{self, IDENTITY_STREAM};
 use crate::record::{
     ChildRecord, PROTECTION_FIELD, WHEREABOUTS_FIELD, now_micros, parse_class_list,
 };
@@ -135,6 +137,8 @@ impl Store {
         child::Entity::insert(child::ActiveModel::from(row.clone()))
             .exec_without_returning(&txn)
             .await?;
+        let (event_id, event) = events::child_changed(&row, true);
+        outbox::append(&txn, IDENTITY_STREAM, &event_id, event).await?;
         child_key::Entity::insert(child_key::ActiveModel {
             child_id: Set(new.id.clone()),
             wrapped: Set(wrapped.to_bytes()),
@@ -238,6 +242,8 @@ impl Store {
                 "the child changed meanwhile; read it again and retry".into(),
             ));
         }
+        let (event_id, event) = events::child_changed(&row, false);
+        outbox::append(&txn, IDENTITY_STREAM, &event_id, event).await?;
         if identity_changed {
             name_key::Entity::delete_many()
                 .filter(name_key::Column::ChildId.eq(id))
@@ -288,6 +294,8 @@ impl Store {
             .exec(&txn)
             .await?;
         let now = now_micros();
+        let (event_id, event) = events::child_erased(id, now);
+        outbox::append(&txn, IDENTITY_STREAM, &event_id, event).await?;
         erasure::Entity::insert(erasure::ActiveModel {
             child_id: Set(id.to_owned()),
             erased_at_us: Set(now),
@@ -737,6 +745,8 @@ impl Store {
                 updated_by: actor.to_owned(),
                 ..current
             };
+            let (event_id, event) = events::child_changed(&updated, false);
+            outbox::append(&txn, IDENTITY_STREAM, &event_id, event).await?;
             child::Entity::update(child::ActiveModel::from(updated).reset_all())
                 .exec(&txn)
                 .await?;

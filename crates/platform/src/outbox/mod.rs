@@ -1,0 +1,98 @@
+//! The transactional outbox (DESIGN.md §6): a service writes its event in the same transaction as the
+//! change and its audit entry; a relay publishes pending events to the bus and marks them sent. When the
+//! bus is down, events wait here and nothing is lost. Delivery is at least once: consumers are
+//! idempotent by event id.
+
+mod entity;
+mod migration;
+
+use std::time::Duration;
+
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
+};
+
+pub use entity::Entity as OutboxEntity;
+pub use entity::{Column as OutboxColumn, Model as OutboxRow};
+pub use migration::CreateOutbox;
+
+use crate::bus::Bus;
+
+/// Adds an event to the outbox on `conn`, which should be the transaction of the change it reports.
+pub async fn append<C: ConnectionTrait>(
+    conn: &C,
+    stream: &str,
+    event_id: &str,
+    payload: Vec<u8>,
+) -> Result<(), DbErr> {
+    entity::Entity::insert(entity::ActiveModel {
+        event_id: Set(event_id.to_owned()),
+        stream: Set(stream.to_owned()),
+        payload: Set(payload),
+        created_at_us: Set(now_micros()),
+        sent_at_us: Set(None),
+    })
+    .exec_without_returning(conn)
+    .await?;
+    Ok(())
+}
+
+fn now_micros() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0)
+}
+
+/// Publishes pending events in order until none is left or the bus refuses one; returns how many were
+/// sent. The event ids are UUIDv7, so their order is the order the changes committed in.
+pub async fn relay_once(db: &DatabaseConnection, bus: &Bus) -> Result<u64, DbErr> {
+    let mut sent = 0;
+    loop {
+        let pending = entity::Entity::find()
+            .filter(entity::Column::SentAtUs.is_null())
+            .order_by_asc(entity::Column::EventId)
+            .limit(100)
+            .all(db)
+            .await?;
+        if pending.is_empty() {
+            return Ok(sent);
+        }
+        for event in pending {
+            if let Err(error) = bus
+                .publish(&event.stream, &event.event_id, &event.payload)
+                .await
+            {
+                tracing::warn!(%error, pending_from = %event.event_id, "bus unavailable; events stay in the outbox");
+                return Ok(sent);
+            }
+            entity::Entity::update_many()
+                .col_expr(
+                    entity::Column::SentAtUs,
+                    sea_orm::sea_query::Expr::value(now_micros()),
+                )
+                .filter(entity::Column::EventId.eq(event.event_id.clone()))
+                .exec(db)
+                .await?;
+            sent += 1;
+        }
+    }
+}
+
+/// Runs [`relay_once`] every `interval` for as long as the process lives.
+pub fn spawn_relay(
+    db: DatabaseConnection,
+    bus: Bus,
+    interval: Duration,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(interval);
+        loop {
+            ticker.tick().await;
+            if let Err(error) = relay_once(&db, &bus).await {
+                tracing::warn!(%error, "outbox relay failed; will retry");
+            }
+        }
+    })
+}

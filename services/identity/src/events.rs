@@ -1,0 +1,46 @@
+//! The events the identity service raises, written to its outbox in the transaction of the change.
+
+use haven_proto::events::{ChildChanged, ChildErased, Envelope, envelope::Event};
+use prost::Message as _;
+
+use crate::entity::child;
+use crate::record::timestamp;
+
+/// The stream the identity service publishes to.
+pub const IDENTITY_STREAM: &str = "haven:events:identity";
+
+fn envelope(event: Event, at_us: i64) -> (String, Vec<u8>) {
+    let id = uuid::Uuid::now_v7().to_string();
+    let bytes = Envelope {
+        id: id.clone(),
+        occurred_at: Some(timestamp(at_us)),
+        traceparent: String::new(),
+        event: Some(event),
+    }
+    .encode_to_vec();
+    (id, bytes)
+}
+
+/// A child registered (`registered`) or changed, as its row now stands.
+pub(crate) fn child_changed(row: &child::Model, registered: bool) -> (String, Vec<u8>) {
+    envelope(
+        Event::ChildChanged(ChildChanged {
+            child_id: row.id.clone(),
+            version: row.version,
+            agency: row.agency.clone(),
+            consent_for_tracing: row.consent_for_tracing,
+            registered,
+        }),
+        row.updated_at_us,
+    )
+}
+
+/// The tombstone of an erased child.
+pub(crate) fn child_erased(child_id: &str, at_us: i64) -> (String, Vec<u8>) {
+    envelope(
+        Event::ChildErased(ChildErased {
+            child_id: child_id.to_owned(),
+        }),
+        at_us,
+    )
+}
