@@ -165,6 +165,10 @@ impl fmt::Debug for ClassSet {
 pub enum Scope {
     /// Records the caller owns.
     Own,
+    /// Cases assigned to the caller.
+    Assigned,
+    /// Cases of the caller's team (token `team`) within their agency.
+    Team,
     /// Records of the caller's agency.
     Agency,
     /// Children affiliated with the caller's organisation as learners (registered by it or enrolled with it).
@@ -223,6 +227,10 @@ pub struct RecordAttrs<'a> {
     pub referrals: &'a [ReferralGrant],
     /// Subjects holding an unexpired break-glass grant on the record.
     pub break_glass: &'a [String],
+    /// Subjects the case is assigned to, besides its owner.
+    pub assignees: &'a [String],
+    /// The team that holds the case, if any.
+    pub team: Option<&'a str>,
 }
 
 /// One accepted referral as access control sees it: a partner agency and the classes shared with it.
@@ -333,8 +341,10 @@ struct GrantEntry {
 }
 
 impl Scope {
-    pub const ALL: [Scope; 7] = [
+    pub const ALL: [Scope; 9] = [
         Scope::Own,
+        Scope::Assigned,
+        Scope::Team,
         Scope::Agency,
         Scope::Affiliated,
         Scope::TracingConsentElsewhere,
@@ -346,6 +356,8 @@ impl Scope {
     pub fn as_str(self) -> &'static str {
         match self {
             Scope::Own => "own",
+            Scope::Assigned => "assigned",
+            Scope::Team => "team",
             Scope::Agency => "agency",
             Scope::Affiliated => "affiliated",
             Scope::TracingConsentElsewhere => "tracing_consent_elsewhere",
@@ -457,6 +469,12 @@ impl Policy {
     pub fn scope_covers(scope: Scope, principal: &Principal, record: &RecordAttrs<'_>) -> bool {
         match scope {
             Scope::Own => record.owner == principal.sub,
+            Scope::Assigned => record.assignees.contains(&principal.sub),
+            Scope::Team => {
+                principal.team.is_some()
+                    && record.team == principal.team.as_deref()
+                    && record.agency == principal.agency
+            }
             Scope::Agency => record.agency == principal.agency,
             Scope::Affiliated => record.affiliations.contains(&principal.agency),
             Scope::TracingConsentElsewhere => {
@@ -566,6 +584,8 @@ mod tests {
             affiliations: aff,
             referrals: &[],
             break_glass: &[],
+            assignees: &[],
+            team: None,
         }
     }
 
@@ -726,6 +746,8 @@ mod tests {
             affiliations: &[],
             referrals: &referrals,
             break_glass: &[],
+            assignees: &[],
+            team: None,
         };
         let access = policy.access(&partner, &record);
         assert_eq!(
@@ -739,6 +761,50 @@ mod tests {
             ..record
         };
         assert!(!policy.access(&partner, &unreferred).is_visible());
+    }
+
+    #[test]
+    fn assignment_and_team_scopes_cover_their_cases_only() {
+        let policy = Policy::from_toml(
+            "[roles.caseworker]\ngrants = [\n  { scope = \"assigned\", read = [\"identity\"] },\n  { scope = \"team\", read = [\"protection\"] },\n]\n",
+        )
+        .expect("valid");
+        let mut me = principal(Role::Caseworker, "cw2", "a1");
+        me.team = Some("north".into());
+        let assignees = vec!["cw2".to_string()];
+        let record = RecordAttrs {
+            owner: "cw1",
+            agency: "a1",
+            consent_for_tracing: false,
+            affiliations: &[],
+            referrals: &[],
+            break_glass: &[],
+            assignees: &assignees,
+            team: Some("north"),
+        };
+        let access = policy.access(&me, &record);
+        assert_eq!(
+            access.read,
+            ClassSet::of(&[DataClass::Identity, DataClass::Protection])
+        );
+        let other_agency = RecordAttrs {
+            agency: "a2",
+            assignees: &[],
+            ..record
+        };
+        assert!(
+            !policy.access(&me, &other_agency).is_visible(),
+            "a team is within one agency"
+        );
+        me.team = None;
+        let teamless = RecordAttrs {
+            assignees: &[],
+            ..record
+        };
+        assert!(
+            !policy.access(&me, &teamless).is_visible(),
+            "no team claim, no team scope"
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@ use haven_proto::identity::child_identity_client::ChildIdentityClient;
 use haven_proto::identity::child_identity_server::ChildIdentity;
 use haven_proto::identity::identity_audit_client::IdentityAuditClient;
 use haven_proto::identity::identity_audit_server::IdentityAudit;
+use haven_proto::identity::{AssignCaseRequest, AssignCaseResponse};
 use haven_proto::identity::{
     BreakGlassGrant, BreakGlassRequest, ListBreakGlassAlertsRequest, ListBreakGlassAlertsResponse,
 };
@@ -130,6 +131,14 @@ fn answer<T>(response: Response<T>) -> Response<T> {
 
 #[tonic::async_trait]
 impl ChildIdentity for Edge {
+    async fn assign_case(
+        &self,
+        request: Request<AssignCaseRequest>,
+    ) -> Result<Response<AssignCaseResponse>, Status> {
+        let request = self.admit(PublicRpc::AssignCase, request).await?;
+        self.identity.clone().assign_case(request).await.map(answer)
+    }
+
     async fn break_glass(
         &self,
         request: Request<BreakGlassRequest>,

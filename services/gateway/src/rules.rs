@@ -12,6 +12,7 @@ pub enum PublicRpc {
     ListChildren,
     SearchChildren,
     EraseChild,
+    AssignCase,
     CreateReferral,
     TransitionReferral,
     ListReferrals,
@@ -21,13 +22,14 @@ pub enum PublicRpc {
 }
 
 impl PublicRpc {
-    pub const ALL: [PublicRpc; 12] = [
+    pub const ALL: [PublicRpc; 13] = [
         PublicRpc::RegisterChild,
         PublicRpc::GetChild,
         PublicRpc::UpdateChild,
         PublicRpc::ListChildren,
         PublicRpc::SearchChildren,
         PublicRpc::EraseChild,
+        PublicRpc::AssignCase,
         PublicRpc::CreateReferral,
         PublicRpc::TransitionReferral,
         PublicRpc::ListReferrals,
@@ -44,6 +46,7 @@ impl PublicRpc {
             PublicRpc::ListChildren => "ListChildren",
             PublicRpc::SearchChildren => "SearchChildren",
             PublicRpc::EraseChild => "EraseChild",
+            PublicRpc::AssignCase => "AssignCase",
             PublicRpc::CreateReferral => "CreateReferral",
             PublicRpc::TransitionReferral => "TransitionReferral",
             PublicRpc::ListReferrals => "ListReferrals",
@@ -78,7 +81,7 @@ pub fn may_ever_call(policy: &Policy, principal: &Principal, rpc: PublicRpc) -> 
             policy.has_permission(principal, Permission::BreakGlass)
         }
         // Referring is a protection act; that a child was referred is protection data.
-        PublicRpc::CreateReferral => policy
+        PublicRpc::CreateReferral | PublicRpc::AssignCase => policy
             .ever_writable(principal)
             .contains(DataClass::Protection),
         PublicRpc::TransitionReferral | PublicRpc::ListReferrals => policy

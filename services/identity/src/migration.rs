@@ -2,7 +2,9 @@
 //! SQLite and PostgreSQL.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::schema::{big_integer, blob, blob_null, boolean, integer, string, text};
+use sea_orm_migration::schema::{
+    big_integer, blob, blob_null, boolean, integer, string, string_null, text,
+};
 
 #[derive(Debug)]
 pub struct Migrator;
@@ -17,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(CreateReferrals),
             Box::new(CreateBreakGlassGrants),
             Box::new(haven_platform::outbox::CreateOutbox),
+            Box::new(AddAssignmentsAndTeams),
         ]
     }
 }
@@ -432,5 +435,74 @@ impl MigrationTrait for CreateBreakGlassGrants {
                 .await?;
         }
         Ok(())
+    }
+}
+
+/// Case assignments, and the team that holds a case. Adds a nullable column: portable on both backends.
+#[derive(Debug)]
+struct AddAssignmentsAndTeams;
+
+impl MigrationName for AddAssignmentsAndTeams {
+    fn name(&self) -> &str {
+        "m20261123_000008_add_assignments_and_teams"
+    }
+}
+
+#[derive(DeriveIden)]
+enum ChildAssignments {
+    Table,
+    ChildId,
+    Assignee,
+    AssignedBy,
+    AssignedAtUs,
+}
+
+#[derive(DeriveIden)]
+enum ChildrenTeam {
+    #[sea_orm(iden = "children")]
+    Table,
+    Team,
+}
+
+#[async_trait::async_trait]
+#[allow(elided_lifetimes_in_paths)] // async_trait cannot take the anonymous lifetime here
+impl MigrationTrait for AddAssignmentsAndTeams {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(ChildrenTeam::Table)
+                    .add_column(string_null(ChildrenTeam::Team))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(ChildAssignments::Table)
+                    .if_not_exists()
+                    .col(string(ChildAssignments::ChildId))
+                    .col(string(ChildAssignments::Assignee))
+                    .col(string(ChildAssignments::AssignedBy))
+                    .col(big_integer(ChildAssignments::AssignedAtUs))
+                    .primary_key(
+                        Index::create()
+                            .col(ChildAssignments::ChildId)
+                            .col(ChildAssignments::Assignee),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_child_assignments_assignee")
+                    .table(ChildAssignments::Table)
+                    .col(ChildAssignments::Assignee)
+                    .col(ChildAssignments::ChildId)
+                    .if_not_exists()
+                    .to_owned(),
+            )
+            .await
     }
 }

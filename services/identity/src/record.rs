@@ -35,6 +35,8 @@ pub(crate) struct ChildRecord {
     pub(crate) referrals: Vec<ReferralGrant>,
     /// Subjects with an unexpired break-glass grant, loaded only for callers who may hold one.
     pub(crate) break_glass: Vec<String>,
+    /// Caseworkers the case is assigned to, loaded only for callers whose policy looks at them.
+    pub(crate) assignees: Vec<String>,
     /// The child's unwrapped data key, loaded only for callers who may read a sealed class.
     pub(crate) data_key: Option<Arc<DataKey>>,
 }
@@ -48,6 +50,8 @@ impl ChildRecord {
             affiliations: &self.affiliations,
             referrals: &self.referrals,
             break_glass: &self.break_glass,
+            assignees: &self.assignees,
+            team: self.row.team.as_deref(),
         }
     }
 

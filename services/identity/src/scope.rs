@@ -5,7 +5,7 @@ use haven_authz::{Policy, Principal, Scope};
 use sea_orm::sea_query::{Query, SelectStatement};
 use sea_orm::{ColumnTrait, Condition};
 
-use crate::entity::{affiliation, break_glass, child, referral};
+use crate::entity::{affiliation, assignment, break_glass, child, referral};
 use crate::record::CHILD_CLASSES;
 use crate::store::REFERRAL_ACCEPTED;
 
@@ -25,6 +25,15 @@ pub(crate) fn visible_rows(policy: &Policy, principal: &Principal) -> Option<Con
         }
         let condition = match grant.scope {
             Scope::Own => Condition::all().add(child::Column::Owner.eq(principal.sub.clone())),
+            Scope::Assigned => {
+                Condition::all().add(child::Column::Id.in_subquery(assigned_to(&principal.sub)))
+            }
+            Scope::Team => match &principal.team {
+                Some(team) => Condition::all()
+                    .add(child::Column::Team.eq(team.clone()))
+                    .add(child::Column::Agency.eq(principal.agency.clone())),
+                None => continue,
+            },
             Scope::Agency => {
                 Condition::all().add(child::Column::Agency.eq(principal.agency.clone()))
             }
@@ -43,6 +52,14 @@ pub(crate) fn visible_rows(policy: &Policy, principal: &Principal) -> Option<Con
         covered = true;
     }
     covered.then_some(any)
+}
+
+fn assigned_to(assignee: &str) -> SelectStatement {
+    Query::select()
+        .column(assignment::Column::ChildId)
+        .from(assignment::Entity)
+        .and_where(assignment::Column::Assignee.eq(assignee))
+        .to_owned()
 }
 
 fn opened_with_break_glass(holder: &str) -> SelectStatement {
@@ -83,7 +100,7 @@ mod tests {
     use sea_orm_migration::MigratorTrait as _;
 
     use super::visible_rows;
-    use crate::entity::{affiliation, break_glass, child, referral};
+    use crate::entity::{affiliation, assignment, break_glass, child, referral};
 
     struct Lcg(u64);
     impl Lcg {
@@ -119,6 +136,11 @@ mod tests {
             let owner = rng.pick(&subs).to_string();
             let agency = rng.pick(&agencies).to_string();
             let consent = rng.coin();
+            let team = if rng.coin() {
+                Some(rng.pick(&["north", "south"]).to_string())
+            } else {
+                None
+            };
             let affiliations: Vec<String> = schools
                 .iter()
                 .filter(|_| rng.coin())
@@ -138,6 +160,7 @@ mod tests {
                 identity: Set(Vec::new()),
                 whereabouts: Set(None),
                 protection: Set(None),
+                team: Set(team.clone()),
             })
             .exec_without_returning(&db)
             .await
@@ -207,23 +230,55 @@ mod tests {
                     holders.push(holder);
                 }
             }
-            records.push((id, owner, agency, consent, affiliations, referrals, holders));
+            let mut assignees = Vec::new();
+            if rng.coin() {
+                let assignee = rng.pick(&subs).to_string();
+                assignment::Entity::insert(assignment::ActiveModel {
+                    child_id: Set(id.clone()),
+                    assignee: Set(assignee.clone()),
+                    assigned_by: Set(owner.clone()),
+                    assigned_at_us: Set(i),
+                })
+                .exec_without_returning(&db)
+                .await
+                .expect("insert assignment");
+                assignees.push(assignee);
+            }
+            records.push((
+                id,
+                owner,
+                agency,
+                consent,
+                affiliations,
+                referrals,
+                holders,
+                assignees,
+                team,
+            ));
         }
 
         let everyone_file =
             "[roles.supervisor]\ngrants = [{ scope = \"all\", read = [\"identity\"] }]\n";
+        let team_file =
+            "[roles.caseworker]\ngrants = [{ scope = \"team\", read = [\"identity\"] }]\n";
         for policy in [
             Policy::default(),
             Policy::from_toml(everyone_file).expect("valid"),
+            Policy::from_toml(team_file).expect("valid"),
         ] {
             for role in Role::ALL {
                 for sub in subs {
-                    for agency in agencies.iter().chain(schools.iter()).chain(partners.iter()) {
+                    for (agency, team) in agencies
+                        .iter()
+                        .chain(schools.iter())
+                        .chain(partners.iter())
+                        .flat_map(|a| [(a, None), (a, Some("north"))])
+                    {
                         let principal = Principal {
                             sub: sub.into(),
                             agency: (*agency).into(),
                             roles: vec![role],
-                            team: None,
+                            team: team.map(str::to_owned),
                             locations: vec![],
                             jti: "j".into(),
                             exp: u64::MAX,
@@ -231,7 +286,17 @@ mod tests {
                         let by_policy: BTreeSet<&str> = records
                             .iter()
                             .filter(
-                                |(_, owner, agency, consent, affiliations, referrals, holders)| {
+                                |(
+                                    _,
+                                    owner,
+                                    agency,
+                                    consent,
+                                    affiliations,
+                                    referrals,
+                                    holders,
+                                    assignees,
+                                    team,
+                                )| {
                                     let attrs = RecordAttrs {
                                         owner,
                                         agency,
@@ -239,6 +304,8 @@ mod tests {
                                         affiliations,
                                         referrals,
                                         break_glass: holders,
+                                        assignees,
+                                        team: team.as_deref(),
                                     };
                                     policy
                                         .access(&principal, &attrs)

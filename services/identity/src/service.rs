@@ -14,6 +14,7 @@ use haven_platform::audit::{AuditEntry, AuditWriter};
 use haven_platform::sealing::Keyring;
 use haven_proto::common::PageRequest;
 use haven_proto::identity::child_identity_server::ChildIdentity;
+use haven_proto::identity::{AssignCaseRequest, AssignCaseResponse};
 use haven_proto::identity::{
     BreakGlassGrant, BreakGlassRequest, ListBreakGlassAlertsRequest, ListBreakGlassAlertsResponse,
 };
@@ -43,6 +44,7 @@ const RPC_UPDATE: &str = "/haven.identity.v1.ChildIdentity/UpdateChild";
 const RPC_LIST: &str = "/haven.identity.v1.ChildIdentity/ListChildren";
 const RPC_SEARCH: &str = "/haven.identity.v1.ChildIdentity/SearchChildren";
 const RPC_ERASE: &str = "/haven.identity.v1.ChildIdentity/EraseChild";
+const RPC_ASSIGN: &str = "/haven.identity.v1.ChildIdentity/AssignCase";
 
 const DEFAULT_PAGE_SIZE: u32 = 25;
 const MAX_PAGE_SIZE: u32 = 100;
@@ -146,6 +148,7 @@ impl IdentityService {
             affiliations: self.policy.uses_scope(principal, Scope::Affiliated),
             referrals: self.policy.uses_scope(principal, Scope::Referred),
             break_glass: self.policy.uses_scope(principal, Scope::BreakGlass),
+            assignees: self.policy.uses_scope(principal, Scope::Assigned),
             data_key: !self
                 .policy
                 .ever_readable(principal)
@@ -194,6 +197,8 @@ impl IdentityService {
             affiliations: &affiliations,
             referrals: &[],
             break_glass: &[],
+            assignees: &[],
+            team: principal.team.as_deref(),
         };
         let writable = self.policy.access(principal, &attrs).write;
         let written = written_classes(&child);
@@ -215,6 +220,7 @@ impl IdentityService {
             child,
             owner: principal.sub.clone(),
             agency: principal.agency.clone(),
+            team: principal.team.clone(),
             learner_of,
             principal: principal.sub.clone(),
             request_id: request.request_id,
@@ -347,6 +353,67 @@ impl IdentityService {
         Ok(self.visible_view(principal, &record)?.0)
     }
 
+    async fn assign(
+        &self,
+        principal: &Principal,
+        request: AssignCaseRequest,
+    ) -> Result<AssignCaseResponse, ServiceError> {
+        validate::record_id("child_id", &request.child_id)
+            .map_err(ServiceError::InvalidArgument)?;
+        if request.assignee.trim().is_empty() || request.assignee.len() > 128 {
+            return Err(ServiceError::invalid(
+                "assignee",
+                "must be 1 to 128 characters",
+            ));
+        }
+        if !self
+            .policy
+            .ever_writable(principal)
+            .contains(DataClass::Protection)
+        {
+            return Err(ServiceError::PermissionDenied(
+                "your role may not assign cases".into(),
+            ));
+        }
+        let action = if request.unassign {
+            "unassign"
+        } else {
+            "assign"
+        };
+        let entry = Self::entry(
+            principal,
+            action,
+            RPC_ASSIGN,
+            &request.child_id,
+            ClassSet::of(&[DataClass::Protection]),
+        );
+        let policy = self.policy.clone();
+        let assignees = self
+            .store
+            .set_assignment(
+                &request.child_id,
+                &request.assignee,
+                !request.unassign,
+                entry,
+                |current| {
+                    let access = policy
+                        .access(principal, &current.attrs())
+                        .restricted_to(CHILD_CLASSES);
+                    if !access.is_visible() {
+                        return Err(ServiceError::NotFound("child"));
+                    }
+                    if !access.write.contains(DataClass::Protection) {
+                        return Err(ServiceError::PermissionDenied(
+                            "your role may not assign this case".into(),
+                        ));
+                    }
+                    Ok(())
+                },
+            )
+            .await?;
+        Ok(AssignCaseResponse { assignees })
+    }
+
     async fn erase(
         &self,
         principal: &Principal,
@@ -476,6 +543,16 @@ fn query_key_groups(query: &str) -> Result<Vec<Vec<String>>, ServiceError> {
 
 #[tonic::async_trait]
 impl ChildIdentity for IdentityService {
+    async fn assign_case(
+        &self,
+        request: Request<AssignCaseRequest>,
+    ) -> Result<Response<AssignCaseResponse>, Status> {
+        let principal = self.principal(&request).await?;
+        Ok(Response::new(
+            self.assign(&principal, request.into_inner()).await?,
+        ))
+    }
+
     async fn break_glass(
         &self,
         request: Request<BreakGlassRequest>,

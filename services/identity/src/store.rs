@@ -17,7 +17,8 @@ use sea_orm::{
 };
 
 use crate::entity::{
-    affiliation, break_glass, child, child_key, erasure, idempotency, name_key, referral,
+    affiliation, assignment, break_glass, child, child_key, erasure, idempotency, name_key,
+    referral,
 };
 use crate::events::{self, IDENTITY_STREAM};
 use crate::record::{
@@ -38,6 +39,8 @@ pub(crate) struct Loading {
     pub(crate) referrals: bool,
     /// Unexpired break-glass grants.
     pub(crate) break_glass: bool,
+    /// Case assignments.
+    pub(crate) assignees: bool,
     /// The unwrapped data key, needed to read whereabouts or protection.
     pub(crate) data_key: bool,
 }
@@ -47,6 +50,7 @@ impl Loading {
         affiliations: true,
         referrals: true,
         break_glass: true,
+        assignees: true,
         data_key: true,
     };
 }
@@ -65,6 +69,7 @@ pub(crate) struct NewChild {
     pub(crate) child: Child,
     pub(crate) owner: String,
     pub(crate) agency: String,
+    pub(crate) team: Option<String>,
     /// Set when an educator registers a learner: the organisation it is affiliated with.
     pub(crate) learner_of: Option<String>,
     pub(crate) principal: String,
@@ -133,6 +138,7 @@ impl Store {
                 .encode_to_vec(),
             whereabouts,
             protection,
+            team: new.team,
         };
         child::Entity::insert(child::ActiveModel::from(row.clone()))
             .exec_without_returning(&txn)
@@ -173,6 +179,7 @@ impl Store {
             affiliations,
             referrals: Vec::new(),
             break_glass: Vec::new(),
+            assignees: Vec::new(),
             data_key: Some(Arc::new(data_key)),
         })))
     }
@@ -257,6 +264,7 @@ impl Store {
             affiliations: current.affiliations,
             referrals: current.referrals,
             break_glass: current.break_glass,
+            assignees: current.assignees,
             data_key: Some(data_key),
         })
     }
@@ -353,6 +361,11 @@ impl Store {
         } else {
             HashMap::new()
         };
+        let mut assignees = if loading.assignees {
+            assignees_of(&self.db, &ids).await?
+        } else {
+            HashMap::new()
+        };
         let mut keys = if loading.data_key {
             data_keys_of(&self.db, &self.keyring, &ids).await?
         } else {
@@ -364,6 +377,7 @@ impl Store {
                 affiliations: affiliations.remove(&row.id).unwrap_or_default(),
                 referrals: referrals.remove(&row.id).unwrap_or_default(),
                 break_glass: glass.remove(&row.id).unwrap_or_default(),
+                assignees: assignees.remove(&row.id).unwrap_or_default(),
                 data_key: keys.remove(&row.id),
                 row,
             })
@@ -418,13 +432,41 @@ async fn load<C: ConnectionTrait>(
     } else {
         Vec::new()
     };
+    let assignees = if loading.assignees {
+        assignees_of(conn, ids)
+            .await?
+            .remove(&row.id)
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
     Ok(Some(ChildRecord {
         row,
         affiliations,
         referrals,
         break_glass,
+        assignees,
         data_key,
     }))
+}
+
+/// The caseworkers `ids` are assigned to.
+async fn assignees_of<C: ConnectionTrait>(
+    conn: &C,
+    ids: &[String],
+) -> Result<HashMap<String, Vec<String>>, ServiceError> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows = assignment::Entity::find()
+        .filter(assignment::Column::ChildId.is_in(ids.iter().cloned()))
+        .all(conn)
+        .await?;
+    let mut by_child: HashMap<String, Vec<String>> = HashMap::new();
+    for row in rows {
+        by_child.entry(row.child_id).or_default().push(row.assignee);
+    }
+    Ok(by_child)
 }
 
 /// The holders of unexpired break-glass grants on `ids`.
@@ -823,5 +865,54 @@ impl Store {
             .limit(limit)
             .all(&self.db)
             .await?)
+    }
+}
+
+impl Store {
+    /// Assigns or unassigns a caseworker, in one transaction with its audit entry. `decide` sees the
+    /// case and refuses or allows the change. Returns the case's assignees afterwards.
+    pub(crate) async fn set_assignment<F>(
+        &self,
+        child_id: &str,
+        assignee: &str,
+        assigned: bool,
+        audit_entry: AuditEntry,
+        decide: F,
+    ) -> Result<Vec<String>, ServiceError>
+    where
+        F: FnOnce(&ChildRecord) -> Result<(), ServiceError>,
+    {
+        let txn = self.db.begin().await?;
+        let actor = audit_entry.actor.clone();
+        audit::append(&txn, &[audit_entry]).await?;
+        let Some(current) = load(&txn, &self.keyring, child_id, Loading::EVERYTHING).await? else {
+            txn.rollback().await?;
+            return Err(ServiceError::NotFound("child"));
+        };
+        if let Err(error) = decide(&current) {
+            txn.rollback().await?;
+            return Err(error);
+        }
+        assignment::Entity::delete_many()
+            .filter(assignment::Column::ChildId.eq(child_id))
+            .filter(assignment::Column::Assignee.eq(assignee))
+            .exec(&txn)
+            .await?;
+        if assigned {
+            assignment::Entity::insert(assignment::ActiveModel {
+                child_id: Set(child_id.to_owned()),
+                assignee: Set(assignee.to_owned()),
+                assigned_by: Set(actor),
+                assigned_at_us: Set(now_micros()),
+            })
+            .exec_without_returning(&txn)
+            .await?;
+        }
+        let assignees = assignees_of(&txn, &[child_id.to_owned()])
+            .await?
+            .remove(child_id)
+            .unwrap_or_default();
+        txn.commit().await?;
+        Ok(assignees)
     }
 }

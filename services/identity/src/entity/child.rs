@@ -21,6 +21,8 @@ pub struct Model {
     pub identity: Vec<u8>,
     pub whereabouts: Option<Vec<u8>>,
     pub protection: Option<Vec<u8>>,
+    /// The registering caseworker's team (token `team`), for the team scope.
+    pub team: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -2,6 +2,7 @@
 //! contract's protobuf sub-message, so redaction and (later) per-class encryption work on whole classes.
 
 pub mod affiliation;
+pub mod assignment;
 pub mod break_glass;
 pub mod child;
 pub mod child_key;
