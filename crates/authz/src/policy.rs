@@ -512,6 +512,14 @@ impl Policy {
             .fold(ClassSet::EMPTY, |set, referral| set.union(referral.classes))
     }
 
+    /// The most the principal could hold on any record: the union of all its grants.
+    pub fn max_access(&self, principal: &Principal) -> Access {
+        Access {
+            read: self.ever_readable(principal),
+            write: self.ever_writable(principal),
+        }
+    }
+
     /// Classes the principal may read on some record, whatever the record. The gateway rejects an RPC
     /// outright when this cannot cover what the RPC needs.
     pub fn ever_readable(&self, principal: &Principal) -> ClassSet {

@@ -259,11 +259,42 @@ impl IdentityService {
         request: GetChildRequest,
     ) -> Result<ChildView, ServiceError> {
         validate::record_id("id", &request.id).map_err(ServiceError::InvalidArgument)?;
-        let record = self
+        let loading = self.loading_for(principal);
+        let mut record = self
             .store
-            .load(&request.id, self.loading_for(principal))
+            .load(&request.id, Loading::NOTHING)
             .await?
             .ok_or(ServiceError::NotFound("child"))?;
+        // Scopes only ever widen with more attributes (assignees, referrals, grants, affiliations), so
+        // when the row alone already gives this caller every right they could hold, the extra lookups
+        // cannot change the answer and are skipped: the owner's read costs two queries, not six.
+        let most = self
+            .policy
+            .max_access(principal)
+            .restricted_to(CHILD_CLASSES);
+        let now = self
+            .policy
+            .access(principal, &record.attrs())
+            .restricted_to(CHILD_CLASSES);
+        if now != most {
+            let extras = Loading {
+                data_key: false,
+                ..loading
+            };
+            self.store.complete(&mut record, extras).await?;
+        }
+        let readable = self
+            .policy
+            .access(principal, &record.attrs())
+            .restricted_to(CHILD_CLASSES)
+            .read;
+        if loading.data_key && !readable.intersection(SEALED_CLASSES).is_empty() {
+            let key = Loading {
+                data_key: true,
+                ..Loading::NOTHING
+            };
+            self.store.complete(&mut record, key).await?;
+        }
         let (view, classes) = self.visible_view(principal, &record)?;
         self.audit
             .record(vec![Self::entry(

@@ -46,6 +46,15 @@ pub(crate) struct Loading {
 }
 
 impl Loading {
+    /// The row alone.
+    pub(crate) const NOTHING: Loading = Loading {
+        affiliations: false,
+        referrals: false,
+        break_glass: false,
+        assignees: false,
+        data_key: false,
+    };
+
     pub(crate) const EVERYTHING: Loading = Loading {
         affiliations: true,
         referrals: true,
@@ -182,6 +191,15 @@ impl Store {
             assignees: Vec::new(),
             data_key: Some(Arc::new(data_key)),
         })))
+    }
+
+    /// Adds what `loading` asks for to a record loaded with less.
+    pub(crate) async fn complete(
+        &self,
+        record: &mut ChildRecord,
+        loading: Loading,
+    ) -> Result<(), ServiceError> {
+        complete(&self.db, &self.keyring, record, loading).await
     }
 
     /// Loads a child with what `loading` asks for.
@@ -402,52 +420,55 @@ async fn load<C: ConnectionTrait>(
     let Some(row) = child::Entity::find_by_id(id.to_owned()).one(conn).await? else {
         return Ok(None);
     };
-    let ids = std::slice::from_ref(&row.id);
-    let affiliations = if loading.affiliations {
-        affiliations_of(conn, ids)
-            .await?
-            .remove(&row.id)
-            .unwrap_or_default()
-    } else {
-        Vec::new()
-    };
-    let data_key = if loading.data_key {
-        data_keys_of(conn, keyring, ids).await?.remove(&row.id)
-    } else {
-        None
-    };
-    let referrals = if loading.referrals {
-        referrals_of(conn, ids)
-            .await?
-            .remove(&row.id)
-            .unwrap_or_default()
-    } else {
-        Vec::new()
-    };
-    let break_glass = if loading.break_glass {
-        break_glass_of(conn, ids)
-            .await?
-            .remove(&row.id)
-            .unwrap_or_default()
-    } else {
-        Vec::new()
-    };
-    let assignees = if loading.assignees {
-        assignees_of(conn, ids)
-            .await?
-            .remove(&row.id)
-            .unwrap_or_default()
-    } else {
-        Vec::new()
-    };
-    Ok(Some(ChildRecord {
+    let mut record = ChildRecord {
         row,
-        affiliations,
-        referrals,
-        break_glass,
-        assignees,
-        data_key,
-    }))
+        affiliations: Vec::new(),
+        referrals: Vec::new(),
+        break_glass: Vec::new(),
+        assignees: Vec::new(),
+        data_key: None,
+    };
+    complete(conn, keyring, &mut record, loading).await?;
+    Ok(Some(record))
+}
+
+/// Loads what `loading` asks for into a record read without it.
+async fn complete<C: ConnectionTrait>(
+    conn: &C,
+    keyring: &Keyring,
+    record: &mut ChildRecord,
+    loading: Loading,
+) -> Result<(), ServiceError> {
+    let id = record.row.id.clone();
+    let ids = std::slice::from_ref(&id);
+    if loading.affiliations {
+        record.affiliations = affiliations_of(conn, ids)
+            .await?
+            .remove(&id)
+            .unwrap_or_default();
+    }
+    if loading.data_key {
+        record.data_key = data_keys_of(conn, keyring, ids).await?.remove(&id);
+    }
+    if loading.referrals {
+        record.referrals = referrals_of(conn, ids)
+            .await?
+            .remove(&id)
+            .unwrap_or_default();
+    }
+    if loading.break_glass {
+        record.break_glass = break_glass_of(conn, ids)
+            .await?
+            .remove(&id)
+            .unwrap_or_default();
+    }
+    if loading.assignees {
+        record.assignees = assignees_of(conn, ids)
+            .await?
+            .remove(&id)
+            .unwrap_or_default();
+    }
+    Ok(())
 }
 
 /// The caseworkers `ids` are assigned to.
