@@ -22,9 +22,11 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// gRPC gateway with JWT authentication and role-based redaction.
 ///
 /// Configuration comes from defaults, then --config FILE (TOML, see deploy/haven.example.toml), then
-/// HAVEN_* environment variables: HAVEN_DATA_DIR, HAVEN_REDIS_URL, HAVEN_JWKS_PATH, HAVEN_ISSUER,
-/// HAVEN_AUDIENCE, HAVEN_GATEWAY_LISTEN, HAVEN_IDENTITY_URL, HAVEN_IDENTITY_LISTEN,
-/// HAVEN_IDENTITY_DATABASE_URL, HAVEN_RATE_LIMIT_PER_SECOND, HAVEN_RATE_LIMIT_BURST.
+/// HAVEN_* environment variables: HAVEN_DATA_DIR, HAVEN_REDIS_URL, HAVEN_JWKS_PATH, HAVEN_POLICY_PATH,
+/// HAVEN_CLIENTS_PATH, HAVEN_ISSUER, HAVEN_AUDIENCE, HAVEN_MASTER_KEY (the key itself) or
+/// HAVEN_MASTER_KEY_PATH, HAVEN_GATEWAY_LISTEN, HAVEN_IDENTITY_URL, HAVEN_IDENTITY_LISTEN,
+/// HAVEN_IDENTITY_DATABASE_URL, HAVEN_RATE_LIMIT_PER_SECOND, HAVEN_RATE_LIMIT_BURST. HAVEN_LOG sets
+/// the log filter (default info).
 #[derive(Debug, Parser)]
 #[command(name = "haven", version)]
 struct Cli {
