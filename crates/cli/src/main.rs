@@ -215,7 +215,15 @@ async fn main() -> anyhow::Result<()> {
         Command::Audit {
             command: AuditCommand::Verify,
         } => {
-            let db = haven_platform::db::connect(&config.identity_database_url()).await?;
+            let url = config.identity_database_url();
+            if let Some(path) = url
+                .strip_prefix("sqlite://")
+                .and_then(|rest| rest.split('?').next())
+                && !std::path::Path::new(path).exists()
+            {
+                bail!("no identity database at {path}: nothing to verify");
+            }
+            let db = haven_platform::db::connect(&url).await?;
             match haven_platform::audit::verify_chain(&db).await? {
                 ChainReport::Intact { entries } => {
                     println!("identity audit log: intact, {entries} entries");

@@ -101,6 +101,37 @@ impl Bus {
         }
     }
 
+    /// The position of the newest event of `stream` (empty when the stream is empty), so a new reader can
+    /// start from now instead of replaying the stream.
+    pub async fn last_position(&self, stream: &str) -> Result<String, BusError> {
+        match self {
+            Bus::InProcess(streams) => {
+                let streams = streams.lock().unwrap_or_else(|p| p.into_inner());
+                Ok(streams
+                    .get(stream)
+                    .and_then(|entries| entries.last())
+                    .map(|e| e.position.clone())
+                    .unwrap_or_default())
+            }
+            Bus::Redis(manager) => {
+                let mut conn = manager.clone();
+                let reply: Value = redis::cmd("XREVRANGE")
+                    .arg(stream)
+                    .arg("+")
+                    .arg("-")
+                    .arg("COUNT")
+                    .arg(1)
+                    .query_async(&mut conn)
+                    .await
+                    .map_err(|e| BusError::Unavailable(e.to_string()))?;
+                Ok(parse_range(reply)?
+                    .pop()
+                    .map(|e| e.position)
+                    .unwrap_or_default())
+            }
+        }
+    }
+
     /// Up to `count` events of `stream` after `after` (empty: from the start), oldest first.
     pub async fn read_after(
         &self,
