@@ -95,3 +95,41 @@ async fn an_assigned_caseworker_works_the_case_until_unassigned() {
     );
     t.stop().await;
 }
+
+#[tokio::test]
+async fn a_case_assigned_across_agencies_stays_closed_and_a_namesake_elsewhere_sees_nothing() {
+    let t = TestSuite::start().await;
+    let mut client = t.client();
+    let owner = t.token("caseworker", "cw-1", "agency-a");
+    let elsewhere = t.token("caseworker", "cw-x", "agency-b");
+    let namesake = t.token("caseworker", "cw-1", "agency-b");
+    let id = id_of(
+        &client
+            .register_child(authed(
+                &owner,
+                register(case_child("Shared", "Sideways", false)),
+            ))
+            .await
+            .expect("r")
+            .into_inner(),
+    );
+    client
+        .assign_case(authed(
+            &owner,
+            AssignCaseRequest {
+                child_id: id.clone(),
+                assignee: "cw-x".into(),
+                unassign: false,
+            },
+        ))
+        .await
+        .expect("the assignment is recorded");
+    for token in [&elsewhere, &namesake] {
+        let status = client
+            .get_child(authed(token, GetChildRequest { id: id.clone() }))
+            .await
+            .expect_err("sharing across agencies goes through referrals");
+        assert_eq!(status.code(), Code::NotFound);
+    }
+    t.stop().await;
+}

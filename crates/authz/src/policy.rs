@@ -163,9 +163,9 @@ impl fmt::Debug for ClassSet {
 /// Which records a grant covers, judged from the record's attributes and the caller's claims.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Scope {
-    /// Records the caller owns.
+    /// Records the caller owns, within their agency.
     Own,
-    /// Cases assigned to the caller.
+    /// Cases of the caller's agency assigned to them.
     Assigned,
     /// Cases of the caller's team (token `team`) within their agency.
     Team,
@@ -468,8 +468,12 @@ impl Policy {
     /// Whether a scope covers a record for this principal.
     pub fn scope_covers(scope: Scope, principal: &Principal, record: &RecordAttrs<'_>) -> bool {
         match scope {
-            Scope::Own => record.owner == principal.sub,
-            Scope::Assigned => record.assignees.contains(&principal.sub),
+            // Both also require the caller's agency: a subject named alike in another agency, or a
+            // case assigned across agencies, must not open a case (sharing goes through referrals).
+            Scope::Own => record.owner == principal.sub && record.agency == principal.agency,
+            Scope::Assigned => {
+                record.assignees.contains(&principal.sub) && record.agency == principal.agency
+            }
             Scope::Team => {
                 principal.team.is_some()
                     && record.team == principal.team.as_deref()

@@ -24,10 +24,12 @@ pub(crate) fn visible_rows(policy: &Policy, principal: &Principal) -> Option<Con
             continue;
         }
         let condition = match grant.scope {
-            Scope::Own => Condition::all().add(child::Column::Owner.eq(principal.sub.clone())),
-            Scope::Assigned => {
-                Condition::all().add(child::Column::Id.in_subquery(assigned_to(&principal.sub)))
-            }
+            Scope::Own => Condition::all()
+                .add(child::Column::Owner.eq(principal.sub.clone()))
+                .add(child::Column::Agency.eq(principal.agency.clone())),
+            Scope::Assigned => Condition::all()
+                .add(child::Column::Id.in_subquery(assigned_to(&principal.sub)))
+                .add(child::Column::Agency.eq(principal.agency.clone())),
             Scope::Team => match &principal.team {
                 Some(team) => Condition::all()
                     .add(child::Column::Team.eq(team.clone()))
