@@ -2,8 +2,10 @@
 //! every RPC, its data key is destroyed, and (on SQLite) no byte of its data is left in the files.
 
 use haven_identity::entity::{child, child_key, erasure, name_key};
+use haven_proto::common::DataClass;
 use haven_proto::identity::{
-    EraseChildRequest, GetChildRequest, ListChildrenRequest, SearchChildrenRequest,
+    BreakGlassRequest, CreateReferralRequest, EraseChildRequest, GetChildRequest,
+    ListChildrenRequest, ReferralKind, SearchChildrenRequest,
 };
 use haven_tests::fixtures::{
     CANARY_ADDRESS, CANARY_NOTE_PLACE, CANARY_PHONE, case_child, register,
@@ -41,6 +43,34 @@ async fn an_erased_child_is_gone_everywhere_and_its_key_is_destroyed() {
         .expect("key")
         .wrapped;
 
+    // Free text about the child elsewhere: a break-glass reason and a consent-override reason.
+    let outsider = t.token("supervisor", "sup-b", "agency-b");
+    client
+        .break_glass(authed(
+            &outsider,
+            BreakGlassRequest {
+                child_id: id.clone(),
+                reason: "canary-glass-reason seen near the river".into(),
+            },
+        ))
+        .await
+        .expect("break-glass");
+    let supervisor = t.token("supervisor", "sup-a", "agency-a");
+    client
+        .create_referral(authed(
+            &supervisor,
+            CreateReferralRequest {
+                request_id: "erasure-referral".into(),
+                child_id: id.clone(),
+                to_agency: "ngo-1".into(),
+                service: "shelter".into(),
+                kind: ReferralKind::Service as i32,
+                shared_classes: vec![DataClass::Identity as i32],
+                consent_override_reason: "canary-override-reason urgent shelter".into(),
+            },
+        ))
+        .await
+        .expect("referral");
     let erase = |reason: &str| EraseChildRequest {
         id: id.clone(),
         reason: reason.into(),
@@ -135,6 +165,8 @@ async fn an_erased_child_is_gone_everywhere_and_its_key_is_destroyed() {
             }
         }
         for canary in [
+            "canary-glass-reason",
+            "canary-override-reason",
             "Erasegiven",
             "Erasefamily",
             CANARY_PHONE,

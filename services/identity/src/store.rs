@@ -319,6 +319,24 @@ impl Store {
             .filter(affiliation::Column::ChildId.eq(id))
             .exec(&txn)
             .await?;
+        // Everything else that names the child and may hold protected text or a digest of it goes too:
+        // referral and break-glass reasons, request-body hashes, assignments.
+        referral::Entity::delete_many()
+            .filter(referral::Column::ChildId.eq(id))
+            .exec(&txn)
+            .await?;
+        break_glass::Entity::delete_many()
+            .filter(break_glass::Column::ChildId.eq(id))
+            .exec(&txn)
+            .await?;
+        idempotency::Entity::delete_many()
+            .filter(idempotency::Column::ChildId.eq(id))
+            .exec(&txn)
+            .await?;
+        assignment::Entity::delete_many()
+            .filter(assignment::Column::ChildId.eq(id))
+            .exec(&txn)
+            .await?;
         let now = now_micros();
         let (event_id, event) = events::child_erased(id, now);
         outbox::append(&txn, IDENTITY_STREAM, &event_id, event).await?;
