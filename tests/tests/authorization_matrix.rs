@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 
 use haven_proto::common::DataClass;
+use haven_proto::identity::child_identity_client::ChildIdentityClient;
 use haven_proto::identity::identity_audit_client::IdentityAuditClient;
 use haven_proto::identity::{
     BreakGlassRequest, Child, ChildView, EraseChildRequest, GetChildRequest,
@@ -265,6 +266,30 @@ fn withheld_of(view: &ChildView) -> BTreeSet<&'static str> {
         .collect()
 }
 
+/// Records a mismatch between the code an RPC gave and the table's.
+fn check(failures: &mut Vec<String>, profile: &str, rpc: &str, got: Code, want: Code) {
+    if got != want {
+        failures.push(format!("{profile}: {rpc} gave {got:?}, want {want:?}"));
+    }
+}
+
+/// The version of a record as `token` reads it.
+async fn version_of(
+    client: &mut ChildIdentityClient<tonic::transport::Channel>,
+    token: &str,
+    id: &str,
+) -> i64 {
+    client
+        .get_child(authed(token, GetChildRequest { id: id.into() }))
+        .await
+        .expect("the reference reader sees the record")
+        .into_inner()
+        .child
+        .and_then(|c| c.meta)
+        .expect("meta")
+        .version
+}
+
 fn code_of<T>(result: &Result<T, tonic::Status>) -> Code {
     match result {
         Ok(_) => Code::Ok,
@@ -386,39 +411,28 @@ async fn every_role_sees_exactly_its_cells() {
                 .register_child(authed(&token, register(learner("Probe", "Learner"))))
                 .await,
         );
-        if got != profile.register_learner {
-            failures.push(format!(
-                "{}: RegisterChild(learner) gave {got:?}, want {:?}",
-                profile.name, profile.register_learner
-            ));
-        }
+        check(
+            &mut failures,
+            profile.name,
+            "RegisterChild(learner)",
+            got,
+            profile.register_learner,
+        );
         let got = code_of(
             &client
                 .register_child(authed(&token, register(case_child("Probe", "Case", false))))
                 .await,
         );
-        if got != profile.register_case {
-            failures.push(format!(
-                "{}: RegisterChild(case) gave {got:?}, want {:?}",
-                profile.name, profile.register_case
-            ));
-        }
+        check(
+            &mut failures,
+            profile.name,
+            "RegisterChild(case)",
+            got,
+            profile.register_case,
+        );
         // UpdateChild on the protection of a case, and on the identity of the learner.
         let supervisor = t.token("supervisor", "sup-a", "agency-a");
-        let case_version = client
-            .get_child(authed(
-                &supervisor,
-                GetChildRequest {
-                    id: ids[&Rec::Private].clone(),
-                },
-            ))
-            .await
-            .expect("supervisor reads")
-            .into_inner()
-            .child
-            .and_then(|c| c.meta)
-            .expect("meta")
-            .version;
+        let case_version = version_of(&mut client, &supervisor, &ids[&Rec::Private]).await;
         let got = code_of(
             &client
                 .update_child(authed(
@@ -434,26 +448,14 @@ async fn every_role_sees_exactly_its_cells() {
                 ))
                 .await,
         );
-        if got != profile.update_case_protection {
-            failures.push(format!(
-                "{}: UpdateChild(case protection) gave {got:?}, want {:?}",
-                profile.name, profile.update_case_protection
-            ));
-        }
-        let learner_version = client
-            .get_child(authed(
-                &teacher,
-                GetChildRequest {
-                    id: ids[&Rec::Learner].clone(),
-                },
-            ))
-            .await
-            .expect("teacher reads")
-            .into_inner()
-            .child
-            .and_then(|c| c.meta)
-            .expect("meta")
-            .version;
+        check(
+            &mut failures,
+            profile.name,
+            "UpdateChild(case protection)",
+            got,
+            profile.update_case_protection,
+        );
+        let learner_version = version_of(&mut client, &teacher, &ids[&Rec::Learner]).await;
         let got = code_of(
             &client
                 .update_child(authed(
@@ -475,12 +477,13 @@ async fn every_role_sees_exactly_its_cells() {
                 ))
                 .await,
         );
-        if got != profile.update_learner_identity {
-            failures.push(format!(
-                "{}: UpdateChild(learner identity) gave {got:?}, want {:?}",
-                profile.name, profile.update_learner_identity
-            ));
-        }
+        check(
+            &mut failures,
+            profile.name,
+            "UpdateChild(learner identity)",
+            got,
+            profile.update_learner_identity,
+        );
         // EraseChild: only with the erase_child permission, on a case registered for this attempt.
         let doomed = client
             .register_child(authed(
@@ -505,12 +508,13 @@ async fn every_role_sees_exactly_its_cells() {
                 ))
                 .await,
         );
-        if got != profile.erase {
-            failures.push(format!(
-                "{}: EraseChild gave {got:?}, want {:?}",
-                profile.name, profile.erase
-            ));
-        }
+        check(
+            &mut failures,
+            profile.name,
+            "EraseChild",
+            got,
+            profile.erase,
+        );
         // ListAuditEntries: only roles granted the audit class.
         let mut audit = IdentityAuditClient::new(t.channel());
         let got = code_of(
@@ -524,12 +528,13 @@ async fn every_role_sees_exactly_its_cells() {
                 ))
                 .await,
         );
-        if got != profile.list_audit {
-            failures.push(format!(
-                "{}: ListAuditEntries gave {got:?}, want {:?}",
-                profile.name, profile.list_audit
-            ));
-        }
+        check(
+            &mut failures,
+            profile.name,
+            "ListAuditEntries",
+            got,
+            profile.list_audit,
+        );
         // BreakGlass last: a grant widens what this caller sees.
         let got = code_of(
             &client
@@ -542,12 +547,13 @@ async fn every_role_sees_exactly_its_cells() {
                 ))
                 .await,
         );
-        if got != profile.break_glass {
-            failures.push(format!(
-                "{}: BreakGlass gave {got:?}, want {:?}",
-                profile.name, profile.break_glass
-            ));
-        }
+        check(
+            &mut failures,
+            profile.name,
+            "BreakGlass",
+            got,
+            profile.break_glass,
+        );
     }
     assert!(
         failures.is_empty(),
