@@ -34,6 +34,8 @@ pub struct TestSuite {
 pub struct Options {
     pub rate_limit_per_second: u32,
     pub rate_limit_burst: u32,
+    /// A deployment policy file's text, in place of the shipped default.
+    pub policy_toml: Option<String>,
 }
 
 impl Default for Options {
@@ -41,6 +43,7 @@ impl Default for Options {
         Options {
             rate_limit_per_second: 100_000,
             rate_limit_burst: 100_000,
+            policy_toml: None,
         }
     }
 }
@@ -80,6 +83,11 @@ impl TestSuite {
         config.gateway.listen = SocketAddr::from(([127, 0, 0, 1], 0));
         config.gateway.rate_limit_per_second = options.rate_limit_per_second;
         config.gateway.rate_limit_burst = options.rate_limit_burst;
+        if let Some(policy) = &options.policy_toml {
+            let path = data_dir.join("policy.toml");
+            std::fs::write(&path, policy).expect("write policy file");
+            config.auth.policy_path = Some(path);
+        }
         config.redis_url = std::env::var("HAVEN_TEST_REDIS_URL")
             .ok()
             .filter(|u| !u.is_empty());

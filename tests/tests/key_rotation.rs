@@ -110,7 +110,8 @@ async fn rotation_rewraps_data_keys_and_the_old_key_is_no_longer_needed() {
         haven_identity::rewrap_data_keys(&db, &keyring)
             .await
             .expect("rewrap"),
-        1
+        2,
+        "the child's data key and the location-tag service key"
     );
     assert_eq!(
         haven_identity::rewrap_data_keys(&db, &keyring)

@@ -189,6 +189,7 @@ async fn calls_beyond_the_rate_limit_are_refused_per_principal() {
     let t = TestSuite::start_with(haven_tests::Options {
         rate_limit_per_second: 1,
         rate_limit_burst: 3,
+        ..haven_tests::Options::default()
     })
     .await;
     let busy = t.token("caseworker", "cw-busy", "agency-a");

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::location::{LocationKey, LocationTag};
 use crate::policy::Role;
 
 /// The claims of a Haven access token (DESIGN.md §4). All but `team`, `locations` and `nbf` are required.
@@ -31,6 +32,9 @@ pub struct Principal {
     pub roles: Vec<Role>,
     pub team: Option<String>,
     pub locations: Vec<String>,
+    /// Tags of `locations` under the service's [`LocationKey`]; empty until
+    /// [`Principal::with_location_tags`] fills them in (the gateway never needs them).
+    pub location_tags: Vec<LocationTag>,
     pub jti: String,
     /// Expiry, seconds since the Unix epoch.
     pub exp: u64,
@@ -51,6 +55,7 @@ impl Principal {
             roles,
             team: claims.team,
             locations: claims.locations,
+            location_tags: Vec::new(),
             jti: claims.jti,
             exp: claims.exp,
         }
@@ -58,5 +63,21 @@ impl Principal {
 
     pub fn has_role(&self, role: Role) -> bool {
         self.roles.contains(&role)
+    }
+
+    /// This principal with its `locations` claims tagged under `key`, for the `location` scope. Claims
+    /// that name no valid area are dropped: they grant nothing.
+    pub fn with_location_tags(&self, key: &LocationKey) -> Principal {
+        let mut tags: Vec<LocationTag> = self
+            .locations
+            .iter()
+            .filter_map(|claim| key.tag_for_claim(claim))
+            .collect();
+        tags.sort_unstable();
+        tags.dedup();
+        Principal {
+            location_tags: tags,
+            ..self.clone()
+        }
     }
 }

@@ -5,6 +5,7 @@
 mod claims;
 mod clients;
 mod keys;
+mod location;
 mod policy;
 mod revocation;
 mod verify;
@@ -12,6 +13,9 @@ mod verify;
 pub use claims::{Claims, Principal};
 pub use clients::{ClientEntry, ClientError, ClientRegistry, hash_secret};
 pub use keys::{DevSigningKey, KeyError, TrustedKeys};
+pub use location::{
+    LEVEL_SEPARATOR, LocationKey, LocationTag, MAX_TAGGED_LEVELS, tag_from_hex, tag_hex,
+};
 pub use policy::{
     Access, ClassSet, DEFAULT_POLICY_TOML, DataClass, Grant, Permission, Policy, PolicyError,
     RecordAttrs, ReferralGrant, Role, Scope,

@@ -171,6 +171,9 @@ pub enum Scope {
     Team,
     /// Records of the caller's agency.
     Agency,
+    /// Records of the caller's agency whose child is currently in an admin area under one of the
+    /// caller's `locations` claims (matched through keyed location tags, never plaintext).
+    Location,
     /// Children affiliated with the caller's organisation as learners (registered by it or enrolled with it).
     Affiliated,
     /// Children of other agencies whose case records `consent_for_tracing`.
@@ -231,6 +234,8 @@ pub struct RecordAttrs<'a> {
     pub assignees: &'a [String],
     /// The team that holds the case, if any.
     pub team: Option<&'a str>,
+    /// Tags of every prefix of the child's current admin path (see [`crate::LocationKey`]).
+    pub locations: &'a [crate::LocationTag],
 }
 
 /// One accepted referral as access control sees it: a partner agency and the classes shared with it.
@@ -341,11 +346,12 @@ struct GrantEntry {
 }
 
 impl Scope {
-    pub const ALL: [Scope; 9] = [
+    pub const ALL: [Scope; 10] = [
         Scope::Own,
         Scope::Assigned,
         Scope::Team,
         Scope::Agency,
+        Scope::Location,
         Scope::Affiliated,
         Scope::TracingConsentElsewhere,
         Scope::Referred,
@@ -359,6 +365,7 @@ impl Scope {
             Scope::Assigned => "assigned",
             Scope::Team => "team",
             Scope::Agency => "agency",
+            Scope::Location => "location",
             Scope::Affiliated => "affiliated",
             Scope::TracingConsentElsewhere => "tracing_consent_elsewhere",
             Scope::Referred => "referred",
@@ -480,6 +487,13 @@ impl Policy {
                     && record.agency == principal.agency
             }
             Scope::Agency => record.agency == principal.agency,
+            Scope::Location => {
+                record.agency == principal.agency
+                    && record
+                        .locations
+                        .iter()
+                        .any(|tag| principal.location_tags.contains(tag))
+            }
             Scope::Affiliated => record.affiliations.contains(&principal.agency),
             Scope::TracingConsentElsewhere => {
                 record.consent_for_tracing && record.agency != principal.agency
@@ -578,6 +592,7 @@ mod tests {
             roles: vec![role],
             team: None,
             locations: vec![],
+            location_tags: vec![],
             jti: "j".into(),
             exp: u64::MAX,
         }
@@ -598,6 +613,7 @@ mod tests {
             break_glass: &[],
             assignees: &[],
             team: None,
+            locations: &[],
         }
     }
 
@@ -760,6 +776,7 @@ mod tests {
             break_glass: &[],
             assignees: &[],
             team: None,
+            locations: &[],
         };
         let access = policy.access(&partner, &record);
         assert_eq!(
@@ -793,6 +810,7 @@ mod tests {
             break_glass: &[],
             assignees: &assignees,
             team: Some("north"),
+            locations: &[],
         };
         let access = policy.access(&me, &record);
         assert_eq!(
@@ -816,6 +834,43 @@ mod tests {
         assert!(
             !policy.access(&me, &teamless).is_visible(),
             "no team claim, no team scope"
+        );
+    }
+
+    #[test]
+    fn location_scope_covers_cases_under_the_callers_areas_within_the_agency() {
+        let policy = Policy::from_toml(
+            "[roles.supervisor]\ngrants = [{ scope = \"location\", read = [\"identity\", \"protection\"] }]\n",
+        )
+        .expect("valid");
+        let key = crate::LocationKey::from_bytes([9; 32]);
+        let mut me = principal(Role::Supervisor, "sv", "a1");
+        me.locations = vec!["SO/Banadir".into()];
+        let me = me.with_location_tags(&key);
+        let in_area = key.tags_for_path(&["SO", "Banadir", "Hodan"]);
+        let elsewhere = key.tags_for_path(&["SO", "Bay", "Baidoa"]);
+        let record = RecordAttrs {
+            locations: &in_area,
+            ..record("cw", "a1", false, &[])
+        };
+        assert_eq!(
+            policy.access(&me, &record).read,
+            ClassSet::of(&[DataClass::Identity, DataClass::Protection])
+        );
+        let outside = RecordAttrs {
+            locations: &elsewhere,
+            ..record
+        };
+        assert!(!policy.access(&me, &outside).is_visible());
+        let other_agency = RecordAttrs {
+            agency: "a2",
+            ..record
+        };
+        assert!(!policy.access(&me, &other_agency).is_visible());
+        let untagged = principal(Role::Supervisor, "sv", "a1");
+        assert!(
+            !policy.access(&untagged, &record).is_visible(),
+            "claims count only once tagged by the service"
         );
     }
 

@@ -69,6 +69,9 @@ enum Command {
         /// Where to write the key.
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+        /// The key's version: one above the current key's when rotating.
+        #[arg(long, default_value_t = 1)]
+        version: u32,
     },
     /// Re-wrap every child's data key under the current master key, after adding a new key as
     /// `master_key_path` and the old one under `previous_master_key_paths`. Data is not rewritten.
@@ -287,14 +290,14 @@ async fn main() -> anyhow::Result<()> {
             );
             println!("{secret}");
         }
-        Command::Keygen { out } => {
+        Command::Keygen { out, version } => {
             if out.exists() {
                 bail!(
                     "{} exists; a master key is never overwritten",
                     out.display()
                 );
             }
-            let key = haven_platform::sealing::MasterKey::load_or_create(&out)?;
+            let key = haven_platform::sealing::MasterKey::load_or_create_version(&out, version)?;
             println!(
                 "wrote master key version {} to {}; back it up apart from the database",
                 key.version(),

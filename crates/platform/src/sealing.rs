@@ -237,6 +237,12 @@ impl MasterKey {
     /// that is then hard-linked into place, so two services starting together on one data
     /// directory agree on one key, and a crash never leaves a half-written key behind.
     pub fn load_or_create(path: &Path) -> Result<Self, SealingError> {
+        MasterKey::load_or_create_version(path, 1)
+    }
+
+    /// [`MasterKey::load_or_create`] with the version a new key gets: rotation needs a version the
+    /// keyring does not hold yet.
+    pub fn load_or_create_version(path: &Path, version: u32) -> Result<Self, SealingError> {
         match fs::symlink_metadata(path) {
             Ok(_) => return MasterKey::from_file(path),
             Err(error) if error.kind() == io::ErrorKind::NotFound => {}
@@ -259,7 +265,7 @@ impl MasterKey {
         };
         fs::create_dir_all(parent).map_err(create_error)?;
 
-        let key = MasterKey::generate(1);
+        let key = MasterKey::generate(version);
         let mut temp_name = path.file_name().unwrap_or_default().to_os_string();
         temp_name.push(format!(".tmp-{}", uuid::Uuid::now_v7()));
         let temp_path = parent.join(temp_name);
@@ -506,6 +512,12 @@ impl fmt::Debug for DataKey {
 }
 
 impl DataKey {
+    /// The raw key, for deriving a service-wide secret from a wrapped key (the location-tag key). Never
+    /// log or store it.
+    pub fn secret_bytes(&self) -> &[u8; KEY_LEN] {
+        &self.key
+    }
+
     /// Encrypts one field's value with a fresh random nonce. The associated data binds
     /// `record_id`, `field` and `key_generation` (a caller-chosen counter for this record's data
     /// key, so a record can be re-keyed later and each value says which key it needs).

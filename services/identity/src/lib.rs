@@ -6,6 +6,7 @@ mod audit_rpc;
 mod break_glass;
 pub mod entity;
 pub mod events;
+mod location;
 mod mask;
 mod migration;
 mod paging;
@@ -83,8 +84,9 @@ pub async fn build(
     Ok(IdentityService::new(db, auth, policy, keyring))
 }
 
-/// Re-wraps every child's data key under the keyring's current master key (master-key rotation). The
-/// encrypted columns are not rewritten. Returns how many keys changed.
+/// Re-wraps every child's data key, and the service keys (location tags), under the keyring's current
+/// master key (master-key rotation). The encrypted columns are not rewritten. Returns how many keys
+/// changed.
 pub async fn rewrap_data_keys(
     db: &DatabaseConnection,
     keyring: &Keyring,

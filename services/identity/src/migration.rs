@@ -20,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(CreateBreakGlassGrants),
             Box::new(haven_platform::outbox::CreateOutbox),
             Box::new(AddAssignmentsAndTeams),
+            Box::new(CreateLocationTags),
         ]
     }
 }
@@ -501,6 +502,73 @@ impl MigrationTrait for AddAssignmentsAndTeams {
                     .col(ChildAssignments::Assignee)
                     .col(ChildAssignments::ChildId)
                     .if_not_exists()
+                    .to_owned(),
+            )
+            .await
+    }
+}
+
+/// Keyed location tags for the `location` scope, and the wrapped service keys (the tag key among them).
+#[derive(Debug)]
+struct CreateLocationTags;
+
+impl MigrationName for CreateLocationTags {
+    fn name(&self) -> &str {
+        "m20261123_000009_create_location_tags"
+    }
+}
+
+#[derive(DeriveIden)]
+enum ChildLocationTags {
+    Table,
+    ChildId,
+    Tag,
+}
+
+#[derive(DeriveIden)]
+enum ServiceKeys {
+    Table,
+    Name,
+    Wrapped,
+}
+
+#[async_trait::async_trait]
+#[allow(elided_lifetimes_in_paths)] // async_trait cannot take the anonymous lifetime here
+impl MigrationTrait for CreateLocationTags {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(ChildLocationTags::Table)
+                    .if_not_exists()
+                    .col(string(ChildLocationTags::ChildId))
+                    .col(string(ChildLocationTags::Tag))
+                    .primary_key(
+                        Index::create()
+                            .col(ChildLocationTags::ChildId)
+                            .col(ChildLocationTags::Tag),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_child_location_tags_tag")
+                    .table(ChildLocationTags::Table)
+                    .col(ChildLocationTags::Tag)
+                    .col(ChildLocationTags::ChildId)
+                    .if_not_exists()
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(ServiceKeys::Table)
+                    .if_not_exists()
+                    .col(string(ServiceKeys::Name).primary_key())
+                    .col(blob(ServiceKeys::Wrapped))
                     .to_owned(),
             )
             .await

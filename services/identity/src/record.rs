@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use haven_authz::{Access, ClassSet, DataClass, RecordAttrs, ReferralGrant};
+use haven_authz::{Access, ClassSet, DataClass, LocationTag, RecordAttrs, ReferralGrant};
 use haven_platform::ServiceError;
 use haven_platform::sealing::DataKey;
 use haven_proto::common::DataClass as WireClass;
@@ -37,6 +37,8 @@ pub(crate) struct ChildRecord {
     pub(crate) break_glass: Vec<String>,
     /// Caseworkers the case is assigned to, loaded only for callers whose policy looks at them.
     pub(crate) assignees: Vec<String>,
+    /// Tags of the child's current admin path, loaded only for callers with a location scope.
+    pub(crate) locations: Vec<LocationTag>,
     /// The child's unwrapped data key, loaded only for callers who may read a sealed class.
     pub(crate) data_key: Option<Arc<DataKey>>,
 }
@@ -52,6 +54,7 @@ impl ChildRecord {
             break_glass: &self.break_glass,
             assignees: &self.assignees,
             team: self.row.team.as_deref(),
+            locations: &self.locations,
         }
     }
 

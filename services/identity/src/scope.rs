@@ -1,11 +1,11 @@
 //! The SQL twin of the policy's scope check: which rows a principal may see at all. Lists and searches
 //! filter with it, so a list never shows what a get would refuse; a test holds the two to each other.
 
-use haven_authz::{Policy, Principal, Scope};
+use haven_authz::{LocationTag, Policy, Principal, Scope, tag_hex};
 use sea_orm::sea_query::{Query, SelectStatement};
 use sea_orm::{ColumnTrait, Condition};
 
-use crate::entity::{affiliation, assignment, break_glass, child, referral};
+use crate::entity::{affiliation, assignment, break_glass, child, location_tag, referral};
 use crate::record::CHILD_CLASSES;
 use crate::store::REFERRAL_ACCEPTED;
 
@@ -39,6 +39,14 @@ pub(crate) fn visible_rows(policy: &Policy, principal: &Principal) -> Option<Con
             Scope::Agency => {
                 Condition::all().add(child::Column::Agency.eq(principal.agency.clone()))
             }
+            Scope::Location => {
+                if principal.location_tags.is_empty() {
+                    continue;
+                }
+                Condition::all()
+                    .add(child::Column::Agency.eq(principal.agency.clone()))
+                    .add(child::Column::Id.in_subquery(tagged_with(&principal.location_tags)))
+            }
             Scope::Affiliated => Condition::all()
                 .add(child::Column::Id.in_subquery(affiliated_children(&principal.agency))),
             Scope::TracingConsentElsewhere => Condition::all()
@@ -54,6 +62,14 @@ pub(crate) fn visible_rows(policy: &Policy, principal: &Principal) -> Option<Con
         covered = true;
     }
     covered.then_some(any)
+}
+
+fn tagged_with(tags: &[LocationTag]) -> SelectStatement {
+    Query::select()
+        .column(location_tag::Column::ChildId)
+        .from(location_tag::Entity)
+        .and_where(location_tag::Column::Tag.is_in(tags.iter().map(tag_hex)))
+        .to_owned()
 }
 
 fn assigned_to(assignee: &str) -> SelectStatement {
@@ -102,7 +118,7 @@ mod tests {
     use sea_orm_migration::MigratorTrait as _;
 
     use super::visible_rows;
-    use crate::entity::{affiliation, assignment, break_glass, child, referral};
+    use crate::entity::{affiliation, assignment, break_glass, child, location_tag, referral};
 
     struct Lcg(u64);
     impl Lcg {
@@ -132,6 +148,7 @@ mod tests {
         let partners = ["ngo-1", "ngo-2"];
         let statuses = ["pending", "accepted", "revoked"];
         let mut rng = Lcg(42);
+        let location_key = haven_authz::LocationKey::from_bytes([5; 32]);
         let mut records = Vec::new();
         for i in 0..80 {
             let id = uuid::Uuid::now_v7().to_string();
@@ -246,6 +263,22 @@ mod tests {
                 .expect("insert assignment");
                 assignees.push(assignee);
             }
+            let path: &[&str] = match rng.pick(&["none", "hodan", "baidoa", "country"]) {
+                "hodan" => &["SO", "Banadir", "Hodan"],
+                "baidoa" => &["SO", "Bay", "Baidoa"],
+                "country" => &["SO"],
+                _ => &[],
+            };
+            let locations = location_key.tags_for_path(path);
+            for tag in &locations {
+                location_tag::Entity::insert(location_tag::ActiveModel {
+                    child_id: Set(id.clone()),
+                    tag: Set(haven_authz::tag_hex(tag)),
+                })
+                .exec_without_returning(&db)
+                .await
+                .expect("insert location tag");
+            }
             records.push((
                 id,
                 owner,
@@ -256,6 +289,7 @@ mod tests {
                 holders,
                 assignees,
                 team,
+                locations,
             ));
         }
 
@@ -263,28 +297,35 @@ mod tests {
             "[roles.supervisor]\ngrants = [{ scope = \"all\", read = [\"identity\"] }]\n";
         let team_file =
             "[roles.caseworker]\ngrants = [{ scope = \"team\", read = [\"identity\"] }]\n";
+        let location_file =
+            "[roles.supervisor]\ngrants = [{ scope = \"location\", read = [\"identity\"] }]\n";
+        let claims: [&[&str]; 4] = [&[], &["SO/Banadir"], &["SO"], &["SO/Bay/Baidoa", "KE"]];
         for policy in [
             Policy::default(),
             Policy::from_toml(everyone_file).expect("valid"),
             Policy::from_toml(team_file).expect("valid"),
+            Policy::from_toml(location_file).expect("valid"),
         ] {
             for role in Role::ALL {
                 for sub in subs {
-                    for (agency, team) in agencies
+                    for (agency, team, locations) in agencies
                         .iter()
                         .chain(schools.iter())
                         .chain(partners.iter())
                         .flat_map(|a| [(a, None), (a, Some("north"))])
+                        .flat_map(|(a, t)| claims.iter().map(move |c| (a, t, c)))
                     {
                         let principal = Principal {
                             sub: sub.into(),
                             agency: (*agency).into(),
                             roles: vec![role],
                             team: team.map(str::to_owned),
-                            locations: vec![],
+                            locations: locations.iter().map(|c| c.to_string()).collect(),
+                            location_tags: vec![],
                             jti: "j".into(),
                             exp: u64::MAX,
-                        };
+                        }
+                        .with_location_tags(&location_key);
                         let by_policy: BTreeSet<&str> = records
                             .iter()
                             .filter(
@@ -298,6 +339,7 @@ mod tests {
                                     holders,
                                     assignees,
                                     team,
+                                    locations,
                                 )| {
                                     let attrs = RecordAttrs {
                                         owner,
@@ -308,6 +350,7 @@ mod tests {
                                         break_glass: holders,
                                         assignees,
                                         team: team.as_deref(),
+                                        locations,
                                     };
                                     policy
                                         .access(&principal, &attrs)
@@ -329,7 +372,7 @@ mod tests {
                                 .collect(),
                         };
                         let by_sql: BTreeSet<&str> = by_sql.iter().map(String::as_str).collect();
-                        assert_eq!(by_sql, by_policy, "{role} {sub}@{agency}");
+                        assert_eq!(by_sql, by_policy, "{role} {sub}@{agency} in {locations:?}");
                     }
                 }
             }

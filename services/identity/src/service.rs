@@ -96,8 +96,15 @@ impl IdentityService {
         }
     }
 
+    /// The verified caller. A caller whose policy has a location scope gets its `locations` claims
+    /// tagged, so the scope can compare them with the records' tags.
     async fn principal<T>(&self, request: &Request<T>) -> Result<Arc<Principal>, Status> {
-        authenticate(&self.auth, request).await
+        let principal = authenticate(&self.auth, request).await?;
+        if principal.locations.is_empty() || !self.policy.uses_scope(&principal, Scope::Location) {
+            return Ok(principal);
+        }
+        let key = self.store.location_key().await.map_err(Status::from)?;
+        Ok(Arc::new(principal.with_location_tags(key)))
     }
 
     /// The audit writer, shared with the audit read-back service so the chain has one group-commit writer.
@@ -149,6 +156,7 @@ impl IdentityService {
             referrals: self.policy.uses_scope(principal, Scope::Referred),
             break_glass: self.policy.uses_scope(principal, Scope::BreakGlass),
             assignees: self.policy.uses_scope(principal, Scope::Assigned),
+            locations: self.policy.uses_scope(principal, Scope::Location),
             data_key: !self
                 .policy
                 .ever_readable(principal)
@@ -190,6 +198,13 @@ impl IdentityService {
             .has_role(Role::Educator)
             .then(|| principal.agency.clone());
         let affiliations: Vec<String> = learner_of.iter().cloned().collect();
+        // A caller scoped by location may register only children inside its areas.
+        let locations = if self.policy.uses_scope(principal, Scope::Location) {
+            let key = self.store.location_key().await?;
+            key.tags_for_path(crate::location::current_path(&child))
+        } else {
+            Vec::new()
+        };
         let attrs = RecordAttrs {
             owner: &principal.sub,
             agency: &principal.agency,
@@ -199,6 +214,7 @@ impl IdentityService {
             break_glass: &[],
             assignees: &[],
             team: principal.team.as_deref(),
+            locations: &locations,
         };
         let writable = self.policy.access(principal, &attrs).write;
         let written = written_classes(&child);

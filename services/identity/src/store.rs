@@ -4,7 +4,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
-use haven_authz::ReferralGrant;
+use haven_authz::{LocationKey, ReferralGrant};
 use haven_platform::ServiceError;
 use haven_platform::audit::{self, AuditEntry};
 use haven_platform::outbox;
@@ -21,6 +21,7 @@ use crate::entity::{
     referral,
 };
 use crate::events::{self, IDENTITY_STREAM};
+use crate::location;
 use crate::record::{
     ChildRecord, PROTECTION_FIELD, WHEREABOUTS_FIELD, now_micros, parse_class_list,
 };
@@ -29,6 +30,8 @@ use crate::record::{
 pub(crate) struct Store {
     db: DatabaseConnection,
     keyring: Arc<Keyring>,
+    /// The location-tag key, loaded (or created) on first use.
+    location_key: Arc<tokio::sync::OnceCell<LocationKey>>,
 }
 
 /// What to load beside a child's row: each costs a query, so callers ask only for what their policy uses.
@@ -41,6 +44,8 @@ pub(crate) struct Loading {
     pub(crate) break_glass: bool,
     /// Case assignments.
     pub(crate) assignees: bool,
+    /// Location tags (the location scope).
+    pub(crate) locations: bool,
     /// The unwrapped data key, needed to read whereabouts or protection.
     pub(crate) data_key: bool,
 }
@@ -52,6 +57,7 @@ impl Loading {
         referrals: false,
         break_glass: false,
         assignees: false,
+        locations: false,
         data_key: false,
     };
 
@@ -60,6 +66,7 @@ impl Loading {
         referrals: true,
         break_glass: true,
         assignees: true,
+        locations: true,
         data_key: true,
     };
 }
@@ -97,7 +104,18 @@ pub(crate) enum Registered {
 
 impl Store {
     pub(crate) fn new(db: DatabaseConnection, keyring: Arc<Keyring>) -> Self {
-        Store { db, keyring }
+        Store {
+            db,
+            keyring,
+            location_key: Arc::default(),
+        }
+    }
+
+    /// The key behind location tags (see [`crate::location`]).
+    pub(crate) async fn location_key(&self) -> Result<&LocationKey, ServiceError> {
+        self.location_key
+            .get_or_try_init(|| location::load_or_create_key(&self.db, &self.keyring))
+            .await
     }
 
     pub(crate) fn db(&self) -> &DatabaseConnection {
@@ -109,6 +127,7 @@ impl Store {
         new: NewChild,
         audit_entry: AuditEntry,
     ) -> Result<Registered, ServiceError> {
+        let location_key = self.location_key().await?;
         let txn = self.db.begin().await?;
         // First statement: takes the audit chain's lock, which also serialises retries of one key.
         audit::append(&txn, &[audit_entry]).await?;
@@ -162,6 +181,8 @@ impl Store {
         .exec_without_returning(&txn)
         .await?;
         write_name_keys(&txn, &new.id, &new.child).await?;
+        location::write_tags(&txn, location_key, &new.id, &new.child).await?;
+        let locations = location_key.tags_for_path(location::current_path(&new.child));
         let mut affiliations = Vec::new();
         if let Some(organisation) = new.learner_of {
             affiliation::Entity::insert(affiliation::ActiveModel {
@@ -189,6 +210,7 @@ impl Store {
             referrals: Vec::new(),
             break_glass: Vec::new(),
             assignees: Vec::new(),
+            locations,
             data_key: Some(Arc::new(data_key)),
         })))
     }
@@ -222,6 +244,7 @@ impl Store {
     where
         F: FnOnce(&ChildRecord) -> Result<Child, ServiceError>,
     {
+        let location_key = self.location_key().await?;
         let txn = self.db.begin().await?;
         let actor = audit_entry.actor.clone();
         audit::append(&txn, &[audit_entry]).await?;
@@ -276,6 +299,10 @@ impl Store {
                 .await?;
             write_name_keys(&txn, id, &updated).await?;
         }
+        let locations = location_key.tags_for_path(location::current_path(&updated));
+        if locations != current.locations {
+            location::write_tags(&txn, location_key, id, &updated).await?;
+        }
         txn.commit().await?;
         Ok(ChildRecord {
             row,
@@ -283,6 +310,7 @@ impl Store {
             referrals: current.referrals,
             break_glass: current.break_glass,
             assignees: current.assignees,
+            locations,
             data_key: Some(data_key),
         })
     }
@@ -337,6 +365,7 @@ impl Store {
             .filter(assignment::Column::ChildId.eq(id))
             .exec(&txn)
             .await?;
+        location::delete_tags(&txn, id).await?;
         let now = now_micros();
         let (event_id, event) = events::child_erased(id, now);
         outbox::append(&txn, IDENTITY_STREAM, &event_id, event).await?;
@@ -402,6 +431,11 @@ impl Store {
         } else {
             HashMap::new()
         };
+        let mut locations = if loading.locations {
+            location::tags_of(&self.db, &ids).await?
+        } else {
+            HashMap::new()
+        };
         let mut keys = if loading.data_key {
             data_keys_of(&self.db, &self.keyring, &ids).await?
         } else {
@@ -414,6 +448,7 @@ impl Store {
                 referrals: referrals.remove(&row.id).unwrap_or_default(),
                 break_glass: glass.remove(&row.id).unwrap_or_default(),
                 assignees: assignees.remove(&row.id).unwrap_or_default(),
+                locations: locations.remove(&row.id).unwrap_or_default(),
                 data_key: keys.remove(&row.id),
                 row,
             })
@@ -444,6 +479,7 @@ async fn load<C: ConnectionTrait>(
         referrals: Vec::new(),
         break_glass: Vec::new(),
         assignees: Vec::new(),
+        locations: Vec::new(),
         data_key: None,
     };
     complete(conn, keyring, &mut record, loading).await?;
@@ -482,6 +518,12 @@ async fn complete<C: ConnectionTrait>(
     }
     if loading.assignees {
         record.assignees = assignees_of(conn, ids)
+            .await?
+            .remove(&id)
+            .unwrap_or_default();
+    }
+    if loading.locations {
+        record.locations = location::tags_of(conn, ids)
             .await?
             .remove(&id)
             .unwrap_or_default();
@@ -600,7 +642,7 @@ fn seal_classes(key: &DataKey, id: &str, child: &Child) -> Result<SealedColumns,
     Ok((whereabouts, protection))
 }
 
-fn sealing_error(error: SealingError) -> ServiceError {
+pub(crate) fn sealing_error(error: SealingError) -> ServiceError {
     ServiceError::Internal(format!("encryption at rest: {error}"))
 }
 
@@ -666,7 +708,7 @@ pub(crate) async fn rewrap_data_keys(
 ) -> Result<u64, ServiceError> {
     const BATCH: u64 = 500;
     let current = keyring.current_version();
-    let mut rewrapped = 0;
+    let mut rewrapped = location::rewrap_service_keys(db, keyring).await?;
     let mut after = String::new();
     loop {
         let rows = child_key::Entity::find()

@@ -109,6 +109,11 @@ fn location(v: &mut Violations, field: &str, location: &Location) {
         if level.trim().is_empty() {
             v.add(format!("{field}.admin_path[{i}]"), "must not be empty");
         }
+        // `/` separates levels in a token's `locations` claim, so a level holding one could never be
+        // named by a location scope.
+        if level.contains(haven_authz::LEVEL_SEPARATOR) {
+            v.add(format!("{field}.admin_path[{i}]"), "must not contain '/'");
+        }
         text(v, &format!("{field}.admin_path[{i}]"), level, MAX_NAME);
     }
     text(

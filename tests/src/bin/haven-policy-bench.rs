@@ -24,6 +24,7 @@ fn main() {
             roles: vec![*role],
             team: Some("north".into()),
             locations: vec![],
+            location_tags: vec![],
             jti: "j".into(),
             exp: u64::MAX,
         })
@@ -44,6 +45,7 @@ fn main() {
             break_glass: &[],
             assignees: &[],
             team: Some("north"),
+            locations: &[],
         },
         RecordAttrs {
             owner: "cw-9",
@@ -54,6 +56,7 @@ fn main() {
             break_glass: &[],
             assignees: &assignees,
             team: None,
+            locations: &[],
         },
     ];
     let mut medians = Vec::with_capacity(rounds);

@@ -8,5 +8,7 @@ pub mod child;
 pub mod child_key;
 pub mod erasure;
 pub mod idempotency;
+pub mod location_tag;
 pub mod name_key;
 pub mod referral;
+pub mod service_key;
