@@ -19,6 +19,32 @@ const DATA: &str = include_str!("../data/name-equivalents.txt");
 /// Folded variant → canonical group id, built once from [`DATA`].
 static GROUPS: LazyLock<HashMap<String, &'static str>> = LazyLock::new(|| parse(DATA).groups);
 
+/// The embedded nickname file: `group: nickname, …`, same syntax.
+const NICKNAMES: &str = include_str!("../data/nicknames.txt");
+
+/// Folded nickname → the groups it is a nickname in (a nickname may serve
+/// several names: Abdi for Abdullahi and Abdirahman).
+static NICKS: LazyLock<HashMap<String, Vec<&'static str>>> = LazyLock::new(|| {
+    let mut map: HashMap<String, Vec<&'static str>> = HashMap::new();
+    for raw in NICKNAMES.lines() {
+        let content = raw.split('#').next().unwrap_or_default().trim();
+        let Some((group, nicks)) = content.split_once(':') else {
+            continue;
+        };
+        for nick in nicks.split(',') {
+            if let [one] = fold_tokens(nick).as_slice() {
+                map.entry(one.clone()).or_default().push(group.trim());
+            }
+        }
+    }
+    map
+});
+
+/// The groups a folded token is a listed nickname in (empty if none).
+pub(crate) fn nickname_groups(token: &str) -> &'static [&'static str] {
+    NICKS.get(token).map_or(&[], Vec::as_slice)
+}
+
 /// The canonical id of the group a folded token belongs to, if any.
 pub(crate) fn group_of(token: &str) -> Option<&'static str> {
     GROUPS.get(token).copied()
@@ -170,7 +196,7 @@ mod tests {
         let mut ids: Vec<&str> = parse(DATA).groups.into_values().collect();
         ids.sort_unstable();
         ids.dedup();
-        assert!((30..=80).contains(&ids.len()), "{} groups", ids.len());
+        assert!((30..=160).contains(&ids.len()), "{} groups", ids.len());
     }
 
     #[test]
@@ -197,6 +223,27 @@ mod tests {
         assert_eq!(group_of("sasha"), Some("oleksandr"));
         assert_eq!(group_of("fatima"), Some("fatima"));
         assert_eq!(group_of("zzzz"), None);
+    }
+
+    #[test]
+    fn nickname_file_names_existing_groups_only() {
+        let groups: Vec<&str> = parse(DATA).groups.into_values().collect();
+        for (index, raw) in NICKNAMES.lines().enumerate() {
+            let content = raw.split('#').next().unwrap_or_default().trim();
+            if content.is_empty() {
+                continue;
+            }
+            let (group, nicks) = content.split_once(':').expect("nickname line has a colon");
+            assert!(
+                groups.contains(&group.trim()),
+                "line {}: {group}",
+                index + 1
+            );
+            for nick in nicks.split(',') {
+                assert_eq!(fold_tokens(nick).len(), 1, "line {}: {nick}", index + 1);
+            }
+        }
+        assert_eq!(nickname_groups("sasha"), ["oleksandr", "oleksandra"]);
     }
 
     #[test]

@@ -13,16 +13,35 @@
 //!   to look up for a search: a child matches when every query token shares a
 //!   key with the name.
 //!
+//! On top of the keys sits the matching engine used by family tracing and
+//! registration dedup: [`Index`] (an in-memory candidate index), [`compare`]
+//! (Fellegi–Sunter scoring with evidence, calibrated: see `SCORING.md`),
+//! [`Thresholds`] and [`assign_siblings`].
+//!
 //! The crate is pure: no I/O, no global state beyond the embedded
-//! equivalence table, built once on first use.
+//! equivalence and nickname tables, built once on first use.
 
 mod equivalents;
+mod index;
 mod keys;
+mod model;
+mod names;
 mod normalise;
+mod score;
+mod siblings;
 mod skeleton;
 
+pub use index::Index;
 pub use keys::{MAX_QUERY_TOKENS, name_keys, query_keys, token_keys};
+pub use model::{
+    AgeEstimate, Band, Candidate, Day, Evidence, Field, MatchContext, PartialDate, Person, Reason,
+    RecordId, Relation, Sex, Sought, Strength, Thresholds,
+};
 pub use normalise::fold_tokens;
+pub use score::compare;
+pub use siblings::assign_siblings;
 
+#[cfg(test)]
+mod engine_tests;
 #[cfg(test)]
 mod spec_tests;

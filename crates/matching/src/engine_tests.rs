@@ -1,0 +1,482 @@
+//! Behaviour of the matching engine: scoring, the index, siblings.
+
+use crate::{
+    AgeEstimate, Band, Candidate, Day, Evidence, Field, Index, MatchContext, PartialDate, Person,
+    Reason, Relation, Sex, Sought, Strength, Thresholds, assign_siblings, compare,
+};
+
+const TODAY: Day = Day::new(2026, 6, 1);
+
+fn person(given: &str, family: &str) -> Person {
+    Person {
+        given_name: given.to_owned(),
+        family_name: family.to_owned(),
+        ..Person::default()
+    }
+}
+
+fn aged(mut p: Person, min: u32, max: u32, assessed_on: Day) -> Person {
+    p.age = Some(AgeEstimate {
+        min_years: min,
+        max_years: max,
+        assessed_on,
+    });
+    p
+}
+
+fn sought(p: Person) -> Sought {
+    Sought::new(p, TODAY)
+}
+
+fn band(score: f64) -> Option<Band> {
+    Thresholds::default().band(score)
+}
+
+fn find_reason(evidence: &[Evidence], field: Field) -> Option<Reason> {
+    evidence.iter().find(|e| e.field == field).map(|e| e.reason)
+}
+
+/// The issue's motivating example: registered as "Mohamed Abdullahi, about
+/// 9" (8–10, assessed six months ago), sought by his mother as "Maxamed
+/// Cabdullahi, 11", born in the year she remembers, separated 8 months ago.
+fn motivating() -> (Sought, Person) {
+    let registered = Person {
+        sex: Sex::Male,
+        ..aged(person("Mohamed", "Abdullahi"), 8, 10, Day::new(2025, 12, 1))
+    };
+    let mut asked = Person {
+        sex: Sex::Male,
+        birth_date: Some(PartialDate {
+            year: 2016,
+            month: None,
+            day: None,
+            estimated: true,
+        }),
+        ..aged(person("Maxamed", "Cabdullahi"), 11, 11, TODAY)
+    };
+    asked.mother_name = None;
+    let mut request = sought(asked);
+    request.separated_on = Some(PartialDate {
+        year: 2025,
+        month: Some(10),
+        day: None,
+        estimated: false,
+    });
+    request.relation = Relation::Mother;
+    request.inquirer_name = Some("Hodan Ali".to_owned());
+    (request, registered)
+}
+
+#[test]
+fn motivating_example_is_likely_with_explained_evidence() {
+    let (request, registered) = motivating();
+    let (score, evidence) = compare(&request, &registered, None);
+    assert_eq!(band(score), Some(Band::Likely), "{score} {evidence:#?}");
+    assert_eq!(
+        find_reason(&evidence, Field::GivenName),
+        Some(Reason::TransliterationVariant)
+    );
+    assert_eq!(
+        find_reason(&evidence, Field::FamilyName),
+        Some(Reason::TransliterationVariant)
+    );
+    let age = evidence
+        .iter()
+        .find(|e| e.field == Field::Age)
+        .expect("age evidence");
+    assert_eq!(age.reason, Reason::AgeWithinEstimate);
+    assert!(age.weight > 0.0);
+    assert_eq!(age.reason.describe(), "age within estimate range");
+}
+
+#[test]
+fn motivating_example_ranks_first_among_distractors() {
+    let (request, registered) = motivating();
+    let mut index = Index::new();
+    let target: u128 = 42;
+    index.upsert(target, &registered);
+    let distractors = [
+        ("Mohamed", "Hassan", 9),
+        ("Ahmed", "Abdullahi", 10),
+        ("Mohamed", "Abdullahi", 3),
+        ("Mahmoud", "Abdallah", 9),
+        ("Tesfay", "Gebre", 9),
+        ("Fadumo", "Abdullahi", 9),
+    ];
+    for (i, (g, f, age)) in distractors.into_iter().enumerate() {
+        let p = aged(person(g, f), age, age + 1, Day::new(2025, 12, 1));
+        index.upsert(i as u128 + 1, &p);
+    }
+    let found = index.find(&request, &MatchContext::default(), 10);
+    assert_eq!(found[0].id, target);
+    assert_eq!(band(found[0].score), Some(Band::Likely));
+    // the three-year-old with the same names is not likely
+    for c in &found[1..] {
+        assert_ne!(band(c.score), Some(Band::Likely), "{c:?}");
+    }
+}
+
+#[test]
+fn ukrainian_and_russian_romanisations_agree() {
+    let registered = person("Serhiy", "Kovalenko");
+    for spelling in ["Сергій", "Sergiy", "Serhii", "Сергей"] {
+        let (score, evidence) = compare(&sought(person(spelling, "Коваленко")), &registered, None);
+        let given = evidence
+            .iter()
+            .find(|e| e.field == Field::GivenName)
+            .expect("given");
+        assert!(given.weight > 5.0, "{spelling}: {given:?}");
+        assert!(score > 0.5, "{spelling}: {score}");
+    }
+    let (_, evidence) = compare(&sought(person("Сергій", "")), &person("Serhiy", ""), None);
+    assert_eq!(
+        find_reason(&evidence, Field::GivenName),
+        Some(Reason::TransliterationVariant)
+    );
+}
+
+#[test]
+fn geez_and_arabic_script_agree_with_latin() {
+    let (score, evidence) = compare(
+        &sought(person("ተስፋይ", "ገብረ")),
+        &person("Tesfay", "Gebre"),
+        None,
+    );
+    assert_eq!(band(score), Some(Band::Likely), "{evidence:#?}");
+    let given = evidence
+        .iter()
+        .find(|e| e.field == Field::GivenName)
+        .expect("given");
+    assert_eq!(given.strength, Strength::Exact);
+    assert_eq!(given.reason, Reason::TransliterationVariant);
+
+    // Names alone, however well they agree, are only "possible" for a
+    // common name; with sex and a consistent age they become likely.
+    let (names_only, evidence) = compare(
+        &sought(person("محمد", "عبدالله")),
+        &person("Mohamed", "Abdullahi"),
+        None,
+    );
+    assert_eq!(band(names_only), Some(Band::Possible), "{evidence:#?}");
+    assert_eq!(
+        find_reason(&evidence, Field::GivenName),
+        Some(Reason::TransliterationVariant)
+    );
+    let with_age = |p: Person| Person {
+        sex: Sex::Male,
+        ..aged(p, 9, 10, TODAY)
+    };
+    let (score, evidence) = compare(
+        &sought(with_age(person("محمد", "عبدالله"))),
+        &with_age(person("Mohamed", "Abdullahi")),
+        None,
+    );
+    assert_eq!(band(score), Some(Band::Likely), "{evidence:#?}");
+}
+
+#[test]
+fn somali_forms_agree() {
+    for (a, b) in [
+        ("Faadumo", "Fatima"),
+        ("Cabdullahi", "Abdullahi"),
+        ("Maxamed", "Mohamed"),
+    ] {
+        let (_, evidence) = compare(&sought(person(a, "Xasan")), &person(b, "Hassan"), None);
+        for e in &evidence[..2] {
+            assert_eq!(e.strength, Strength::Strong, "{a}/{b}: {e:?}");
+        }
+    }
+}
+
+#[test]
+fn a_clearly_different_child_stays_below_possible() {
+    let (request, _) = motivating();
+    let other = aged(person("Tesfay", "Gebremedhin"), 4, 5, Day::new(2025, 12, 1));
+    let (score, evidence) = compare(&request, &other, None);
+    assert_eq!(band(score), None, "{score} {evidence:#?}");
+    assert!(score < 0.01);
+}
+
+#[test]
+fn same_names_but_impossible_age_is_not_likely() {
+    let (request, _) = motivating();
+    let toddler = aged(person("Mohamed", "Abdullahi"), 2, 3, Day::new(2025, 12, 1));
+    let (score, evidence) = compare(&request, &toddler, None);
+    assert_ne!(band(score), Some(Band::Likely), "{score}");
+    assert!(
+        evidence
+            .iter()
+            .any(|e| e.reason == Reason::AgeOutsideTolerance)
+    );
+}
+
+#[test]
+fn age_tolerance_grows_with_time_since_separation() {
+    let registered = aged(person("Amina", "Yusuf"), 7, 7, TODAY);
+    let mut request = sought(aged(person("Amina", "Yusuf"), 9, 9, TODAY));
+    let (recent, _) = compare(&request, &registered, None);
+    request.separated_on = Some(PartialDate::year(2020));
+    let (long_ago, evidence) = compare(&request, &registered, None);
+    assert!(long_ago > recent, "{recent} {long_ago}");
+    assert!(
+        evidence
+            .iter()
+            .any(|e| e.reason == Reason::AgeWithinTolerance),
+        "{evidence:#?}"
+    );
+}
+
+#[test]
+fn reordered_name_chain_still_matches() {
+    let (score, evidence) = compare(
+        &sought(person("Ahmed", "Hassan Ali")),
+        &person("Ahmed", "Ali Hassan"),
+        None,
+    );
+    assert!(score > 0.5, "{score} {evidence:#?}");
+    assert!(
+        evidence.iter().any(|e| e.reason == Reason::ReorderedTokens),
+        "{evidence:#?}"
+    );
+}
+
+#[test]
+fn dropped_grandfather_name_still_likely() {
+    let full = person("Ahmed", "Hassan Ali");
+    let short = person("Ahmed", "Hassan");
+    let (score, evidence) = compare(&sought(short), &full, None);
+    assert_eq!(band(score), Some(Band::Likely), "{score} {evidence:#?}");
+    let chain = evidence
+        .iter()
+        .find(|e| e.field == Field::NameChain)
+        .expect("chain evidence");
+    assert_eq!(chain.reason, Reason::DroppedTokens);
+    assert!(chain.weight > -1.0);
+    // a whole chain typed into the given-name field compares the same way
+    let (typed_whole, _) = compare(&sought(person("Ahmed Hassan Ali", "")), &full, None);
+    assert!(typed_whole > 0.9);
+}
+
+#[test]
+fn disagreeing_grandfather_lowers_the_score() {
+    let (agree, _) = compare(
+        &sought(person("Ahmed", "Hassan Ali")),
+        &person("Ahmed", "Hassan Ali"),
+        None,
+    );
+    let (differ, evidence) = compare(
+        &sought(person("Ahmed", "Hassan Omar")),
+        &person("Ahmed", "Hassan Ali"),
+        None,
+    );
+    assert!(differ < agree);
+    let chain = evidence
+        .iter()
+        .find(|e| e.field == Field::NameChain)
+        .expect("chain");
+    assert_eq!(chain.strength, Strength::Disagrees);
+}
+
+#[test]
+fn inquirer_compared_with_recorded_mother() {
+    let mut registered = person("Amina", "Yusuf");
+    registered.mother_name = Some("Halima Osman".to_owned());
+    let mut request = sought(person("Amina", "Yuusuf"));
+    request.relation = Relation::Mother;
+    request.inquirer_name = Some("Xaliimo Cismaan".to_owned());
+    let (with_mother, evidence) = compare(&request, &registered, None);
+    let parent = evidence
+        .iter()
+        .find(|e| e.field == Field::Parent)
+        .expect("parent");
+    assert_eq!(parent.reason, Reason::InquirerIsRecordedParent);
+    assert_eq!(parent.reason.describe(), "inquirer is the recorded parent");
+    // the same inquirer asking as "other relative" is not compared with the mother
+    request.relation = Relation::OtherRelative;
+    let (as_relative, _) = compare(&request, &registered, None);
+    assert!(with_mother > as_relative);
+}
+
+#[test]
+fn rejected_pairs_and_confirmed_siblings_are_never_returned() {
+    let mut index = Index::new();
+    index.upsert(1, &person("Fatima", "Hassan"));
+    index.upsert(2, &person("Fatuma", "Hassan"));
+    index.upsert(3, &person("Faadumo", "Xasan"));
+    let ctx = MatchContext {
+        exclude: vec![1],
+        confirmed_siblings: vec![3],
+    };
+    let found = index.find(&sought(person("Fatima", "Hassan")), &ctx, 10);
+    let ids: Vec<u128> = found.iter().map(|c| c.id).collect();
+    assert_eq!(ids, [2]);
+}
+
+#[test]
+fn sibling_of_a_confirmed_match_is_evidence() {
+    let mut index = Index::new();
+    let mut sister = person("Amina", "Abdullahi Hassan");
+    sister.father_name = Some("Abdullahi Hassan".to_owned());
+    sister.mother_name = Some("Hodan Ali".to_owned());
+    let mut brother = person("Mohamed", "Abdullahi Hassan");
+    brother.father_name = Some("Abdullahi Hassan".to_owned());
+    index.upsert(10, &sister);
+    index.upsert(11, &brother);
+    let request = sought(person("Maxamed", "Cabdullahi"));
+    let without = index.find(&request, &MatchContext::default(), 5);
+    let ctx = MatchContext {
+        exclude: vec![],
+        confirmed_siblings: vec![10],
+    };
+    let with = index.find(&request, &ctx, 5);
+    assert_eq!(with[0].id, 11);
+    let before = without
+        .iter()
+        .find(|c| c.id == 11)
+        .expect("brother found")
+        .score;
+    assert!(with[0].score > before);
+    let sibling = with[0]
+        .evidence
+        .iter()
+        .find(|e| e.field == Field::Sibling)
+        .expect("sibling evidence");
+    assert_eq!(sibling.reason.describe(), "sibling of a confirmed match");
+}
+
+#[test]
+fn sibling_disambiguation_keeps_a_record_with_the_better_fit() {
+    let record = |id: u128, score: f64| Candidate {
+        id,
+        score,
+        evidence: vec![],
+    };
+    let mut lists = vec![
+        vec![record(7, 0.95), record(8, 0.40)],
+        vec![record(7, 0.60), record(9, 0.50)],
+    ];
+    assign_siblings(&mut lists);
+    assert_eq!(lists[0][0].id, 7);
+    assert!((lists[0][0].score - 0.95).abs() < 1e-12);
+    // for the second child, record 7 drops to 0.60 * (1 - 0.95) = 0.03
+    let seven = lists[1].iter().find(|c| c.id == 7).expect("still listed");
+    assert!((seven.score - 0.03).abs() < 1e-9, "{}", seven.score);
+    assert_eq!(lists[1][0].id, 9);
+    let e = &seven.evidence[0];
+    assert_eq!(
+        (e.field, e.reason),
+        (Field::Sibling, Reason::BetterFitForSibling)
+    );
+    assert!(e.weight < 0.0);
+}
+
+#[test]
+fn index_upsert_replaces_and_remove_forgets() {
+    let mut index = Index::new();
+    assert!(index.is_empty());
+    index.upsert(1, &person("Olena", "Shevchenko"));
+    index.upsert(1, &person("Iryna", "Shevchenko"));
+    assert_eq!(index.len(), 1);
+    assert_eq!(index.get(1).map(|p| p.given_name.as_str()), Some("Iryna"));
+    let found = index.find(&sought(person("Olena", "")), &MatchContext::default(), 5);
+    assert!(found.is_empty(), "old version still indexed: {found:?}");
+    assert!(index.remove(1));
+    assert!(!index.remove(1));
+    assert!(
+        index
+            .find(
+                &sought(person("Iryna", "Shevchenko")),
+                &MatchContext::default(),
+                5
+            )
+            .is_empty()
+    );
+    index.upsert(2, &person("Iryna", "Shevchenko"));
+    assert_eq!(
+        index.find(
+            &sought(person("Ірина", "Шевченко")),
+            &MatchContext::default(),
+            5
+        )[0]
+        .id,
+        2
+    );
+}
+
+#[test]
+fn typo_in_names_is_found_through_the_deletion_neighbourhood() {
+    let mut index = Index::new();
+    index.upsert(1, &person("Michaela", "Neumann"));
+    index.upsert(2, &person("Courtney", "Painter"));
+    let found = index.find(
+        &sought(person("Micheala", "Nuemann")),
+        &MatchContext::default(),
+        5,
+    );
+    assert_eq!(found.first().map(|c| c.id), Some(1));
+}
+
+#[test]
+fn duplicates_are_found_at_registration() {
+    let mut index = Index::new();
+    let mut p = person("Yohannes", "Tesfay");
+    p.birth_date = Some(PartialDate::full(2014, 3, 2));
+    index.upsert(5, &p);
+    let mut again = person("ዮሃንስ", "ተስፋዬ");
+    again.birth_date = Some(PartialDate::full(2014, 3, 2));
+    let found = index.find_duplicates(&again, TODAY, 5);
+    assert_eq!(found[0].id, 5);
+    assert_eq!(band(found[0].score), Some(Band::Likely));
+}
+
+#[test]
+fn empty_and_odd_input_does_not_panic() {
+    let mut index = Index::new();
+    index.upsert(1, &Person::default());
+    let odd = Person {
+        given_name: "'' -- ".to_owned(),
+        birth_date: Some(PartialDate {
+            year: -5,
+            month: Some(13),
+            day: Some(40),
+            estimated: true,
+        }),
+        age: Some(AgeEstimate {
+            min_years: 12,
+            max_years: 3,
+            assessed_on: Day::new(2020, 0, 0),
+        }),
+        ..Person::default()
+    };
+    index.upsert(2, &odd);
+    let _ = index.find(&sought(odd.clone()), &MatchContext::default(), 10);
+    let (score, _) = compare(&sought(Person::default()), &odd, None);
+    assert!((0.0..=1.0).contains(&score));
+    assert!(
+        index
+            .find(&sought(person("A", "B")), &MatchContext::default(), 0)
+            .is_empty()
+    );
+}
+
+#[test]
+fn thresholds_band_scores() {
+    let t = Thresholds {
+        likely: 0.8,
+        possible: 0.3,
+    };
+    assert_eq!(t.band(0.9), Some(Band::Likely));
+    assert_eq!(t.band(0.5), Some(Band::Possible));
+    assert_eq!(t.band(0.1), None);
+    assert_eq!(Field::NameChain.as_str(), "name_chain");
+    assert_eq!(
+        Reason::TransliterationVariant.describe(),
+        "transliteration variant"
+    );
+}
+
+#[test]
+fn index_is_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync + std::fmt::Debug + Clone>() {}
+    assert_send_sync::<Index>();
+}
