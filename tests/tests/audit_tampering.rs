@@ -2,7 +2,7 @@
 //! insert, truncate), each applied inside a transaction that is rolled back afterwards. Every one of them
 //! must be caught by the chain check, which `haven audit verify` runs.
 
-use haven_platform::audit::{ChainReport, chain_hash, log, verify_chain};
+use haven_platform::audit::{ChainReport, chain_hash, log, verify_chain, verify_chain_in_pages};
 use haven_proto::identity::GetChildRequest;
 use haven_tests::fixtures::{case_child, register};
 use haven_tests::{TestSuite, authed};
@@ -165,9 +165,12 @@ async fn every_random_mutation_of_the_audit_log_is_detected() {
     for i in 0..iterations {
         let txn = db.begin().await.expect("begin");
         let what = mutate(&txn, &rows, &mut rng).await;
-        match verify_chain(&txn).await.expect("verify") {
-            ChainReport::Broken { .. } => detected += 1,
-            ChainReport::Intact { .. } => panic!("iteration {i}: `{what}` went undetected"),
+        // Whole, and in pages of 3 so that mutations fall on and across page boundaries.
+        let whole = verify_chain(&txn).await.expect("verify");
+        let paged = verify_chain_in_pages(&txn, 3).await.expect("verify");
+        match (whole, paged) {
+            (ChainReport::Broken { .. }, ChainReport::Broken { .. }) => detected += 1,
+            _ => panic!("iteration {i}: `{what}` went undetected"),
         }
         txn.rollback().await.expect("rollback");
     }
