@@ -16,6 +16,7 @@ const PROTOS: &[&str] = &[
     "haven/identity/v1/audit.proto",
     "haven/auth/v1/auth.proto",
     "haven/events/v1/events.proto",
+    "haven/family_tracing/v1/tracing.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -19,6 +19,11 @@ pub mod haven {
             tonic::include_proto!("haven.events.v1");
         }
     }
+    pub mod family_tracing {
+        pub mod v1 {
+            tonic::include_proto!("haven.family_tracing.v1");
+        }
+    }
     pub mod identity {
         pub mod v1 {
             tonic::include_proto!("haven.identity.v1");
@@ -29,6 +34,7 @@ pub mod haven {
 pub use haven::auth::v1 as auth;
 pub use haven::common::v1 as common;
 pub use haven::events::v1 as events;
+pub use haven::family_tracing::v1 as family_tracing;
 pub use haven::identity::v1 as identity;
 
 /// The encoded `FileDescriptorSet` of every Haven proto and its imports, for server reflection.

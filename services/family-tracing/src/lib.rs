@@ -1,0 +1,1 @@
+//! The family tracing service: tracing requests, match candidates and reunification.

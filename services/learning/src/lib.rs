@@ -1,0 +1,1 @@
+//! The learning service: curricula, learners, learning records and learning passports.
