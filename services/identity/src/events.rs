@@ -30,6 +30,8 @@ pub(crate) fn child_changed(row: &child::Model, registered: bool) -> (String, Ve
             agency: row.agency.clone(),
             consent_for_tracing: row.consent_for_tracing,
             registered,
+            owner: row.owner.clone(),
+            identity_version: row.identity_version,
         }),
         row.updated_at_us,
     )
