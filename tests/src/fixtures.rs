@@ -27,6 +27,8 @@ pub fn identity(given: &str, family: &str) -> Identity {
         nationalities: vec!["SO".into()],
         languages: vec!["so".into()],
         place_of_birth: "Generated Town".into(),
+        father_name: String::new(),
+        mother_name: String::new(),
     }
 }
 

@@ -19,7 +19,7 @@ pub enum ClientError {
     File { path: String, reason: String },
     #[error("client {0:?} already exists")]
     Exists(String),
-    #[error("client {id:?}: role {role:?} is not a machine role (partner or lms)")]
+    #[error("client {id:?}: role {role:?} is not a machine role (partner, lms or tracing_service)")]
     NotAMachineRole { id: String, role: String },
 }
 
@@ -47,7 +47,7 @@ pub struct ClientRegistry {
     clients: HashMap<String, ClientEntry>,
 }
 
-const MACHINE_ROLES: [Role; 2] = [Role::Partner, Role::Lms];
+const MACHINE_ROLES: [Role; 3] = [Role::Partner, Role::Lms, Role::TracingService];
 
 fn check_roles(entry: &ClientEntry) -> Result<(), ClientError> {
     for role in &entry.roles {

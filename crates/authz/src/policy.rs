@@ -22,10 +22,13 @@ pub enum Role {
     Lms,
     Auditor,
     Admin,
+    /// The family tracing service itself, reading the identity of children who consented to tracing
+    /// into its matching projection. A machine principal: the gateway admits it to no RPC.
+    TracingService,
 }
 
 impl Role {
-    pub const ALL: [Role; 8] = [
+    pub const ALL: [Role; 9] = [
         Role::Caseworker,
         Role::Supervisor,
         Role::ReunificationOfficer,
@@ -34,6 +37,7 @@ impl Role {
         Role::Lms,
         Role::Auditor,
         Role::Admin,
+        Role::TracingService,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -46,6 +50,7 @@ impl Role {
             Role::Lms => "lms",
             Role::Auditor => "auditor",
             Role::Admin => "admin",
+            Role::TracingService => "tracing_service",
         }
     }
 }
@@ -428,7 +433,10 @@ impl Policy {
                 let read = classes(&grant.read)?;
                 let write = classes(&grant.write)?;
                 let held = read.union(write);
-                if matches!(role, Role::Educator | Role::Lms | Role::Auditor)
+                if matches!(
+                    role,
+                    Role::Educator | Role::Lms | Role::Auditor | Role::TracingService
+                )
                     && let Some(class) = held.intersection(PROTECTION_WORLD).iter().next()
                 {
                     return Err(PolicyError::Forbidden {

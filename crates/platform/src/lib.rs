@@ -7,6 +7,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod outbox;
+pub mod paging;
 pub mod sealing;
 pub mod server;
 

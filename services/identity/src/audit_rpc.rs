@@ -72,7 +72,7 @@ impl IdentityAuditService {
                 .map_err(ServiceError::InvalidArgument)?;
         }
         let page = request.page.unwrap_or_default();
-        let size = crate::paging::page_size(&page, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)?;
+        let size = haven_platform::paging::page_size(&page, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)?;
         let after = decode_cursor(&page.page_token)?;
         let mut condition = Condition::all().add(log::Column::Seq.gt(after));
         if !request.record_id.is_empty() {
@@ -93,7 +93,7 @@ impl IdentityAuditService {
             .limit(u64::from(size) + 1)
             .all(&self.db)
             .await?;
-        let next_page_token = crate::paging::finish_page(&mut rows, size, |r| encode_cursor(r.seq));
+        let next_page_token = haven_platform::paging::finish_page(&mut rows, size, |r| encode_cursor(r.seq));
         // Reading the log is itself logged: which record or actor the auditor looked into.
         let subject = if request.record_id.is_empty() {
             format!("actor:{}", request.actor)

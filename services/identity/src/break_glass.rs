@@ -95,13 +95,13 @@ impl IdentityService {
             ));
         }
         let page = request.page.unwrap_or_default();
-        let size = crate::paging::page_size(&page, 25, 100)?;
+        let size = haven_platform::paging::page_size(&page, 25, 100)?;
         let after = decode_cursor(&page.page_token)?;
         let mut rows = self
             .store
             .break_glass_page(&principal.agency, after.as_deref(), u64::from(size) + 1)
             .await?;
-        let next_page_token = crate::paging::finish_page(&mut rows, size, |r| encode_cursor(&r.id));
+        let next_page_token = haven_platform::paging::finish_page(&mut rows, size, |r| encode_cursor(&r.id));
         let entries = rows
             .iter()
             .map(|row| {

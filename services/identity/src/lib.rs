@@ -9,7 +9,6 @@ pub mod events;
 mod location;
 mod mask;
 mod migration;
-mod paging;
 mod record;
 mod referrals;
 mod retention;

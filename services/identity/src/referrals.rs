@@ -319,7 +319,7 @@ impl IdentityService {
         request: ListReferralsRequest,
     ) -> Result<ListReferralsResponse, ServiceError> {
         let page = request.page.unwrap_or_default();
-        let size = crate::paging::page_size(&page, 25, 100)?;
+        let size = haven_platform::paging::page_size(&page, 25, 100)?;
         let after = decode_cursor(&page.page_token)?;
         let condition = match Direction::try_from(request.direction) {
             Ok(Direction::Incoming) => {
@@ -346,7 +346,7 @@ impl IdentityService {
             .store
             .referrals_page(condition, after.as_deref(), u64::from(size) + 1)
             .await?;
-        let next_page_token = crate::paging::finish_page(&mut rows, size, |r| encode_cursor(&r.id));
+        let next_page_token = haven_platform::paging::finish_page(&mut rows, size, |r| encode_cursor(&r.id));
         let entries = rows
             .iter()
             .map(|row| {

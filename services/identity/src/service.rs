@@ -3,8 +3,6 @@
 
 use std::sync::Arc;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use haven_authz::{
     AuthError, Authenticator, ClassSet, DataClass, Permission, Policy, Principal, RecordAttrs,
     Role, Scope,
@@ -502,7 +500,7 @@ impl IdentityService {
         rpc: &'static str,
     ) -> Result<(Vec<ChildView>, String), ServiceError> {
         let page = page.unwrap_or_default();
-        let size = crate::paging::page_size(&page, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)?;
+        let size = haven_platform::paging::page_size(&page, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)?;
         let after = decode_cursor(&page.page_token)?;
         let Some(visible) = scope::visible_rows(&self.policy, principal) else {
             return Ok((Vec::new(), String::new()));
@@ -517,7 +515,7 @@ impl IdentityService {
                 self.loading_for(principal),
             )
             .await?;
-        let next = crate::paging::finish_page(&mut records, size, |r| encode_cursor(&r.row.id));
+        let next = haven_platform::paging::finish_page(&mut records, size, |r| encode_cursor(&r.row.id));
         let mut views = Vec::with_capacity(records.len());
         let mut entries = Vec::with_capacity(records.len());
         for record in &records {
@@ -556,19 +554,11 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 const CURSOR_PREFIX: &str = "c1:";
 
 pub(crate) fn encode_cursor(id: &str) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{CURSOR_PREFIX}{id}"))
+    haven_platform::paging::encode_id_cursor(CURSOR_PREFIX, id)
 }
 
 pub(crate) fn decode_cursor(token: &str) -> Result<Option<String>, ServiceError> {
-    if token.is_empty() {
-        return Ok(None);
-    }
-    let invalid = || ServiceError::invalid("page.page_token", "is not a token this service issued");
-    let bytes = URL_SAFE_NO_PAD.decode(token).map_err(|_| invalid())?;
-    let text = String::from_utf8(bytes).map_err(|_| invalid())?;
-    let id = text.strip_prefix(CURSOR_PREFIX).ok_or_else(invalid)?;
-    uuid::Uuid::parse_str(id).map_err(|_| invalid())?;
-    Ok(Some(id.to_owned()))
+    haven_platform::paging::decode_id_cursor(CURSOR_PREFIX, token)
 }
 
 fn query_key_groups(query: &str) -> Result<Vec<Vec<String>>, ServiceError> {

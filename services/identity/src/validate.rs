@@ -143,6 +143,18 @@ pub(crate) fn identity(v: &mut Violations, field: &str, identity: &Identity) {
         &identity.family_name,
         MAX_NAME,
     );
+    text(
+        v,
+        &format!("{field}.father_name"),
+        &identity.father_name,
+        MAX_NAME,
+    );
+    text(
+        v,
+        &format!("{field}.mother_name"),
+        &identity.mother_name,
+        MAX_NAME,
+    );
     list(v, &format!("{field}.other_names"), &identity.other_names);
     for (i, name) in identity.other_names.iter().enumerate() {
         if name.trim().is_empty() {
