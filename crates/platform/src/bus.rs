@@ -1,14 +1,23 @@
 //! The event bus: Redis Streams in production, an in-process log when embedded. Publishing appends an
-//! event to a named stream; every reader reads the stream for itself from a position it keeps (the
-//! matching index of each replica must see every event). Events carry record ids and flags, never
-//! child data, so the bus holds nothing an erasure would have to chase.
+//! event to a named stream. Events carry record ids and flags, never child data, so the bus holds nothing
+//! an erasure would have to chase.
+//!
+//! Two kinds of consumers read in two ways (DESIGN.md §6):
+//! - **Each replica for itself** ([`Bus::read_after`]): state every replica holds in memory (the matching
+//!   index) must see every event, so each replica reads the whole stream from a position it keeps.
+//! - **Once per event, through a consumer group** ([`Bus::read_group`] then [`Bus::ack`]): work that must
+//!   happen once (re-running open tracing requests, raising an alert, updating a database projection) is
+//!   shared by the replicas of a group; each entry goes to one consumer of the group, and stays pending for
+//!   that consumer until it is acknowledged, so a consumer that crashes before acking gets it again on
+//!   restart. Delivery is at least once, so this work must be idempotent by event id.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
 use redis::Value;
 use redis::aio::ConnectionManager;
 
+/// Why a bus operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum BusError {
     #[error("event bus unavailable: {0}")]
@@ -25,10 +34,37 @@ pub struct StreamEntry {
     pub payload: Vec<u8>,
 }
 
+/// A handle on the event bus; clones share the same streams.
 #[derive(Clone)]
 pub enum Bus {
-    InProcess(Arc<Mutex<HashMap<String, Vec<StreamEntry>>>>),
+    /// Streams and consumer groups kept in this process (embedded mode and tests).
+    InProcess(Arc<Mutex<InProcessLog>>),
+    /// Redis Streams.
     Redis(ConnectionManager),
+}
+
+/// The state of the in-process bus: every stream's entries and every consumer group's progress.
+#[derive(Debug, Default)]
+pub struct InProcessLog {
+    streams: HashMap<String, Vec<StreamEntry>>,
+    /// Keyed by (stream, group).
+    groups: HashMap<(String, String), GroupState>,
+}
+
+/// One consumer group of the in-process bus, the counterpart of a Redis group's last-delivered id and
+/// pending entries list. Entries are named by their index in the stream: position `n` is index `n - 1`,
+/// and the in-process bus never trims, so an index always finds its entry.
+#[derive(Debug, Default)]
+struct GroupState {
+    /// How many entries of the stream have been handed to the group's consumers so far.
+    delivered: usize,
+    /// Per consumer, the entries delivered to it and not yet acknowledged, oldest first.
+    pending: HashMap<String, BTreeSet<usize>>,
+}
+
+/// The index of the in-process entry at `position`, if `position` names one.
+fn in_process_index(position: &str) -> Option<usize> {
+    position.parse::<usize>().ok()?.checked_sub(1)
 }
 
 impl std::fmt::Debug for Bus {
@@ -45,6 +81,7 @@ impl std::fmt::Debug for Bus {
 const STREAM_CAP: u64 = 100_000;
 
 impl Bus {
+    /// An empty bus that lives in this process.
     pub fn in_process() -> Self {
         Bus::InProcess(Arc::default())
     }
@@ -70,9 +107,9 @@ impl Bus {
         payload: &[u8],
     ) -> Result<(), BusError> {
         match self {
-            Bus::InProcess(streams) => {
-                let mut streams = streams.lock().unwrap_or_else(|p| p.into_inner());
-                let entries = streams.entry(stream.to_owned()).or_default();
+            Bus::InProcess(log) => {
+                let mut log = log.lock().unwrap_or_else(|p| p.into_inner());
+                let entries = log.streams.entry(stream.to_owned()).or_default();
                 let position = format!("{:020}", entries.len() + 1);
                 entries.push(StreamEntry {
                     position,
@@ -105,9 +142,10 @@ impl Bus {
     /// start from now instead of replaying the stream.
     pub async fn last_position(&self, stream: &str) -> Result<String, BusError> {
         match self {
-            Bus::InProcess(streams) => {
-                let streams = streams.lock().unwrap_or_else(|p| p.into_inner());
-                Ok(streams
+            Bus::InProcess(log) => {
+                let log = log.lock().unwrap_or_else(|p| p.into_inner());
+                Ok(log
+                    .streams
                     .get(stream)
                     .and_then(|entries| entries.last())
                     .map(|e| e.position.clone())
@@ -140,9 +178,10 @@ impl Bus {
         count: usize,
     ) -> Result<Vec<StreamEntry>, BusError> {
         match self {
-            Bus::InProcess(streams) => {
-                let streams = streams.lock().unwrap_or_else(|p| p.into_inner());
-                Ok(streams
+            Bus::InProcess(log) => {
+                let log = log.lock().unwrap_or_else(|p| p.into_inner());
+                Ok(log
+                    .streams
                     .get(stream)
                     .map(|entries| {
                         entries
@@ -174,6 +213,191 @@ impl Bus {
             }
         }
     }
+
+    /// Reads up to `count` entries of `stream` for consumer group `group`, as consumer `consumer`.
+    ///
+    /// The group is created on first use at the start of the stream, so a group set up after events were
+    /// published still does the work for them. This consumer's own pending entries (delivered, not yet
+    /// acknowledged) come first, so a consumer that crashed before acking gets them again after restart;
+    /// only when it has none does it get entries no consumer of the group has seen. Never blocks: callers
+    /// poll. `count == 0` reads nothing.
+    pub async fn read_group(
+        &self,
+        stream: &str,
+        group: &str,
+        consumer: &str,
+        count: usize,
+    ) -> Result<Vec<StreamEntry>, BusError> {
+        if count == 0 {
+            // Redis reads COUNT 0 as "no limit"; nothing is what the caller asked for.
+            return Ok(Vec::new());
+        }
+        match self {
+            Bus::InProcess(log) => {
+                let mut log = log.lock().unwrap_or_else(|p| p.into_inner());
+                let InProcessLog { streams, groups } = &mut *log;
+                let entries = streams.get(stream).map(Vec::as_slice).unwrap_or_default();
+                let GroupState { delivered, pending } = groups
+                    .entry((stream.to_owned(), group.to_owned()))
+                    .or_default();
+                let own = pending.entry(consumer.to_owned()).or_default();
+                let again: Vec<StreamEntry> = own
+                    .iter()
+                    .take(count)
+                    .filter_map(|&index| entries.get(index).cloned())
+                    .collect();
+                if !again.is_empty() {
+                    return Ok(again);
+                }
+                let fresh: Vec<StreamEntry> = entries
+                    .iter()
+                    .skip(*delivered)
+                    .take(count)
+                    .cloned()
+                    .collect();
+                own.extend(*delivered..*delivered + fresh.len());
+                *delivered += fresh.len();
+                Ok(fresh)
+            }
+            Bus::Redis(manager) => {
+                let mut conn = manager.clone();
+                // "0" reads this consumer's pending entries list. Entries trimmed from the stream since
+                // they were delivered come back without data: nobody can process them any more, so they
+                // are acked and the read repeats until it finds live entries or the list is empty (each
+                // round acks at least one entry, so this ends).
+                loop {
+                    let own =
+                        redis_read_group(&mut conn, stream, group, consumer, count, "0").await?;
+                    if !own.live.is_empty() {
+                        redis_ack(&mut conn, stream, group, &own.trimmed).await?;
+                        return Ok(own.live);
+                    }
+                    if own.trimmed.is_empty() {
+                        break;
+                    }
+                    redis_ack(&mut conn, stream, group, &own.trimmed).await?;
+                }
+                // ">" hands out entries never delivered to this group.
+                let fresh =
+                    redis_read_group(&mut conn, stream, group, consumer, count, ">").await?;
+                redis_ack(&mut conn, stream, group, &fresh.trimmed).await?;
+                Ok(fresh.live)
+            }
+        }
+    }
+
+    /// Acknowledges entries of `stream` (by [`StreamEntry::position`]) for `group`, so they are not
+    /// delivered to any consumer of the group again. Unknown positions are ignored.
+    pub async fn ack(
+        &self,
+        stream: &str,
+        group: &str,
+        positions: &[String],
+    ) -> Result<(), BusError> {
+        match self {
+            Bus::InProcess(log) => {
+                let mut log = log.lock().unwrap_or_else(|p| p.into_inner());
+                if let Some(state) = log.groups.get_mut(&(stream.to_owned(), group.to_owned())) {
+                    // Acks belong to the group, not to a consumer (as in Redis): whoever holds the
+                    // entry pending loses it.
+                    for index in positions.iter().filter_map(|p| in_process_index(p)) {
+                        for own in state.pending.values_mut() {
+                            own.remove(&index);
+                        }
+                    }
+                }
+                Ok(())
+            }
+            Bus::Redis(manager) => {
+                let mut conn = manager.clone();
+                redis_ack(&mut conn, stream, group, positions).await
+            }
+        }
+    }
+}
+
+fn unavailable(e: redis::RedisError) -> BusError {
+    BusError::Unavailable(e.to_string())
+}
+
+/// What one XREADGROUP answered: entries with their data, and positions whose data was trimmed away.
+#[derive(Debug, Default)]
+struct GroupBatch {
+    live: Vec<StreamEntry>,
+    trimmed: Vec<String>,
+}
+
+/// `XREADGROUP GROUP group consumer COUNT count STREAMS stream from`, creating the group when Redis says
+/// it does not exist. Asking Redis first and creating on NOGROUP keeps the usual poll at one round trip,
+/// and also re-creates a group whose stream was deleted.
+async fn redis_read_group(
+    conn: &mut ConnectionManager,
+    stream: &str,
+    group: &str,
+    consumer: &str,
+    count: usize,
+    from: &str,
+) -> Result<GroupBatch, BusError> {
+    let mut cmd = redis::cmd("XREADGROUP");
+    cmd.arg("GROUP")
+        .arg(group)
+        .arg(consumer)
+        .arg("COUNT")
+        .arg(count)
+        .arg("STREAMS")
+        .arg(stream)
+        .arg(from);
+    let reply: Value = match cmd.query_async(conn).await {
+        Ok(reply) => reply,
+        Err(e) if e.code() == Some("NOGROUP") => {
+            redis_create_group(conn, stream, group).await?;
+            cmd.query_async(conn).await.map_err(unavailable)?
+        }
+        Err(e) => return Err(unavailable(e)),
+    };
+    parse_group_reply(reply)
+}
+
+/// `XGROUP CREATE stream group 0 MKSTREAM`: the group starts at the beginning of the stream (creating an
+/// empty stream if needed). BUSYGROUP means another replica created it first, which is just as good.
+async fn redis_create_group(
+    conn: &mut ConnectionManager,
+    stream: &str,
+    group: &str,
+) -> Result<(), BusError> {
+    match redis::cmd("XGROUP")
+        .arg("CREATE")
+        .arg(stream)
+        .arg(group)
+        .arg("0")
+        .arg("MKSTREAM")
+        .query_async::<Value>(conn)
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.code() == Some("BUSYGROUP") => Ok(()),
+        Err(e) => Err(unavailable(e)),
+    }
+}
+
+/// `XACK stream group position...`; XACK needs at least one id, so an empty list sends nothing.
+async fn redis_ack(
+    conn: &mut ConnectionManager,
+    stream: &str,
+    group: &str,
+    positions: &[String],
+) -> Result<(), BusError> {
+    if positions.is_empty() {
+        return Ok(());
+    }
+    redis::cmd("XACK")
+        .arg(stream)
+        .arg(group)
+        .arg(positions)
+        .query_async::<Value>(conn)
+        .await
+        .map(|_| ())
+        .map_err(unavailable)
 }
 
 fn text(value: &Value) -> Option<String> {
@@ -184,6 +408,43 @@ fn text(value: &Value) -> Option<String> {
     }
 }
 
+/// One stream entry of a reply: with its data, or only its position when the data was trimmed (XREADGROUP
+/// answers `[position, nil]` for a pending entry that no longer exists).
+enum ParsedEntry {
+    Live(StreamEntry),
+    Trimmed(String),
+}
+
+/// A stream entry is `[position, [field, value, ...]]`, with the fields `publish` writes.
+fn parse_entry(item: Value) -> Result<ParsedEntry, BusError> {
+    let Value::Array(pair) = item else {
+        return Err(BusError::Protocol("stream entry is not a pair"));
+    };
+    let [position, fields] = pair.as_slice() else {
+        return Err(BusError::Protocol("stream entry is not a pair"));
+    };
+    let position = text(position).ok_or(BusError::Protocol("stream position is not text"))?;
+    let fields = match fields {
+        Value::Array(fields) => fields,
+        Value::Nil => return Ok(ParsedEntry::Trimmed(position)),
+        _ => return Err(BusError::Protocol("stream entry has no fields")),
+    };
+    let mut event_id = None;
+    let mut payload = None;
+    for chunk in fields.chunks(2) {
+        match (chunk.first().and_then(text).as_deref(), chunk.get(1)) {
+            (Some("id"), Some(value)) => event_id = text(value),
+            (Some("payload"), Some(Value::BulkString(bytes))) => payload = Some(bytes.clone()),
+            _ => {}
+        }
+    }
+    Ok(ParsedEntry::Live(StreamEntry {
+        position,
+        event_id: event_id.ok_or(BusError::Protocol("stream entry has no id"))?,
+        payload: payload.ok_or(BusError::Protocol("stream entry has no payload"))?,
+    }))
+}
+
 /// XRANGE replies with `[[position, [field, value, ...]], ...]`.
 fn parse_range(reply: Value) -> Result<Vec<StreamEntry>, BusError> {
     let Value::Array(items) = reply else {
@@ -191,27 +452,38 @@ fn parse_range(reply: Value) -> Result<Vec<StreamEntry>, BusError> {
     };
     let mut entries = Vec::with_capacity(items.len());
     for item in items {
-        let Value::Array(pair) = item else {
-            return Err(BusError::Protocol("stream entry is not a pair"));
-        };
-        let [position, Value::Array(fields)] = pair.as_slice() else {
-            return Err(BusError::Protocol("stream entry has no fields"));
-        };
-        let position = text(position).ok_or(BusError::Protocol("stream position is not text"))?;
-        let mut event_id = None;
-        let mut payload = None;
-        for chunk in fields.chunks(2) {
-            match (chunk.first().and_then(text).as_deref(), chunk.get(1)) {
-                (Some("id"), Some(value)) => event_id = text(value),
-                (Some("payload"), Some(Value::BulkString(bytes))) => payload = Some(bytes.clone()),
-                _ => {}
-            }
+        // XRANGE only lists entries that exist, so a trimmed one cannot appear; skipping is enough.
+        if let ParsedEntry::Live(entry) = parse_entry(item)? {
+            entries.push(entry);
         }
-        entries.push(StreamEntry {
-            position,
-            event_id: event_id.ok_or(BusError::Protocol("stream entry has no id"))?,
-            payload: payload.ok_or(BusError::Protocol("stream entry has no payload"))?,
-        });
     }
     Ok(entries)
+}
+
+/// XREADGROUP for one stream replies nil when there is nothing new, else that stream's entries:
+/// `[[stream, [entry, ...]]]` over RESP2, `{stream: [entry, ...]}` over RESP3.
+fn parse_group_reply(reply: Value) -> Result<GroupBatch, BusError> {
+    let entries = match reply {
+        Value::Nil => None,
+        Value::Array(streams) => match streams.into_iter().next() {
+            None => None,
+            Some(Value::Array(pair)) => pair.into_iter().nth(1),
+            Some(_) => return Err(BusError::Protocol("XREADGROUP stream is not a pair")),
+        },
+        Value::Map(streams) => streams.into_iter().next().map(|(_, entries)| entries),
+        _ => return Err(BusError::Protocol("XREADGROUP did not answer an array")),
+    };
+    let items = match entries {
+        None | Some(Value::Nil) => Vec::new(),
+        Some(Value::Array(items)) => items,
+        Some(_) => return Err(BusError::Protocol("XREADGROUP entries are not an array")),
+    };
+    let mut batch = GroupBatch::default();
+    for item in items {
+        match parse_entry(item)? {
+            ParsedEntry::Live(entry) => batch.live.push(entry),
+            ParsedEntry::Trimmed(position) => batch.trimmed.push(position),
+        }
+    }
+    Ok(batch)
 }

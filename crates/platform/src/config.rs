@@ -35,6 +35,8 @@ pub struct HavenConfig {
     pub auth: AuthConfig,
     pub gateway: GatewayConfig,
     pub identity: IdentityConfig,
+    pub family_tracing: FamilyTracingConfig,
+    pub learning: LearningConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -61,6 +63,10 @@ pub struct GatewayConfig {
     pub listen: SocketAddr,
     /// Where the gateway reaches the identity service.
     pub identity_url: String,
+    /// Where the gateway reaches the family tracing service.
+    pub family_tracing_url: String,
+    /// Where the gateway reaches the learning service.
+    pub learning_url: String,
     /// Largest request or response message, in bytes.
     pub max_message_bytes: usize,
     /// Deadline for a whole call through the gateway, in milliseconds.
@@ -78,6 +84,29 @@ pub struct IdentityConfig {
     /// Absent: `sqlite://<data_dir>/identity.db`.
     pub database_url: Option<String>,
     pub retention: RetentionConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct FamilyTracingConfig {
+    pub listen: SocketAddr,
+    /// Absent: `sqlite://<data_dir>/family-tracing.db`.
+    pub database_url: Option<String>,
+    /// Where the service reaches the identity service to read consenting children's identity.
+    pub identity_url: String,
+    /// A candidate scoring at least this is `likely`: worth acting on. Raise it where a wrong
+    /// proposal costs more than a missed one.
+    pub likely_threshold: f64,
+    /// A candidate scoring at least this is `possible`; below it, candidates are not shown.
+    pub possible_threshold: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct LearningConfig {
+    pub listen: SocketAddr,
+    /// Absent: `sqlite://<data_dir>/learning.db`.
+    pub database_url: Option<String>,
 }
 
 /// How long records are kept after their last change, per record class. A scheduled task erases
@@ -103,6 +132,8 @@ impl Default for HavenConfig {
             auth: AuthConfig::default(),
             gateway: GatewayConfig::default(),
             identity: IdentityConfig::default(),
+            family_tracing: FamilyTracingConfig::default(),
+            learning: LearningConfig::default(),
         }
     }
 }
@@ -126,6 +157,8 @@ impl Default for GatewayConfig {
         GatewayConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
             identity_url: "http://127.0.0.1:50061".into(),
+            family_tracing_url: "http://127.0.0.1:50062".into(),
+            learning_url: "http://127.0.0.1:50063".into(),
             max_message_bytes: 1024 * 1024,
             request_timeout_ms: 10_000,
             rate_limit_per_second: 50,
@@ -140,6 +173,27 @@ impl Default for IdentityConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 50061)),
             database_url: None,
             retention: RetentionConfig::default(),
+        }
+    }
+}
+
+impl Default for FamilyTracingConfig {
+    fn default() -> Self {
+        FamilyTracingConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 50062)),
+            database_url: None,
+            identity_url: "http://127.0.0.1:50061".into(),
+            likely_threshold: 0.80,
+            possible_threshold: 0.20,
+        }
+    }
+}
+
+impl Default for LearningConfig {
+    fn default() -> Self {
+        LearningConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 50063)),
+            database_url: None,
         }
     }
 }
@@ -208,7 +262,26 @@ impl HavenConfig {
             self.gateway.listen = parse("HAVEN_GATEWAY_LISTEN", v)?;
         }
         if let Some(v) = lookup("HAVEN_IDENTITY_URL") {
-            self.gateway.identity_url = v;
+            self.gateway.identity_url = v.clone();
+            self.family_tracing.identity_url = v;
+        }
+        if let Some(v) = lookup("HAVEN_FAMILY_TRACING_URL") {
+            self.gateway.family_tracing_url = v;
+        }
+        if let Some(v) = lookup("HAVEN_LEARNING_URL") {
+            self.gateway.learning_url = v;
+        }
+        if let Some(v) = lookup("HAVEN_FAMILY_TRACING_LISTEN") {
+            self.family_tracing.listen = parse("HAVEN_FAMILY_TRACING_LISTEN", v)?;
+        }
+        if let Some(v) = lookup("HAVEN_FAMILY_TRACING_DATABASE_URL") {
+            self.family_tracing.database_url = Some(v);
+        }
+        if let Some(v) = lookup("HAVEN_LEARNING_LISTEN") {
+            self.learning.listen = parse("HAVEN_LEARNING_LISTEN", v)?;
+        }
+        if let Some(v) = lookup("HAVEN_LEARNING_DATABASE_URL") {
+            self.learning.database_url = Some(v);
         }
         if let Some(v) = lookup("HAVEN_RATE_LIMIT_PER_SECOND") {
             self.gateway.rate_limit_per_second = parse("HAVEN_RATE_LIMIT_PER_SECOND", v)?;
@@ -227,12 +300,23 @@ impl HavenConfig {
 
     /// The identity service's database: configured, or a SQLite file in the data dir.
     pub fn identity_database_url(&self) -> String {
-        self.identity.database_url.clone().unwrap_or_else(|| {
-            format!(
-                "sqlite://{}?mode=rwc",
-                self.data_dir.join("identity.db").display()
-            )
-        })
+        self.database_url(&self.identity.database_url, "identity.db")
+    }
+
+    /// The family tracing service's database: configured, or a SQLite file in the data dir.
+    pub fn family_tracing_database_url(&self) -> String {
+        self.database_url(&self.family_tracing.database_url, "family-tracing.db")
+    }
+
+    /// The learning service's database: configured, or a SQLite file in the data dir.
+    pub fn learning_database_url(&self) -> String {
+        self.database_url(&self.learning.database_url, "learning.db")
+    }
+
+    fn database_url(&self, configured: &Option<String>, file: &str) -> String {
+        configured
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", self.data_dir.join(file).display()))
     }
 }
 

@@ -21,11 +21,7 @@ pub fn page_size(page: &PageRequest, default: u32, max: u32) -> Result<u32, Serv
 
 /// Cuts `rows` (fetched with a limit of `size + 1`) to `size` and returns the next page token, or an
 /// empty one at the end.
-pub fn finish_page<T>(
-    rows: &mut Vec<T>,
-    size: u32,
-    cursor: impl Fn(&T) -> String,
-) -> String {
+pub fn finish_page<T>(rows: &mut Vec<T>, size: u32, cursor: impl Fn(&T) -> String) -> String {
     let size = size as usize;
     if rows.len() <= size {
         return String::new();
