@@ -12,6 +12,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use haven::Suite;
 use haven_authz::Claims;
 use haven_platform::HavenConfig;
+use haven_proto::family_tracing::family_tracing_client::FamilyTracingClient;
 use haven_proto::identity::child_identity_client::ChildIdentityClient;
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use tonic::Request;
@@ -97,18 +98,24 @@ impl TestSuite {
             .ok()
             .filter(|u| !u.is_empty())
         {
+            // One schema per service, as production has one database (or schema) per service.
             let schema = format!("t_{}", unique());
             let admin = sea_orm::Database::connect(&base)
                 .await
                 .expect("connect to HAVEN_TEST_DATABASE_URL");
-            admin
-                .execute_unprepared(&format!("CREATE SCHEMA \"{schema}\""))
-                .await
-                .expect("create test schema");
+            for name in [schema.clone(), format!("{schema}_ft")] {
+                admin
+                    .execute_unprepared(&format!("CREATE SCHEMA \"{name}\""))
+                    .await
+                    .expect("create test schema");
+            }
             admin.close().await.ok();
             let separator = if base.contains('?') { '&' } else { '?' };
             config.identity.database_url = Some(format!(
                 "{base}{separator}options%5Bsearch_path%5D={schema}"
+            ));
+            config.family_tracing.database_url = Some(format!(
+                "{base}{separator}options%5Bsearch_path%5D={schema}_ft"
             ));
             postgres_schema = Some((base, schema));
         }
@@ -165,6 +172,11 @@ impl TestSuite {
         self.client.clone()
     }
 
+    /// A family tracing client through the gateway.
+    pub fn tracing(&self) -> FamilyTracingClient<Channel> {
+        FamilyTracingClient::new(self.channel.clone())
+    }
+
     /// The gateway connection, for clients of its other services.
     pub fn channel(&self) -> Channel {
         self.channel.clone()
@@ -182,10 +194,12 @@ impl TestSuite {
         if let Some((base, schema)) = self.postgres_schema
             && let Ok(admin) = sea_orm::Database::connect(&base).await
         {
-            admin
-                .execute_unprepared(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
-                .await
-                .ok();
+            for name in [schema.clone(), format!("{schema}_ft")] {
+                admin
+                    .execute_unprepared(&format!("DROP SCHEMA IF EXISTS \"{name}\" CASCADE"))
+                    .await
+                    .ok();
+            }
         }
         std::fs::remove_dir_all(&self.data_dir).ok();
     }

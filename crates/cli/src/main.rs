@@ -148,6 +148,7 @@ enum AuditCommand {
 enum ServiceName {
     Gateway,
     Identity,
+    FamilyTracing,
 }
 
 fn parse_ttl(text: &str) -> Result<Duration, String> {
@@ -208,9 +209,25 @@ async fn main() -> anyhow::Result<()> {
         Command::Migrate { service } => {
             init_logging();
             match service {
-                None | Some(ServiceName::Identity) => {
+                None => {
                     haven_identity::connect_and_migrate(&config.identity_database_url()).await?;
                     println!("identity: migrations applied");
+                    haven_family_tracing::connect_and_migrate(
+                        &config.family_tracing_database_url(),
+                    )
+                    .await?;
+                    println!("family-tracing: migrations applied");
+                }
+                Some(ServiceName::Identity) => {
+                    haven_identity::connect_and_migrate(&config.identity_database_url()).await?;
+                    println!("identity: migrations applied");
+                }
+                Some(ServiceName::FamilyTracing) => {
+                    haven_family_tracing::connect_and_migrate(
+                        &config.family_tracing_database_url(),
+                    )
+                    .await?;
+                    println!("family-tracing: migrations applied");
                 }
                 Some(ServiceName::Gateway) => println!("gateway: no database"),
             }
@@ -388,6 +405,34 @@ async fn serve(service: ServiceName, config: HavenConfig) -> anyhow::Result<()> 
             println!("haven: identity service listening on {addr}");
             haven_identity::serve(
                 identity,
+                listener,
+                config.gateway.max_message_bytes,
+                shutdown_signal(),
+            )
+            .await?;
+        }
+        ServiceName::FamilyTracing => {
+            let service = haven_family_tracing::build(
+                &config.family_tracing_database_url(),
+                auth,
+                policy,
+                suite::thresholds(&config),
+            )
+            .await?;
+            // The service's token for reading consenting children's identity is signed with the data
+            // dir's key; publish its public half in the JWKS the identity service trusts.
+            let key = Arc::new(DevSigningKey::load_or_create(&config.data_dir)?);
+            let _work = suite::spawn_family_tracing_work(
+                &service,
+                suite::event_bus(&config)?,
+                &config.family_tracing.identity_url,
+                key,
+                &config,
+            )?;
+            let (listener, addr) = bind(config.family_tracing.listen).await?;
+            println!("haven: family tracing service listening on {addr}");
+            haven_family_tracing::serve(
+                service,
                 listener,
                 config.gateway.max_message_bytes,
                 shutdown_signal(),

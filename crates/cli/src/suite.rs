@@ -50,6 +50,71 @@ pub enum SuiteError {
     Gateway(#[from] haven_gateway::GatewayError),
     #[error("server failed: {0}")]
     Serve(#[from] tonic::transport::Error),
+    #[error("family tracing: {0}")]
+    FamilyTracing(#[from] haven_platform::ServiceError),
+}
+
+/// How often the family tracing feed polls the bus, and its index follows the projection.
+pub const FEED_INTERVAL: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// The match bands a deployment configured.
+pub fn thresholds(config: &HavenConfig) -> haven_matching::Thresholds {
+    haven_matching::Thresholds {
+        likely: config.family_tracing.likely_threshold,
+        possible: config.family_tracing.possible_threshold,
+    }
+}
+
+/// Starts the family tracing service's background work: the identity event feed (once per event,
+/// through the consumer group) and the index follower (every replica). `key` signs the service's own
+/// token for reading consenting children's identity; the identity service must trust it.
+pub fn spawn_family_tracing_work(
+    service: &haven_family_tracing::FamilyTracingService,
+    bus: Bus,
+    identity_url: &str,
+    key: Arc<DevSigningKey>,
+    config: &HavenConfig,
+) -> Result<Vec<JoinHandle<()>>, SuiteError> {
+    let channel = haven_gateway::service_channel(
+        identity_url,
+        std::time::Duration::from_millis(config.gateway.request_timeout_ms),
+    )?;
+    let reader = haven_family_tracing::IdentityReader::new(
+        channel,
+        key,
+        &config.auth.issuer,
+        &config.auth.audience,
+    );
+    let feed = haven_family_tracing::Feed {
+        db: service.database().clone(),
+        bus,
+        reader,
+        matcher: service.matcher().clone(),
+        consumer: replica_name(),
+    };
+    Ok(vec![
+        haven_family_tracing::spawn_feed(feed, FEED_INTERVAL),
+        haven_family_tracing::spawn_follower(
+            service.matcher().clone(),
+            service.database().clone(),
+            FEED_INTERVAL,
+        ),
+    ])
+}
+
+/// This replica's stable name in consumer groups: the host name (a pod name in Kubernetes), so a
+/// restarted replica picks up the events it had not acknowledged.
+fn replica_name() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .ok()
+                .map(|h| h.trim().to_owned())
+        })
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "haven".into())
 }
 
 /// The token settings every component verifies against.
@@ -171,6 +236,7 @@ fn ensure_dir(path: &Path) -> Result<(), SuiteError> {
 pub struct Suite {
     pub gateway_addr: SocketAddr,
     pub identity_addr: SocketAddr,
+    pub family_tracing_addr: SocketAddr,
     /// The authenticator the components share (tests revoke tokens through it).
     pub auth: Authenticator,
     /// The development signing key, when the suite trusts the data dir's key.
@@ -242,8 +308,49 @@ impl Suite {
             Ok(())
         });
 
+        let family_tracing = haven_family_tracing::build(
+            &config.family_tracing_database_url(),
+            auth.clone(),
+            policy.clone(),
+            thresholds(&config),
+        )
+        .await?;
+        // The tracing service signs its own token with the data dir's key, which identity trusts when
+        // embedded; with a configured JWKS the key's public half must be in it.
+        let service_key = match &dev_key {
+            Some(key) => key.clone(),
+            None => Arc::new(DevSigningKey::load_or_create(&config.data_dir)?),
+        };
+        background.extend(spawn_family_tracing_work(
+            &family_tracing,
+            bus.clone(),
+            &format!("http://{identity_addr}"),
+            service_key,
+            &config,
+        )?);
+        let tracing_listen = SocketAddr::from(([127, 0, 0, 1], 0));
+        let (tracing_listener, family_tracing_addr) =
+            bind(tracing_listen)
+                .await
+                .map_err(|source| SuiteError::Bind {
+                    addr: tracing_listen,
+                    source,
+                })?;
+        let tracing_shutdown: ShutdownFuture = shutdown();
+        let tracing_task = tokio::spawn(async move {
+            haven_family_tracing::serve(
+                family_tracing,
+                tracing_listener,
+                max_message_bytes,
+                tracing_shutdown,
+            )
+            .await?;
+            Ok(())
+        });
+
         let mut gateway_config = config.gateway.clone();
         gateway_config.identity_url = format!("http://{identity_addr}");
+        gateway_config.family_tracing_url = format!("http://{family_tracing_addr}");
         let (gateway_listener, gateway_addr) =
             bind(config.gateway.listen)
                 .await
@@ -274,12 +381,13 @@ impl Suite {
         Ok(Suite {
             gateway_addr,
             identity_addr,
+            family_tracing_addr,
             auth,
             dev_key,
             bus,
             background,
             stop,
-            tasks: vec![identity_task, gateway_task],
+            tasks: vec![identity_task, tracing_task, gateway_task],
         })
     }
 

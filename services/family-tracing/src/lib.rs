@@ -1,1 +1,82 @@
-//! The family tracing service: tracing requests, match candidates and reunification.
+//! The family tracing service: a relative's tracing requests, match candidates ranked by
+//! `haven-matching` with every score explained, reviews, the reunification workflow, family links and
+//! alerts. It knows registered children only through a projection of the identity of those who
+//! consented to tracing, fed by the identity service's events.
+
+mod alerts;
+mod convert;
+pub mod entity;
+mod feed;
+mod identity_reader;
+mod matcher;
+mod migration;
+mod service;
+mod validate;
+mod workflow;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use haven_authz::{Authenticator, Policy};
+use haven_proto::family_tracing::family_tracing_server::FamilyTracingServer;
+use sea_orm::{DatabaseConnection, DbErr};
+use sea_orm_migration::MigratorTrait as _;
+use tokio::net::TcpListener;
+
+pub use feed::{CONSUMER_GROUP, Feed, FeedError, IDENTITY_STREAM, spawn_feed};
+pub use identity_reader::{IdentityReader, ReadError, SERVICE_AGENCY, SERVICE_SUBJECT};
+pub use matcher::{Matcher, spawn_follower};
+pub use migration::Migrator;
+pub use service::FamilyTracingService;
+
+pub(crate) fn now_micros() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0)
+}
+
+/// Connects to the family tracing database and applies pending migrations.
+pub async fn connect_and_migrate(url: &str) -> Result<DatabaseConnection, DbErr> {
+    let db = haven_platform::db::connect(url).await?;
+    Migrator::up(&db, None).await?;
+    Ok(db)
+}
+
+/// Builds the service: connect, migrate, and rebuild the matching index from the projection.
+pub async fn build(
+    database_url: &str,
+    auth: Authenticator,
+    policy: Arc<Policy>,
+    thresholds: haven_matching::Thresholds,
+) -> Result<FamilyTracingService, haven_platform::ServiceError> {
+    let db = connect_and_migrate(database_url).await?;
+    let matcher = Arc::new(Matcher::new(thresholds));
+    let indexed = matcher.rebuild(&db).await?;
+    tracing::info!(
+        children = indexed,
+        "matching index rebuilt from the projection"
+    );
+    Ok(FamilyTracingService::new(db, auth, policy, matcher))
+}
+
+/// Serves the family tracing service (plus health) on a bound listener until `shutdown`.
+pub async fn serve(
+    service: FamilyTracingService,
+    listener: TcpListener,
+    max_message_bytes: usize,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), tonic::transport::Error> {
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health
+        .set_serving::<FamilyTracingServer<FamilyTracingService>>()
+        .await;
+    let server = FamilyTracingServer::new(service)
+        .max_decoding_message_size(max_message_bytes)
+        .max_encoding_message_size(max_message_bytes);
+    tonic::transport::Server::builder()
+        .add_service(health_service)
+        .add_service(server)
+        .serve_with_incoming_shutdown(haven_platform::server::incoming(listener), shutdown)
+        .await
+}

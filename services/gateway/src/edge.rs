@@ -5,6 +5,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use haven_authz::{AuthError, Authenticator, Policy};
+use haven_proto::family_tracing::family_tracing_client::FamilyTracingClient;
+use haven_proto::family_tracing::family_tracing_server::FamilyTracing;
+use haven_proto::family_tracing::{
+    CreateTracingRequestRequest, FindMatchesRequest, FindMatchesResponse, GetTracingRequestRequest,
+    ListAlertsRequest, ListAlertsResponse, ListFamilyLinksRequest, ListFamilyLinksResponse,
+    ListTracingRequestsRequest, ListTracingRequestsResponse, MatchReview, RecordFollowUpRequest,
+    ReviewMatchRequest, TracingRequest, TransitionTracingRequestRequest,
+    UpdateTracingRequestRequest,
+};
 use haven_proto::identity::child_identity_client::ChildIdentityClient;
 use haven_proto::identity::child_identity_server::ChildIdentity;
 use haven_proto::identity::identity_audit_client::IdentityAuditClient;
@@ -36,6 +45,7 @@ const FORWARDED: &[&str] = &["authorization", "traceparent", "tracestate"];
 pub struct Edge {
     identity: ChildIdentityClient<Channel>,
     identity_audit: IdentityAuditClient<Channel>,
+    family_tracing: FamilyTracingClient<Channel>,
     auth: Authenticator,
     policy: Arc<Policy>,
     limiter: RateLimiter,
@@ -45,6 +55,7 @@ pub struct Edge {
 impl Edge {
     pub fn new(
         identity: Channel,
+        family_tracing: Channel,
         auth: Authenticator,
         policy: Arc<Policy>,
         limiter: RateLimiter,
@@ -56,6 +67,9 @@ impl Edge {
                 .max_decoding_message_size(max_message_bytes)
                 .max_encoding_message_size(max_message_bytes),
             identity: ChildIdentityClient::new(identity)
+                .max_decoding_message_size(max_message_bytes)
+                .max_encoding_message_size(max_message_bytes),
+            family_tracing: FamilyTracingClient::new(family_tracing)
                 .max_decoding_message_size(max_message_bytes)
                 .max_encoding_message_size(max_message_bytes),
             auth,
@@ -270,6 +284,131 @@ impl IdentityAudit for Edge {
         self.identity_audit
             .clone()
             .list_audit_entries(request)
+            .await
+            .map(answer)
+    }
+}
+
+#[tonic::async_trait]
+impl FamilyTracing for Edge {
+    async fn create_tracing_request(
+        &self,
+        request: Request<CreateTracingRequestRequest>,
+    ) -> Result<Response<TracingRequest>, Status> {
+        let request = self.admit(PublicRpc::CreateTracingRequest, request).await?;
+        self.family_tracing
+            .clone()
+            .create_tracing_request(request)
+            .await
+            .map(answer)
+    }
+
+    async fn get_tracing_request(
+        &self,
+        request: Request<GetTracingRequestRequest>,
+    ) -> Result<Response<TracingRequest>, Status> {
+        let request = self.admit(PublicRpc::GetTracingRequest, request).await?;
+        self.family_tracing
+            .clone()
+            .get_tracing_request(request)
+            .await
+            .map(answer)
+    }
+
+    async fn update_tracing_request(
+        &self,
+        request: Request<UpdateTracingRequestRequest>,
+    ) -> Result<Response<TracingRequest>, Status> {
+        let request = self.admit(PublicRpc::UpdateTracingRequest, request).await?;
+        self.family_tracing
+            .clone()
+            .update_tracing_request(request)
+            .await
+            .map(answer)
+    }
+
+    async fn list_tracing_requests(
+        &self,
+        request: Request<ListTracingRequestsRequest>,
+    ) -> Result<Response<ListTracingRequestsResponse>, Status> {
+        let request = self.admit(PublicRpc::ListTracingRequests, request).await?;
+        self.family_tracing
+            .clone()
+            .list_tracing_requests(request)
+            .await
+            .map(answer)
+    }
+
+    async fn transition_tracing_request(
+        &self,
+        request: Request<TransitionTracingRequestRequest>,
+    ) -> Result<Response<TracingRequest>, Status> {
+        let request = self
+            .admit(PublicRpc::TransitionTracingRequest, request)
+            .await?;
+        self.family_tracing
+            .clone()
+            .transition_tracing_request(request)
+            .await
+            .map(answer)
+    }
+
+    async fn record_follow_up(
+        &self,
+        request: Request<RecordFollowUpRequest>,
+    ) -> Result<Response<TracingRequest>, Status> {
+        let request = self.admit(PublicRpc::RecordFollowUp, request).await?;
+        self.family_tracing
+            .clone()
+            .record_follow_up(request)
+            .await
+            .map(answer)
+    }
+
+    async fn find_matches(
+        &self,
+        request: Request<FindMatchesRequest>,
+    ) -> Result<Response<FindMatchesResponse>, Status> {
+        let request = self.admit(PublicRpc::FindMatches, request).await?;
+        self.family_tracing
+            .clone()
+            .find_matches(request)
+            .await
+            .map(answer)
+    }
+
+    async fn review_match(
+        &self,
+        request: Request<ReviewMatchRequest>,
+    ) -> Result<Response<MatchReview>, Status> {
+        let request = self.admit(PublicRpc::ReviewMatch, request).await?;
+        self.family_tracing
+            .clone()
+            .review_match(request)
+            .await
+            .map(answer)
+    }
+
+    async fn list_family_links(
+        &self,
+        request: Request<ListFamilyLinksRequest>,
+    ) -> Result<Response<ListFamilyLinksResponse>, Status> {
+        let request = self.admit(PublicRpc::ListFamilyLinks, request).await?;
+        self.family_tracing
+            .clone()
+            .list_family_links(request)
+            .await
+            .map(answer)
+    }
+
+    async fn list_alerts(
+        &self,
+        request: Request<ListAlertsRequest>,
+    ) -> Result<Response<ListAlertsResponse>, Status> {
+        let request = self.admit(PublicRpc::ListAlerts, request).await?;
+        self.family_tracing
+            .clone()
+            .list_alerts(request)
             .await
             .map(answer)
     }

@@ -14,6 +14,7 @@ use std::time::Duration;
 use haven_authz::{Authenticator, Policy};
 use haven_platform::config::GatewayConfig;
 use haven_proto::auth::tokens_server::TokensServer;
+use haven_proto::family_tracing::family_tracing_server::FamilyTracingServer;
 use haven_proto::identity::child_identity_server::ChildIdentityServer;
 use haven_proto::identity::identity_audit_server::IdentityAuditServer;
 use tokio::net::TcpListener;
@@ -65,9 +66,11 @@ pub async fn serve(
 ) -> Result<(), GatewayError> {
     let timeout = Duration::from_millis(config.request_timeout_ms);
     let identity = service_channel(&config.identity_url, timeout)?;
+    let family_tracing = service_channel(&config.family_tracing_url, timeout)?;
     let tokens = TokensServer::new(TokenEndpoint::new(token_issuer, limiter.clone()));
     let edge = Edge::new(
         identity,
+        family_tracing,
         auth,
         policy,
         limiter,
@@ -77,6 +80,7 @@ pub async fn serve(
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<ChildIdentityServer<Edge>>().await;
     health.set_serving::<IdentityAuditServer<Edge>>().await;
+    health.set_serving::<FamilyTracingServer<Edge>>().await;
     let (reflection_v1, reflection_v1alpha) = haven_platform::server::reflection()?;
     tonic::transport::Server::builder()
         .timeout(timeout)
@@ -86,6 +90,11 @@ pub async fn serve(
         .add_service(reflection_v1alpha)
         .add_service(
             IdentityAuditServer::new(edge.clone())
+                .max_decoding_message_size(config.max_message_bytes)
+                .max_encoding_message_size(config.max_message_bytes),
+        )
+        .add_service(
+            FamilyTracingServer::new(edge.clone())
                 .max_decoding_message_size(config.max_message_bytes)
                 .max_encoding_message_size(config.max_message_bytes),
         )

@@ -19,10 +19,20 @@ pub enum PublicRpc {
     BreakGlass,
     ListBreakGlassAlerts,
     ListAuditEntries,
+    CreateTracingRequest,
+    GetTracingRequest,
+    UpdateTracingRequest,
+    ListTracingRequests,
+    TransitionTracingRequest,
+    RecordFollowUp,
+    FindMatches,
+    ReviewMatch,
+    ListFamilyLinks,
+    ListAlerts,
 }
 
 impl PublicRpc {
-    pub const ALL: [PublicRpc; 13] = [
+    pub const ALL: [PublicRpc; 23] = [
         PublicRpc::RegisterChild,
         PublicRpc::GetChild,
         PublicRpc::UpdateChild,
@@ -36,6 +46,16 @@ impl PublicRpc {
         PublicRpc::BreakGlass,
         PublicRpc::ListBreakGlassAlerts,
         PublicRpc::ListAuditEntries,
+        PublicRpc::CreateTracingRequest,
+        PublicRpc::GetTracingRequest,
+        PublicRpc::UpdateTracingRequest,
+        PublicRpc::ListTracingRequests,
+        PublicRpc::TransitionTracingRequest,
+        PublicRpc::RecordFollowUp,
+        PublicRpc::FindMatches,
+        PublicRpc::ReviewMatch,
+        PublicRpc::ListFamilyLinks,
+        PublicRpc::ListAlerts,
     ];
 
     pub fn name(self) -> &'static str {
@@ -53,6 +73,16 @@ impl PublicRpc {
             PublicRpc::BreakGlass => "BreakGlass",
             PublicRpc::ListBreakGlassAlerts => "ListBreakGlassAlerts",
             PublicRpc::ListAuditEntries => "ListAuditEntries",
+            PublicRpc::CreateTracingRequest => "CreateTracingRequest",
+            PublicRpc::GetTracingRequest => "GetTracingRequest",
+            PublicRpc::UpdateTracingRequest => "UpdateTracingRequest",
+            PublicRpc::ListTracingRequests => "ListTracingRequests",
+            PublicRpc::TransitionTracingRequest => "TransitionTracingRequest",
+            PublicRpc::RecordFollowUp => "RecordFollowUp",
+            PublicRpc::FindMatches => "FindMatches",
+            PublicRpc::ReviewMatch => "ReviewMatch",
+            PublicRpc::ListFamilyLinks => "ListFamilyLinks",
+            PublicRpc::ListAlerts => "ListAlerts",
         }
     }
 }
@@ -92,5 +122,15 @@ pub fn may_ever_call(policy: &Policy, principal: &Principal, rpc: PublicRpc) -> 
             .ever_readable(principal)
             .contains(DataClass::Protection),
         PublicRpc::ListAuditEntries => policy.ever_readable(principal).contains(DataClass::Audit),
+        PublicRpc::CreateTracingRequest
+        | PublicRpc::UpdateTracingRequest
+        | PublicRpc::TransitionTracingRequest
+        | PublicRpc::RecordFollowUp
+        | PublicRpc::ReviewMatch => policy.ever_writable(principal).contains(DataClass::Tracing),
+        PublicRpc::GetTracingRequest
+        | PublicRpc::ListTracingRequests
+        | PublicRpc::FindMatches
+        | PublicRpc::ListFamilyLinks
+        | PublicRpc::ListAlerts => policy.ever_readable(principal).contains(DataClass::Tracing),
     }
 }

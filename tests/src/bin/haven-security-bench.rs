@@ -27,10 +27,15 @@ async fn main() -> anyhow::Result<()> {
             open(rounds, per_round)
         }
         Some("audit-verify") => {
-            let entries = args.next().and_then(|a| a.parse().ok()).unwrap_or(1_000_000);
+            let entries = args
+                .next()
+                .and_then(|a| a.parse().ok())
+                .unwrap_or(1_000_000);
             audit_verify(entries).await
         }
-        _ => anyhow::bail!("usage: haven-security-bench open [rounds] [reads] | audit-verify [entries]"),
+        _ => anyhow::bail!(
+            "usage: haven-security-bench open [rounds] [reads] | audit-verify [entries]"
+        ),
     }
 }
 
@@ -108,11 +113,17 @@ async fn audit_verify(entries: u64) -> anyhow::Result<()> {
         matches!(report, ChainReport::Intact { entries: n } if n == entries),
         "unexpected report {report:?}"
     );
-    println!("verified {entries} entries in {took:.2} s ({:.0} entries/s)", entries as f64 / took);
+    println!(
+        "verified {entries} entries in {took:.2} s ({:.0} entries/s)",
+        entries as f64 / took
+    );
     if let Ok(status) = std::fs::read_to_string("/proc/self/status")
         && let Some(line) = status.lines().find(|l| l.starts_with("VmHWM"))
     {
-        println!("peak memory             {}", line.trim_start_matches("VmHWM:").trim());
+        println!(
+            "peak memory             {}",
+            line.trim_start_matches("VmHWM:").trim()
+        );
     }
     db.close().await.ok();
     std::fs::remove_dir_all(&dir).ok();

@@ -1,0 +1,160 @@
+//! The in-memory candidate index of this replica, built from the profile projection at start and kept
+//! current by following the projection's change log. Queries never touch the database or scan.
+
+use std::sync::RwLock;
+
+use haven_matching::{Candidate, Index, MatchContext, Sought, Thresholds};
+use haven_platform::ServiceError;
+use haven_proto::identity::Identity;
+use prost::Message as _;
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+
+use crate::convert;
+use crate::entity::{child_profile, profile_change};
+
+#[derive(Debug)]
+pub struct Matcher {
+    index: RwLock<Index>,
+    /// The last change-log entry applied to the index.
+    applied: tokio::sync::Mutex<i64>,
+    thresholds: Thresholds,
+}
+
+impl Matcher {
+    pub fn new(thresholds: Thresholds) -> Self {
+        Matcher {
+            index: RwLock::new(Index::new()),
+            applied: tokio::sync::Mutex::new(0),
+            thresholds,
+        }
+    }
+
+    pub fn thresholds(&self) -> Thresholds {
+        self.thresholds
+    }
+
+    pub fn len(&self) -> usize {
+        self.read().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.read().is_empty()
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Index> {
+        self.index.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Index> {
+        self.index.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn find(&self, sought: &Sought, ctx: &MatchContext, limit: usize) -> Vec<Candidate> {
+        self.read().find(sought, ctx, limit)
+    }
+
+    pub fn score(&self, sought: &Sought, ctx: &MatchContext, child_id: &str) -> Option<Candidate> {
+        let id = convert::record_id(child_id)?;
+        self.read().score(sought, ctx, id)
+    }
+
+    /// Loads every profile and positions the follower at the end of the change log.
+    pub async fn rebuild(&self, db: &DatabaseConnection) -> Result<usize, ServiceError> {
+        let mut applied = self.applied.lock().await;
+        let head = profile_change::Entity::find()
+            .order_by_desc(profile_change::Column::Seq)
+            .one(db)
+            .await?
+            .map(|c| c.seq)
+            .unwrap_or(0);
+        let mut index = Index::new();
+        let mut after = String::new();
+        loop {
+            let rows = child_profile::Entity::find()
+                .filter(child_profile::Column::ChildId.gt(after.clone()))
+                .order_by_asc(child_profile::Column::ChildId)
+                .limit(1000)
+                .all(db)
+                .await?;
+            let Some(last) = rows.last() else {
+                break;
+            };
+            after = last.child_id.clone();
+            for row in &rows {
+                if let Some((id, person)) = indexable(row) {
+                    index.upsert(id, &person);
+                }
+            }
+        }
+        let count = index.len();
+        *self.write() = index;
+        *applied = head;
+        Ok(count)
+    }
+
+    /// Applies the change log after where this replica stands. Returns how many changes it applied.
+    pub async fn catch_up(&self, db: &DatabaseConnection) -> Result<usize, ServiceError> {
+        let mut applied = self.applied.lock().await;
+        let mut count = 0;
+        loop {
+            let changes = profile_change::Entity::find()
+                .filter(profile_change::Column::Seq.gt(*applied))
+                .order_by_asc(profile_change::Column::Seq)
+                .limit(500)
+                .all(db)
+                .await?;
+            let Some(last) = changes.last() else {
+                return Ok(count);
+            };
+            let last_seq = last.seq;
+            let ids: Vec<String> = changes.iter().map(|c| c.child_id.clone()).collect();
+            let rows = child_profile::Entity::find()
+                .filter(child_profile::Column::ChildId.is_in(ids.clone()))
+                .all(db)
+                .await?;
+            let mut index = self.write();
+            for id in &ids {
+                let Some(record_id) = convert::record_id(id) else {
+                    continue;
+                };
+                match rows.iter().find(|r| &r.child_id == id).and_then(indexable) {
+                    Some((_, person)) => index.upsert(record_id, &person),
+                    None => {
+                        index.remove(record_id);
+                    }
+                }
+            }
+            drop(index);
+            count += changes.len();
+            *applied = last_seq;
+        }
+    }
+}
+
+fn indexable(
+    row: &child_profile::Model,
+) -> Option<(haven_matching::RecordId, haven_matching::Person)> {
+    let id = convert::record_id(&row.child_id)?;
+    let identity = Identity::decode(row.identity.as_slice()).ok()?;
+    Some((
+        id,
+        convert::person(&identity, convert::day_of(row.registered_at_us)),
+    ))
+}
+
+/// Keeps the replica's index following the change log, every `interval`.
+pub fn spawn_follower(
+    matcher: std::sync::Arc<Matcher>,
+    db: DatabaseConnection,
+    interval: std::time::Duration,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(interval);
+        loop {
+            ticker.tick().await;
+            if let Err(error) = matcher.catch_up(&db).await {
+                tracing::warn!(%error, "matching index could not follow the projection; will retry");
+            }
+        }
+    })
+}

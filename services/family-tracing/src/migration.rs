@@ -1,0 +1,307 @@
+//! The family tracing service's migrations. Add-only (tables, columns, indexes), so the same steps run
+//! on SQLite and PostgreSQL.
+
+use sea_orm_migration::prelude::*;
+use sea_orm_migration::schema::{big_integer, big_pk_auto, blob, double, string};
+
+#[derive(Debug)]
+pub struct Migrator;
+
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(haven_platform::audit::CreateAuditLog),
+            Box::new(CreateTracingTables),
+        ]
+    }
+}
+
+#[derive(Debug)]
+struct CreateTracingTables;
+
+impl MigrationName for CreateTracingTables {
+    fn name(&self) -> &str {
+        "m20261123_000002_create_tracing_tables"
+    }
+}
+
+#[derive(DeriveIden)]
+enum TracingRequests {
+    Table,
+    Id,
+    Version,
+    Owner,
+    Agency,
+    Status,
+    Body,
+    CreatedAtUs,
+    CreatedBy,
+    UpdatedAtUs,
+    UpdatedBy,
+}
+
+#[derive(DeriveIden)]
+enum CreateRequests {
+    Table,
+    Principal,
+    RequestId,
+    BodyHash,
+    TracingRequestId,
+}
+
+#[derive(DeriveIden)]
+enum MatchReviews {
+    Table,
+    TracingRequestId,
+    SoughtChildId,
+    ChildId,
+    Decision,
+    Reason,
+    ReviewedBy,
+    ReviewedAtUs,
+    Score,
+}
+
+#[derive(DeriveIden)]
+enum FamilyLinks {
+    Table,
+    Id,
+    ChildId,
+    RelativeChildId,
+    RelativeName,
+    Relation,
+    TracingRequestId,
+    LinkedAtUs,
+}
+
+#[derive(DeriveIden)]
+enum MatchAlerts {
+    Table,
+    Id,
+    TracingRequestId,
+    SoughtChildId,
+    ChildId,
+    Score,
+    RaisedAtUs,
+    Owner,
+    Agency,
+}
+
+#[derive(DeriveIden)]
+enum ChildProfiles {
+    Table,
+    ChildId,
+    IdentityVersion,
+    Owner,
+    Agency,
+    Identity,
+    RegisteredAtUs,
+}
+
+#[derive(DeriveIden)]
+enum ProfileChanges {
+    Table,
+    Seq,
+    ChildId,
+}
+
+#[derive(DeriveIden)]
+enum ConsumedEvents {
+    Table,
+    EventId,
+    ConsumedAtUs,
+}
+
+#[async_trait::async_trait]
+#[allow(elided_lifetimes_in_paths)] // async_trait cannot take the anonymous lifetime here
+impl MigrationTrait for CreateTracingTables {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(TracingRequests::Table)
+                    .if_not_exists()
+                    .col(string(TracingRequests::Id).primary_key())
+                    .col(big_integer(TracingRequests::Version))
+                    .col(string(TracingRequests::Owner))
+                    .col(string(TracingRequests::Agency))
+                    .col(string(TracingRequests::Status))
+                    .col(blob(TracingRequests::Body))
+                    .col(big_integer(TracingRequests::CreatedAtUs))
+                    .col(string(TracingRequests::CreatedBy))
+                    .col(big_integer(TracingRequests::UpdatedAtUs))
+                    .col(string(TracingRequests::UpdatedBy))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_tracing_requests_agency")
+                    .table(TracingRequests::Table)
+                    .col(TracingRequests::Agency)
+                    .col(TracingRequests::Id)
+                    .if_not_exists()
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_tracing_requests_status")
+                    .table(TracingRequests::Table)
+                    .col(TracingRequests::Status)
+                    .if_not_exists()
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(CreateRequests::Table)
+                    .if_not_exists()
+                    .col(string(CreateRequests::Principal))
+                    .col(string(CreateRequests::RequestId))
+                    .col(string(CreateRequests::BodyHash))
+                    .col(string(CreateRequests::TracingRequestId))
+                    .primary_key(
+                        Index::create()
+                            .col(CreateRequests::Principal)
+                            .col(CreateRequests::RequestId),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(MatchReviews::Table)
+                    .if_not_exists()
+                    .col(string(MatchReviews::TracingRequestId))
+                    .col(string(MatchReviews::SoughtChildId))
+                    .col(string(MatchReviews::ChildId))
+                    .col(string(MatchReviews::Decision))
+                    .col(string(MatchReviews::Reason))
+                    .col(string(MatchReviews::ReviewedBy))
+                    .col(big_integer(MatchReviews::ReviewedAtUs))
+                    .col(double(MatchReviews::Score))
+                    .primary_key(
+                        Index::create()
+                            .col(MatchReviews::TracingRequestId)
+                            .col(MatchReviews::SoughtChildId)
+                            .col(MatchReviews::ChildId),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_match_reviews_child")
+                    .table(MatchReviews::Table)
+                    .col(MatchReviews::ChildId)
+                    .if_not_exists()
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(FamilyLinks::Table)
+                    .if_not_exists()
+                    .col(string(FamilyLinks::Id).primary_key())
+                    .col(string(FamilyLinks::ChildId))
+                    .col(string(FamilyLinks::RelativeChildId))
+                    .col(string(FamilyLinks::RelativeName))
+                    .col(string(FamilyLinks::Relation))
+                    .col(string(FamilyLinks::TracingRequestId))
+                    .col(big_integer(FamilyLinks::LinkedAtUs))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_family_links_child")
+                    .table(FamilyLinks::Table)
+                    .col(FamilyLinks::ChildId)
+                    .if_not_exists()
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(MatchAlerts::Table)
+                    .if_not_exists()
+                    .col(string(MatchAlerts::Id).primary_key())
+                    .col(string(MatchAlerts::TracingRequestId))
+                    .col(string(MatchAlerts::SoughtChildId))
+                    .col(string(MatchAlerts::ChildId))
+                    .col(double(MatchAlerts::Score))
+                    .col(big_integer(MatchAlerts::RaisedAtUs))
+                    .col(string(MatchAlerts::Owner))
+                    .col(string(MatchAlerts::Agency))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_match_alerts_pair")
+                    .table(MatchAlerts::Table)
+                    .col(MatchAlerts::TracingRequestId)
+                    .col(MatchAlerts::SoughtChildId)
+                    .col(MatchAlerts::ChildId)
+                    .unique()
+                    .if_not_exists()
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_match_alerts_agency")
+                    .table(MatchAlerts::Table)
+                    .col(MatchAlerts::Agency)
+                    .col(MatchAlerts::Id)
+                    .if_not_exists()
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(ChildProfiles::Table)
+                    .if_not_exists()
+                    .col(string(ChildProfiles::ChildId).primary_key())
+                    .col(big_integer(ChildProfiles::IdentityVersion))
+                    .col(string(ChildProfiles::Owner))
+                    .col(string(ChildProfiles::Agency))
+                    .col(blob(ChildProfiles::Identity))
+                    .col(big_integer(ChildProfiles::RegisteredAtUs))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(ProfileChanges::Table)
+                    .if_not_exists()
+                    .col(big_pk_auto(ProfileChanges::Seq))
+                    .col(string(ProfileChanges::ChildId))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(ConsumedEvents::Table)
+                    .if_not_exists()
+                    .col(string(ConsumedEvents::EventId).primary_key())
+                    .col(big_integer(ConsumedEvents::ConsumedAtUs))
+                    .to_owned(),
+            )
+            .await
+    }
+}

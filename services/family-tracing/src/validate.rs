@@ -1,0 +1,229 @@
+//! Request validation. Every violation names its field and never echoes the submitted value.
+
+use haven_platform::FieldViolation;
+use haven_proto::common::{AgeRange, PartialDate};
+use haven_proto::family_tracing::{Inquirer, Relation, Sex, SoughtChild};
+
+const MAX_NAME: usize = 200;
+const MAX_TEXT: usize = 2_000;
+const MAX_SOUGHT: usize = 10;
+const MAX_OTHER_NAMES: usize = 20;
+
+#[derive(Debug, Default)]
+pub(crate) struct Violations(Vec<FieldViolation>);
+
+impl Violations {
+    pub(crate) fn add(&mut self, field: impl Into<String>, description: &str) {
+        self.0.push(FieldViolation::new(field, description));
+    }
+
+    pub(crate) fn into_result(self) -> Result<(), Vec<FieldViolation>> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(self.0)
+        }
+    }
+}
+
+fn text(v: &mut Violations, field: &str, value: &str, max: usize) {
+    if value.chars().count() > max {
+        v.add(field, &format!("must be at most {max} characters"));
+    }
+    if value
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        v.add(field, "must not contain control characters");
+    }
+}
+
+pub(crate) fn request_id(v: &mut Violations, request_id: &str) {
+    if request_id.is_empty() {
+        v.add("request_id", "is required");
+    } else if request_id.len() > 128 || !request_id.chars().all(|c| c.is_ascii_graphic()) {
+        v.add("request_id", "must be 1 to 128 printable ASCII characters");
+    }
+}
+
+pub(crate) fn required_id(v: &mut Violations, field: &str, id: &str) {
+    if uuid::Uuid::parse_str(id).is_err() {
+        v.add(field, "must be an id this service issued");
+    }
+}
+
+fn partial_date(v: &mut Violations, field: &str, date: &PartialDate) {
+    if !(1900..=2100).contains(&date.year) {
+        v.add(format!("{field}.year"), "must be between 1900 and 2100");
+    }
+    if date.month.is_some_and(|m| !(1..=12).contains(&m)) {
+        v.add(format!("{field}.month"), "must be 1 to 12");
+    }
+    if date.day.is_some_and(|d| !(1..=31).contains(&d)) {
+        v.add(format!("{field}.day"), "must be 1 to 31");
+    }
+    if date.day.is_some() && date.month.is_none() {
+        v.add(format!("{field}.day"), "needs a month");
+    }
+}
+
+fn age_range(v: &mut Violations, field: &str, age: &AgeRange) {
+    if age.max_years > 25 {
+        v.add(format!("{field}.max_years"), "must be at most 25");
+    }
+    if age.min_years > age.max_years {
+        v.add(format!("{field}.min_years"), "must not exceed max_years");
+    }
+}
+
+pub(crate) fn inquirer(v: &mut Violations, field: &str, inquirer: Option<&Inquirer>) {
+    let Some(inquirer) = inquirer else {
+        v.add(field, "is required");
+        return;
+    };
+    if inquirer.given_name.trim().is_empty() && inquirer.family_name.trim().is_empty() {
+        v.add(
+            format!("{field}.given_name"),
+            "given_name or family_name is required",
+        );
+    }
+    text(
+        v,
+        &format!("{field}.given_name"),
+        &inquirer.given_name,
+        MAX_NAME,
+    );
+    text(
+        v,
+        &format!("{field}.family_name"),
+        &inquirer.family_name,
+        MAX_NAME,
+    );
+    text(v, &format!("{field}.contact"), &inquirer.contact, MAX_TEXT);
+    if Relation::try_from(inquirer.relation).is_err() {
+        v.add(format!("{field}.relation"), "is not a known relation");
+    }
+    if let Some(location) = &inquirer.location {
+        for (i, level) in location.admin_path.iter().enumerate() {
+            text(
+                v,
+                &format!("{field}.location.admin_path[{i}]"),
+                level,
+                MAX_NAME,
+            );
+        }
+        text(
+            v,
+            &format!("{field}.location.description"),
+            &location.description,
+            MAX_TEXT,
+        );
+    }
+}
+
+pub(crate) fn sought_children(v: &mut Violations, field: &str, children: &[SoughtChild]) {
+    if children.is_empty() || children.len() > MAX_SOUGHT {
+        v.add(field, &format!("must hold 1 to {MAX_SOUGHT} children"));
+    }
+    for (i, child) in children.iter().enumerate() {
+        let at = format!("{field}[{i}]");
+        if child.given_name.trim().is_empty() && child.family_name.trim().is_empty() {
+            v.add(
+                format!("{at}.given_name"),
+                "given_name or family_name is required",
+            );
+        }
+        text(v, &format!("{at}.given_name"), &child.given_name, MAX_NAME);
+        text(
+            v,
+            &format!("{at}.family_name"),
+            &child.family_name,
+            MAX_NAME,
+        );
+        text(
+            v,
+            &format!("{at}.father_name"),
+            &child.father_name,
+            MAX_NAME,
+        );
+        text(
+            v,
+            &format!("{at}.mother_name"),
+            &child.mother_name,
+            MAX_NAME,
+        );
+        text(
+            v,
+            &format!("{at}.separation_circumstances"),
+            &child.separation_circumstances,
+            MAX_TEXT,
+        );
+        if child.other_names.len() > MAX_OTHER_NAMES {
+            v.add(
+                format!("{at}.other_names"),
+                &format!("must have at most {MAX_OTHER_NAMES} entries"),
+            );
+        }
+        for (j, name) in child.other_names.iter().enumerate() {
+            text(v, &format!("{at}.other_names[{j}]"), name, MAX_NAME);
+        }
+        if Sex::try_from(child.sex).is_err() {
+            v.add(format!("{at}.sex"), "is not a known value");
+        }
+        if let Some(date) = &child.date_of_birth {
+            partial_date(v, &format!("{at}.date_of_birth"), date);
+        }
+        if let Some(date) = &child.separated_on {
+            partial_date(v, &format!("{at}.separated_on"), date);
+        }
+        if let Some(age) = &child.age_estimate {
+            age_range(v, &format!("{at}.age_estimate"), age);
+        }
+        if let Some(place) = &child.last_seen {
+            for (j, level) in place.admin_path.iter().enumerate() {
+                text(
+                    v,
+                    &format!("{at}.last_seen.admin_path[{j}]"),
+                    level,
+                    MAX_NAME,
+                );
+            }
+        }
+    }
+}
+
+pub(crate) fn reason(v: &mut Violations, field: &str, reason: &str, required: bool) {
+    if required && reason.trim().is_empty() {
+        v.add(field, "is required");
+    }
+    text(v, field, reason, MAX_TEXT);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn violations_name_the_field_and_never_the_value() {
+        let mut v = Violations::default();
+        let child = SoughtChild {
+            given_name: "x".repeat(300),
+            sex: 42,
+            date_of_birth: Some(PartialDate {
+                year: 1500,
+                month: None,
+                day: Some(3),
+                estimated: false,
+            }),
+            ..Default::default()
+        };
+        sought_children(&mut v, "sought_children", &[child]);
+        let violations = v.into_result().expect_err("invalid");
+        let fields: Vec<&str> = violations.iter().map(|f| f.field.as_str()).collect();
+        assert!(fields.contains(&"sought_children[0].given_name"));
+        assert!(fields.contains(&"sought_children[0].sex"));
+        assert!(fields.contains(&"sought_children[0].date_of_birth.year"));
+        assert!(fields.contains(&"sought_children[0].date_of_birth.day"));
+        assert!(violations.iter().all(|f| !f.description.contains("xxx")));
+    }
+}
