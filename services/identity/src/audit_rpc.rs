@@ -93,7 +93,8 @@ impl IdentityAuditService {
             .limit(u64::from(size) + 1)
             .all(&self.db)
             .await?;
-        let next_page_token = haven_platform::paging::finish_page(&mut rows, size, |r| encode_cursor(r.seq));
+        let next_page_token =
+            haven_platform::paging::finish_page(&mut rows, size, |r| encode_cursor(r.seq));
         // Reading the log is itself logged: which record or actor the auditor looked into.
         let subject = if request.record_id.is_empty() {
             format!("actor:{}", request.actor)

@@ -101,7 +101,8 @@ impl IdentityService {
             .store
             .break_glass_page(&principal.agency, after.as_deref(), u64::from(size) + 1)
             .await?;
-        let next_page_token = haven_platform::paging::finish_page(&mut rows, size, |r| encode_cursor(&r.id));
+        let next_page_token =
+            haven_platform::paging::finish_page(&mut rows, size, |r| encode_cursor(&r.id));
         let entries = rows
             .iter()
             .map(|row| {

@@ -4,6 +4,7 @@
 
 mod audit_rpc;
 mod break_glass;
+mod duplicates;
 pub mod entity;
 pub mod events;
 mod location;

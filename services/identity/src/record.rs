@@ -153,6 +153,7 @@ impl ChildRecord {
         Ok(ChildView {
             child: Some(child),
             withheld: withheld(readable),
+            possible_duplicates: Vec::new(),
         })
     }
 

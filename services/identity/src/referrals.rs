@@ -346,7 +346,8 @@ impl IdentityService {
             .store
             .referrals_page(condition, after.as_deref(), u64::from(size) + 1)
             .await?;
-        let next_page_token = haven_platform::paging::finish_page(&mut rows, size, |r| encode_cursor(&r.id));
+        let next_page_token =
+            haven_platform::paging::finish_page(&mut rows, size, |r| encode_cursor(&r.id));
         let entries = rows
             .iter()
             .map(|row| {

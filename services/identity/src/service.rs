@@ -12,7 +12,7 @@ use haven_platform::audit::{AuditEntry, AuditWriter};
 use haven_platform::sealing::Keyring;
 use haven_proto::common::PageRequest;
 use haven_proto::identity::child_identity_server::ChildIdentity;
-use haven_proto::identity::{AssignCaseRequest, AssignCaseResponse};
+use haven_proto::identity::{AssignCaseRequest, AssignCaseResponse, PossibleDuplicate};
 use haven_proto::identity::{
     BreakGlassGrant, BreakGlassRequest, ListBreakGlassAlertsRequest, ListBreakGlassAlertsResponse,
 };
@@ -242,14 +242,19 @@ impl IdentityService {
         };
         let entry = Self::entry(principal, "create", RPC_REGISTER, &id, written);
         match self.store.register(new, entry).await? {
-            Registered::Created(record) => Ok(self.visible_view(principal, &record)?.0),
+            Registered::Created(record) => {
+                let mut view = self.visible_view(principal, &record)?.0;
+                view.possible_duplicates = self.duplicates_of(principal, &record).await?;
+                Ok(view)
+            }
             Registered::Replayed(first_id) => {
                 let record = self
                     .store
                     .load(&first_id, Loading::EVERYTHING)
                     .await?
                     .ok_or(ServiceError::NotFound("child"))?;
-                let (view, classes) = self.visible_view(principal, &record)?;
+                let (mut view, classes) = self.visible_view(principal, &record)?;
+                view.possible_duplicates = self.duplicates_of(principal, &record).await?;
                 self.audit
                     .record(vec![Self::entry(
                         principal,
@@ -491,6 +496,41 @@ impl IdentityService {
         })
     }
 
+    /// Registration's duplicate check; each child it names is audited as a duplicate-check read.
+    async fn duplicates_of(
+        &self,
+        principal: &Principal,
+        record: &ChildRecord,
+    ) -> Result<Vec<PossibleDuplicate>, ServiceError> {
+        let found = crate::duplicates::possible_duplicates(
+            &self.store,
+            &self.policy,
+            principal,
+            self.loading_for(principal),
+            record,
+        )
+        .await?;
+        if !found.is_empty() {
+            self.audit
+                .record(
+                    found
+                        .iter()
+                        .map(|d| {
+                            Self::entry(
+                                principal,
+                                "duplicate-check",
+                                RPC_REGISTER,
+                                &d.child_id,
+                                ClassSet::of(&[DataClass::Identity]),
+                            )
+                        })
+                        .collect(),
+                )
+                .await?;
+        }
+        Ok(found)
+    }
+
     async fn page(
         &self,
         principal: &Principal,
@@ -515,7 +555,8 @@ impl IdentityService {
                 self.loading_for(principal),
             )
             .await?;
-        let next = haven_platform::paging::finish_page(&mut records, size, |r| encode_cursor(&r.row.id));
+        let next =
+            haven_platform::paging::finish_page(&mut records, size, |r| encode_cursor(&r.row.id));
         let mut views = Vec::with_capacity(records.len());
         let mut entries = Vec::with_capacity(records.len());
         for record in &records {

@@ -1,0 +1,133 @@
+//! The duplicate check at registration: children already registered, within the caller's own scope,
+//! who may be the new child, scored by haven-matching exactly as family tracing scores candidates.
+//! Candidates come from the name-key index (never a scan); only ids, scores and reasons go back.
+
+use haven_authz::{DataClass, Policy, Principal};
+use haven_matching::{Sought, Thresholds};
+use haven_platform::ServiceError;
+use haven_proto::identity::{Identity, PossibleDuplicate, identity::Birth};
+use prost::Message as _;
+
+use crate::record::ChildRecord;
+use crate::scope;
+use crate::store::{Loading, Store};
+
+/// How many registered children sharing a name key are scored, and how many duplicates are returned.
+const CANDIDATES: u64 = 200;
+const RETURNED: usize = 5;
+
+fn day_of(micros: i64) -> haven_matching::Day {
+    use chrono::Datelike as _;
+    let date = chrono::DateTime::from_timestamp_micros(micros)
+        .unwrap_or_default()
+        .date_naive();
+    haven_matching::Day {
+        year: date.year(),
+        month: date.month() as u8,
+        day: date.day() as u8,
+    }
+}
+
+fn person(identity: &Identity, registered_at_us: i64) -> haven_matching::Person {
+    let small = |v: Option<i32>| v.and_then(|v| u8::try_from(v).ok());
+    let (birth_date, age) = match &identity.birth {
+        Some(Birth::DateOfBirth(d)) => (
+            Some(haven_matching::PartialDate {
+                year: d.year,
+                month: small(d.month),
+                day: small(d.day),
+                estimated: d.estimated,
+            }),
+            None,
+        ),
+        Some(Birth::AgeEstimate(a)) => (
+            None,
+            Some(haven_matching::AgeEstimate {
+                min_years: a.min_years,
+                max_years: a.max_years.max(a.min_years),
+                assessed_on: a
+                    .assessed_at
+                    .map(|t| day_of(t.seconds.saturating_mul(1_000_000)))
+                    .unwrap_or_else(|| day_of(registered_at_us)),
+            }),
+        ),
+        None => (None, None),
+    };
+    let named = |text: &str| Some(text.trim().to_owned()).filter(|t| !t.is_empty());
+    haven_matching::Person {
+        given_name: identity.given_name.clone(),
+        family_name: identity.family_name.clone(),
+        other_names: identity.other_names.clone(),
+        sex: match haven_proto::identity::Sex::try_from(identity.sex) {
+            Ok(haven_proto::identity::Sex::Female) => haven_matching::Sex::Female,
+            Ok(haven_proto::identity::Sex::Male) => haven_matching::Sex::Male,
+            _ => haven_matching::Sex::Unknown,
+        },
+        birth_date,
+        age,
+        father_name: named(&identity.father_name),
+        mother_name: named(&identity.mother_name),
+        place: Vec::new(),
+    }
+}
+
+/// Possible duplicates of `record` among the children `principal` may read the identity of.
+pub(crate) async fn possible_duplicates(
+    store: &Store,
+    policy: &Policy,
+    principal: &Principal,
+    loading: Loading,
+    record: &ChildRecord,
+) -> Result<Vec<PossibleDuplicate>, ServiceError> {
+    let Some(visible) = scope::visible_rows(policy, principal) else {
+        return Ok(Vec::new());
+    };
+    let Ok(identity) = Identity::decode(record.row.identity.as_slice()) else {
+        return Ok(Vec::new());
+    };
+    let keys = haven_matching::name_keys(&format!(
+        "{} {} {}",
+        identity.given_name,
+        identity.family_name,
+        identity.other_names.join(" ")
+    ));
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let candidates = store
+        .page(visible, &[keys], None, CANDIDATES + 1, loading)
+        .await?;
+    let new_child = Sought::new(
+        person(&identity, record.row.created_at_us),
+        day_of(record.row.created_at_us),
+    );
+    let thresholds = Thresholds::default();
+    let mut found: Vec<PossibleDuplicate> = candidates
+        .iter()
+        .filter(|c| c.row.id != record.row.id)
+        .filter(|c| {
+            policy
+                .access(principal, &c.attrs())
+                .read
+                .contains(DataClass::Identity)
+        })
+        .filter_map(|c| {
+            let other = Identity::decode(c.row.identity.as_slice()).ok()?;
+            let (score, evidence) =
+                haven_matching::compare(&new_child, &person(&other, c.row.created_at_us), None);
+            thresholds.band(score)?;
+            Some(PossibleDuplicate {
+                child_id: c.row.id.clone(),
+                score,
+                reasons: evidence
+                    .iter()
+                    .filter(|e| e.weight > 0.0)
+                    .map(|e| format!("{}: {}", e.field.as_str(), e.reason.describe()))
+                    .collect(),
+            })
+        })
+        .collect();
+    found.sort_by(|a, b| b.score.total_cmp(&a.score));
+    found.truncate(RETURNED);
+    Ok(found)
+}
