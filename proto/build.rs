@@ -17,6 +17,7 @@ const PROTOS: &[&str] = &[
     "haven/auth/v1/auth.proto",
     "haven/events/v1/events.proto",
     "haven/family_tracing/v1/tracing.proto",
+    "haven/learning/v1/learning.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

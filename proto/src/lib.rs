@@ -29,6 +29,11 @@ pub mod haven {
             tonic::include_proto!("haven.identity.v1");
         }
     }
+    pub mod learning {
+        pub mod v1 {
+            tonic::include_proto!("haven.learning.v1");
+        }
+    }
 }
 
 pub use haven::auth::v1 as auth;
@@ -36,6 +41,7 @@ pub use haven::common::v1 as common;
 pub use haven::events::v1 as events;
 pub use haven::family_tracing::v1 as family_tracing;
 pub use haven::identity::v1 as identity;
+pub use haven::learning::v1 as learning;
 
 /// The encoded `FileDescriptorSet` of every Haven proto and its imports, for server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] =

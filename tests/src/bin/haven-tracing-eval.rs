@@ -535,10 +535,12 @@ fn read_febrl(path: &std::path::Path) -> anyhow::Result<Vec<FebrlRecord>> {
                 let year: i32 = dob[..4].parse().ok()?;
                 let month: i32 = dob[4..6].parse().ok()?;
                 let day: i32 = dob[6..8].parse().ok()?;
+                let month = (1..=12).contains(&month).then_some(month);
                 Some(PartialDate {
                     year,
-                    month: (1..=12).contains(&month).then_some(month),
-                    day: (1..=31).contains(&day).then_some(day),
+                    month,
+                    // A day means nothing without its month.
+                    day: month.and((1..=31).contains(&day).then_some(day)),
                     estimated: false,
                 })
             })

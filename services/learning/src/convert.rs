@@ -1,0 +1,58 @@
+//! Conversions between stored rows and contract messages, one each, plus time helpers.
+
+use haven_platform::ServiceError;
+use haven_proto::learning::{Attendance, Enrolment, LearningRecord};
+use prost::Message as _;
+
+use crate::entity::{enrolment, record};
+
+pub(crate) fn now_micros() -> i64 {
+    chrono::Utc::now().timestamp_micros()
+}
+
+pub(crate) fn timestamp(micros: i64) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: micros.div_euclid(1_000_000),
+        nanos: (micros.rem_euclid(1_000_000) * 1000) as i32,
+    }
+}
+
+pub(crate) fn micros_of(ts: &prost_types::Timestamp) -> i64 {
+    ts.seconds
+        .saturating_mul(1_000_000)
+        .saturating_add(i64::from(ts.nanos / 1000))
+}
+
+pub(crate) fn enrolment_view(row: &enrolment::Model) -> Enrolment {
+    Enrolment {
+        id: row.id.clone(),
+        version: row.version,
+        child_id: row.child_id.clone(),
+        organisation: row.organisation.clone(),
+        programme: row.programme.clone(),
+        framework_code: row.framework_code.clone(),
+        subject_code: row.subject_code.clone(),
+        level_code: row.level_code.clone(),
+        status: row.status,
+        attendance: Some(Attendance {
+            sessions_held: u32::try_from(row.sessions_held).unwrap_or(u32::MAX),
+            sessions_attended: u32::try_from(row.sessions_attended).unwrap_or(u32::MAX),
+            as_of: row.attendance_as_of_us.map(timestamp),
+        }),
+        enrolled_at: Some(timestamp(row.enrolled_at_us)),
+        enrolled_by: row.enrolled_by.clone(),
+        updated_at: Some(timestamp(row.updated_at_us)),
+        updated_by: row.updated_by.clone(),
+    }
+}
+
+/// The stored body with the void columns laid over it.
+pub(crate) fn record_view(row: &record::Model) -> Result<LearningRecord, ServiceError> {
+    let mut view = LearningRecord::decode(row.body.as_slice())
+        .map_err(|e| ServiceError::Internal(format!("learning record {} body: {e}", row.id)))?;
+    view.voided = row.voided;
+    view.void_reason = row.void_reason.clone().unwrap_or_default();
+    view.voided_at = row.voided_at_us.map(timestamp);
+    view.voided_by = row.voided_by.clone().unwrap_or_default();
+    Ok(view)
+}

@@ -1,0 +1,18 @@
+//! The projection of identity's children this service scopes by: owner and agency, from `ChildChanged`.
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "learner_children")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub child_id: String,
+    pub owner: String,
+    pub agency: String,
+    /// The identity record version of the last event applied, so a late, older event changes nothing.
+    pub version: i64,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

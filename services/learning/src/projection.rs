@@ -1,0 +1,133 @@
+//! The child projection, fed by the identity service's events: owner and agency for the caseworker and
+//! supervisor scopes, and erasure. Applying an event is idempotent by its id, and an older
+//! `ChildChanged` than the one applied changes nothing.
+//!
+//! Erasure drops everything held about the child here: projection, affiliations, enrolments, records and
+//! idempotency keys pointing at them. Passports already issued are the holder's: they stay valid
+//! (revoking them would take the child's learning from them), and their issuance rows lose the child id
+//! so the status list stays whole and nothing here links a credential to the child any more.
+
+use haven_platform::ServiceError;
+use haven_platform::audit::{self, AuditEntry};
+use haven_proto::events::{Envelope, envelope::Event};
+use prost::Message as _;
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
+
+use crate::convert::now_micros;
+use crate::entity::{affiliation, child, consumed_event, enrolment, passport, record};
+use crate::service::LearningService;
+
+/// What applying one event did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    ChildUpdated,
+    ChildErased,
+    /// Already applied, older than what is held, or not an event this service follows.
+    Ignored,
+}
+
+impl LearningService {
+    /// Applies one identity event (an encoded `haven.events.v1.Envelope`). Safe to call again with the
+    /// same event: the second call is `Ignored`.
+    pub async fn apply_identity_event(&self, envelope: &[u8]) -> Result<Applied, ServiceError> {
+        let envelope = Envelope::decode(envelope).map_err(|e| {
+            ServiceError::invalid("envelope", format!("not an event envelope: {e}"))
+        })?;
+        let Some(event) = envelope.event else {
+            return Ok(Applied::Ignored);
+        };
+        if !matches!(event, Event::ChildChanged(_) | Event::ChildErased(_)) {
+            return Ok(Applied::Ignored);
+        }
+        let db = self.database();
+        let txn = db.begin().await?;
+        let seen = consumed_event::Entity::find_by_id(envelope.id.clone())
+            .one(&txn)
+            .await?
+            .is_some();
+        if seen {
+            txn.rollback().await?;
+            return Ok(Applied::Ignored);
+        }
+        consumed_event::Entity::insert(consumed_event::ActiveModel {
+            event_id: Set(envelope.id.clone()),
+            consumed_at_us: Set(now_micros()),
+        })
+        .exec_without_returning(&txn)
+        .await?;
+        let applied = match event {
+            Event::ChildChanged(changed) => {
+                let current = child::Entity::find_by_id(changed.child_id.clone())
+                    .one(&txn)
+                    .await?;
+                if current.is_some_and(|c| c.version >= changed.version) {
+                    Applied::Ignored
+                } else {
+                    child::Entity::insert(child::ActiveModel {
+                        child_id: Set(changed.child_id),
+                        owner: Set(changed.owner),
+                        agency: Set(changed.agency),
+                        version: Set(changed.version),
+                    })
+                    .on_conflict(
+                        OnConflict::column(child::Column::ChildId)
+                            .update_columns([
+                                child::Column::Owner,
+                                child::Column::Agency,
+                                child::Column::Version,
+                            ])
+                            .to_owned(),
+                    )
+                    .exec_without_returning(&txn)
+                    .await?;
+                    Applied::ChildUpdated
+                }
+            }
+            Event::ChildErased(erased) => {
+                let id = erased.child_id;
+                audit::append(
+                    &txn,
+                    &[AuditEntry {
+                        actor: "identity-events".into(),
+                        roles: String::new(),
+                        agency: String::new(),
+                        action: "erase",
+                        rpc: "haven.events.v1.ChildErased",
+                        record_id: id.clone(),
+                        classes: "education".into(),
+                    }],
+                )
+                .await?;
+                record::Entity::delete_many()
+                    .filter(record::Column::ChildId.eq(id.as_str()))
+                    .exec(&txn)
+                    .await?;
+                enrolment::Entity::delete_many()
+                    .filter(enrolment::Column::ChildId.eq(id.as_str()))
+                    .exec(&txn)
+                    .await?;
+                affiliation::Entity::delete_many()
+                    .filter(affiliation::Column::ChildId.eq(id.as_str()))
+                    .exec(&txn)
+                    .await?;
+                passport::Entity::update_many()
+                    .col_expr(
+                        passport::Column::ChildId,
+                        Expr::value(Option::<String>::None),
+                    )
+                    .filter(passport::Column::ChildId.eq(id.as_str()))
+                    .exec(&txn)
+                    .await?;
+                child::Entity::delete_by_id(id).exec(&txn).await?;
+                Applied::ChildErased
+            }
+            _ => Applied::Ignored,
+        };
+        txn.commit().await?;
+        if applied == Applied::ChildErased {
+            haven_platform::db::purge_wal(db).await?;
+        }
+        Ok(applied)
+    }
+}
