@@ -86,6 +86,11 @@ enum Command {
         #[command(subcommand)]
         command: PolicyCommand,
     },
+    /// Learning passports: verify one offline, or print this deployment's issuer key for others to trust.
+    Passport {
+        #[command(subcommand)]
+        command: PassportCommand,
+    },
     /// Revoke a token by its `jti` in the shared Redis revocation list (needs redis_url), until `exp`.
     Revoke {
         #[arg(long)]
@@ -149,6 +154,20 @@ enum ServiceName {
     Gateway,
     Identity,
     FamilyTracing,
+    Learning,
+}
+
+#[derive(Debug, Subcommand)]
+enum PassportCommand {
+    /// Verify a passport (a VC-JWT in FILE) fully offline against the issuers in a JWKS file: prints the
+    /// issuer, the validity and the achievements, or why it is refused (tampered, untrusted, expired).
+    Verify {
+        file: PathBuf,
+        #[arg(long, value_name = "ISSUERS.jwks")]
+        trust: PathBuf,
+    },
+    /// Print this deployment's passport issuer key as a JWKS, for other deployments to trust.
+    IssuerJwks,
 }
 
 fn parse_ttl(text: &str) -> Result<Duration, String> {
@@ -217,10 +236,16 @@ async fn main() -> anyhow::Result<()> {
                     )
                     .await?;
                     println!("family-tracing: migrations applied");
+                    haven_learning::connect_and_migrate(&config.learning_database_url()).await?;
+                    println!("learning: migrations applied");
                 }
                 Some(ServiceName::Identity) => {
                     haven_identity::connect_and_migrate(&config.identity_database_url()).await?;
                     println!("identity: migrations applied");
+                }
+                Some(ServiceName::Learning) => {
+                    haven_learning::connect_and_migrate(&config.learning_database_url()).await?;
+                    println!("learning: migrations applied");
                 }
                 Some(ServiceName::FamilyTracing) => {
                     haven_family_tracing::connect_and_migrate(
@@ -321,6 +346,53 @@ async fn main() -> anyhow::Result<()> {
                 out.display()
             );
         }
+        Command::Passport {
+            command: PassportCommand::Verify { file, trust },
+        } => {
+            let jwt = std::fs::read_to_string(&file)?;
+            let trusted = haven_learning::TrustList::from_jwks(&std::fs::read_to_string(&trust)?)?;
+            match haven_learning::passport::verify(jwt.trim(), &trusted) {
+                Ok(passport) => {
+                    println!("valid passport {}", passport.credential_id);
+                    println!("issuer: {} ({})", passport.issuer_name, passport.issuer);
+                    println!(
+                        "valid from {}{}",
+                        passport.valid_from,
+                        passport
+                            .valid_until
+                            .map(|u| format!(" until {u}"))
+                            .unwrap_or_default()
+                    );
+                    for achievement in &passport.achievements {
+                        println!(
+                            "- {} ({}/{}/{})",
+                            achievement.title,
+                            achievement.framework_code,
+                            achievement.subject_code,
+                            achievement.level_code
+                        );
+                    }
+                    if let Some(url) = &passport.status_list_url {
+                        println!("revocation is published at {url}");
+                    }
+                }
+                Err(error) => bail!("passport refused: {error}"),
+            }
+        }
+        Command::Passport {
+            command: PassportCommand::IssuerJwks,
+        } => {
+            let issuer = haven_learning::PassportIssuer::load_or_create(
+                &config.data_dir,
+                &config.learning.issuer_name,
+                &config
+                    .learning
+                    .public_url
+                    .clone()
+                    .unwrap_or_else(|| format!("http://{}", config.gateway.listen)),
+            )?;
+            println!("{}", issuer.jwks_json());
+        }
         Command::Revoke { jti, exp } => {
             let Some(url) = &config.redis_url else {
                 bail!(
@@ -401,10 +473,24 @@ async fn serve(service: ServiceName, config: HavenConfig) -> anyhow::Result<()> 
                 suite::event_bus(&config)?,
                 suite::RELAY_INTERVAL,
             );
+            let _enrolments = suite::spawn_identity_work(&identity, suite::event_bus(&config)?);
             let (listener, addr) = bind(config.identity.listen).await?;
             println!("haven: identity service listening on {addr}");
             haven_identity::serve(
                 identity,
+                listener,
+                config.gateway.max_message_bytes,
+                shutdown_signal(),
+            )
+            .await?;
+        }
+        ServiceName::Learning => {
+            let service = suite::learning_service(&config, auth, policy).await?;
+            let _work = suite::spawn_learning_work(&service, suite::event_bus(&config)?);
+            let (listener, addr) = bind(config.learning.listen).await?;
+            println!("haven: learning service listening on {addr}");
+            haven_learning::serve(
+                service,
                 listener,
                 config.gateway.max_message_bytes,
                 shutdown_signal(),

@@ -52,6 +52,85 @@ pub enum SuiteError {
     Serve(#[from] tonic::transport::Error),
     #[error("family tracing: {0}")]
     FamilyTracing(#[from] haven_platform::ServiceError),
+    #[error("learning passports: {0}")]
+    Passport(#[from] haven_learning::PassportError),
+    #[error("trusted passport issuers at {path}: {message}")]
+    TrustedIssuers { path: String, message: String },
+}
+
+/// Builds the learning service with this deployment's passport issuer key (created in the data dir on
+/// first use) and the other issuers it trusts for ImportPassport.
+pub async fn learning_service(
+    config: &HavenConfig,
+    auth: Authenticator,
+    policy: Arc<Policy>,
+) -> Result<haven_learning::LearningService, SuiteError> {
+    let public_url = config
+        .learning
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", config.gateway.listen));
+    let issuer = haven_learning::PassportIssuer::load_or_create(
+        &config.data_dir,
+        &config.learning.issuer_name,
+        &public_url,
+    )?;
+    let mut service =
+        haven_learning::build(&config.learning_database_url(), auth, policy, issuer).await?;
+    if let Some(path) = &config.learning.trusted_issuers_path {
+        let failed = |message: String| SuiteError::TrustedIssuers {
+            path: path.display().to_string(),
+            message,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| failed(e.to_string()))?;
+        let trusted =
+            haven_learning::TrustList::from_jwks(&text).map_err(|e| failed(e.to_string()))?;
+        service = service.with_trusted_issuers(trusted);
+    }
+    Ok(service)
+}
+
+/// The learning service's background work: its outbox relay, and its projection of identity's
+/// children (owner and agency, for caseworkers' and supervisors' scope), once per event.
+pub fn spawn_learning_work(
+    service: &haven_learning::LearningService,
+    bus: Bus,
+) -> Vec<JoinHandle<()>> {
+    let projection = service.clone();
+    vec![
+        haven_platform::outbox::spawn_relay(
+            service.database().clone(),
+            bus.clone(),
+            RELAY_INTERVAL,
+        ),
+        haven_platform::consumer::spawn_group_consumer(
+            bus,
+            haven_family_tracing::IDENTITY_STREAM,
+            "learning",
+            replica_name(),
+            FEED_INTERVAL,
+            move |payload| {
+                let projection = projection.clone();
+                async move { projection.apply_identity_event(&payload).await.map(|_| ()) }
+            },
+        ),
+    ]
+}
+
+/// The identity service's consumer of enrolments: educator affiliations follow LearnerEnrolled.
+pub fn spawn_identity_work(identity: &haven_identity::IdentityService, bus: Bus) -> JoinHandle<()> {
+    let identity = identity.clone();
+    haven_platform::consumer::spawn_group_consumer(
+        bus,
+        haven_identity::events::LEARNING_STREAM,
+        "identity",
+        replica_name(),
+        FEED_INTERVAL,
+        move |payload| {
+            let identity = identity.clone();
+            async move { identity.apply_learning_event(&payload).await }
+        },
+    )
 }
 
 /// How often the family tracing feed polls the bus, and its index follows the projection.
@@ -237,6 +316,7 @@ pub struct Suite {
     pub gateway_addr: SocketAddr,
     pub identity_addr: SocketAddr,
     pub family_tracing_addr: SocketAddr,
+    pub learning_addr: SocketAddr,
     /// The authenticator the components share (tests revoke tokens through it).
     pub auth: Authenticator,
     /// The development signing key, when the suite trusts the data dir's key.
@@ -283,6 +363,7 @@ impl Suite {
             bus.clone(),
             RELAY_INTERVAL,
         )];
+        background.push(spawn_identity_work(&identity, bus.clone()));
         background.extend(haven_identity::spawn_retention(
             identity.clone(),
             config.identity.retention.clone(),
@@ -348,9 +429,32 @@ impl Suite {
             Ok(())
         });
 
+        let learning = learning_service(&config, auth.clone(), policy.clone()).await?;
+        background.extend(spawn_learning_work(&learning, bus.clone()));
+        let learning_listen = SocketAddr::from(([127, 0, 0, 1], 0));
+        let (learning_listener, learning_addr) =
+            bind(learning_listen)
+                .await
+                .map_err(|source| SuiteError::Bind {
+                    addr: learning_listen,
+                    source,
+                })?;
+        let learning_shutdown: ShutdownFuture = shutdown();
+        let learning_task = tokio::spawn(async move {
+            haven_learning::serve(
+                learning,
+                learning_listener,
+                max_message_bytes,
+                learning_shutdown,
+            )
+            .await?;
+            Ok(())
+        });
+
         let mut gateway_config = config.gateway.clone();
         gateway_config.identity_url = format!("http://{identity_addr}");
         gateway_config.family_tracing_url = format!("http://{family_tracing_addr}");
+        gateway_config.learning_url = format!("http://{learning_addr}");
         let (gateway_listener, gateway_addr) =
             bind(config.gateway.listen)
                 .await
@@ -382,12 +486,13 @@ impl Suite {
             gateway_addr,
             identity_addr,
             family_tracing_addr,
+            learning_addr,
             auth,
             dev_key,
             bus,
             background,
             stop,
-            tasks: vec![identity_task, tracing_task, gateway_task],
+            tasks: vec![identity_task, tracing_task, learning_task, gateway_task],
         })
     }
 

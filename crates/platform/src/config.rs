@@ -107,6 +107,13 @@ pub struct LearningConfig {
     pub listen: SocketAddr,
     /// Absent: `sqlite://<data_dir>/learning.db`.
     pub database_url: Option<String>,
+    /// The issuer name printed in learning passports.
+    pub issuer_name: String,
+    /// The public base URL of the gateway, where verifiers fetch the passport status list
+    /// (`<public_url>/passports/status/1`). Absent: `http://<gateway.listen>`.
+    pub public_url: Option<String>,
+    /// JWKS file of other deployments' passport issuers whose passports ImportPassport accepts.
+    pub trusted_issuers_path: Option<PathBuf>,
 }
 
 /// How long records are kept after their last change, per record class. A scheduled task erases
@@ -194,6 +201,9 @@ impl Default for LearningConfig {
         LearningConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 50063)),
             database_url: None,
+            issuer_name: "Haven (development)".into(),
+            public_url: None,
+            trusted_issuers_path: None,
         }
     }
 }
@@ -282,6 +292,12 @@ impl HavenConfig {
         }
         if let Some(v) = lookup("HAVEN_LEARNING_DATABASE_URL") {
             self.learning.database_url = Some(v);
+        }
+        if let Some(v) = lookup("HAVEN_PUBLIC_URL") {
+            self.learning.public_url = Some(v).filter(|v| !v.is_empty());
+        }
+        if let Some(v) = lookup("HAVEN_TRUSTED_ISSUERS_PATH") {
+            self.learning.trusted_issuers_path = Some(PathBuf::from(v));
         }
         if let Some(v) = lookup("HAVEN_RATE_LIMIT_PER_SECOND") {
             self.gateway.rate_limit_per_second = parse("HAVEN_RATE_LIMIT_PER_SECOND", v)?;

@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod bus;
 pub mod config;
+pub mod consumer;
 pub mod db;
 pub mod error;
 pub mod outbox;

@@ -31,6 +31,18 @@ use haven_proto::identity::{
     ListAuditEntriesResponse, ListReferralsRequest, ListReferralsResponse, Referral,
     TransitionReferralRequest,
 };
+use haven_proto::learning::learning_records_client::LearningRecordsClient;
+use haven_proto::learning::learning_records_server::LearningRecords;
+use haven_proto::learning::{
+    AlignOutcomesRequest, AlignOutcomesResponse, CorrectLearningRecordRequest,
+    CorrectLearningRecordResponse, EnrolLearnerRequest, Enrolment, Framework, GetFrameworkRequest,
+    GetPassportStatusListRequest, GetProgressRequest, ImportFrameworkRequest,
+    ImportFrameworkResponse, ImportPassportRequest, ImportPassportResponse, IssuePassportRequest,
+    LearningRecord, ListEnrolmentsRequest, ListEnrolmentsResponse, ListFrameworksRequest,
+    ListFrameworksResponse, ListLearningRecordsRequest, ListLearningRecordsResponse, Passport,
+    PassportStatusList, PassportVerification, Progress, RecordLearningRequest,
+    RevokePassportRequest, RevokePassportResponse, UpdateEnrolmentRequest, VerifyPassportRequest,
+};
 use tonic::metadata::MetadataMap;
 use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
@@ -46,22 +58,35 @@ pub struct Edge {
     identity: ChildIdentityClient<Channel>,
     identity_audit: IdentityAuditClient<Channel>,
     family_tracing: FamilyTracingClient<Channel>,
+    learning: LearningRecordsClient<Channel>,
     auth: Authenticator,
     policy: Arc<Policy>,
     limiter: RateLimiter,
     timeout: Duration,
 }
 
+/// Connections to the services behind the gateway.
+#[derive(Debug, Clone)]
+pub struct Upstreams {
+    pub identity: Channel,
+    pub family_tracing: Channel,
+    pub learning: Channel,
+}
+
 impl Edge {
     pub fn new(
-        identity: Channel,
-        family_tracing: Channel,
+        upstreams: Upstreams,
         auth: Authenticator,
         policy: Arc<Policy>,
         limiter: RateLimiter,
         timeout: Duration,
         max_message_bytes: usize,
     ) -> Self {
+        let Upstreams {
+            identity,
+            family_tracing,
+            learning,
+        } = upstreams;
         Edge {
             identity_audit: IdentityAuditClient::new(identity.clone())
                 .max_decoding_message_size(max_message_bytes)
@@ -70,6 +95,9 @@ impl Edge {
                 .max_decoding_message_size(max_message_bytes)
                 .max_encoding_message_size(max_message_bytes),
             family_tracing: FamilyTracingClient::new(family_tracing)
+                .max_decoding_message_size(max_message_bytes)
+                .max_encoding_message_size(max_message_bytes),
+            learning: LearningRecordsClient::new(learning)
                 .max_decoding_message_size(max_message_bytes)
                 .max_encoding_message_size(max_message_bytes),
             auth,
@@ -409,6 +437,205 @@ impl FamilyTracing for Edge {
         self.family_tracing
             .clone()
             .list_alerts(request)
+            .await
+            .map(answer)
+    }
+}
+
+#[tonic::async_trait]
+impl LearningRecords for Edge {
+    async fn import_framework(
+        &self,
+        request: Request<ImportFrameworkRequest>,
+    ) -> Result<Response<ImportFrameworkResponse>, Status> {
+        let request = self.admit(PublicRpc::ImportFramework, request).await?;
+        self.learning
+            .clone()
+            .import_framework(request)
+            .await
+            .map(answer)
+    }
+
+    async fn get_framework(
+        &self,
+        request: Request<GetFrameworkRequest>,
+    ) -> Result<Response<Framework>, Status> {
+        let request = self.admit(PublicRpc::GetFramework, request).await?;
+        self.learning
+            .clone()
+            .get_framework(request)
+            .await
+            .map(answer)
+    }
+
+    async fn list_frameworks(
+        &self,
+        request: Request<ListFrameworksRequest>,
+    ) -> Result<Response<ListFrameworksResponse>, Status> {
+        let request = self.admit(PublicRpc::ListFrameworks, request).await?;
+        self.learning
+            .clone()
+            .list_frameworks(request)
+            .await
+            .map(answer)
+    }
+
+    async fn align_outcomes(
+        &self,
+        request: Request<AlignOutcomesRequest>,
+    ) -> Result<Response<AlignOutcomesResponse>, Status> {
+        let request = self.admit(PublicRpc::AlignOutcomes, request).await?;
+        self.learning
+            .clone()
+            .align_outcomes(request)
+            .await
+            .map(answer)
+    }
+
+    async fn enrol_learner(
+        &self,
+        request: Request<EnrolLearnerRequest>,
+    ) -> Result<Response<Enrolment>, Status> {
+        let request = self.admit(PublicRpc::EnrolLearner, request).await?;
+        self.learning
+            .clone()
+            .enrol_learner(request)
+            .await
+            .map(answer)
+    }
+
+    async fn update_enrolment(
+        &self,
+        request: Request<UpdateEnrolmentRequest>,
+    ) -> Result<Response<Enrolment>, Status> {
+        let request = self.admit(PublicRpc::UpdateEnrolment, request).await?;
+        self.learning
+            .clone()
+            .update_enrolment(request)
+            .await
+            .map(answer)
+    }
+
+    async fn list_enrolments(
+        &self,
+        request: Request<ListEnrolmentsRequest>,
+    ) -> Result<Response<ListEnrolmentsResponse>, Status> {
+        let request = self.admit(PublicRpc::ListEnrolments, request).await?;
+        self.learning
+            .clone()
+            .list_enrolments(request)
+            .await
+            .map(answer)
+    }
+
+    async fn record_learning(
+        &self,
+        request: Request<RecordLearningRequest>,
+    ) -> Result<Response<LearningRecord>, Status> {
+        let request = self.admit(PublicRpc::RecordLearning, request).await?;
+        self.learning
+            .clone()
+            .record_learning(request)
+            .await
+            .map(answer)
+    }
+
+    async fn correct_learning_record(
+        &self,
+        request: Request<CorrectLearningRecordRequest>,
+    ) -> Result<Response<CorrectLearningRecordResponse>, Status> {
+        let request = self
+            .admit(PublicRpc::CorrectLearningRecord, request)
+            .await?;
+        self.learning
+            .clone()
+            .correct_learning_record(request)
+            .await
+            .map(answer)
+    }
+
+    async fn list_learning_records(
+        &self,
+        request: Request<ListLearningRecordsRequest>,
+    ) -> Result<Response<ListLearningRecordsResponse>, Status> {
+        let request = self.admit(PublicRpc::ListLearningRecords, request).await?;
+        self.learning
+            .clone()
+            .list_learning_records(request)
+            .await
+            .map(answer)
+    }
+
+    async fn get_progress(
+        &self,
+        request: Request<GetProgressRequest>,
+    ) -> Result<Response<Progress>, Status> {
+        let request = self.admit(PublicRpc::GetProgress, request).await?;
+        self.learning
+            .clone()
+            .get_progress(request)
+            .await
+            .map(answer)
+    }
+
+    async fn issue_passport(
+        &self,
+        request: Request<IssuePassportRequest>,
+    ) -> Result<Response<Passport>, Status> {
+        let request = self.admit(PublicRpc::IssuePassport, request).await?;
+        self.learning
+            .clone()
+            .issue_passport(request)
+            .await
+            .map(answer)
+    }
+
+    async fn verify_passport(
+        &self,
+        request: Request<VerifyPassportRequest>,
+    ) -> Result<Response<PassportVerification>, Status> {
+        let request = self.admit(PublicRpc::VerifyPassport, request).await?;
+        self.learning
+            .clone()
+            .verify_passport(request)
+            .await
+            .map(answer)
+    }
+
+    async fn import_passport(
+        &self,
+        request: Request<ImportPassportRequest>,
+    ) -> Result<Response<ImportPassportResponse>, Status> {
+        let request = self.admit(PublicRpc::ImportPassport, request).await?;
+        self.learning
+            .clone()
+            .import_passport(request)
+            .await
+            .map(answer)
+    }
+
+    async fn revoke_passport(
+        &self,
+        request: Request<RevokePassportRequest>,
+    ) -> Result<Response<RevokePassportResponse>, Status> {
+        let request = self.admit(PublicRpc::RevokePassport, request).await?;
+        self.learning
+            .clone()
+            .revoke_passport(request)
+            .await
+            .map(answer)
+    }
+
+    /// Public: a verifier anywhere checks revocation without an account. It lists credential ids only.
+    async fn get_passport_status_list(
+        &self,
+        request: Request<GetPassportStatusListRequest>,
+    ) -> Result<Response<PassportStatusList>, Status> {
+        let mut outgoing = Request::new(request.into_inner());
+        outgoing.set_timeout(self.timeout);
+        self.learning
+            .clone()
+            .get_passport_status_list(outgoing)
             .await
             .map(answer)
     }

@@ -17,10 +17,11 @@ use haven_proto::auth::tokens_server::TokensServer;
 use haven_proto::family_tracing::family_tracing_server::FamilyTracingServer;
 use haven_proto::identity::child_identity_server::ChildIdentityServer;
 use haven_proto::identity::identity_audit_server::IdentityAuditServer;
+use haven_proto::learning::learning_records_server::LearningRecordsServer;
 use tokio::net::TcpListener;
 use tonic::transport::{Channel, Endpoint};
 
-pub use edge::Edge;
+pub use edge::{Edge, Upstreams};
 pub use limiter::RateLimiter;
 pub use rules::{PublicRpc, may_ever_call};
 pub use tokens::{TokenEndpoint, TokenIssuer};
@@ -67,10 +68,14 @@ pub async fn serve(
     let timeout = Duration::from_millis(config.request_timeout_ms);
     let identity = service_channel(&config.identity_url, timeout)?;
     let family_tracing = service_channel(&config.family_tracing_url, timeout)?;
+    let learning = service_channel(&config.learning_url, timeout)?;
     let tokens = TokensServer::new(TokenEndpoint::new(token_issuer, limiter.clone()));
     let edge = Edge::new(
-        identity,
-        family_tracing,
+        Upstreams {
+            identity,
+            family_tracing,
+            learning,
+        },
         auth,
         policy,
         limiter,
@@ -81,6 +86,7 @@ pub async fn serve(
     health.set_serving::<ChildIdentityServer<Edge>>().await;
     health.set_serving::<IdentityAuditServer<Edge>>().await;
     health.set_serving::<FamilyTracingServer<Edge>>().await;
+    health.set_serving::<LearningRecordsServer<Edge>>().await;
     let (reflection_v1, reflection_v1alpha) = haven_platform::server::reflection()?;
     tonic::transport::Server::builder()
         .timeout(timeout)
@@ -90,6 +96,11 @@ pub async fn serve(
         .add_service(reflection_v1alpha)
         .add_service(
             IdentityAuditServer::new(edge.clone())
+                .max_decoding_message_size(config.max_message_bytes)
+                .max_encoding_message_size(config.max_message_bytes),
+        )
+        .add_service(
+            LearningRecordsServer::new(edge.clone())
                 .max_decoding_message_size(config.max_message_bytes)
                 .max_encoding_message_size(config.max_message_bytes),
         )

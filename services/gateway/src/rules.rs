@@ -29,10 +29,25 @@ pub enum PublicRpc {
     ReviewMatch,
     ListFamilyLinks,
     ListAlerts,
+    ImportFramework,
+    GetFramework,
+    ListFrameworks,
+    AlignOutcomes,
+    EnrolLearner,
+    UpdateEnrolment,
+    ListEnrolments,
+    RecordLearning,
+    CorrectLearningRecord,
+    ListLearningRecords,
+    GetProgress,
+    IssuePassport,
+    VerifyPassport,
+    ImportPassport,
+    RevokePassport,
 }
 
 impl PublicRpc {
-    pub const ALL: [PublicRpc; 23] = [
+    pub const ALL: [PublicRpc; 38] = [
         PublicRpc::RegisterChild,
         PublicRpc::GetChild,
         PublicRpc::UpdateChild,
@@ -56,6 +71,21 @@ impl PublicRpc {
         PublicRpc::ReviewMatch,
         PublicRpc::ListFamilyLinks,
         PublicRpc::ListAlerts,
+        PublicRpc::ImportFramework,
+        PublicRpc::GetFramework,
+        PublicRpc::ListFrameworks,
+        PublicRpc::AlignOutcomes,
+        PublicRpc::EnrolLearner,
+        PublicRpc::UpdateEnrolment,
+        PublicRpc::ListEnrolments,
+        PublicRpc::RecordLearning,
+        PublicRpc::CorrectLearningRecord,
+        PublicRpc::ListLearningRecords,
+        PublicRpc::GetProgress,
+        PublicRpc::IssuePassport,
+        PublicRpc::VerifyPassport,
+        PublicRpc::ImportPassport,
+        PublicRpc::RevokePassport,
     ];
 
     pub fn name(self) -> &'static str {
@@ -83,6 +113,21 @@ impl PublicRpc {
             PublicRpc::ReviewMatch => "ReviewMatch",
             PublicRpc::ListFamilyLinks => "ListFamilyLinks",
             PublicRpc::ListAlerts => "ListAlerts",
+            PublicRpc::ImportFramework => "ImportFramework",
+            PublicRpc::GetFramework => "GetFramework",
+            PublicRpc::ListFrameworks => "ListFrameworks",
+            PublicRpc::AlignOutcomes => "AlignOutcomes",
+            PublicRpc::EnrolLearner => "EnrolLearner",
+            PublicRpc::UpdateEnrolment => "UpdateEnrolment",
+            PublicRpc::ListEnrolments => "ListEnrolments",
+            PublicRpc::RecordLearning => "RecordLearning",
+            PublicRpc::CorrectLearningRecord => "CorrectLearningRecord",
+            PublicRpc::ListLearningRecords => "ListLearningRecords",
+            PublicRpc::GetProgress => "GetProgress",
+            PublicRpc::IssuePassport => "IssuePassport",
+            PublicRpc::VerifyPassport => "VerifyPassport",
+            PublicRpc::ImportPassport => "ImportPassport",
+            PublicRpc::RevokePassport => "RevokePassport",
         }
     }
 }
@@ -132,5 +177,34 @@ pub fn may_ever_call(policy: &Policy, principal: &Principal, rpc: PublicRpc) -> 
         | PublicRpc::FindMatches
         | PublicRpc::ListFamilyLinks
         | PublicRpc::ListAlerts => policy.ever_readable(principal).contains(DataClass::Tracing),
+        // Learning: educators write; learning platforms write records and read curricula (their
+        // per-learner rule lives in the learning service); education readers read.
+        PublicRpc::ImportFramework
+        | PublicRpc::AlignOutcomes
+        | PublicRpc::EnrolLearner
+        | PublicRpc::UpdateEnrolment
+        | PublicRpc::IssuePassport
+        | PublicRpc::ImportPassport
+        | PublicRpc::RevokePassport => policy
+            .ever_writable(principal)
+            .contains(DataClass::Education),
+        PublicRpc::RecordLearning | PublicRpc::CorrectLearningRecord => {
+            principal.has_role(Role::Lms)
+                || policy
+                    .ever_writable(principal)
+                    .contains(DataClass::Education)
+        }
+        PublicRpc::GetFramework | PublicRpc::ListFrameworks => {
+            principal.has_role(Role::Lms)
+                || policy
+                    .ever_readable(principal)
+                    .contains(DataClass::Education)
+        }
+        PublicRpc::ListEnrolments
+        | PublicRpc::ListLearningRecords
+        | PublicRpc::GetProgress
+        | PublicRpc::VerifyPassport => policy
+            .ever_readable(principal)
+            .contains(DataClass::Education),
     }
 }

@@ -46,3 +46,6 @@ pub(crate) fn child_erased(child_id: &str, at_us: i64) -> (String, Vec<u8>) {
         at_us,
     )
 }
+
+/// The stream the learning service publishes its events to.
+pub const LEARNING_STREAM: &str = "haven:events:learning";

@@ -5,6 +5,7 @@
 mod audit_rpc;
 mod break_glass;
 mod duplicates;
+mod enrolments;
 pub mod entity;
 pub mod events;
 mod location;

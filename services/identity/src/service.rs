@@ -761,6 +761,8 @@ impl ChildIdentity for IdentityService {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
     #[test]
     fn cursors_round_trip_and_reject_forgeries() {
