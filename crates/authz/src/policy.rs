@@ -436,8 +436,7 @@ impl Policy {
                 if matches!(
                     role,
                     Role::Educator | Role::Lms | Role::Auditor | Role::TracingService
-                )
-                    && let Some(class) = held.intersection(PROTECTION_WORLD).iter().next()
+                ) && let Some(class) = held.intersection(PROTECTION_WORLD).iter().next()
                 {
                     return Err(PolicyError::Forbidden {
                         role: role_name.clone(),

@@ -20,8 +20,8 @@ use haven_population as population;
 use haven_proto::common::{AgeRange, PartialDate};
 use haven_proto::family_tracing::family_tracing_client::FamilyTracingClient;
 use haven_proto::family_tracing::{
-    CreateTracingRequestRequest, FindMatchesRequest, Inquirer, MatchBand, Relation, Sex, SoughtChild,
-    TracingRequest,
+    CreateTracingRequestRequest, FindMatchesRequest, Inquirer, MatchBand, Relation, Sex,
+    SoughtChild, TracingRequest,
 };
 use haven_proto::identity::child_identity_client::ChildIdentityClient;
 use haven_proto::identity::{
@@ -56,7 +56,10 @@ impl Eval {
         let channel = Channel::from_shared(format!("http://{}", suite.gateway_addr))?
             .connect()
             .await?;
-        let key = suite.dev_key.clone().ok_or_else(|| anyhow::anyhow!("no dev key"))?;
+        let key = suite
+            .dev_key
+            .clone()
+            .ok_or_else(|| anyhow::anyhow!("no dev key"))?;
         let token = |role: &str, sub: &str, agency: &str| -> anyhow::Result<String> {
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)?
@@ -479,8 +482,11 @@ async fn synthetic(households: usize, seed: u64) -> anyhow::Result<()> {
     if let (Some(last), Some(last_id)) = (last, ids.last()) {
         eval.wait_until_indexed(&last, last_id).await?;
     }
-    let position: HashMap<&str, usize> =
-        ids.iter().enumerate().map(|(i, id)| (id.as_str(), i)).collect();
+    let position: HashMap<&str, usize> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (id.as_str(), i))
+        .collect();
 
     let mut counts = LinkCounts::default();
     for (r, request) in population.requests.iter().enumerate() {
@@ -633,7 +639,10 @@ async fn febrl(dir: &std::path::Path) -> anyhow::Result<()> {
                     ..SoughtChild::default()
                 }],
             };
-            let truth = truth_of_b.get(record.id.as_str()).cloned().unwrap_or_default();
+            let truth = truth_of_b
+                .get(record.id.as_str())
+                .cloned()
+                .unwrap_or_default();
             let eval_tracing = eval.tracing.clone();
             let officer = eval.officer.clone();
             set.spawn(async move {
@@ -686,8 +695,11 @@ async fn febrl(dir: &std::path::Path) -> anyhow::Result<()> {
     let (ids, duplicates) = eval
         .register(records.iter().map(febrl_child).collect())
         .await?;
-    let position: HashMap<&str, usize> =
-        ids.iter().enumerate().map(|(i, id)| (id.as_str(), i)).collect();
+    let position: HashMap<&str, usize> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (id.as_str(), i))
+        .collect();
     let index_of: HashMap<&str, usize> = records
         .iter()
         .enumerate()
