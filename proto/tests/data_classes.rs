@@ -67,3 +67,58 @@ fn a_classified_message_never_nests_another_class() {
         }
     }
 }
+
+/// Every message an RPC of `service` can return, following message fields transitively.
+fn reachable_outputs(set: &FileDescriptorSet, service: &str) -> Vec<String> {
+    let (package, name) = service.rsplit_once('.').expect("qualified name");
+    let service = set
+        .file
+        .iter()
+        .filter(|f| f.package() == package)
+        .flat_map(|f| f.service.iter())
+        .find(|s| s.name() == name)
+        .unwrap_or_else(|| panic!("{service} not in the descriptor set"));
+    let mut seen: Vec<String> = Vec::new();
+    let mut todo: Vec<String> = service
+        .method
+        .iter()
+        .map(|m| m.output_type().trim_start_matches('.').to_owned())
+        .collect();
+    while let Some(next) = todo.pop() {
+        if seen.contains(&next) || next.starts_with("google.protobuf.") {
+            continue;
+        }
+        let descriptor = message(set, &next);
+        for field in &descriptor.field {
+            if field.r#type() == Type::Message {
+                todo.push(field.type_name().trim_start_matches('.').to_owned());
+            }
+        }
+        seen.push(next);
+    }
+    seen
+}
+
+#[test]
+fn no_education_rpc_can_return_a_protection_world_field() {
+    let set = FileDescriptorSet::decode(haven_proto::FILE_DESCRIPTOR_SET).expect("descriptor set");
+    let outputs = reachable_outputs(&set, "haven.learning.v1.LearningRecords");
+    assert!(
+        outputs.len() > 10,
+        "the walk found the outputs: {outputs:?}"
+    );
+    for name in &outputs {
+        assert!(
+            !name.starts_with("haven.identity.") && !name.starts_with("haven.family_tracing."),
+            "an education response reaches {name}"
+        );
+        let class = haven_proto::data_class_of(name);
+        assert!(
+            !matches!(
+                class,
+                Some(DataClass::Whereabouts | DataClass::Protection | DataClass::Tracing)
+            ),
+            "{name} is {class:?}"
+        );
+    }
+}
