@@ -10,6 +10,9 @@
 //!   haven-tracing-eval febrl DIR
 //!       FEBRL4 (link A to B) and FEBRL3 (dedup) from CSVs written by tests/eval/febrl_export.py, names
 //!       and date of birth only.
+//!
+//! HAVEN_EVAL_POSSIBLE sets the deployment's `possible` threshold (default 0.2). FindMatches hides
+//! candidates below it, so recall@10 measures what an officer is shown; with 0 it measures the ranking.
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -52,6 +55,12 @@ impl Eval {
         config.gateway.listen = "127.0.0.1:0".parse()?;
         config.gateway.rate_limit_per_second = 1_000_000;
         config.gateway.rate_limit_burst = 1_000_000;
+        if let Some(possible) = std::env::var("HAVEN_EVAL_POSSIBLE")
+            .ok()
+            .and_then(|v| v.parse().ok())
+        {
+            config.family_tracing.possible_threshold = possible;
+        }
         let suite = Suite::start(config).await?;
         let channel = Channel::from_shared(format!("http://{}", suite.gateway_addr))?
             .connect()
