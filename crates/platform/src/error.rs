@@ -20,6 +20,43 @@ impl FieldViolation {
     }
 }
 
+/// Collects every violation of one request, so a client fixes them all in one round trip.
+#[derive(Debug, Default)]
+pub struct Violations(Vec<FieldViolation>);
+
+impl Violations {
+    pub fn add(&mut self, field: impl Into<String>, description: &str) {
+        self.0.push(FieldViolation::new(field, description));
+    }
+
+    /// Rejects a value longer than `max` characters, or holding control characters other than newline
+    /// and tab. Names the field, never the value.
+    pub fn text(&mut self, field: &str, value: &str, max: usize) {
+        if value.chars().count() > max {
+            self.add(field, &format!("must be at most {max} characters"));
+        }
+        if value
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\t')
+        {
+            self.add(field, "must not contain control characters");
+        }
+    }
+
+    pub fn into_result(self) -> Result<(), Vec<FieldViolation>> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(self.0)
+        }
+    }
+
+    /// INVALID_ARGUMENT with every violation, or `Ok` when there is none.
+    pub fn finish(self) -> Result<(), ServiceError> {
+        self.into_result().map_err(ServiceError::InvalidArgument)
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
     #[error("invalid request: {}", describe(.0))]

@@ -13,4 +13,4 @@ pub mod sealing;
 pub mod server;
 
 pub use config::HavenConfig;
-pub use error::{FieldViolation, ServiceError};
+pub use error::{FieldViolation, ServiceError, Violations};

@@ -1,6 +1,6 @@
 //! Request validation. Every violation names its field and never echoes the submitted value.
 
-use haven_platform::FieldViolation;
+pub(crate) use haven_platform::Violations;
 use haven_proto::common::{AgeRange, PartialDate};
 use haven_proto::family_tracing::{Inquirer, Relation, Sex, SoughtChild};
 
@@ -9,33 +9,8 @@ const MAX_TEXT: usize = 2_000;
 const MAX_SOUGHT: usize = 10;
 const MAX_OTHER_NAMES: usize = 20;
 
-#[derive(Debug, Default)]
-pub(crate) struct Violations(Vec<FieldViolation>);
-
-impl Violations {
-    pub(crate) fn add(&mut self, field: impl Into<String>, description: &str) {
-        self.0.push(FieldViolation::new(field, description));
-    }
-
-    pub(crate) fn into_result(self) -> Result<(), Vec<FieldViolation>> {
-        if self.0.is_empty() {
-            Ok(())
-        } else {
-            Err(self.0)
-        }
-    }
-}
-
 fn text(v: &mut Violations, field: &str, value: &str, max: usize) {
-    if value.chars().count() > max {
-        v.add(field, &format!("must be at most {max} characters"));
-    }
-    if value
-        .chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\t')
-    {
-        v.add(field, "must not contain control characters");
-    }
+    v.text(field, value, max);
 }
 
 pub(crate) fn request_id(v: &mut Violations, request_id: &str) {

@@ -2,7 +2,7 @@
 //! submitted value, since it may be protected data.
 
 use chrono::Datelike as _;
-use haven_platform::FieldViolation;
+use haven_platform::{FieldViolation, Violations};
 use haven_proto::common::{AgeRange, Location, PartialDate};
 use haven_proto::identity::{
     CaseStatus, Child, Identity, ProtectionCase, ProtectionConcern, RiskLevel, SeparationCause,
@@ -15,33 +15,8 @@ const MAX_LIST: usize = 32;
 const MAX_AGE_YEARS: u32 = 25;
 
 /// Collects violations so one response can name every bad field at once.
-#[derive(Debug, Default)]
-pub(crate) struct Violations(Vec<FieldViolation>);
-
-impl Violations {
-    pub(crate) fn add(&mut self, field: impl Into<String>, description: &str) {
-        self.0.push(FieldViolation::new(field, description));
-    }
-
-    pub(crate) fn into_result(self) -> Result<(), Vec<FieldViolation>> {
-        if self.0.is_empty() {
-            Ok(())
-        } else {
-            Err(self.0)
-        }
-    }
-}
-
 fn text(v: &mut Violations, field: &str, value: &str, max: usize) {
-    if value.chars().count() > max {
-        v.add(field, &format!("must be at most {max} characters"));
-    }
-    if value
-        .chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\t')
-    {
-        v.add(field, "must not contain control characters");
-    }
+    v.text(field, value, max);
 }
 
 fn list<T>(v: &mut Violations, field: &str, items: &[T]) {
@@ -355,7 +330,7 @@ mod tests {
                 estimated: true,
             },
         );
-        assert_eq!(v.0[0].field, "d.day");
+        assert_eq!(v.into_result().expect_err("invalid")[0].field, "d.day");
         let mut ok = Violations::default();
         partial_date(
             &mut ok,
@@ -367,7 +342,7 @@ mod tests {
                 estimated: true,
             },
         );
-        assert!(ok.0.is_empty());
+        assert!(ok.into_result().is_ok());
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! submitted value.
 
 use chrono::Datelike as _;
-use haven_platform::{FieldViolation, ServiceError};
+use haven_platform::ServiceError;
+pub(crate) use haven_platform::Violations;
 use haven_proto::learning::{LearningRecord, PassportRecipient, RecordKind};
 
 use crate::curriculum::is_code;
@@ -12,33 +13,8 @@ const MAX_TEXT: usize = 2000;
 const MAX_NAME: usize = 200;
 const MAX_OUTCOMES: usize = 64;
 
-#[derive(Debug, Default)]
-pub(crate) struct Violations(Vec<FieldViolation>);
-
-impl Violations {
-    pub(crate) fn add(&mut self, field: impl Into<String>, description: &str) {
-        self.0.push(FieldViolation::new(field, description));
-    }
-
-    pub(crate) fn finish(self) -> Result<(), ServiceError> {
-        if self.0.is_empty() {
-            Ok(())
-        } else {
-            Err(ServiceError::InvalidArgument(self.0))
-        }
-    }
-}
-
 pub(crate) fn text(v: &mut Violations, field: &str, value: &str, max: usize) {
-    if value.chars().count() > max {
-        v.add(field, &format!("must be at most {max} characters"));
-    }
-    if value
-        .chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\t')
-    {
-        v.add(field, "must not contain control characters");
-    }
+    v.text(field, value, max);
 }
 
 pub(crate) fn request_id(value: &str) -> Result<(), ServiceError> {
