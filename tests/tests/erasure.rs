@@ -3,6 +3,9 @@
 
 use haven_identity::entity::{child, child_key, erasure, name_key};
 use haven_proto::common::DataClass;
+use haven_proto::family_tracing::{
+    CreateTracingRequestRequest, FindMatchesRequest, Inquirer, SoughtChild,
+};
 use haven_proto::identity::{
     BreakGlassRequest, CreateReferralRequest, EraseChildRequest, GetChildRequest,
     ListChildrenRequest, ReferralKind, SearchChildrenRequest,
@@ -35,6 +38,62 @@ async fn an_erased_child_is_gone_everywhere_and_its_key_is_destroyed() {
         .expect("registered")
         .into_inner();
     let id = view.child.and_then(|c| c.meta).expect("meta").id;
+    // The child consented to tracing: wait until family tracing holds its identity, so the erasure
+    // below has a copy elsewhere to chase.
+    let officer = t.token("reunification_officer", "ro-1", "agency-b");
+    let request = t
+        .tracing()
+        .create_tracing_request(authed(
+            &officer,
+            CreateTracingRequestRequest {
+                request_id: uuid::Uuid::now_v7().to_string(),
+                inquirer: Some(Inquirer {
+                    given_name: "Generated".into(),
+                    ..Inquirer::default()
+                }),
+                // Spelled as an inquirer might: the request is the family's record, not the child's,
+                // and must not trip the canary scan below.
+                sought_children: vec![SoughtChild {
+                    given_name: "Erasegivan".into(),
+                    family_name: "Erasefamili".into(),
+                    ..SoughtChild::default()
+                }],
+            },
+        ))
+        .await
+        .expect("tracing request")
+        .into_inner();
+    let traced = |present: bool| {
+        let mut tracing = t.tracing();
+        let officer = officer.clone();
+        let request = request.clone();
+        let id = id.clone();
+        async move {
+            for _ in 0..100 {
+                let found = tracing
+                    .find_matches(authed(
+                        &officer,
+                        FindMatchesRequest {
+                            tracing_request_id: request.id.clone(),
+                            sought_child_id: request.sought_children[0].id.clone(),
+                            limit: 10,
+                        },
+                    ))
+                    .await
+                    .expect("find")
+                    .into_inner()
+                    .candidates
+                    .iter()
+                    .any(|c| c.child_id == id);
+                if found == present {
+                    return;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            panic!("family tracing never reached present={present}");
+        }
+    };
+    traced(true).await;
     let db = t.identity_db().await;
     let wrapped = child_key::Entity::find_by_id(id.clone())
         .one(&db)
@@ -94,6 +153,8 @@ async fn an_erased_child_is_gone_everywhere_and_its_key_is_destroyed() {
         ))
         .await
         .expect("admin erases");
+    // The tombstone reaches family tracing, which drops its copy.
+    traced(false).await;
     let status = client
         .erase_child(authed(
             &admin,
@@ -158,10 +219,16 @@ async fn an_erased_child_is_gone_everywhere_and_its_key_is_destroyed() {
 
     if haven_tests::backend() == "sqlite" {
         db.close().await.ok();
+        // Every service's database files: identity's, and family tracing's copy of the identity.
         let mut bytes = Vec::new();
-        for name in ["identity.db", "identity.db-wal"] {
-            if let Ok(file) = std::fs::read(t.data_dir.join(name)) {
-                bytes.extend(file);
+        for entry in std::fs::read_dir(&t.data_dir).expect("data dir") {
+            let path = entry.expect("entry").path();
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
+            if name.contains(".db") {
+                bytes.extend(std::fs::read(&path).expect("read database file"));
             }
         }
         for canary in [

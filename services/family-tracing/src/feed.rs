@@ -180,6 +180,8 @@ impl Feed {
                 log_change(&txn, &id).await?;
                 mark_consumed(&txn, &envelope.id).await?;
                 txn.commit().await?;
+                // Deleted pages must not linger in the write-ahead log either.
+                haven_platform::db::purge_wal(&self.db).await?;
                 Ok(Applied::Dropped)
             }
             _ => Ok(Applied::Ignored),
