@@ -11,6 +11,12 @@
 //!       FEBRL4 (link A to B) and FEBRL3 (dedup) from CSVs written by tests/eval/febrl_export.py, names
 //!       and date of birth only.
 //!
+//!   haven-tracing-eval scale CHILDREN [REQUESTS]
+//!       FindMatches latency through the gateway over a large index: writes CHILDREN synthetic profiles
+//!       straight into a fresh family tracing database (registering a million children one call at a
+//!       time would take hours), starts the suite, which rebuilds its index from them, then times
+//!       FindMatches for REQUESTS synthetic requests (default 300).
+//!
 //! HAVEN_EVAL_POSSIBLE sets the deployment's `possible` threshold (default 0.2). FindMatches hides
 //! candidates below it, so recall@10 measures what an officer is shown; with 0 it measures the ranking.
 
@@ -48,6 +54,10 @@ struct Eval {
 impl Eval {
     async fn start() -> anyhow::Result<Eval> {
         let data_dir = std::env::temp_dir().join(format!("haven-eval-{}", uuid::Uuid::now_v7()));
+        Self::start_in(data_dir).await
+    }
+
+    async fn start_in(data_dir: std::path::PathBuf) -> anyhow::Result<Eval> {
         let mut config = HavenConfig {
             data_dir,
             ..HavenConfig::default()
@@ -739,6 +749,102 @@ async fn febrl(dir: &std::path::Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn peak_rss() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM"))
+                .map(|l| l.trim_start_matches("VmHWM:").trim().to_owned())
+        })
+        .unwrap_or_default()
+}
+
+async fn scale(children: usize, requests: usize) -> anyhow::Result<()> {
+    use haven_family_tracing::entity::child_profile;
+    use prost::Message as _;
+    use sea_orm::{EntityTrait as _, Set, TransactionTrait as _};
+
+    let today = chrono::Utc::now().date_naive();
+    let population = population::generate(&population::Config {
+        seed: 7,
+        households: children * 10 / 21 + 1,
+        today: population::Day {
+            year: chrono::Datelike::year(&today),
+            month: chrono::Datelike::month(&today) as u8,
+            day: chrono::Datelike::day(&today) as u8,
+        },
+        ..population::Config::default()
+    });
+    let data_dir = std::env::temp_dir().join(format!("haven-scale-{}", uuid::Uuid::now_v7()));
+    std::fs::create_dir_all(&data_dir)?;
+    let db = haven_family_tracing::connect_and_migrate(&format!(
+        "sqlite://{}?mode=rwc",
+        data_dir.join("family-tracing.db").display()
+    ))
+    .await?;
+    let started = Instant::now();
+    let now = chrono::Utc::now().timestamp_micros();
+    let mut written = 0;
+    for chunk in population.children.iter().take(children).collect::<Vec<_>>().chunks(20_000) {
+        let txn = db.begin().await?;
+        for batch in chunk.chunks(500) {
+            let rows: Vec<child_profile::ActiveModel> = batch
+                .iter()
+                .map(|child| child_profile::ActiveModel {
+                    child_id: Set(uuid::Uuid::now_v7().to_string()),
+                    identity_version: Set(1),
+                    owner: Set("scale-cw".into()),
+                    agency: Set("agency-registry".into()),
+                    identity: Set(registered(child)
+                        .identity
+                        .unwrap_or_default()
+                        .encode_to_vec()),
+                    registered_at_us: Set(now),
+                })
+                .collect();
+            child_profile::Entity::insert_many(rows)
+                .exec_without_returning(&txn)
+                .await?;
+        }
+        txn.commit().await?;
+        written += chunk.len();
+    }
+    db.close().await?;
+    println!(
+        "wrote {written} profiles in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let started = Instant::now();
+    let eval = Eval::start_in(data_dir).await?;
+    println!(
+        "suite started, index rebuilt from the projection, in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let mut counts = LinkCounts::default();
+    for request in population.requests.iter().take(requests) {
+        let filed = eval.file(tracing_request(request)).await?;
+        for s in 0..request.sought.len() {
+            let (found, took) = eval.find(&filed, s, 10).await?;
+            counts.add(&HashSet::new(), &found, took);
+        }
+    }
+    counts.latencies.sort();
+    let at = |q: f64| {
+        counts.latencies[((counts.latencies.len() - 1) as f64 * q) as usize].as_secs_f64() * 1000.0
+    };
+    println!(
+        "FindMatches through the gateway over {written} children: median {:.2} ms, p95 {:.2} ms, max {:.2} ms ({} calls, one at a time)",
+        at(0.5),
+        at(0.95),
+        at(1.0),
+        counts.latencies.len()
+    );
+    println!("peak RSS of the whole process (generator, suite and index): {}", peak_rss());
+    eval.suite.shutdown().await?;
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -754,6 +860,13 @@ async fn main() -> anyhow::Result<()> {
                 .ok_or_else(|| anyhow::anyhow!("febrl needs the directory of the exported CSVs"))?;
             febrl(std::path::Path::new(dir)).await
         }
-        _ => anyhow::bail!("usage: haven-tracing-eval synthetic [households] [seed] | febrl DIR"),
+        Some("scale") => {
+            let children = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(1_000_000);
+            let requests = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(300);
+            scale(children, requests).await
+        }
+        _ => anyhow::bail!(
+            "usage: haven-tracing-eval synthetic [households] [seed] | febrl DIR | scale CHILDREN [REQUESTS]"
+        ),
     }
 }
