@@ -786,7 +786,13 @@ async fn scale(children: usize, requests: usize) -> anyhow::Result<()> {
     let started = Instant::now();
     let now = chrono::Utc::now().timestamp_micros();
     let mut written = 0;
-    for chunk in population.children.iter().take(children).collect::<Vec<_>>().chunks(20_000) {
+    for chunk in population
+        .children
+        .iter()
+        .take(children)
+        .collect::<Vec<_>>()
+        .chunks(20_000)
+    {
         let txn = db.begin().await?;
         for batch in chunk.chunks(500) {
             let rows: Vec<child_profile::ActiveModel> = batch
@@ -840,7 +846,10 @@ async fn scale(children: usize, requests: usize) -> anyhow::Result<()> {
         at(1.0),
         counts.latencies.len()
     );
-    println!("peak RSS of the whole process (generator, suite and index): {}", peak_rss());
+    println!(
+        "peak RSS of the whole process (generator, suite and index): {}",
+        peak_rss()
+    );
     eval.suite.shutdown().await?;
     Ok(())
 }
@@ -861,7 +870,10 @@ async fn main() -> anyhow::Result<()> {
             febrl(std::path::Path::new(dir)).await
         }
         Some("scale") => {
-            let children = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(1_000_000);
+            let children = args
+                .get(1)
+                .and_then(|a| a.parse().ok())
+                .unwrap_or(1_000_000);
             let requests = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(300);
             scale(children, requests).await
         }
