@@ -92,6 +92,9 @@ impl TestSuite {
         config.redis_url = std::env::var("HAVEN_TEST_REDIS_URL")
             .ok()
             .filter(|u| !u.is_empty());
+        // Test suites share one Redis: each gets its own streams, so one suite's consumers never take
+        // another's events.
+        config.bus_namespace = format!("haven-test-{}", unique());
 
         let mut postgres_schema = None;
         if let Some(base) = std::env::var("HAVEN_TEST_DATABASE_URL")
@@ -190,7 +193,14 @@ impl TestSuite {
     }
 
     pub async fn stop(self) {
+        let bus = self.suite.bus.clone();
         self.suite.shutdown().await.expect("clean shutdown");
+        for stream in [
+            haven_identity::events::IDENTITY_STREAM,
+            haven_identity::events::LEARNING_STREAM,
+        ] {
+            bus.delete_stream(stream).await.ok();
+        }
         if let Some((base, schema)) = self.postgres_schema
             && let Ok(admin) = sea_orm::Database::connect(&base).await
         {

@@ -268,7 +268,9 @@ pub const RELAY_INTERVAL: std::time::Duration = std::time::Duration::from_millis
 /// The event bus: Redis Streams when `redis_url` is set, else in process.
 pub fn event_bus(config: &HavenConfig) -> Result<Bus, SuiteError> {
     match &config.redis_url {
-        Some(url) => Bus::redis(url).map_err(|e| SuiteError::Redis(e.to_string())),
+        Some(url) => Bus::redis(url)
+            .map(|bus| bus.with_namespace(&config.bus_namespace))
+            .map_err(|e| SuiteError::Redis(e.to_string())),
         None => Ok(Bus::in_process()),
     }
 }

@@ -40,7 +40,7 @@ pub enum Bus {
     /// Streams and consumer groups kept in this process (embedded mode and tests).
     InProcess(Arc<Mutex<InProcessLog>>),
     /// Redis Streams.
-    Redis(ConnectionManager),
+    Redis(RedisBus),
 }
 
 /// The state of the in-process bus: every stream's entries and every consumer group's progress.
@@ -76,6 +76,31 @@ impl std::fmt::Debug for Bus {
     }
 }
 
+/// A Redis connection and the namespace its stream names live in.
+#[derive(Clone)]
+pub struct RedisBus {
+    manager: ConnectionManager,
+    namespace: String,
+}
+
+impl std::fmt::Debug for RedisBus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisBus")
+            .field("namespace", &self.namespace)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisBus {
+    fn key(&self, stream: &str) -> String {
+        if self.namespace.is_empty() {
+            stream.to_owned()
+        } else {
+            format!("{}:{stream}", self.namespace)
+        }
+    }
+}
+
 /// Streams are capped near this many entries; consumers that fall further behind rebuild from their
 /// service's database, as DESIGN.md §6 says.
 const STREAM_CAP: u64 = 100_000;
@@ -96,7 +121,44 @@ impl Bus {
         let manager = client
             .get_connection_manager_lazy(config)
             .map_err(|e| BusError::Unavailable(e.to_string()))?;
-        Ok(Bus::Redis(manager))
+        Ok(Bus::Redis(RedisBus {
+            manager,
+            namespace: String::new(),
+        }))
+    }
+
+    /// This bus with every stream name prefixed by `namespace` (Redis only), so that deployments, or
+    /// test suites, sharing one Redis never read each other's events. The in-process bus is private to
+    /// its process already.
+    pub fn with_namespace(self, namespace: &str) -> Self {
+        match self {
+            Bus::Redis(redis) => Bus::Redis(RedisBus {
+                namespace: namespace.to_owned(),
+                ..redis
+            }),
+            other => other,
+        }
+    }
+
+    /// Deletes `stream` with its consumer groups (test suites clean up their namespace with it).
+    pub async fn delete_stream(&self, stream: &str) -> Result<(), BusError> {
+        match self {
+            Bus::InProcess(log) => {
+                let mut log = log.lock().unwrap_or_else(|p| p.into_inner());
+                log.streams.remove(stream);
+                log.groups.retain(|(name, _), _| name != stream);
+                Ok(())
+            }
+            Bus::Redis(redis) => {
+                let mut conn = redis.manager.clone();
+                let _: Value = redis::cmd("DEL")
+                    .arg(redis.key(stream))
+                    .query_async(&mut conn)
+                    .await
+                    .map_err(|e| BusError::Unavailable(e.to_string()))?;
+                Ok(())
+            }
+        }
     }
 
     /// Appends an event to `stream`.
@@ -118,7 +180,10 @@ impl Bus {
                 });
                 Ok(())
             }
-            Bus::Redis(manager) => {
+            Bus::Redis(redis) => {
+                let manager = &redis.manager;
+                let namespaced = redis.key(stream);
+                let stream = namespaced.as_str();
                 let mut conn = manager.clone();
                 redis::cmd("XADD")
                     .arg(stream)
@@ -151,7 +216,10 @@ impl Bus {
                     .map(|e| e.position.clone())
                     .unwrap_or_default())
             }
-            Bus::Redis(manager) => {
+            Bus::Redis(redis) => {
+                let manager = &redis.manager;
+                let namespaced = redis.key(stream);
+                let stream = namespaced.as_str();
                 let mut conn = manager.clone();
                 let reply: Value = redis::cmd("XREVRANGE")
                     .arg(stream)
@@ -193,7 +261,10 @@ impl Bus {
                     })
                     .unwrap_or_default())
             }
-            Bus::Redis(manager) => {
+            Bus::Redis(redis) => {
+                let manager = &redis.manager;
+                let namespaced = redis.key(stream);
+                let stream = namespaced.as_str();
                 let mut conn = manager.clone();
                 let start = if after.is_empty() {
                     "-".to_owned()
@@ -259,7 +330,10 @@ impl Bus {
                 *delivered += fresh.len();
                 Ok(fresh)
             }
-            Bus::Redis(manager) => {
+            Bus::Redis(redis) => {
+                let manager = &redis.manager;
+                let namespaced = redis.key(stream);
+                let stream = namespaced.as_str();
                 let mut conn = manager.clone();
                 // "0" reads this consumer's pending entries list. Entries trimmed from the stream since
                 // they were delivered come back without data: nobody can process them any more, so they
@@ -308,7 +382,10 @@ impl Bus {
                 }
                 Ok(())
             }
-            Bus::Redis(manager) => {
+            Bus::Redis(redis) => {
+                let manager = &redis.manager;
+                let namespaced = redis.key(stream);
+                let stream = namespaced.as_str();
                 let mut conn = manager.clone();
                 redis_ack(&mut conn, stream, group, positions).await
             }

@@ -26,6 +26,8 @@ pub struct HavenConfig {
     pub data_dir: PathBuf,
     /// Redis for token revocation and rate limits. Absent: in memory (embedded default).
     pub redis_url: Option<String>,
+    /// A prefix for every event stream name in Redis, for deployments that share one Redis. Empty: none.
+    pub bus_namespace: String,
     /// File holding the master key that wraps every child's data key ("v<version>:<base64>"). The
     /// `HAVEN_MASTER_KEY` variable, holding the key itself, wins over it. Absent both: `haven up` creates
     /// `<data_dir>/keys/master.key`; `haven serve` refuses to start.
@@ -134,6 +136,7 @@ impl Default for HavenConfig {
         HavenConfig {
             data_dir: PathBuf::from(".haven"),
             redis_url: None,
+            bus_namespace: String::new(),
             master_key_path: None,
             previous_master_key_paths: Vec::new(),
             auth: AuthConfig::default(),
@@ -249,6 +252,9 @@ impl HavenConfig {
         }
         if let Some(v) = lookup("HAVEN_REDIS_URL") {
             self.redis_url = Some(v).filter(|v| !v.is_empty());
+        }
+        if let Some(v) = lookup("HAVEN_BUS_NAMESPACE") {
+            self.bus_namespace = v;
         }
         if let Some(v) = lookup("HAVEN_MASTER_KEY_PATH") {
             self.master_key_path = Some(PathBuf::from(v));
