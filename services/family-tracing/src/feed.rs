@@ -10,13 +10,16 @@ use std::time::Duration;
 use haven_platform::ServiceError;
 use haven_platform::bus::{Bus, BusError};
 use haven_proto::events::{Envelope, envelope::Event};
+use haven_proto::family_tracing::TracingRequest;
 use prost::Message as _;
-use sea_orm::sea_query::OnConflict;
+use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, Set, TransactionTrait,
 };
 
-use crate::entity::{alert, child_profile, consumed_event, family_link, profile_change, review};
+use crate::entity::{
+    alert, child_profile, consumed_event, family_link, profile_change, review, tracing_request,
+};
 use crate::identity_reader::{IdentityReader, ReadError};
 use crate::matcher::Matcher;
 
@@ -184,8 +187,100 @@ impl Feed {
                 haven_platform::db::purge_wal(&self.db).await?;
                 Ok(Applied::Dropped)
             }
+            Some(Event::ChildMerged(merged)) => {
+                self.apply_merge(&merged.from_child_id, &merged.into_child_id, &envelope.id)
+                    .await?;
+                Ok(Applied::Dropped)
+            }
             _ => Ok(Applied::Ignored),
         }
+    }
+
+    /// A duplicate registration merged into the kept record: what this service holds about the
+    /// duplicate (confirmed matches, reviews, family links) now names the kept record, and the
+    /// duplicate's profile goes. The kept record's own events keep its profile current.
+    async fn apply_merge(&self, from: &str, into: &str, event_id: &str) -> Result<(), FeedError> {
+        let txn = self.db.begin().await?;
+        child_profile::Entity::delete_by_id(from.to_owned())
+            .exec(&txn)
+            .await?;
+        let reviews = review::Entity::find()
+            .filter(review::Column::ChildId.eq(from))
+            .all(&txn)
+            .await?;
+        for old in reviews {
+            let confirmed = old.decision == "confirm";
+            let request_id = old.tracing_request_id.clone();
+            review::Entity::delete_by_id((
+                old.tracing_request_id.clone(),
+                old.sought_child_id.clone(),
+                old.child_id.clone(),
+            ))
+            .exec(&txn)
+            .await?;
+            let kept_has_one = review::Entity::find_by_id((
+                old.tracing_request_id.clone(),
+                old.sought_child_id.clone(),
+                into.to_owned(),
+            ))
+            .one(&txn)
+            .await?
+            .is_some();
+            if !kept_has_one {
+                review::Entity::insert(review::ActiveModel {
+                    child_id: Set(into.to_owned()),
+                    ..review::ActiveModel::from(old)
+                })
+                .exec_without_returning(&txn)
+                .await?;
+            }
+            if confirmed
+                && let Some(row) = tracing_request::Entity::find_by_id(request_id)
+                    .one(&txn)
+                    .await?
+                && let Ok(mut body) = TracingRequest::decode(row.body.as_slice())
+            {
+                for sought in &mut body.sought_children {
+                    if sought.matched_child_id == from {
+                        sought.matched_child_id = into.to_owned();
+                    }
+                }
+                tracing_request::Entity::update_many()
+                    .col_expr(
+                        tracing_request::Column::Body,
+                        Expr::value(body.encode_to_vec()),
+                    )
+                    .col_expr(
+                        tracing_request::Column::Version,
+                        Expr::value(row.version + 1),
+                    )
+                    .filter(tracing_request::Column::Id.eq(row.id.clone()))
+                    .exec(&txn)
+                    .await?;
+            }
+        }
+        alert::Entity::delete_many()
+            .filter(alert::Column::ChildId.eq(from))
+            .exec(&txn)
+            .await?;
+        family_link::Entity::update_many()
+            .col_expr(family_link::Column::ChildId, Expr::value(into.to_owned()))
+            .filter(family_link::Column::ChildId.eq(from))
+            .exec(&txn)
+            .await?;
+        family_link::Entity::update_many()
+            .col_expr(
+                family_link::Column::RelativeChildId,
+                Expr::value(into.to_owned()),
+            )
+            .filter(family_link::Column::RelativeChildId.eq(from))
+            .exec(&txn)
+            .await?;
+        log_change(&txn, from).await?;
+        mark_consumed(&txn, event_id).await?;
+        txn.commit().await?;
+        haven_platform::db::purge_wal(&self.db).await?;
+        Ok(())
     }
 }
 

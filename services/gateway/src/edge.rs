@@ -18,7 +18,7 @@ use haven_proto::identity::child_identity_client::ChildIdentityClient;
 use haven_proto::identity::child_identity_server::ChildIdentity;
 use haven_proto::identity::identity_audit_client::IdentityAuditClient;
 use haven_proto::identity::identity_audit_server::IdentityAudit;
-use haven_proto::identity::{AssignCaseRequest, AssignCaseResponse};
+use haven_proto::identity::{AssignCaseRequest, AssignCaseResponse, MergeChildrenRequest};
 use haven_proto::identity::{
     BreakGlassGrant, BreakGlassRequest, ListBreakGlassAlertsRequest, ListBreakGlassAlertsResponse,
 };
@@ -173,6 +173,18 @@ fn answer<T>(response: Response<T>) -> Response<T> {
 
 #[tonic::async_trait]
 impl ChildIdentity for Edge {
+    async fn merge_children(
+        &self,
+        request: Request<MergeChildrenRequest>,
+    ) -> Result<Response<ChildView>, Status> {
+        let request = self.admit(PublicRpc::MergeChildren, request).await?;
+        self.identity
+            .clone()
+            .merge_children(request)
+            .await
+            .map(answer)
+    }
+
     async fn assign_case(
         &self,
         request: Request<AssignCaseRequest>,

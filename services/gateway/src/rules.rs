@@ -12,6 +12,7 @@ pub enum PublicRpc {
     ListChildren,
     SearchChildren,
     EraseChild,
+    MergeChildren,
     AssignCase,
     CreateReferral,
     TransitionReferral,
@@ -47,13 +48,14 @@ pub enum PublicRpc {
 }
 
 impl PublicRpc {
-    pub const ALL: [PublicRpc; 38] = [
+    pub const ALL: [PublicRpc; 39] = [
         PublicRpc::RegisterChild,
         PublicRpc::GetChild,
         PublicRpc::UpdateChild,
         PublicRpc::ListChildren,
         PublicRpc::SearchChildren,
         PublicRpc::EraseChild,
+        PublicRpc::MergeChildren,
         PublicRpc::AssignCase,
         PublicRpc::CreateReferral,
         PublicRpc::TransitionReferral,
@@ -96,6 +98,7 @@ impl PublicRpc {
             PublicRpc::ListChildren => "ListChildren",
             PublicRpc::SearchChildren => "SearchChildren",
             PublicRpc::EraseChild => "EraseChild",
+            PublicRpc::MergeChildren => "MergeChildren",
             PublicRpc::AssignCase => "AssignCase",
             PublicRpc::CreateReferral => "CreateReferral",
             PublicRpc::TransitionReferral => "TransitionReferral",
@@ -160,7 +163,7 @@ pub fn may_ever_call(policy: &Policy, principal: &Principal, rpc: PublicRpc) -> 
             policy.has_permission(principal, Permission::BreakGlass)
         }
         // Referring is a protection act; that a child was referred is protection data.
-        PublicRpc::CreateReferral | PublicRpc::AssignCase => policy
+        PublicRpc::CreateReferral | PublicRpc::AssignCase | PublicRpc::MergeChildren => policy
             .ever_writable(principal)
             .contains(DataClass::Protection),
         PublicRpc::TransitionReferral | PublicRpc::ListReferrals => policy

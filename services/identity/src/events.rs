@@ -37,6 +37,17 @@ pub(crate) fn child_changed(row: &child::Model, registered: bool) -> (String, Ve
     )
 }
 
+/// A duplicate registration merged into the record that is kept.
+pub(crate) fn child_merged(from: &str, into: &str, at_us: i64) -> (String, Vec<u8>) {
+    envelope(
+        Event::ChildMerged(haven_proto::events::ChildMerged {
+            from_child_id: from.to_owned(),
+            into_child_id: into.to_owned(),
+        }),
+        at_us,
+    )
+}
+
 /// The tombstone of an erased child.
 pub(crate) fn child_erased(child_id: &str, at_us: i64) -> (String, Vec<u8>) {
     envelope(

@@ -21,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(haven_platform::outbox::CreateOutbox),
             Box::new(AddAssignmentsAndTeams),
             Box::new(CreateLocationTags),
+            Box::new(CreateChildMerges),
         ]
     }
 }
@@ -569,6 +570,46 @@ impl MigrationTrait for CreateLocationTags {
                     .if_not_exists()
                     .col(string(ServiceKeys::Name).primary_key())
                     .col(blob(ServiceKeys::Wrapped))
+                    .to_owned(),
+            )
+            .await
+    }
+}
+
+/// The record of merged duplicate registrations.
+#[derive(Debug)]
+struct CreateChildMerges;
+
+impl MigrationName for CreateChildMerges {
+    fn name(&self) -> &str {
+        "m20261123_000010_create_child_merges"
+    }
+}
+
+#[derive(DeriveIden)]
+enum ChildMerges {
+    Table,
+    FromChildId,
+    IntoChildId,
+    MergedAtUs,
+    MergedBy,
+    Reason,
+}
+
+#[async_trait::async_trait]
+#[allow(elided_lifetimes_in_paths)] // async_trait cannot take the anonymous lifetime here
+impl MigrationTrait for CreateChildMerges {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(ChildMerges::Table)
+                    .if_not_exists()
+                    .col(string(ChildMerges::FromChildId).primary_key())
+                    .col(string(ChildMerges::IntoChildId))
+                    .col(big_integer(ChildMerges::MergedAtUs))
+                    .col(string(ChildMerges::MergedBy))
+                    .col(text(ChildMerges::Reason))
                     .to_owned(),
             )
             .await

@@ -12,7 +12,9 @@ use haven_platform::audit::{AuditEntry, AuditWriter};
 use haven_platform::sealing::Keyring;
 use haven_proto::common::PageRequest;
 use haven_proto::identity::child_identity_server::ChildIdentity;
-use haven_proto::identity::{AssignCaseRequest, AssignCaseResponse, PossibleDuplicate};
+use haven_proto::identity::{
+    AssignCaseRequest, AssignCaseResponse, MergeChildrenRequest, PossibleDuplicate,
+};
 use haven_proto::identity::{
     BreakGlassGrant, BreakGlassRequest, ListBreakGlassAlertsRequest, ListBreakGlassAlertsResponse,
 };
@@ -42,6 +44,7 @@ const RPC_UPDATE: &str = "/haven.identity.v1.ChildIdentity/UpdateChild";
 const RPC_LIST: &str = "/haven.identity.v1.ChildIdentity/ListChildren";
 const RPC_SEARCH: &str = "/haven.identity.v1.ChildIdentity/SearchChildren";
 const RPC_ERASE: &str = "/haven.identity.v1.ChildIdentity/EraseChild";
+const RPC_MERGE: &str = "/haven.identity.v1.ChildIdentity/MergeChildren";
 const RPC_ASSIGN: &str = "/haven.identity.v1.ChildIdentity/AssignCase";
 
 const DEFAULT_PAGE_SIZE: u32 = 25;
@@ -496,6 +499,75 @@ impl IdentityService {
         })
     }
 
+    async fn merge(
+        &self,
+        principal: &Principal,
+        request: MergeChildrenRequest,
+    ) -> Result<ChildView, ServiceError> {
+        validate::record_id("keep_id", &request.keep_id).map_err(ServiceError::InvalidArgument)?;
+        validate::record_id("duplicate_id", &request.duplicate_id)
+            .map_err(ServiceError::InvalidArgument)?;
+        if request.keep_id == request.duplicate_id {
+            return Err(ServiceError::invalid(
+                "duplicate_id",
+                "must differ from keep_id",
+            ));
+        }
+        let reason = request.reason.trim();
+        if reason.chars().count() < 10 || reason.chars().count() > 2000 {
+            return Err(ServiceError::invalid(
+                "reason",
+                "must say why, in 10 to 2000 characters",
+            ));
+        }
+        let entries = vec![
+            Self::entry(
+                principal,
+                "merge-into",
+                RPC_MERGE,
+                &request.keep_id,
+                CHILD_CLASSES,
+            ),
+            Self::entry(
+                principal,
+                "merge-from",
+                RPC_MERGE,
+                &request.duplicate_id,
+                CHILD_CLASSES,
+            ),
+        ];
+        let needed = ClassSet::of(&[DataClass::Identity, DataClass::Protection]);
+        let kept = self
+            .store
+            .merge(
+                &request.keep_id,
+                &request.duplicate_id,
+                reason.to_owned(),
+                entries,
+                |kept, duplicate| {
+                    for record in [kept, duplicate] {
+                        let access = self
+                            .policy
+                            .access(principal, &record.attrs())
+                            .restricted_to(CHILD_CLASSES);
+                        if !access.is_visible() {
+                            return Err(ServiceError::NotFound("child"));
+                        }
+                        if !needed.difference(access.write).is_empty() {
+                            return Err(ServiceError::PermissionDenied(
+                                "merging needs the right to write both children's identity and protection"
+                                    .into(),
+                            ));
+                        }
+                    }
+                    Ok(())
+                },
+            )
+            .await?
+            .ok_or(ServiceError::NotFound("child"))?;
+        Ok(self.visible_view(principal, &kept)?.0)
+    }
+
     /// Registration's duplicate check; each child it names is audited as a duplicate-check read.
     async fn duplicates_of(
         &self,
@@ -703,6 +775,16 @@ impl ChildIdentity for IdentityService {
         let principal = self.principal(&request).await?;
         Ok(Response::new(
             self.register(&principal, request.into_inner()).await?,
+        ))
+    }
+
+    async fn merge_children(
+        &self,
+        request: Request<MergeChildrenRequest>,
+    ) -> Result<Response<ChildView>, Status> {
+        let principal = self.principal(&request).await?;
+        Ok(Response::new(
+            self.merge(&principal, request.into_inner()).await?,
         ))
     }
 

@@ -11,13 +11,14 @@ use haven_platform::outbox;
 use haven_platform::sealing::{DataKey, Keyring, SealingError, WrappedKey};
 use haven_proto::identity::Child;
 use prost::Message as _;
+use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveModelTrait as _, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection,
     EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 
 use crate::entity::{
-    affiliation, assignment, break_glass, child, child_key, erasure, idempotency, name_key,
+    affiliation, assignment, break_glass, child, child_key, erasure, idempotency, merge, name_key,
     referral,
 };
 use crate::events::{self, IDENTITY_STREAM};
@@ -313,6 +314,123 @@ impl Store {
             locations,
             data_key: Some(data_key),
         })
+    }
+
+    /// Merges `from` into `into` in one transaction, after `decide` has seen both records (with
+    /// everything loaded) and allowed it. Returns the kept record, or `None` when either is missing.
+    pub(crate) async fn merge<F>(
+        &self,
+        into: &str,
+        from: &str,
+        reason: String,
+        audit_entries: Vec<AuditEntry>,
+        decide: F,
+    ) -> Result<Option<ChildRecord>, ServiceError>
+    where
+        F: FnOnce(&ChildRecord, &ChildRecord) -> Result<(), ServiceError>,
+    {
+        let txn = self.db.begin().await?;
+        let actor = audit_entries
+            .first()
+            .map(|e| e.actor.clone())
+            .unwrap_or_default();
+        audit::append(&txn, &audit_entries).await?;
+        let (Some(kept), Some(duplicate)) = (
+            load(&txn, &self.keyring, into, Loading::EVERYTHING).await?,
+            load(&txn, &self.keyring, from, Loading::EVERYTHING).await?,
+        ) else {
+            txn.rollback().await?;
+            return Ok(None);
+        };
+        if let Err(error) = decide(&kept, &duplicate) {
+            txn.rollback().await?;
+            return Err(error);
+        }
+        // What scoped the duplicate now scopes the kept record.
+        for organisation in &duplicate.affiliations {
+            affiliation::Entity::insert(affiliation::ActiveModel {
+                child_id: Set(into.to_owned()),
+                organisation: Set(organisation.clone()),
+                kind: Set("merged".into()),
+            })
+            .on_conflict(
+                OnConflict::columns([
+                    affiliation::Column::ChildId,
+                    affiliation::Column::Organisation,
+                ])
+                .do_nothing()
+                .to_owned(),
+            )
+            .exec_without_returning(&txn)
+            .await?;
+        }
+        let now = now_micros();
+        for assignee in &duplicate.assignees {
+            assignment::Entity::insert(assignment::ActiveModel {
+                child_id: Set(into.to_owned()),
+                assignee: Set(assignee.clone()),
+                assigned_by: Set(actor.clone()),
+                assigned_at_us: Set(now),
+            })
+            .on_conflict(
+                OnConflict::columns([assignment::Column::ChildId, assignment::Column::Assignee])
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .exec_without_returning(&txn)
+            .await?;
+        }
+        referral::Entity::update_many()
+            .col_expr(referral::Column::ChildId, Expr::value(into.to_owned()))
+            .filter(referral::Column::ChildId.eq(from))
+            .exec(&txn)
+            .await?;
+        // A retried registration of the duplicate now answers with the kept child.
+        idempotency::Entity::update_many()
+            .col_expr(idempotency::Column::ChildId, Expr::value(into.to_owned()))
+            .filter(idempotency::Column::ChildId.eq(from))
+            .exec(&txn)
+            .await?;
+        affiliation::Entity::delete_many()
+            .filter(affiliation::Column::ChildId.eq(from))
+            .exec(&txn)
+            .await?;
+        assignment::Entity::delete_many()
+            .filter(assignment::Column::ChildId.eq(from))
+            .exec(&txn)
+            .await?;
+        break_glass::Entity::delete_many()
+            .filter(break_glass::Column::ChildId.eq(from))
+            .exec(&txn)
+            .await?;
+        name_key::Entity::delete_many()
+            .filter(name_key::Column::ChildId.eq(from))
+            .exec(&txn)
+            .await?;
+        // The duplicate's sealed classes go with its data key, as in an erasure.
+        child_key::Entity::delete_many()
+            .filter(child_key::Column::ChildId.eq(from))
+            .exec(&txn)
+            .await?;
+        child::Entity::delete_many()
+            .filter(child::Column::Id.eq(from))
+            .exec(&txn)
+            .await?;
+        location::delete_tags(&txn, from).await?;
+        merge::Entity::insert(merge::ActiveModel {
+            from_child_id: Set(from.to_owned()),
+            into_child_id: Set(into.to_owned()),
+            merged_at_us: Set(now),
+            merged_by: Set(actor),
+            reason: Set(reason),
+        })
+        .exec_without_returning(&txn)
+        .await?;
+        let (event_id, event) = events::child_merged(from, into, now);
+        outbox::append(&txn, IDENTITY_STREAM, &event_id, event).await?;
+        txn.commit().await?;
+        haven_platform::db::purge_wal(&self.db).await?;
+        Ok(Some(kept))
     }
 
     /// Erases a child in one transaction: its data key (crypto-shredding the sealed classes), its row,

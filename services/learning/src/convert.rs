@@ -46,10 +46,12 @@ pub(crate) fn enrolment_view(row: &enrolment::Model) -> Enrolment {
     }
 }
 
-/// The stored body with the void columns laid over it.
+/// The stored body with the void columns laid over it, and the child it now belongs to (a merge of
+/// duplicate registrations moves records without rewriting their bodies).
 pub(crate) fn record_view(row: &record::Model) -> Result<LearningRecord, ServiceError> {
     let mut view = LearningRecord::decode(row.body.as_slice())
         .map_err(|e| ServiceError::Internal(format!("learning record {} body: {e}", row.id)))?;
+    view.child_id.clone_from(&row.child_id);
     view.voided = row.voided;
     view.void_reason = row.void_reason.clone().unwrap_or_default();
     view.voided_at = row.voided_at_us.map(timestamp);

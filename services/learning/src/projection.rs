@@ -23,6 +23,8 @@ use crate::service::LearningService;
 pub enum Applied {
     ChildUpdated,
     ChildErased,
+    /// A duplicate's learning history moved to the record it was merged into.
+    ChildMerged,
     /// Already applied, older than what is held, or not an event this service follows.
     Ignored,
 }
@@ -37,7 +39,10 @@ impl LearningService {
         let Some(event) = envelope.event else {
             return Ok(Applied::Ignored);
         };
-        if !matches!(event, Event::ChildChanged(_) | Event::ChildErased(_)) {
+        if !matches!(
+            event,
+            Event::ChildChanged(_) | Event::ChildErased(_) | Event::ChildMerged(_)
+        ) {
             return Ok(Applied::Ignored);
         }
         let db = self.database();
@@ -122,10 +127,68 @@ impl LearningService {
                 child::Entity::delete_by_id(id).exec(&txn).await?;
                 Applied::ChildErased
             }
+            Event::ChildMerged(merged) => {
+                // The duplicate's learning history now belongs to the kept record.
+                let (from, into) = (merged.from_child_id, merged.into_child_id);
+                audit::append(
+                    &txn,
+                    &[AuditEntry {
+                        actor: "identity-events".into(),
+                        roles: String::new(),
+                        agency: String::new(),
+                        action: "merge",
+                        rpc: "haven.events.v1.ChildMerged",
+                        record_id: into.clone(),
+                        classes: "education".into(),
+                    }],
+                )
+                .await?;
+                record::Entity::update_many()
+                    .col_expr(record::Column::ChildId, Expr::value(into.clone()))
+                    .filter(record::Column::ChildId.eq(from.as_str()))
+                    .exec(&txn)
+                    .await?;
+                enrolment::Entity::update_many()
+                    .col_expr(enrolment::Column::ChildId, Expr::value(into.clone()))
+                    .filter(enrolment::Column::ChildId.eq(from.as_str()))
+                    .exec(&txn)
+                    .await?;
+                passport::Entity::update_many()
+                    .col_expr(passport::Column::ChildId, Expr::value(Some(into.clone())))
+                    .filter(passport::Column::ChildId.eq(from.as_str()))
+                    .exec(&txn)
+                    .await?;
+                for moved in affiliation::Entity::find()
+                    .filter(affiliation::Column::ChildId.eq(from.as_str()))
+                    .all(&txn)
+                    .await?
+                {
+                    affiliation::Entity::insert(affiliation::ActiveModel {
+                        child_id: Set(into.clone()),
+                        ..affiliation::ActiveModel::from(moved)
+                    })
+                    .on_conflict(
+                        OnConflict::columns([
+                            affiliation::Column::ChildId,
+                            affiliation::Column::Organisation,
+                        ])
+                        .do_nothing()
+                        .to_owned(),
+                    )
+                    .exec_without_returning(&txn)
+                    .await?;
+                }
+                affiliation::Entity::delete_many()
+                    .filter(affiliation::Column::ChildId.eq(from.as_str()))
+                    .exec(&txn)
+                    .await?;
+                child::Entity::delete_by_id(from).exec(&txn).await?;
+                Applied::ChildMerged
+            }
             _ => Applied::Ignored,
         };
         txn.commit().await?;
-        if applied == Applied::ChildErased {
+        if matches!(applied, Applied::ChildErased | Applied::ChildMerged) {
             haven_platform::db::purge_wal(db).await?;
         }
         Ok(applied)

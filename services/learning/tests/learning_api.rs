@@ -1167,3 +1167,60 @@ async fn invalid_records_are_refused_naming_the_field() {
     assert!(status.message().contains("record.outcome_codes[0]"));
     h.stop().await;
 }
+
+#[tokio::test]
+async fn a_merged_duplicates_learning_history_moves_to_the_kept_child() {
+    let h = Harness::start().await;
+    let teacher = h.token("educator", "teacher-1", SCHOOL_A);
+    h.import_example_framework(&teacher).await;
+    let kept = h.child("cw-1", AGENCY).await;
+    let duplicate = h.child("cw-1", AGENCY).await;
+    h.enrol(&teacher, &duplicate).await;
+    record(
+        &mut h.client(),
+        &teacher,
+        maths_assessment(&duplicate, 64.0),
+    )
+    .await
+    .expect("recorded against the duplicate");
+    let merged = envelope(haven_proto::events::envelope::Event::ChildMerged(
+        haven_proto::events::ChildMerged {
+            from_child_id: duplicate.clone(),
+            into_child_id: kept.clone(),
+        },
+    ));
+    assert_eq!(
+        h.service
+            .apply_identity_event(&merged)
+            .await
+            .expect("merge"),
+        haven_learning::Applied::ChildMerged
+    );
+    let history = h
+        .client()
+        .list_learning_records(authed(
+            &teacher,
+            ListLearningRecordsRequest {
+                child_id: kept.clone(),
+                page: None,
+            },
+        ))
+        .await
+        .expect("the kept child's records, with the school's access carried over")
+        .into_inner();
+    assert_eq!(history.records.len(), 1);
+    assert_eq!(history.records[0].child_id, kept);
+    let gone = h
+        .client()
+        .list_learning_records(authed(
+            &teacher,
+            ListLearningRecordsRequest {
+                child_id: duplicate.clone(),
+                page: None,
+            },
+        ))
+        .await
+        .expect_err("the duplicate is no more");
+    assert_eq!(gone.code(), Code::NotFound);
+    h.stop().await;
+}

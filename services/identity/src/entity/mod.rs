@@ -9,6 +9,7 @@ pub mod child_key;
 pub mod erasure;
 pub mod idempotency;
 pub mod location_tag;
+pub mod merge;
 pub mod name_key;
 pub mod referral;
 pub mod service_key;
