@@ -66,6 +66,22 @@ pub fn name_keys(name: &str) -> Vec<String> {
     token_keys(name)
 }
 
+/// Typo keys for a full name string (family `d:`): each folded token and, for tokens long enough, each
+/// of its single-letter deletions. Two spellings one edit apart share one (`smith`/`smyth` share
+/// `d:smth`, `smiht`/`smith` share `d:smit`). Stored beside [`name_keys`] for the duplicate check at
+/// registration, which must reach re-registrations with a typo in every token; search never asks for
+/// them, so it stays as strict as before.
+pub fn typo_keys(name: &str) -> Vec<String> {
+    let mut keys: Vec<String> = fold_tokens(name)
+        .iter()
+        .flat_map(|token| std::iter::once(token.clone()).chain(crate::names::deletions(token)))
+        .map(|body| format!("d:{body}"))
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys
+}
+
 /// The keys of a search query, one `Vec` per folded query token, in query
 /// order. A child matches when every query token matches at least one of its
 /// keys. Repeated tokens are asked once, and only the first

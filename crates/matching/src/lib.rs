@@ -32,7 +32,7 @@ mod siblings;
 mod skeleton;
 
 pub use index::Index;
-pub use keys::{MAX_QUERY_TOKENS, name_keys, query_keys, token_keys};
+pub use keys::{MAX_QUERY_TOKENS, name_keys, query_keys, token_keys, typo_keys};
 pub use model::{
     AgeEstimate, Band, Candidate, Day, Evidence, Field, MatchContext, PartialDate, Person, Reason,
     RecordId, Relation, Sex, Sought, Strength, Thresholds,

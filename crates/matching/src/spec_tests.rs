@@ -371,3 +371,24 @@ fn hammad_does_not_meet_hamid() {
 fn ola_does_not_meet_olga() {
     assert_apart("Ola", "Olga");
 }
+
+#[test]
+fn typo_keys_join_spellings_one_edit_apart_and_never_search_keys() {
+    use crate::typo_keys;
+    let shared = |a: &str, b: &str| {
+        let b = typo_keys(b);
+        typo_keys(a).into_iter().any(|k| b.contains(&k))
+    };
+    assert!(shared("Smith", "Smyth"), "substitution");
+    assert!(shared("Smith", "Smiht"), "transposition");
+    assert!(shared("Christopher", "Christoper"), "deletion");
+    assert!(!shared("Smith", "Jones"));
+    assert!(typo_keys("Smith").iter().all(|k| k.starts_with("d:")));
+    assert!(
+        query_keys("Smith")
+            .iter()
+            .flatten()
+            .all(|k| !k.starts_with("d:")),
+        "search never asks for typo keys"
+    );
+}

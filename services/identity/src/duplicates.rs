@@ -85,12 +85,17 @@ pub(crate) async fn possible_duplicates(
     let Ok(identity) = Identity::decode(record.row.identity.as_slice()) else {
         return Ok(Vec::new());
     };
-    let keys = haven_matching::name_keys(&format!(
+    let names = format!(
         "{} {} {}",
         identity.given_name,
         identity.family_name,
         identity.other_names.join(" ")
-    ));
+    );
+    // Typo keys too: a re-registration may misspell every name.
+    let keys: Vec<String> = haven_matching::name_keys(&names)
+        .into_iter()
+        .chain(haven_matching::typo_keys(&names))
+        .collect();
     if keys.is_empty() {
         return Ok(Vec::new());
     }

@@ -793,7 +793,11 @@ pub(crate) fn name_keys_of(child: &Child) -> BTreeSet<String> {
     std::iter::once(&identity.given_name)
         .chain(std::iter::once(&identity.family_name))
         .chain(identity.other_names.iter())
-        .flat_map(|name| haven_matching::name_keys(name))
+        .flat_map(|name| {
+            haven_matching::name_keys(name)
+                .into_iter()
+                .chain(haven_matching::typo_keys(name))
+        })
         .collect()
 }
 
