@@ -364,13 +364,17 @@ async fn main() -> anyhow::Result<()> {
                             .unwrap_or_default()
                     );
                     for achievement in &passport.achievements {
-                        println!(
-                            "- {} ({}/{}/{})",
-                            achievement.title,
-                            achievement.framework_code,
-                            achievement.subject_code,
-                            achievement.level_code
-                        );
+                        if achievement.framework_code.is_empty() {
+                            println!("- {}", achievement.title);
+                        } else {
+                            println!(
+                                "- {} ({}/{}/{})",
+                                achievement.title,
+                                achievement.framework_code,
+                                achievement.subject_code,
+                                achievement.level_code
+                            );
+                        }
                     }
                     if let Some(url) = &passport.status_list_url {
                         println!("revocation is published at {url}");
