@@ -18,15 +18,14 @@ use haven_platform::server::{bind, shutdown_signal};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// Haven: case management for children on the move. Child identity and protection, behind one
-/// gRPC gateway with JWT authentication and role-based redaction.
+/// Haven: case management for children on the move. Child identity and protection, family tracing and
+/// learning records, behind one gRPC gateway with JWT authentication and role-based redaction.
 ///
-/// Configuration comes from defaults, then --config FILE (TOML, see deploy/haven.example.toml), then
-/// HAVEN_* environment variables: HAVEN_DATA_DIR, HAVEN_REDIS_URL, HAVEN_JWKS_PATH, HAVEN_POLICY_PATH,
-/// HAVEN_CLIENTS_PATH, HAVEN_ISSUER, HAVEN_AUDIENCE, HAVEN_MASTER_KEY (the key itself) or
-/// HAVEN_MASTER_KEY_PATH, HAVEN_GATEWAY_LISTEN, HAVEN_IDENTITY_URL, HAVEN_IDENTITY_LISTEN,
-/// HAVEN_IDENTITY_DATABASE_URL, HAVEN_RATE_LIMIT_PER_SECOND, HAVEN_RATE_LIMIT_BURST. HAVEN_LOG sets
-/// the log filter (default info).
+/// Configuration comes from defaults, then --config FILE (TOML, see deploy/haven.example.toml, which lists
+/// every option), then HAVEN_* environment variables, for example HAVEN_DATA_DIR, HAVEN_REDIS_URL,
+/// HAVEN_JWKS_PATH, HAVEN_POLICY_PATH, HAVEN_MASTER_KEY (the key itself) or HAVEN_MASTER_KEY_PATH,
+/// HAVEN_GATEWAY_LISTEN, and per service HAVEN_<SERVICE>_LISTEN, HAVEN_<SERVICE>_DATABASE_URL and
+/// HAVEN_<SERVICE>_URL (IDENTITY, FAMILY_TRACING, LEARNING). HAVEN_LOG sets the log filter (default info).
 #[derive(Debug, Parser)]
 #[command(name = "haven", version)]
 struct Cli {
