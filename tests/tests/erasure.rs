@@ -8,7 +8,7 @@ use haven_proto::family_tracing::{
 };
 use haven_proto::identity::{
     BreakGlassRequest, CreateReferralRequest, EraseChildRequest, GetChildRequest,
-    ListChildrenRequest, ReferralKind, SearchChildrenRequest,
+    ListChildrenRequest, MergeChildrenRequest, ReferralKind, SearchChildrenRequest,
 };
 use haven_tests::fixtures::{
     CANARY_ADDRESS, CANARY_NOTE_PLACE, CANARY_PHONE, case_child, register,
@@ -130,6 +130,26 @@ async fn an_erased_child_is_gone_everywhere_and_its_key_is_destroyed() {
         ))
         .await
         .expect("referral");
+    // A duplicate merged into the child leaves a merge record whose reason describes the child.
+    let duplicate = client
+        .register_child(authed(
+            &caseworker,
+            register(case_child("Otherdup", "Record", false)),
+        ))
+        .await
+        .expect("duplicate")
+        .into_inner();
+    client
+        .merge_children(authed(
+            &caseworker,
+            MergeChildrenRequest {
+                keep_id: id.clone(),
+                duplicate_id: duplicate.child.and_then(|c| c.meta).expect("meta").id,
+                reason: "canary-merge-reason registered twice".into(),
+            },
+        ))
+        .await
+        .expect("merge");
     let erase = |reason: &str| EraseChildRequest {
         id: id.clone(),
         reason: reason.into(),
@@ -234,6 +254,7 @@ async fn an_erased_child_is_gone_everywhere_and_its_key_is_destroyed() {
         for canary in [
             "canary-glass-reason",
             "canary-override-reason",
+            "canary-merge-reason",
             "Erasegiven",
             "Erasefamily",
             CANARY_PHONE,

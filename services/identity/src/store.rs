@@ -484,6 +484,11 @@ impl Store {
             .exec(&txn)
             .await?;
         location::delete_tags(&txn, id).await?;
+        // A merge record's free-text reason describes the child it was merged into.
+        merge::Entity::delete_many()
+            .filter(merge::Column::IntoChildId.eq(id))
+            .exec(&txn)
+            .await?;
         let now = now_micros();
         let (event_id, event) = events::child_erased(id, now);
         outbox::append(&txn, IDENTITY_STREAM, &event_id, event).await?;
