@@ -14,7 +14,7 @@ use sea_orm::{
 use crate::convert;
 use crate::entity::{alert, review, tracing_request};
 use crate::matcher::Matcher;
-use crate::workflow::{self, parse_status};
+use crate::workflow::{SEARCHING, status_name};
 
 /// How many candidates per sought child a new request is checked against for alerts.
 const ALERT_CANDIDATES: usize = 10;
@@ -26,15 +26,32 @@ pub(crate) async fn context_of<C: ConnectionTrait>(
     request: &TracingRequest,
     sought_child_id: &str,
 ) -> Result<MatchContext, ServiceError> {
-    let rejected = review::Entity::find()
-        .filter(review::Column::TracingRequestId.eq(request.id.clone()))
-        .filter(review::Column::SoughtChildId.eq(sought_child_id))
+    let rejected = rejections(conn, std::slice::from_ref(&request.id)).await?;
+    Ok(context_with(request, sought_child_id, &rejected))
+}
+
+/// The rejected pairs of `request_ids`, read in one query.
+async fn rejections<C: ConnectionTrait>(
+    conn: &C,
+    request_ids: &[String],
+) -> Result<Vec<review::Model>, ServiceError> {
+    Ok(review::Entity::find()
+        .filter(review::Column::TracingRequestId.is_in(request_ids.iter().cloned()))
         .filter(review::Column::Decision.eq("reject"))
         .all(conn)
-        .await?;
-    Ok(MatchContext {
+        .await?)
+}
+
+/// [`context_of`] from rejections already read.
+fn context_with(
+    request: &TracingRequest,
+    sought_child_id: &str,
+    rejected: &[review::Model],
+) -> MatchContext {
+    MatchContext {
         exclude: rejected
             .iter()
+            .filter(|r| r.tracing_request_id == request.id && r.sought_child_id == sought_child_id)
             .filter_map(|r| convert::record_id(&r.child_id))
             .collect(),
         confirmed_siblings: request
@@ -43,7 +60,7 @@ pub(crate) async fn context_of<C: ConnectionTrait>(
             .filter(|s| s.id != sought_child_id && !s.matched_child_id.is_empty())
             .filter_map(|s| convert::record_id(&s.matched_child_id))
             .collect(),
-    })
+    }
 }
 
 async fn raise(
@@ -133,7 +150,7 @@ pub(crate) async fn raise_for_child(
     let mut after = String::new();
     loop {
         let rows = tracing_request::Entity::find()
-            .filter(tracing_request::Column::Status.is_in(["open", "tracing", "match_proposed"]))
+            .filter(tracing_request::Column::Status.is_in(SEARCHING.map(status_name)))
             .filter(tracing_request::Column::Id.gt(after.clone()))
             .order_by_asc(tracing_request::Column::Id)
             .limit(200)
@@ -143,10 +160,10 @@ pub(crate) async fn raise_for_child(
             return Ok(raised);
         };
         after = last.id.clone();
+        // One read of the page's rejections, not one per sought child.
+        let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+        let rejected = rejections(db, &ids).await?;
         for row in &rows {
-            if !workflow::is_searching(parse_status(&row.status)) {
-                continue;
-            }
             let Some(request) = decode(row) else {
                 continue;
             };
@@ -155,7 +172,7 @@ pub(crate) async fn raise_for_child(
                 .iter()
                 .filter(|s| s.matched_child_id.is_empty())
             {
-                let ctx = context_of(db, &request, &sought.id).await?;
+                let ctx = context_with(&request, &sought.id, &rejected);
                 let query = convert::sought(sought, request.inquirer.as_ref(), today);
                 let Some(candidate) = matcher.score(&query, &ctx, child_id) else {
                     continue;

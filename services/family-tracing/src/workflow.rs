@@ -44,11 +44,14 @@ pub(crate) fn allowed(from: RequestStatus, to: RequestStatus) -> bool {
 }
 
 /// Requests still looking for children: new registrations are matched against them.
+pub(crate) const SEARCHING: [RequestStatus; 3] = [
+    RequestStatus::Open,
+    RequestStatus::Tracing,
+    RequestStatus::MatchProposed,
+];
+
 pub(crate) fn is_searching(status: RequestStatus) -> bool {
-    matches!(
-        status,
-        RequestStatus::Open | RequestStatus::Tracing | RequestStatus::MatchProposed
-    )
+    SEARCHING.contains(&status)
 }
 
 #[cfg(test)]
