@@ -36,6 +36,7 @@ CONFIG_SOURCES = [
     ROOT / "crates" / "platform" / "src" / "config.rs",
     ROOT / "crates" / "cli" / "src" / "main.rs",
     ROOT / "crates" / "cli" / "src" / "suite.rs",
+    ROOT / "crates" / "platform" / "src" / "telemetry" / "mod.rs",
 ]
 # Variables the tracing and learning services are configured by. They are being added to config.rs
 # together with those services; once they are there this list is redundant, never wrong.

@@ -156,6 +156,18 @@ enum ServiceName {
     Learning,
 }
 
+impl ServiceName {
+    /// The name `serve` takes, which also names the process in traces (`haven-<name>`).
+    fn name(self) -> &'static str {
+        match self {
+            ServiceName::Gateway => "gateway",
+            ServiceName::Identity => "identity",
+            ServiceName::FamilyTracing => "family-tracing",
+            ServiceName::Learning => "learning",
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 enum PassportCommand {
     /// Verify a passport (a VC-JWT in FILE) fully offline against the issuers in a JWKS file: prints the
@@ -189,13 +201,10 @@ fn parse_ttl(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs(seconds))
 }
 
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("HAVEN_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+/// Logs, spans and metrics for a long-running command (see `haven_platform::telemetry`); the guard
+/// flushes buffered spans when the command ends.
+fn init_telemetry(service_name: &str) -> anyhow::Result<haven_platform::telemetry::Telemetry> {
+    Ok(haven_platform::telemetry::init(service_name)?)
 }
 
 #[tokio::main]
@@ -204,7 +213,7 @@ async fn main() -> anyhow::Result<()> {
     let mut config = HavenConfig::load(cli.config.as_deref()).context("loading configuration")?;
     match cli.command {
         Command::Up { data_dir, listen } => {
-            init_logging();
+            let _telemetry = init_telemetry("haven")?;
             if let Some(dir) = data_dir {
                 config.data_dir = dir;
             }
@@ -221,11 +230,11 @@ async fn main() -> anyhow::Result<()> {
             suite.run_until(shutdown_signal()).await?;
         }
         Command::Serve { service } => {
-            init_logging();
+            let _telemetry = init_telemetry(&format!("haven-{}", service.name()))?;
             serve(service, config).await?;
         }
         Command::Migrate { service } => {
-            init_logging();
+            let _telemetry = init_telemetry("haven-migrate")?;
             match service {
                 None => {
                     haven_identity::connect_and_migrate(&config.identity_database_url()).await?;

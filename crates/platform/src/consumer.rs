@@ -6,7 +6,11 @@
 use std::future::Future;
 use std::time::Duration;
 
+use prost::Message as _;
+use tracing::Instrument as _;
+
 use crate::bus::{Bus, BusError};
+use crate::telemetry;
 
 /// Reads `stream` as `consumer` of `group` every `interval`, applying each event with `handle`.
 pub fn spawn_group_consumer<H, F, E>(
@@ -57,13 +61,53 @@ where
     let entries = bus.read_group(stream, group, consumer, 50).await?;
     let mut acknowledged = 0;
     for entry in entries {
+        let span = event_span(stream, group, &entry.payload);
         handle(entry.payload)
+            .instrument(span)
             .await
             .map_err(|e| ConsumeError::Handler(e.to_string()))?;
         bus.ack(stream, group, &[entry.position]).await?;
         acknowledged += 1;
     }
     Ok(acknowledged)
+}
+
+/// The span an event is applied in: a consumer span continuing the trace of the change that raised the
+/// event (its envelope's `traceparent`), so one trace covers the RPC and every consumer of its events.
+/// Records the bus lag: seconds from the event's commit to now.
+pub fn event_span(stream: &str, group: &str, payload: &[u8]) -> tracing::Span {
+    let envelope = haven_proto::events::Envelope::decode(payload).unwrap_or_default();
+    let span = tracing::info_span!(
+        "bus.consume",
+        otel.name = %format_args!("process {stream}"),
+        otel.kind = "consumer",
+        messaging.system = "haven.bus",
+        messaging.operation.type = "process",
+        messaging.destination.name = %stream,
+        messaging.consumer.group.name = %group,
+        messaging.message.id = %envelope.id,
+        trace_id = tracing::field::Empty,
+        span_id = tracing::field::Empty,
+    );
+    telemetry::adopt(
+        &span,
+        telemetry::context_from_traceparent(&envelope.traceparent),
+    );
+    if let Some(at) = envelope.occurred_at {
+        let committed = std::time::UNIX_EPOCH
+            + Duration::from_secs(at.seconds.max(0) as u64)
+            + Duration::from_nanos(at.nanos.max(0) as u64);
+        if let Ok(lag) = std::time::SystemTime::now().duration_since(committed) {
+            telemetry::instruments().bus_lag.record(
+                lag.as_secs_f64(),
+                &[
+                    opentelemetry::KeyValue::new("messaging.destination.name", stream.to_owned()),
+                    opentelemetry::KeyValue::new("messaging.consumer.group.name", group.to_owned()),
+                ],
+            );
+        }
+    }
+    span
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -41,7 +41,9 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     } else {
         options.max_connections(16);
     }
-    Database::connect(options).await
+    let mut db = Database::connect(options).await?;
+    crate::telemetry::db::instrument(&mut db);
+    Ok(db)
 }
 
 fn sqlite_file_path(url: &str) -> Option<&str> {

@@ -1,5 +1,6 @@
 //! What every Haven service shares: configuration, database connect and migrate, the hash-chained audit
-//! log, error codes mapped to gRPC status, and server bootstrap (health, reflection, graceful shutdown).
+//! log, error codes mapped to gRPC status, server bootstrap (health, reflection, graceful shutdown) and
+//! telemetry (spans, trace propagation, metrics, JSON logs).
 
 pub mod audit;
 pub mod bus;
@@ -11,6 +12,7 @@ pub mod outbox;
 pub mod paging;
 pub mod sealing;
 pub mod server;
+pub mod telemetry;
 
 pub use config::HavenConfig;
 pub use error::{FieldViolation, ServiceError, Violations};

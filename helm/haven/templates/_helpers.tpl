@@ -112,6 +112,8 @@ learning:
   value: /tmp/haven
 - name: HAVEN_LOG
   value: {{ .Values.logLevel | quote }}
+- name: HAVEN_LOG_FORMAT
+  value: {{ .Values.logFormat | quote }}
 {{- with .Values.auth.issuer }}
 - name: HAVEN_ISSUER
   value: {{ . | quote }}

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use haven_platform::ServiceError;
 use haven_platform::bus::{Bus, BusError};
+use haven_platform::consumer::event_span;
 use haven_proto::events::{Envelope, envelope::Event};
 use haven_proto::family_tracing::TracingRequest;
 use prost::Message as _;
@@ -16,6 +17,7 @@ use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, Set, TransactionTrait,
 };
+use tracing::Instrument as _;
 
 use crate::entity::{
     alert, child_profile, consumed_event, family_link, profile_change, review, tracing_request,
@@ -72,21 +74,27 @@ impl Feed {
             .await?;
         let mut acknowledged = 0;
         for entry in entries {
-            let outcome = match Envelope::decode(entry.payload.as_slice()) {
-                Ok(envelope) => self.apply(envelope).await?,
-                Err(_) => {
-                    tracing::warn!(position = %entry.position, "undecodable event skipped");
-                    Applied::Ignored
+            let span = event_span(IDENTITY_STREAM, CONSUMER_GROUP, &entry.payload);
+            async {
+                let outcome = match Envelope::decode(entry.payload.as_slice()) {
+                    Ok(envelope) => self.apply(envelope).await?,
+                    Err(_) => {
+                        tracing::warn!(position = %entry.position, "undecodable event skipped");
+                        Applied::Ignored
+                    }
+                };
+                self.matcher.catch_up(&self.db).await?;
+                if let Applied::Profiled(child_id) = &outcome {
+                    let raised =
+                        crate::alerts::raise_for_child(&self.db, &self.matcher, child_id).await?;
+                    if raised > 0 {
+                        tracing::info!(raised, "likely matches raised for open requests");
+                    }
                 }
-            };
-            self.matcher.catch_up(&self.db).await?;
-            if let Applied::Profiled(child_id) = &outcome {
-                let raised =
-                    crate::alerts::raise_for_child(&self.db, &self.matcher, child_id).await?;
-                if raised > 0 {
-                    tracing::info!(raised, "likely matches raised for open requests");
-                }
+                Ok::<_, FeedError>(())
             }
+            .instrument(span)
+            .await?;
             self.bus
                 .ack(IDENTITY_STREAM, CONSUMER_GROUP, &[entry.position])
                 .await?;

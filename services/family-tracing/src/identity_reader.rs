@@ -5,6 +5,7 @@
 use std::sync::{Arc, Mutex};
 
 use haven_authz::{Claims, DevSigningKey};
+use haven_platform::telemetry::grpc::{ClientTelemetry, TracedChannel};
 use haven_proto::identity::child_identity_client::ChildIdentityClient;
 use haven_proto::identity::{GetChildRequest, Identity};
 use tonic::transport::Channel;
@@ -28,7 +29,7 @@ pub enum ReadError {
 
 #[derive(Debug, Clone)]
 pub struct IdentityReader {
-    client: ChildIdentityClient<Channel>,
+    client: ChildIdentityClient<TracedChannel>,
     key: Arc<DevSigningKey>,
     issuer: String,
     audience: String,
@@ -39,7 +40,7 @@ impl IdentityReader {
     /// `key` must be trusted by the identity service (its public half in the JWKS it verifies with).
     pub fn new(channel: Channel, key: Arc<DevSigningKey>, issuer: &str, audience: &str) -> Self {
         IdentityReader {
-            client: ChildIdentityClient::new(channel),
+            client: ChildIdentityClient::new(ClientTelemetry::new(channel, "family-tracing")),
             key,
             issuer: issuer.to_owned(),
             audience: audience.to_owned(),

@@ -75,6 +75,9 @@ pub async fn serve(
         .max_decoding_message_size(max_message_bytes)
         .max_encoding_message_size(max_message_bytes);
     tonic::transport::Server::builder()
+        .layer(haven_platform::telemetry::grpc::ServerTelemetryLayer::new(
+            "family-tracing",
+        ))
         .add_service(health_service)
         .add_service(server)
         .serve_with_incoming_shutdown(haven_platform::server::incoming(listener), shutdown)

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use haven_authz::{AuthError, Authenticator, Policy};
+use haven_platform::telemetry::grpc::{ClientTelemetry, TracedChannel};
 use haven_proto::family_tracing::family_tracing_client::FamilyTracingClient;
 use haven_proto::family_tracing::family_tracing_server::FamilyTracing;
 use haven_proto::family_tracing::{
@@ -50,15 +51,17 @@ use tonic::{Request, Response, Status};
 use crate::limiter::RateLimiter;
 use crate::rules::{PublicRpc, may_ever_call};
 
-/// Metadata forwarded to services: the caller's token and trace context, nothing else.
-const FORWARDED: &[&str] = &["authorization", "traceparent", "tracestate"];
+/// Metadata forwarded to services: the caller's token, nothing else. Trace context is not copied: the
+/// traced channel sends the gateway's own client span as the service's parent, and that span descends
+/// from the caller's `traceparent`.
+const FORWARDED: &[&str] = &["authorization"];
 
 #[derive(Debug, Clone)]
 pub struct Edge {
-    identity: ChildIdentityClient<Channel>,
-    identity_audit: IdentityAuditClient<Channel>,
-    family_tracing: FamilyTracingClient<Channel>,
-    learning: LearningRecordsClient<Channel>,
+    identity: ChildIdentityClient<TracedChannel>,
+    identity_audit: IdentityAuditClient<TracedChannel>,
+    family_tracing: FamilyTracingClient<TracedChannel>,
+    learning: LearningRecordsClient<TracedChannel>,
     auth: Authenticator,
     policy: Arc<Policy>,
     limiter: RateLimiter,
@@ -82,11 +85,14 @@ impl Edge {
         timeout: Duration,
         max_message_bytes: usize,
     ) -> Self {
+        let traced = |channel: Channel| ClientTelemetry::new(channel, "gateway");
         let Upstreams {
             identity,
             family_tracing,
             learning,
         } = upstreams;
+        let (identity, family_tracing, learning) =
+            (traced(identity), traced(family_tracing), traced(learning));
         Edge {
             identity_audit: IdentityAuditClient::new(identity.clone())
                 .max_decoding_message_size(max_message_bytes)

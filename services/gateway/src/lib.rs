@@ -90,6 +90,9 @@ pub async fn serve(
     let (reflection_v1, reflection_v1alpha) = haven_platform::server::reflection()?;
     tonic::transport::Server::builder()
         .timeout(timeout)
+        .layer(haven_platform::telemetry::grpc::ServerTelemetryLayer::new(
+            "gateway",
+        ))
         .add_service(health_service)
         .add_service(tokens)
         .add_service(reflection_v1)

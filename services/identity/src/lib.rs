@@ -66,6 +66,9 @@ pub async fn serve(
         .max_decoding_message_size(max_message_bytes)
         .max_encoding_message_size(max_message_bytes);
     tonic::transport::Server::builder()
+        .layer(haven_platform::telemetry::grpc::ServerTelemetryLayer::new(
+            "identity",
+        ))
         .add_service(health_service)
         .add_service(server)
         .add_service(audit)

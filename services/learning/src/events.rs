@@ -12,7 +12,7 @@ fn envelope(event: Event, at_us: i64) -> (String, Vec<u8>) {
     let bytes = Envelope {
         id: id.clone(),
         occurred_at: Some(crate::convert::timestamp(at_us)),
-        traceparent: String::new(),
+        traceparent: haven_platform::telemetry::current_traceparent(),
         event: Some(event),
     }
     .encode_to_vec();
