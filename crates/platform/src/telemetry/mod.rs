@@ -5,6 +5,7 @@
 //! - **Export** is OTLP over gRPC, on only when `OTEL_EXPORTER_OTLP_ENDPOINT` (or the traces- or
 //!   metrics-specific variable) is set; the other standard `OTEL_*` variables apply. Without it spans
 //!   still get W3C ids, so the logs of one request join up across services.
+//!   `OTEL_SDK_DISABLED=true` turns spans and metrics off altogether (logs stay, without trace ids).
 //! - **Spans**: [`grpc::ServerTelemetryLayer`] opens a server span per RPC, continuing the caller's
 //!   `traceparent`; [`grpc::ClientTelemetry`] opens a client span per outgoing call and injects its
 //!   context; [`crate::consumer`] opens a consumer span per bus event, continuing the `traceparent` the
@@ -91,6 +92,11 @@ impl Drop for Telemetry {
     }
 }
 
+/// `OTEL_SDK_DISABLED=true`, the standard switch: no spans, no trace ids in logs, no metrics; logs stay.
+pub fn sdk_disabled() -> bool {
+    std::env::var("OTEL_SDK_DISABLED").is_ok_and(|value| value.trim().eq_ignore_ascii_case("true"))
+}
+
 /// Whether the standard OTLP endpoint variables ask for export.
 pub fn otlp_enabled() -> bool {
     [
@@ -106,7 +112,7 @@ pub fn otlp_enabled() -> bool {
 /// stderr in the format [`LogFormat::from_env`] picks, and OTLP export when [`otlp_enabled`]. Call it
 /// once, inside the Tokio runtime, and keep the guard until the process ends.
 pub fn init(service_name: &str) -> Result<Telemetry, TelemetryError> {
-    let export = otlp_enabled().then_some(Otlp::FromEnvironment);
+    let export = (otlp_enabled() && !sdk_disabled()).then_some(Otlp::FromEnvironment);
     setup(service_name, export)
 }
 
@@ -166,16 +172,21 @@ pub fn install<W>(
 where
     W: for<'a> tracing_subscriber::fmt::MakeWriter<'a> + Send + Sync + 'static,
 {
-    global::set_tracer_provider(tracer_provider.clone());
-    global::set_meter_provider(meter_provider.clone());
-    let _ = INSTRUMENTS.set(Instruments::new(&meter_provider.meter("haven")));
     let filter = EnvFilter::try_from_env("HAVEN_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    // Spans go to OpenTelemetry at INFO whatever HAVEN_LOG says: a quiet log must not cut traces.
-    let spans = tracing_opentelemetry::layer()
-        .with_tracer(tracer_provider.tracer("haven"))
-        .with_tracked_inactivity(false)
-        .with_filter(tracing_subscriber::filter::LevelFilter::INFO)
-        .boxed();
+    let mut layers: Vec<Box<dyn Layer<Registry> + Send + Sync>> = Vec::new();
+    if !sdk_disabled() {
+        global::set_tracer_provider(tracer_provider.clone());
+        global::set_meter_provider(meter_provider.clone());
+        let _ = INSTRUMENTS.set(Instruments::new(&meter_provider.meter("haven")));
+        // Spans go to OpenTelemetry at INFO whatever HAVEN_LOG says: a quiet log must not cut traces.
+        layers.push(
+            tracing_opentelemetry::layer()
+                .with_tracer(tracer_provider.tracer("haven"))
+                .with_tracked_inactivity(false)
+                .with_filter(tracing_subscriber::filter::LevelFilter::INFO)
+                .boxed(),
+        );
+    }
     let log_lines = match format {
         LogFormat::Json => JsonLogLayer::new(writer).with_filter(filter).boxed(),
         LogFormat::Text => tracing_subscriber::fmt::layer()
@@ -183,7 +194,7 @@ where
             .with_filter(filter)
             .boxed(),
     };
-    let layers: Vec<Box<dyn Layer<Registry> + Send + Sync>> = vec![spans, log_lines];
+    layers.push(log_lines);
     tracing_subscriber::registry()
         .with(layers)
         .try_init()
