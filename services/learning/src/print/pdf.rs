@@ -598,3 +598,45 @@ fn document(content: &[u8]) -> Vec<u8> {
     );
     pdf
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_text_is_cut_to_its_column_with_an_ellipsis() {
+        let long = winansi(&"Fractions, decimals and percentages ".repeat(10)).bytes;
+        let cut = fit(&long, Font::Regular, 8.5, 150.0);
+        assert!(Font::Regular.width(&cut, 8.5) <= 150.0);
+        assert!(cut.len() < long.len());
+        assert_eq!(cut.last(), Some(&ELLIPSIS));
+        assert!(cut.starts_with(b"Fractions, decimals"));
+        let short = winansi("Fractions").bytes;
+        assert_eq!(fit(&short, Font::Bold, 8.5, 150.0), short);
+    }
+
+    #[test]
+    fn winansi_keeps_latin_letters_and_typography_and_transliterates_the_rest() {
+        let latin = winansi("Zoë’s “café” – 5 €");
+        assert!(!latin.transliterated);
+        assert_eq!(
+            escape(&latin.bytes),
+            r"Zo\353\222s \223caf\351\224 \226 5 \200"
+        );
+        let cyrillic = winansi("Дарья");
+        assert!(cyrillic.transliterated);
+        assert_eq!(cyrillic.bytes, b"Dar'ya");
+        let geez = winansi("ሰላም");
+        assert!(geez.transliterated);
+        assert!(geez.bytes.iter().all(u8::is_ascii_graphic));
+        assert_eq!(winansi("a\tb\u{0}").bytes, b"a b ");
+    }
+
+    #[test]
+    fn numbers_are_written_without_trailing_zeros() {
+        assert_eq!(num(595.28), "595.28");
+        assert_eq!(num(20.0), "20");
+        assert_eq!(num(8.5), "8.5");
+        assert_eq!(num(-0.001), "0");
+    }
+}

@@ -30,10 +30,10 @@
 //!
 //! | records | JWT | DEFLATE(JWT text) | zlib(JWT text) | DEFLATE(packed) | zlib(packed) | Base45 chars | codes |
 //! |---|---|---|---|---|---|---|---|
-//! | 1 | 3,032 | 1,588 | 1,594 | 1,071 | 1,077 | 1,607 | 1 |
-//! | 10 | 9,260 | 2,688 | 2,694 | 1,484 | 1,490 | 2,226 | 1 |
-//! | 50 | 37,099 | 4,522 | 4,528 | 2,628 | 2,634 | 3,942 | 2 |
-//! | 200 | 141,683 | 10,420 | 10,426 | 7,046 | 7,052 | 10,569 | 4 |
+//! | 1 | 3,032 | 1,584 | 1,590 | 1,066 | 1,072 | 1,599 | 1 |
+//! | 10 | 9,260 | 2,691 | 2,697 | 1,487 | 1,493 | 2,231 | 1 |
+//! | 50 | 37,099 | 4,532 | 4,538 | 2,622 | 2,628 | 3,933 | 2 |
+//! | 200 | 141,683 | 10,497 | 10,503 | 7,065 | 7,071 | 10,598 | 4 |
 //!
 //! - The JWT's Base64url hides the JSON's repetition from DEFLATE (a repeated phrase lands on a
 //!   different 3-byte alignment each time): compressing the decoded segments saves a third to a half.
@@ -41,12 +41,14 @@
 //! - A version 40-M code holds 3,391 alphanumeric characters, 2,260 bytes as Base45, or 2,331 bytes in
 //!   byte mode. Byte mode would carry 3 % more, but as binary, which phone scanners tend to mangle;
 //!   as Base64 text it would carry 1,748 bytes, 23 % less than Base45.
-//! - Up to 35 such records fit one code, 113 two, 186 three and 266 four codes, the most a page holds.
+//! - Up to 35 such records fit one code, 113 two, 190 three and 266 four codes, the most a page holds.
 //!   Longer titles and more outcomes per record fit fewer.
 //!
 //! # Limits
 //! Each code uses error-correction level M (15 % of the code may be lost: a passport is folded and
-//! carried) and holds at most [`MAX_CHARS_PER_CODE`] characters; a page holds at most [`MAX_CODES`].
+//! carried) and holds at most [`MAX_CHARS_PER_CODE`] characters; a page holds at most [`MAX_CODES`]:
+//! two rows of two, each code at most 85 mm a side (about 0.45 mm a module at version 40), which leaves
+//! the table a few rows. A bigger passport is refused with how many of its records would fit.
 //! The decoder caps the inflated credential at [`MAX_INFLATED_BYTES`], so a crafted code cannot
 //! exhaust memory.
 

@@ -521,27 +521,31 @@ fn figures() {
             packed_zlib.len()
         );
     }
+    // One set of records, cut to length, so each count is measured on the same text.
+    let full = content(400, named("Testa", "Example"));
+    let first = |records: usize| {
+        let mut cut = full.clone();
+        cut.achievements.truncate(records);
+        issuer.issue(&cut).expect("issue").jwt
+    };
     let mut fits = Vec::new();
     for codes in 1..=qr::MAX_CODES {
         let most = (1..400)
             .take_while(|&n| {
-                let jwt = issue(&issuer, n, named("Testa", "Example"));
-                qr::codes_needed(qr::compress(&jwt).expect("compress").len()) <= codes
+                qr::codes_needed(qr::compress(&first(n)).expect("compress").len()) <= codes
             })
             .last()
             .unwrap_or(0);
         fits.push(most);
         println!("records that fit {codes} code(s): {most}");
     }
-    let jwt = issue(&issuer, fits[0], named("Testa", "Example"));
-    let printed = print(&jwt).expect("print");
+    let printed = print(&first(fits[0])).expect("print");
     println!(
         "PDF bytes, {} records in 1 code: {}",
         fits[0],
         printed.pdf.len()
     );
-    let jwt = issue(&issuer, fits[qr::MAX_CODES - 1], named("Testa", "Example"));
-    let printed = print(&jwt).expect("print");
+    let printed = print(&first(fits[qr::MAX_CODES - 1])).expect("print");
     println!(
         "PDF bytes, {} records in {} codes: {}",
         fits[qr::MAX_CODES - 1],
@@ -550,6 +554,18 @@ fn figures() {
     );
     let one = print(&issue(&issuer, 1, named("Testa", "Example"))).expect("print");
     println!("PDF bytes, 1 record: {}", one.pdf.len());
-    std::fs::write("/tmp/passport-1.pdf", &one.pdf).ok();
-    std::fs::write("/tmp/passport-max.pdf", &printed.pdf).ok();
+    // For a look at the pages (pdftoppm -png -r 60 FILE PREFIX).
+    let out = std::env::temp_dir();
+    std::fs::write(out.join("passport-1.pdf"), &one.pdf).ok();
+    std::fs::write(out.join("passport-max.pdf"), &printed.pdf).ok();
+    let mut scripts = content(12, named("Амира", "ሰላም سلمى"));
+    scripts.achievements[0].title = "Lecture et écriture (niveau 2) \\ دروس".into();
+    let scripts = print(&issuer.issue(&scripts).expect("issue").jwt).expect("print");
+    std::fs::write(out.join("passport-scripts.pdf"), &scripts.pdf).ok();
+    let hashed = Recipient::Hashed {
+        name: "Testa Example".into(),
+        salt: "s4lt".into(),
+    };
+    let hashed = print(&issue(&issuer, 3, hashed)).expect("print");
+    std::fs::write(out.join("passport-hashed.pdf"), &hashed.pdf).ok();
 }
