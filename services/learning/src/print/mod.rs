@@ -66,9 +66,11 @@ pub fn print(jwt: &str) -> Result<PrintedPassport, PrintError> {
     })
 }
 
-/// How many of the passport's results, from the first, would fit the codes of one page: found by
-/// compressing the credential cut to that many (the signature kept, as a stand-in of the same size).
+/// How many of the passport's results, from the first, would fit the codes of one page once issued
+/// again: found by compressing the credential cut to that many (the signature kept, as a stand-in of
+/// the same size), with a margin for what a new issue changes (a random subject id, the dates).
 fn achievements_that_fit(jwt: &str) -> usize {
+    const REISSUE_MARGIN_BYTES: usize = 32;
     let parts: Vec<&str> = jwt.trim().split('.').collect();
     let [header, payload, signature] = parts[..] else {
         return 0;
@@ -97,7 +99,8 @@ fn achievements_that_fit(jwt: &str) -> usize {
             "{header}.{}.{signature}",
             URL_SAFE_NO_PAD.encode(cut.to_string())
         );
-        qr::compress(&cut_jwt).is_ok_and(|compressed| compressed.len() <= capacity)
+        qr::compress(&cut_jwt)
+            .is_ok_and(|compressed| compressed.len() + REISSUE_MARGIN_BYTES <= capacity)
     };
     // Binary search for the largest count that fits; the compressed size grows with the count.
     let (mut low, mut high) = (0, total);

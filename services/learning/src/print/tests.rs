@@ -464,7 +464,8 @@ fn a_passport_too_big_for_a_page_is_refused_with_how_many_records_fit() {
     assert_eq!(achievements, 400);
     assert!(needed > qr::MAX_CODES);
     assert!((1..400).contains(&fit), "{fit}");
-    // The same passport cut to its first `fit` records prints; one more does not.
+    // The same passport cut to its first `fit` records prints, issued again; a few more do not (the
+    // estimate keeps a margin of a record's size for what a new issue changes).
     let cut_to = |records: usize| {
         let mut cut = full.clone();
         cut.achievements.truncate(records);
@@ -472,9 +473,9 @@ fn a_passport_too_big_for_a_page_is_refused_with_how_many_records_fit() {
     };
     assert!(cut_to(fit).is_ok(), "{fit} records did not fit");
     assert!(
-        matches!(cut_to(fit + 1), Err(PrintError::TooLarge { .. })),
+        matches!(cut_to(fit + 3), Err(PrintError::TooLarge { .. })),
         "{} records fit too",
-        fit + 1
+        fit + 3
     );
 }
 
