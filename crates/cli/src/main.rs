@@ -85,7 +85,8 @@ enum Command {
         #[command(subcommand)]
         command: PolicyCommand,
     },
-    /// Learning passports: verify one offline, or print this deployment's issuer key for others to trust.
+    /// Learning passports: verify one offline, print one on paper with its QR codes, or print this
+    /// deployment's issuer key for others to trust.
     Passport {
         #[command(subcommand)]
         command: PassportCommand,

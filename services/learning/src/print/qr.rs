@@ -41,8 +41,8 @@
 //! - A version 40-M code holds 3,391 alphanumeric characters, 2,260 bytes as Base45, or 2,331 bytes in
 //!   byte mode. Byte mode would carry 3 % more, but as binary, which phone scanners tend to mangle;
 //!   as Base64 text it would carry 1,748 bytes, 23 % less than Base45.
-//! - Up to 35 such records fit one code, 113 two, 190 three and 266 four codes, the most a page holds.
-//!   Longer titles and more outcomes per record fit fewer.
+//! - About 35 such records fit one code, 113 two, 190 three and 267 four codes, the most a page holds
+//!   (random ids move these by a record or two). Longer titles and more outcomes per record fit fewer.
 //!
 //! # Limits
 //! Each code uses error-correction level M (15 % of the code may be lost: a passport is folded and

@@ -553,11 +553,15 @@ fn figures() {
         printed.codes.len(),
         printed.pdf.len()
     );
-    let one = print(&issue(&issuer, 1, named("Testa", "Example"))).expect("print");
-    println!("PDF bytes, 1 record: {}", one.pdf.len());
+    let one_jwt = issue(&issuer, 2, named("Testa", "Example"));
+    let one = print(&one_jwt).expect("print");
+    println!("PDF bytes, 2 records: {}", one.pdf.len());
     // For a look at the pages (pdftoppm -png -r 60 FILE PREFIX).
     let out = std::env::temp_dir();
     std::fs::write(out.join("passport-1.pdf"), &one.pdf).ok();
+    // And for trying the CLI: haven passport print/verify FILE --trust issuers.jwks.
+    std::fs::write(out.join("passport-1.jwt"), &one_jwt).ok();
+    std::fs::write(out.join("passport-issuers.jwks"), issuer.jwks_json()).ok();
     std::fs::write(out.join("passport-max.pdf"), &printed.pdf).ok();
     let mut scripts = content(12, named("Амира", "ሰላም سلمى"));
     scripts.achievements[0].title = "Lecture et écriture (niveau 2) \\ دروس".into();
