@@ -85,7 +85,8 @@ enum Command {
         #[command(subcommand)]
         command: PolicyCommand,
     },
-    /// Learning passports: verify one offline, or print this deployment's issuer key for others to trust.
+    /// Learning passports: verify one offline, print one on paper with its QR codes, or print this
+    /// deployment's issuer key for others to trust.
     Passport {
         #[command(subcommand)]
         command: PassportCommand,
@@ -170,12 +171,27 @@ impl ServiceName {
 
 #[derive(Debug, Subcommand)]
 enum PassportCommand {
-    /// Verify a passport (a VC-JWT in FILE) fully offline against the issuers in a JWKS file: prints the
-    /// issuer, the validity and the achievements, or why it is refused (tampered, untrusted, expired).
+    /// Verify a passport fully offline against the issuers in a JWKS file: prints the issuer, the
+    /// validity and the achievements, or why it is refused (tampered, untrusted, expired). FILE holds
+    /// the VC-JWT, or the text of a printed passport's QR codes, one `HVN1:` code per line in any order.
     Verify {
         file: PathBuf,
         #[arg(long, value_name = "ISSUERS.jwks")]
         trust: PathBuf,
+    },
+    /// Print a passport (FILE as for verify) as a one-page A4 PDF for a child who travels with paper
+    /// only: the learner, the achievements, and QR codes carrying the whole signed credential.
+    ///
+    /// With --trust the passport is verified first and an invalid one is not printed. Without it the
+    /// passport is printed as read, and the page looks the same: it never claims validity, since anyone
+    /// can print a page; a school verifies the codes with `haven passport verify`.
+    Print {
+        file: PathBuf,
+        /// Where to write the PDF.
+        #[arg(long, value_name = "PASSPORT.pdf")]
+        out: PathBuf,
+        #[arg(long, value_name = "ISSUERS.jwks")]
+        trust: Option<PathBuf>,
     },
     /// Print this deployment's passport issuer key as a JWKS, for other deployments to trust.
     IssuerJwks,
@@ -357,9 +373,9 @@ async fn main() -> anyhow::Result<()> {
         Command::Passport {
             command: PassportCommand::Verify { file, trust },
         } => {
-            let jwt = std::fs::read_to_string(&file)?;
-            let trusted = haven_learning::TrustList::from_jwks(&std::fs::read_to_string(&trust)?)?;
-            match haven_learning::passport::verify(jwt.trim(), &trusted) {
+            let jwt = read_passport(&file)?;
+            let trusted = read_trust_list(&trust)?;
+            match haven_learning::passport::verify(&jwt, &trusted) {
                 Ok(passport) => {
                     println!("valid passport {}", passport.credential_id);
                     println!("issuer: {} ({})", passport.issuer_name, passport.issuer);
@@ -390,6 +406,32 @@ async fn main() -> anyhow::Result<()> {
                 }
                 Err(error) => bail!("passport refused: {error}"),
             }
+        }
+        Command::Passport {
+            command: PassportCommand::Print { file, out, trust },
+        } => {
+            let jwt = read_passport(&file)?;
+            match &trust {
+                Some(trust) => {
+                    if let Err(error) =
+                        haven_learning::passport::verify(&jwt, &read_trust_list(trust)?)
+                    {
+                        bail!("passport refused, not printed: {error}");
+                    }
+                }
+                None => eprintln!(
+                    "# not verified (no --trust): printed as read; a school verifies the codes"
+                ),
+            }
+            let printed = haven_learning::print::print(&jwt)?;
+            std::fs::write(&out, &printed.pdf)
+                .with_context(|| format!("writing {}", out.display()))?;
+            let codes = printed.codes.len();
+            println!(
+                "wrote {}: one page, {codes} QR code{}",
+                out.display(),
+                if codes == 1 { "" } else { "s" }
+            );
         }
         Command::Passport {
             command: PassportCommand::IssuerJwks,
@@ -456,6 +498,20 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// A passport from a file: a bare JWT, or the text of its printed QR codes.
+fn read_passport(file: &std::path::Path) -> anyhow::Result<String> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    haven_learning::print::qr::credential_from_text(&text)
+        .with_context(|| format!("{}: not a readable passport", file.display()))
+}
+
+fn read_trust_list(file: &std::path::Path) -> anyhow::Result<haven_learning::TrustList> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    Ok(haven_learning::TrustList::from_jwks(&text)?)
 }
 
 async fn serve(service: ServiceName, config: HavenConfig) -> anyhow::Result<()> {

@@ -11,6 +11,7 @@ mod events;
 mod migration;
 mod paging;
 pub mod passport;
+pub mod print;
 mod projection;
 mod service;
 mod validate;
