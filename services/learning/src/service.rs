@@ -1604,7 +1604,10 @@ impl LearningService {
         if request.jwt.len() > 4 * 1024 * 1024 {
             return Err(ServiceError::invalid("jwt", "must be at most 4 MiB"));
         }
-        let verified = match crate::passport::verify(&request.jwt, &self.trusted) {
+        // A scanned paper passport (its QR codes' text, one per line) is as good as the JWT.
+        let jwt = crate::print::qr::credential_from_text(&request.jwt)
+            .map_err(|e| ServiceError::invalid("jwt", e.to_string()))?;
+        let verified = match crate::passport::verify(&jwt, &self.trusted) {
             Ok(verified) => verified,
             Err(error) => {
                 return Ok(PassportVerification {
@@ -1721,7 +1724,9 @@ impl LearningService {
         if !self.may_write_education(principal, &learner) {
             return Err(ServiceError::NotFound("learner"));
         }
-        let verified = crate::passport::verify(&request.jwt, &self.trusted)
+        let jwt = crate::print::qr::credential_from_text(&request.jwt)
+            .map_err(|e| ServiceError::invalid("jwt", e.to_string()))?;
+        let verified = crate::passport::verify(&jwt, &self.trusted)
             .map_err(|e| ServiceError::invalid("jwt", e.to_string()))?;
         if self.local_revocation(&verified).await?.1 {
             return Err(ServiceError::FailedPrecondition(
