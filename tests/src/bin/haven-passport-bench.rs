@@ -1,12 +1,12 @@
 //! haven-passport-bench: CPU time to issue and to verify a learning passport (Open Badges 3.0
 //! credential as a VC-JWT) for a learner with many achievements, outside any timed test.
 //!
-//!   haven-passport-bench [achievements] [rounds] [per-round] [EdDSA|RS256|both]
+//!   haven-passport-bench [achievements] [rounds] [per-round] [EdDSA|RS256|both] [rsa-bits]
 //!
 //! Prints the median of the rounds for signing (IssuePassport's work: build the credential JSON and
 //! sign it) and for offline verification (parse, check the signature against the trust list, the
 //! issuer and the dates, and read the achievements back), for each algorithm asked for (default: both;
-//! RS256 with a freshly generated key of the size a deployment generates, 3072 bits).
+//! RS256 with a freshly generated key of `rsa-bits`, by default the size a deployment generates).
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -22,6 +22,10 @@ fn main() -> anyhow::Result<()> {
     let rounds: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(9);
     let per_round: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(200);
     let algorithms = args.next().unwrap_or_else(|| "both".into());
+    let rsa_bits: usize = args
+        .next()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(GENERATED_RSA_BITS);
     let content = PassportContent {
         credential_id: uuid::Uuid::new_v4(),
         recipient: Recipient::Named {
@@ -58,12 +62,12 @@ fn main() -> anyhow::Result<()> {
     }
     if matches!(algorithms.as_str(), "both" | "RS256") {
         let issuer = PassportIssuer::generate_rsa(
-            GENERATED_RSA_BITS,
+            rsa_bits,
             "Bench Deployment",
             "https://haven.example.org",
         )?;
         measure(
-            &format!("RS256 (RSA-{GENERATED_RSA_BITS})"),
+            &format!("RS256 (RSA-{rsa_bits})"),
             &issuer,
             &content,
             rounds,
