@@ -23,7 +23,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 use std::marker::PhantomData;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -99,16 +99,14 @@ fn rsa_size_accepted(bits: usize) -> Result<(), String> {
 #[derive(Clone)]
 enum PublicKey {
     Ed25519(VerifyingKey),
-    Rsa(Box<rsa::pkcs1v15::VerifyingKey<Sha256>>),
+    Rsa(rsa::pkcs1v15::VerifyingKey<Sha256>),
 }
 
 impl PublicKey {
     /// An RSA key of an accepted size.
     fn rsa(key: RsaPublicKey) -> Result<Self, String> {
         rsa_size_accepted(key.n().bits())?;
-        Ok(PublicKey::Rsa(Box::new(rsa::pkcs1v15::VerifyingKey::new(
-            key,
-        ))))
+        Ok(PublicKey::Rsa(rsa::pkcs1v15::VerifyingKey::new(key)))
     }
 
     fn rsa_key(key: &rsa::pkcs1v15::VerifyingKey<Sha256>) -> &RsaPublicKey {
@@ -197,15 +195,13 @@ impl PublicKey {
 /// The private half of the issuer key.
 enum IssuerSigningKey {
     Ed25519(SigningKey),
-    Rsa(Box<rsa::pkcs1v15::SigningKey<Sha256>>),
+    Rsa(rsa::pkcs1v15::SigningKey<Sha256>),
 }
 
 impl IssuerSigningKey {
     fn rsa(key: RsaPrivateKey) -> Result<Self, PassportError> {
         rsa_size_accepted(key.n().bits()).map_err(PassportError::Key)?;
-        Ok(IssuerSigningKey::Rsa(Box::new(
-            rsa::pkcs1v15::SigningKey::new(key),
-        )))
+        Ok(IssuerSigningKey::Rsa(rsa::pkcs1v15::SigningKey::new(key)))
     }
 
     /// A PKCS#8 private key, PEM (`-----BEGIN PRIVATE KEY-----`) or DER: Ed25519 or RSA.
@@ -242,10 +238,8 @@ impl IssuerSigningKey {
         match self {
             IssuerSigningKey::Ed25519(key) => PublicKey::Ed25519(key.verifying_key()),
             IssuerSigningKey::Rsa(key) => {
-                let private: &RsaPrivateKey = (**key).as_ref();
-                PublicKey::Rsa(Box::new(rsa::pkcs1v15::VerifyingKey::new(
-                    private.to_public_key(),
-                )))
+                let private: &RsaPrivateKey = key.as_ref();
+                PublicKey::Rsa(rsa::pkcs1v15::VerifyingKey::new(private.to_public_key()))
             }
         }
     }
@@ -1560,7 +1554,7 @@ fn in_file(path: &Path, error: PassportError) -> PassportError {
 
 /// The key in `path`, or a new one from `create` (key and file bytes) written there, mode 0600.
 fn load_or_create_key(
-    path: &PathBuf,
+    path: &Path,
     create: impl FnOnce() -> Result<(IssuerSigningKey, Vec<u8>), PassportError>,
 ) -> Result<IssuerSigningKey, PassportError> {
     if path.exists() {
