@@ -2001,6 +2001,39 @@ mod tests {
         );
     }
 
+    /// The first start with RS256 and no key path generates a 3072-bit key in the data dir (a few
+    /// seconds in a debug build), mode 0600; later starts load it.
+    #[test]
+    fn an_rs256_deployment_generates_its_key_once_in_the_data_dir() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let load = || {
+            PassportIssuer::load(
+                dir.path(),
+                PassportAlgorithm::Rs256,
+                None,
+                "School",
+                "https://s.example",
+            )
+            .expect("rsa issuer")
+        };
+        let first = load();
+        let file = dir.path().join("keys").join(RSA_ISSUER_KEY_FILE);
+        let pem = std::fs::read_to_string(&file).expect("key file");
+        assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----"));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(&file).expect("meta").permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let again = load();
+        assert_eq!(again.did(), first.did());
+        let jwks: Value = serde_json::from_str(&again.jwks_json()).expect("json");
+        assert_eq!(jwks["keys"].as_array().map(Vec::len), Some(1));
+        let jwt = first.issue(&content(1, named())).expect("issue").jwt;
+        assert!(verify(&jwt, &again.trust_list()).is_ok());
+    }
+
     #[test]
     fn switching_to_rs256_keeps_the_earlier_ed25519_passports_verifiable() {
         let dir = tempfile::tempdir().expect("temp dir");
