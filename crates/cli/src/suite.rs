@@ -58,23 +58,32 @@ pub enum SuiteError {
     TrustedIssuers { path: String, message: String },
 }
 
-/// Builds the learning service with this deployment's passport issuer key (created in the data dir on
-/// first use) and the other issuers it trusts for ImportPassport.
-pub async fn learning_service(
-    config: &HavenConfig,
-    auth: Authenticator,
-    policy: Arc<Policy>,
-) -> Result<haven_learning::LearningService, SuiteError> {
+/// This deployment's passport issuer, as configured: `learning.passport_algorithm` (EdDSA by default)
+/// with the key at `learning.passport_key_path`, or the data dir's key for that algorithm (created on
+/// first use).
+pub fn passport_issuer(config: &HavenConfig) -> Result<haven_learning::PassportIssuer, SuiteError> {
     let public_url = config
         .learning
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{}", config.gateway.listen));
-    let issuer = haven_learning::PassportIssuer::load_or_create(
+    Ok(haven_learning::PassportIssuer::load(
         &config.data_dir,
+        config.learning.passport_algorithm,
+        config.learning.passport_key_path.as_deref(),
         &config.learning.issuer_name,
         &public_url,
-    )?;
+    )?)
+}
+
+/// Builds the learning service with this deployment's passport issuer key and the other issuers it
+/// trusts for ImportPassport.
+pub async fn learning_service(
+    config: &HavenConfig,
+    auth: Authenticator,
+    policy: Arc<Policy>,
+) -> Result<haven_learning::LearningService, SuiteError> {
+    let issuer = passport_issuer(config)?;
     let mut service =
         haven_learning::build(&config.learning_database_url(), auth, policy, issuer).await?;
     if let Some(path) = &config.learning.trusted_issuers_path {

@@ -116,6 +116,53 @@ pub struct LearningConfig {
     pub public_url: Option<String>,
     /// JWKS file of other deployments' passport issuers whose passports ImportPassport accepts.
     pub trusted_issuers_path: Option<PathBuf>,
+    /// How passports are signed: EdDSA (Ed25519) unless a partner's verifier only takes RS256, the one
+    /// algorithm Open Badges 3.0 requires of every verifier.
+    pub passport_algorithm: PassportAlgorithm,
+    /// PKCS#8 PEM private key that signs passports, of `passport_algorithm`. Absent: the data dir's key
+    /// for that algorithm, created on first start.
+    pub passport_key_path: Option<PathBuf>,
+}
+
+/// The JWS algorithm of learning passports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum PassportAlgorithm {
+    /// Ed25519: small, fast, constant-time signing. The default.
+    #[default]
+    #[serde(rename = "EdDSA")]
+    EdDsa,
+    /// RSA PKCS#1 v1.5 with SHA-256. Signing uses the `rsa` crate, whose private-key operations are not
+    /// constant-time (RUSTSEC-2023-0071); signatures are blinded, but prefer EdDSA where you can.
+    #[serde(rename = "RS256")]
+    Rs256,
+}
+
+impl PassportAlgorithm {
+    /// The JOSE name: `EdDSA` or `RS256`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PassportAlgorithm::EdDsa => "EdDSA",
+            PassportAlgorithm::Rs256 => "RS256",
+        }
+    }
+}
+
+impl std::fmt::Display for PassportAlgorithm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for PassportAlgorithm {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "EdDSA" => Ok(PassportAlgorithm::EdDsa),
+            "RS256" => Ok(PassportAlgorithm::Rs256),
+            other => Err(format!("{other:?} is not \"EdDSA\" or \"RS256\"")),
+        }
+    }
 }
 
 /// How long records are kept after their last change, per record class. A scheduled task erases
@@ -207,6 +254,8 @@ impl Default for LearningConfig {
             issuer_name: "Haven (development)".into(),
             public_url: None,
             trusted_issuers_path: None,
+            passport_algorithm: PassportAlgorithm::EdDsa,
+            passport_key_path: None,
         }
     }
 }
@@ -305,6 +354,13 @@ impl HavenConfig {
         if let Some(v) = lookup("HAVEN_TRUSTED_ISSUERS_PATH") {
             self.learning.trusted_issuers_path = Some(PathBuf::from(v));
         }
+        if let Some(v) = lookup("HAVEN_PASSPORT_ALGORITHM") {
+            self.learning.passport_algorithm = parse("HAVEN_PASSPORT_ALGORITHM", v)?;
+        }
+        if let Some(v) = lookup("HAVEN_PASSPORT_KEY_PATH") {
+            self.learning.passport_key_path =
+                Some(PathBuf::from(v)).filter(|p| !p.as_os_str().is_empty());
+        }
         if let Some(v) = lookup("HAVEN_RATE_LIMIT_PER_SECOND") {
             self.gateway.rate_limit_per_second = parse("HAVEN_RATE_LIMIT_PER_SECOND", v)?;
         }
@@ -369,6 +425,36 @@ mod tests {
             .apply_env(|name| (name == "HAVEN_GATEWAY_LISTEN").then(|| "nope".to_string()))
             .expect_err("rejected");
         assert!(err.to_string().contains("HAVEN_GATEWAY_LISTEN"));
+    }
+
+    #[test]
+    fn the_passport_algorithm_is_eddsa_unless_set_to_rs256() {
+        assert_eq!(
+            HavenConfig::default().learning.passport_algorithm,
+            PassportAlgorithm::EdDsa
+        );
+        let mut config: HavenConfig =
+            toml::from_str("[learning]\npassport_algorithm = \"RS256\"\n").expect("parses");
+        assert_eq!(config.learning.passport_algorithm, PassportAlgorithm::Rs256);
+        config
+            .apply_env(|name| match name {
+                "HAVEN_PASSPORT_ALGORITHM" => Some("EdDSA".into()),
+                "HAVEN_PASSPORT_KEY_PATH" => Some("/etc/haven/passport.pem".into()),
+                _ => None,
+            })
+            .expect("applies");
+        assert_eq!(config.learning.passport_algorithm, PassportAlgorithm::EdDsa);
+        assert_eq!(
+            config.learning.passport_key_path.as_deref(),
+            Some(Path::new("/etc/haven/passport.pem"))
+        );
+        assert!(
+            toml::from_str::<HavenConfig>("[learning]\npassport_algorithm = \"HS256\"\n").is_err()
+        );
+        let err = config
+            .apply_env(|name| (name == "HAVEN_PASSPORT_ALGORITHM").then(|| "rs256".to_string()))
+            .expect_err("names are case-sensitive, as in JOSE");
+        assert!(err.to_string().contains("HAVEN_PASSPORT_ALGORITHM"));
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! The learning passport: an Open Badges 3.0 `AchievementCredential` as a VC-JWT, signed with EdDSA by a
-//! `did:key` issuer, and its offline verification against a trust list. Nothing here touches a database,
-//! so `haven passport verify` and any school without a network run the same code.
+//! The learning passport: an Open Badges 3.0 `AchievementCredential` as a VC-JWT, signed by a `did:key`
+//! issuer with EdDSA (Ed25519, the default) or RS256 (RSA, opt-in, the algorithm OB 3.0 requires every
+//! verifier to support), and its offline verification against a trust list. Nothing here touches a
+//! database, so `haven passport verify` and any school without a network run the same code.
 //!
 //! # Shape: one credential, one achievement, one result per learning record
 //! Open Badges 3.0 puts exactly one `achievement` in an `AchievementSubject`. A learner with 200 records
@@ -11,28 +12,49 @@
 //! stay cheap however many records there are (200 one-achievement credentials in a presentation would
 //! cost 200 signatures), and every key used is defined by the OB 3.0 context, so standard verifiers read
 //! it as is.
+//!
+//! # Verification reads the JWS itself
+//! A 200-record passport is about 140 KB. The signature is checked over the compact serialization's
+//! signing input as it stands (one SHA-512 or SHA-256 pass, no copy), and only then is the payload
+//! decoded once and read into borrowed, typed structs that skip what a passport does not need, rather
+//! than into a `serde_json::Value` tree.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
+use std::fmt;
+use std::marker::PhantomData;
 use std::path::Path;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use ed25519_dalek::SigningKey;
 use ed25519_dalek::pkcs8::{DecodePrivateKey as _, EncodePrivateKey as _};
-use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet, KeyAlgorithm};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use serde::{Deserialize, Serialize};
+use ed25519_dalek::{Signer as _, SigningKey, VerifyingKey};
+pub use haven_platform::config::PassportAlgorithm;
+use rsa::pkcs1::{DecodeRsaPublicKey as _, EncodeRsaPublicKey as _};
+use rsa::pkcs8::LineEnding;
+use rsa::signature::{RandomizedSigner as _, SignatureEncoding as _, Verifier as _};
+use rsa::traits::PublicKeyParts as _;
+use rsa::{BigUint, RsaPrivateKey, RsaPublicKey};
+use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 
-use crate::didkey;
+use crate::didkey::{self, DidPublicKey};
 
 /// Clock skew allowed on `nbf` and `exp`, in seconds.
 pub const LEEWAY_SECS: i64 = 60;
+/// RFC 7518 §3.3: RS256 keys of fewer bits must not be used.
+pub const MIN_RSA_BITS: usize = 2048;
+/// The largest RSA key accepted, to keep a hostile trust list or key file from costing seconds.
+pub const MAX_RSA_BITS: usize = 4096;
+/// Size of a generated RSA issuer key: about the 128-bit security of Ed25519 (NIST SP 800-57).
+pub const GENERATED_RSA_BITS: usize = 3072;
 const VC_CONTEXT: &str = "https://www.w3.org/ns/credentials/v2";
 const OB_CONTEXT: &str = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json";
+/// The data dir's Ed25519 key (PKCS#8 DER) and RSA key (PKCS#8 PEM), under `<data_dir>/keys/`.
 const ISSUER_KEY_FILE: &str = "passport-issuer-key.p8";
+const RSA_ISSUER_KEY_FILE: &str = "passport-issuer-rsa.pem";
 
 /// Why a passport (or a status list) does not verify, or cannot be made. Messages are safe to show.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -63,54 +85,274 @@ pub enum PassportError {
     StatusListMismatch,
 }
 
-/// The deployment's passport signing key: Ed25519, identified by its did:key. Kept apart from the token
-/// signing key, so a passport can never pass for an access token and the two rotate separately.
-pub struct PassportIssuer {
-    encoding: EncodingKey,
-    public: [u8; 32],
+fn rsa_size_accepted(bits: usize) -> Result<(), String> {
+    if (MIN_RSA_BITS..=MAX_RSA_BITS).contains(&bits) {
+        Ok(())
+    } else {
+        Err(format!(
+            "an RSA key of {bits} bits (accepted: {MIN_RSA_BITS} to {MAX_RSA_BITS})"
+        ))
+    }
+}
+
+/// The public half of an issuer key, parsed once, as verification needs it.
+#[derive(Clone)]
+enum PublicKey {
+    Ed25519(VerifyingKey),
+    Rsa(rsa::pkcs1v15::VerifyingKey<Sha256>),
+}
+
+impl PublicKey {
+    /// An RSA key of an accepted size.
+    fn rsa(key: RsaPublicKey) -> Result<Self, String> {
+        rsa_size_accepted(key.n().bits())?;
+        Ok(PublicKey::Rsa(rsa::pkcs1v15::VerifyingKey::new(key)))
+    }
+
+    fn rsa_key(key: &rsa::pkcs1v15::VerifyingKey<Sha256>) -> &RsaPublicKey {
+        key.as_ref()
+    }
+
+    /// The JWS `alg` this key verifies, and only this one.
+    fn algorithm(&self) -> PassportAlgorithm {
+        match self {
+            PublicKey::Ed25519(_) => PassportAlgorithm::EdDsa,
+            PublicKey::Rsa(_) => PassportAlgorithm::Rs256,
+        }
+    }
+
+    /// The did:key naming this key.
+    fn did(&self) -> String {
+        match self {
+            PublicKey::Ed25519(key) => didkey::did_key(key.as_bytes()),
+            PublicKey::Rsa(key) => {
+                // A key that RsaPublicKey accepted always encodes.
+                let der = Self::rsa_key(key)
+                    .to_pkcs1_der()
+                    .map(|der| der.as_bytes().to_vec())
+                    .unwrap_or_default();
+                didkey::rsa_did_key(&der)
+            }
+        }
+    }
+
+    /// The JWS header `kid` of an issuer signing with this key: for Ed25519 the did:key verification
+    /// method (`did:key:z6Mk...#z6Mk...`), for RSA the RFC 7638 JWK thumbprint (a did:key URL of an RSA
+    /// key runs to some 750 characters).
+    fn issuer_kid(&self) -> String {
+        match self {
+            PublicKey::Ed25519(key) => didkey::key_id(key.as_bytes()),
+            PublicKey::Rsa(key) => {
+                // RFC 7638: SHA-256 over the required members in lexicographic order, no whitespace.
+                let key = Self::rsa_key(key);
+                let members = format!(
+                    r#"{{"e":"{}","kty":"RSA","n":"{}"}}"#,
+                    URL_SAFE_NO_PAD.encode(key.e().to_bytes_be()),
+                    URL_SAFE_NO_PAD.encode(key.n().to_bytes_be())
+                );
+                URL_SAFE_NO_PAD.encode(Sha256::digest(members.as_bytes()))
+            }
+        }
+    }
+
+    fn jwk(&self, kid: &str) -> Value {
+        match self {
+            PublicKey::Ed25519(key) => json!({
+                "kty": "OKP",
+                "crv": "Ed25519",
+                "x": URL_SAFE_NO_PAD.encode(key.as_bytes()),
+                "kid": kid,
+                "alg": "EdDSA",
+                "use": "sig",
+            }),
+            PublicKey::Rsa(key) => {
+                let key = Self::rsa_key(key);
+                json!({
+                    "kty": "RSA",
+                    "n": URL_SAFE_NO_PAD.encode(key.n().to_bytes_be()),
+                    "e": URL_SAFE_NO_PAD.encode(key.e().to_bytes_be()),
+                    "kid": kid,
+                    "alg": "RS256",
+                    "use": "sig",
+                })
+            }
+        }
+    }
+
+    /// Whether `signature` (raw bytes) signs `signing_input` under this key. Ed25519 is checked
+    /// strictly (no small-order keys or R, canonical S); RSA is PKCS#1 v1.5 with SHA-256, and a
+    /// signature must be exactly as long as the modulus.
+    fn verifies(&self, signing_input: &[u8], signature: &[u8]) -> bool {
+        match self {
+            PublicKey::Ed25519(key) => ed25519_dalek::Signature::from_slice(signature)
+                .is_ok_and(|s| key.verify_strict(signing_input, &s).is_ok()),
+            PublicKey::Rsa(key) => rsa::pkcs1v15::Signature::try_from(signature)
+                .is_ok_and(|s| key.verify(signing_input, &s).is_ok()),
+        }
+    }
+}
+
+/// The private half of the issuer key.
+enum IssuerSigningKey {
+    Ed25519(SigningKey),
+    Rsa(rsa::pkcs1v15::SigningKey<Sha256>),
+}
+
+impl IssuerSigningKey {
+    fn rsa(key: RsaPrivateKey) -> Result<Self, PassportError> {
+        rsa_size_accepted(key.n().bits()).map_err(PassportError::Key)?;
+        Ok(IssuerSigningKey::Rsa(rsa::pkcs1v15::SigningKey::new(key)))
+    }
+
+    /// A PKCS#8 private key, PEM (`-----BEGIN PRIVATE KEY-----`) or DER: Ed25519 or RSA.
+    fn from_pkcs8(bytes: &[u8]) -> Result<Self, PassportError> {
+        let unsupported = || {
+            PassportError::Key(
+                "not a PKCS#8 Ed25519 or RSA private key (`openssl genpkey -algorithm ed25519` or \
+                 `openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:3072` make one)"
+                    .into(),
+            )
+        };
+        match std::str::from_utf8(bytes) {
+            Ok(pem) if pem.trim_start().starts_with("-----BEGIN") => {
+                let pem = pem.trim();
+                if let Ok(key) = SigningKey::from_pkcs8_pem(pem) {
+                    return Ok(IssuerSigningKey::Ed25519(key));
+                }
+                let key =
+                    rsa::pkcs8::DecodePrivateKey::from_pkcs8_pem(pem).map_err(|_| unsupported())?;
+                Self::rsa(key)
+            }
+            _ => {
+                if let Ok(key) = SigningKey::from_pkcs8_der(bytes) {
+                    return Ok(IssuerSigningKey::Ed25519(key));
+                }
+                let key = rsa::pkcs8::DecodePrivateKey::from_pkcs8_der(bytes)
+                    .map_err(|_| unsupported())?;
+                Self::rsa(key)
+            }
+        }
+    }
+
+    fn public(&self) -> PublicKey {
+        match self {
+            IssuerSigningKey::Ed25519(key) => PublicKey::Ed25519(key.verifying_key()),
+            IssuerSigningKey::Rsa(key) => {
+                let private: &RsaPrivateKey = key.as_ref();
+                PublicKey::Rsa(rsa::pkcs1v15::VerifyingKey::new(private.to_public_key()))
+            }
+        }
+    }
+
+    /// The raw JWS signature over `signing_input`. RSA signs through `sign_with_rng`, so the private
+    /// exponent is applied to a randomly blinded value (the crate's defence against timing attacks,
+    /// which RUSTSEC-2023-0071 finds insufficient on its own; the plain `sign` does not blind), and
+    /// the result is checked against the public key before it is released.
+    fn sign(&self, signing_input: &[u8]) -> Result<Vec<u8>, PassportError> {
+        match self {
+            IssuerSigningKey::Ed25519(key) => Ok(key.sign(signing_input).to_bytes().to_vec()),
+            IssuerSigningKey::Rsa(key) => key
+                .try_sign_with_rng(&mut rand::rngs::OsRng, signing_input)
+                .map(|s| s.to_vec())
+                .map_err(|e| PassportError::Key(format!("RSA signing failed: {e}"))),
+        }
+    }
+}
+
+/// One key of the issuer, with the names verifiers know it by.
+#[derive(Clone)]
+struct IssuerKey {
+    public: PublicKey,
     did: String,
     kid: String,
+}
+
+impl IssuerKey {
+    fn new(public: PublicKey) -> Self {
+        IssuerKey {
+            did: public.did(),
+            kid: public.issuer_kid(),
+            public,
+        }
+    }
+}
+
+/// The deployment's passport signing key, identified by its did:key: Ed25519 (EdDSA) by default, RSA
+/// (RS256) when configured. Kept apart from the token signing key, so a passport can never pass for an
+/// access token and the two rotate separately.
+pub struct PassportIssuer {
+    signing: IssuerSigningKey,
+    key: IssuerKey,
+    /// Public halves of the deployment's other passport keys (say, the Ed25519 key it signed with before
+    /// switching to RS256): still published and trusted, so passports issued with them keep verifying.
+    earlier: Vec<IssuerKey>,
     name: String,
     public_base: String,
 }
 
-impl std::fmt::Debug for PassportIssuer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl fmt::Debug for PassportIssuer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PassportIssuer")
-            .field("did", &self.did)
+            .field("algorithm", &self.key.public.algorithm())
+            .field("did", &self.key.did)
             .field("name", &self.name)
             .field("public_base", &self.public_base)
             .finish_non_exhaustive()
     }
 }
 
+/// The JOSE header of every passport and status list.
+#[derive(Serialize)]
+struct JoseHeaderOut<'a> {
+    typ: &'static str,
+    alg: &'static str,
+    kid: &'a str,
+}
+
 impl PassportIssuer {
-    /// `name` is the issuer's display name in passports; `public_base` the gateway's public URL
-    /// (`https://haven.example.org`), under which status lists are published.
-    pub fn from_signing_key(key: &SigningKey, name: &str, public_base: &str) -> Self {
-        let public = key.verifying_key().to_bytes();
-        // An in-memory Ed25519 key always encodes as PKCS#8.
-        let der = key
-            .to_pkcs8_der()
-            .map(|doc| doc.as_bytes().to_vec())
-            .unwrap_or_default();
+    fn from_key(signing: IssuerSigningKey, name: &str, public_base: &str) -> Self {
         PassportIssuer {
-            encoding: EncodingKey::from_ed_der(&der),
-            public,
-            did: didkey::did_key(&public),
-            kid: didkey::key_id(&public),
+            key: IssuerKey::new(signing.public()),
+            signing,
+            earlier: Vec::new(),
             name: name.to_owned(),
             public_base: public_base.trim_end_matches('/').to_owned(),
         }
     }
 
-    /// From a PKCS#8 PEM Ed25519 private key (`-----BEGIN PRIVATE KEY-----`).
-    pub fn from_pkcs8_pem(pem: &str, name: &str, public_base: &str) -> Result<Self, PassportError> {
-        let key = SigningKey::from_pkcs8_pem(pem).map_err(|e| PassportError::Key(e.to_string()))?;
-        Ok(Self::from_signing_key(&key, name, public_base))
+    /// `name` is the issuer's display name in passports; `public_base` the gateway's public URL
+    /// (`https://haven.example.org`), under which status lists are published.
+    pub fn from_signing_key(key: &SigningKey, name: &str, public_base: &str) -> Self {
+        Self::from_key(IssuerSigningKey::Ed25519(key.clone()), name, public_base)
     }
 
-    /// A fresh key, for tests and throwaway deployments.
+    /// An RS256 issuer. The key must have 2048 to 4096 bits.
+    pub fn from_rsa_key(
+        key: RsaPrivateKey,
+        name: &str,
+        public_base: &str,
+    ) -> Result<Self, PassportError> {
+        Ok(Self::from_key(
+            IssuerSigningKey::rsa(key)?,
+            name,
+            public_base,
+        ))
+    }
+
+    /// From a PKCS#8 PEM private key (`-----BEGIN PRIVATE KEY-----`): Ed25519 signs EdDSA, RSA signs
+    /// RS256.
+    pub fn from_pkcs8_pem(pem: &str, name: &str, public_base: &str) -> Result<Self, PassportError> {
+        if !pem.trim_start().starts_with("-----BEGIN") {
+            return Err(PassportError::Key("not a PEM document".into()));
+        }
+        Ok(Self::from_key(
+            IssuerSigningKey::from_pkcs8(pem.as_bytes())?,
+            name,
+            public_base,
+        ))
+    }
+
+    /// A fresh Ed25519 key, for tests and throwaway deployments.
     pub fn generate(name: &str, public_base: &str) -> Self {
         Self::from_signing_key(
             &SigningKey::generate(&mut rand::rngs::OsRng),
@@ -119,64 +361,133 @@ impl PassportIssuer {
         )
     }
 
-    /// The embedded default: `<data_dir>/keys/passport-issuer-key.p8`, created (mode 0600) on first use.
+    /// A fresh RSA key of `bits` bits. Takes about a second at 3072 bits in a release build, far
+    /// longer in a debug one.
+    pub fn generate_rsa(bits: usize, name: &str, public_base: &str) -> Result<Self, PassportError> {
+        let key = RsaPrivateKey::new(&mut rand::rngs::OsRng, bits)
+            .map_err(|e| PassportError::Key(format!("RSA key generation failed: {e}")))?;
+        Self::from_rsa_key(key, name, public_base)
+    }
+
+    /// The embedded default with EdDSA: `<data_dir>/keys/passport-issuer-key.p8`, created (mode 0600)
+    /// on first use. The same as [`PassportIssuer::load`] with EdDSA and no key path.
     pub fn load_or_create(
         data_dir: &Path,
         name: &str,
         public_base: &str,
     ) -> Result<Self, PassportError> {
-        let dir = data_dir.join("keys");
-        let path = dir.join(ISSUER_KEY_FILE);
-        let io = |e: std::io::Error| PassportError::Key(format!("{}: {e}", path.display()));
-        let key = if path.exists() {
-            let der = std::fs::read(&path).map_err(io)?;
-            SigningKey::from_pkcs8_der(&der).map_err(|e| PassportError::Key(e.to_string()))?
-        } else {
-            std::fs::create_dir_all(&dir).map_err(io)?;
-            let key = SigningKey::generate(&mut rand::rngs::OsRng);
-            let der = key
-                .to_pkcs8_der()
-                .map_err(|e| PassportError::Key(e.to_string()))?;
-            write_private(&path, der.as_bytes()).map_err(io)?;
-            key
+        Self::load(data_dir, PassportAlgorithm::EdDsa, None, name, public_base)
+    }
+
+    /// The deployment's issuer, as configured: the key at `key_path` (PKCS#8 PEM, Ed25519 or RSA, and
+    /// it must be of `algorithm`), or else the data dir's key of `algorithm`, created (mode 0600) on
+    /// first use: `<data_dir>/keys/passport-issuer-key.p8` (Ed25519) or
+    /// `<data_dir>/keys/passport-issuer-rsa.pem` (RSA, 3072 bits). The data dir's other passport key,
+    /// if there is one, stays published and trusted (see [`PassportIssuer::jwks_json`]), so switching
+    /// algorithms leaves earlier passports verifiable; delete its file to retire it.
+    pub fn load(
+        data_dir: &Path,
+        algorithm: PassportAlgorithm,
+        key_path: Option<&Path>,
+        name: &str,
+        public_base: &str,
+    ) -> Result<Self, PassportError> {
+        let keys = data_dir.join("keys");
+        let ed25519_file = keys.join(ISSUER_KEY_FILE);
+        let rsa_file = keys.join(RSA_ISSUER_KEY_FILE);
+        let signing = match (key_path, algorithm) {
+            (Some(path), _) => {
+                let key =
+                    IssuerSigningKey::from_pkcs8(&read_key(path)?).map_err(|e| in_file(path, e))?;
+                let found = key.public().algorithm();
+                if found != algorithm {
+                    return Err(PassportError::Key(format!(
+                        "{} holds a key for {}, but the passport algorithm is {}",
+                        path.display(),
+                        found,
+                        algorithm
+                    )));
+                }
+                key
+            }
+            (None, PassportAlgorithm::EdDsa) => load_or_create_key(&ed25519_file, || {
+                let key = SigningKey::generate(&mut rand::rngs::OsRng);
+                let der = key
+                    .to_pkcs8_der()
+                    .map_err(|e| PassportError::Key(e.to_string()))?;
+                Ok((IssuerSigningKey::Ed25519(key), der.as_bytes().to_vec()))
+            })?,
+            (None, PassportAlgorithm::Rs256) => load_or_create_key(&rsa_file, || {
+                tracing::info!(
+                    bits = GENERATED_RSA_BITS,
+                    path = %rsa_file.display(),
+                    "generating the RS256 passport issuer key"
+                );
+                let key = RsaPrivateKey::new(&mut rand::rngs::OsRng, GENERATED_RSA_BITS)
+                    .map_err(|e| PassportError::Key(format!("RSA key generation failed: {e}")))?;
+                let pem = rsa::pkcs8::EncodePrivateKey::to_pkcs8_pem(&key, LineEnding::LF)
+                    .map_err(|e| PassportError::Key(e.to_string()))?;
+                Ok((IssuerSigningKey::rsa(key)?, pem.as_bytes().to_vec()))
+            })?,
         };
-        Ok(Self::from_signing_key(&key, name, public_base))
+        let mut issuer = Self::from_key(signing, name, public_base);
+        for file in [&ed25519_file, &rsa_file] {
+            if !file.exists() {
+                continue;
+            }
+            let other = IssuerSigningKey::from_pkcs8(&read_key(file)?)
+                .map_err(|e| in_file(file, e))?
+                .public();
+            let other = IssuerKey::new(other);
+            if other.did != issuer.key.did {
+                issuer.earlier.push(other);
+            }
+        }
+        Ok(issuer)
     }
 
-    /// `did:key:z6Mk...`
+    /// `EdDSA` or `RS256`: how this issuer signs.
+    pub fn algorithm(&self) -> PassportAlgorithm {
+        self.key.public.algorithm()
+    }
+
+    /// The issuer id in its passports: `did:key:z6Mk...` (Ed25519) or `did:key:z4MX...` (RSA).
     pub fn did(&self) -> &str {
-        &self.did
+        &self.key.did
     }
 
-    /// `did:key:z6Mk...#z6Mk...`: the JWT header `kid` and the JWKS `kid`.
+    /// The JWT header `kid` and the JWKS `kid`: `did:key:z6Mk...#z6Mk...` for Ed25519, the RFC 7638
+    /// thumbprint for RSA.
     pub fn kid(&self) -> &str {
-        &self.kid
+        &self.key.kid
     }
 
     pub fn name(&self) -> &str {
         &self.name
     }
 
-    /// The public key as a JWKS, for other deployments' trust lists and for standard JOSE tools.
+    /// Whether `issuer` (a verified passport's `iss`) is this deployment, under its current or an
+    /// earlier key.
+    pub fn issued_here(&self, issuer: &str) -> bool {
+        self.key.did == issuer || self.earlier.iter().any(|k| k.did == issuer)
+    }
+
+    /// The public keys as a JWKS, for other deployments' trust lists and for standard JOSE tools: the
+    /// signing key first, then any earlier passport key of this deployment.
     pub fn jwks_json(&self) -> String {
-        json!({ "keys": [self.public_jwk()] }).to_string()
+        let keys: Vec<Value> = std::iter::once(&self.key)
+            .chain(&self.earlier)
+            .map(|k| k.public.jwk(&k.kid))
+            .collect();
+        json!({ "keys": keys }).to_string()
     }
 
-    fn public_jwk(&self) -> Value {
-        json!({
-            "kty": "OKP",
-            "crv": "Ed25519",
-            "x": URL_SAFE_NO_PAD.encode(self.public),
-            "kid": self.kid,
-            "alg": "EdDSA",
-            "use": "sig",
-        })
-    }
-
-    /// A trust list holding only this issuer.
+    /// A trust list holding only this issuer's keys, each bound to its did.
     pub fn trust_list(&self) -> TrustList {
         let mut list = TrustList::default();
-        list.insert_ed25519(self.kid.clone(), self.public, Some(self.did.clone()));
+        for key in std::iter::once(&self.key).chain(&self.earlier) {
+            list.insert(key.kid.clone(), key.public.clone(), Some(key.did.clone()));
+        }
         list
     }
 
@@ -185,11 +496,23 @@ impl PassportIssuer {
         format!("{}/passports/status/{list_id}", self.public_base)
     }
 
-    fn sign(&self, claims: &Value) -> Result<String, PassportError> {
-        let mut header = Header::new(Algorithm::EdDSA);
-        header.kid = Some(self.kid.clone());
-        jsonwebtoken::encode(&header, claims, &self.encoding)
-            .map_err(|e| PassportError::Key(e.to_string()))
+    /// JWS compact serialization of `claims`, signed with the issuer key.
+    fn sign(&self, claims: &impl Serialize) -> Result<String, PassportError> {
+        let header = serde_json::to_vec(&JoseHeaderOut {
+            typ: "JWT",
+            alg: self.key.public.algorithm().as_str(),
+            kid: &self.key.kid,
+        })
+        .map_err(|e| PassportError::Key(e.to_string()))?;
+        let payload = serde_json::to_vec(claims).map_err(|e| PassportError::Key(e.to_string()))?;
+        let mut jwt = String::with_capacity((header.len() + payload.len()) * 4 / 3 + 700);
+        URL_SAFE_NO_PAD.encode_string(&header, &mut jwt);
+        jwt.push('.');
+        URL_SAFE_NO_PAD.encode_string(&payload, &mut jwt);
+        let signature = self.signing.sign(jwt.as_bytes())?;
+        jwt.push('.');
+        URL_SAFE_NO_PAD.encode_string(&signature, &mut jwt);
+        Ok(jwt)
     }
 
     /// Builds and signs the credential.
@@ -229,7 +552,7 @@ impl PassportIssuer {
             "id": credential_id,
             "type": ["VerifiableCredential", "OpenBadgeCredential"],
             "name": "Learning passport",
-            "issuer": { "id": self.did, "type": ["Profile"], "name": self.name },
+            "issuer": { "id": self.key.did, "type": ["Profile"], "name": self.name },
             "validFrom": rfc3339(content.valid_from),
             "credentialSubject": subject,
             "credentialStatus": {
@@ -238,7 +561,7 @@ impl PassportIssuer {
             },
         });
         let mut claims = json!({
-            "iss": self.did,
+            "iss": self.key.did,
             "jti": credential_id,
             "sub": subject_id,
             "nbf": content.valid_from,
@@ -332,11 +655,11 @@ impl PassportIssuer {
         now: i64,
     ) -> Result<String, PassportError> {
         let claims = json!({
-            "iss": self.did,
+            "iss": self.key.did,
             "iat": now,
             "nbf": now,
             "id": self.status_list_url(list_id),
-            "issuer": self.did,
+            "issuer": self.key.did,
             "revokedCredentials": revoked.iter().map(|id| json!({ "id": id })).collect::<Vec<_>>(),
         });
         self.sign(&claims)
@@ -442,80 +765,141 @@ pub struct IssuedPassport {
 
 #[derive(Clone)]
 struct TrustedKey {
-    algorithm: Algorithm,
-    key: DecodingKey,
-    /// The issuer id a passport signed with this key must name: the did of a did:key, else none
-    /// (any `iss`, as long as the credential's `issuer.id` agrees with it).
+    public: PublicKey,
+    /// The did:key naming this very key. A passport whose `iss` is a did:key must name this one, so a
+    /// trusted key can never speak for another did:key issuer.
+    did: String,
+    /// The issuer id a passport signed with this key must name, when the trust list binds one (a
+    /// did:key kid, a did:key list, our own keys). Unbound keys (a JWKS kid that is no did) accept a
+    /// non-did `iss` or their own did, as long as the credential's `issuer.id` agrees.
     issuer: Option<String>,
 }
 
-/// Issuer keys a verifier accepts, by `kid`. Only Ed25519 (EdDSA) and RSA (RS256) keys: never an HMAC
-/// secret, and each key pins its algorithm, so neither `none` nor HS/RS confusion can pass.
+impl TrustedKey {
+    fn accepts_issuer(&self, iss: &str) -> bool {
+        match &self.issuer {
+            Some(bound) => bound == iss,
+            None => !iss.starts_with("did:key:") || iss == self.did,
+        }
+    }
+}
+
+/// Issuer keys a verifier accepts, by `kid`. Only Ed25519 (EdDSA) and RSA (RS256, 2048 to 4096 bits)
+/// keys: never an HMAC secret, and each key pins its algorithm, so neither `none` nor HS/RS confusion
+/// can pass.
 #[derive(Clone, Default)]
 pub struct TrustList {
     by_kid: HashMap<String, TrustedKey>,
 }
 
-impl std::fmt::Debug for TrustList {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl fmt::Debug for TrustList {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TrustList")
             .field("kids", &self.by_kid.keys().collect::<Vec<_>>())
             .finish()
     }
 }
 
+/// One key of a JWKS, as far as a trust list reads it.
+#[derive(Deserialize)]
+struct JwkDoc {
+    kty: String,
+    #[serde(default)]
+    crv: Option<String>,
+    #[serde(default)]
+    x: Option<String>,
+    #[serde(default)]
+    n: Option<String>,
+    #[serde(default)]
+    e: Option<String>,
+    #[serde(default)]
+    d: Option<IgnoredAny>,
+    #[serde(default)]
+    kid: Option<String>,
+    #[serde(default)]
+    alg: Option<String>,
+    #[serde(default, rename = "use")]
+    usage: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct JwkSetDoc {
+    keys: Vec<JwkDoc>,
+}
+
+fn rsa_public_key(n: &[u8], e: &[u8]) -> Result<PublicKey, String> {
+    let key = RsaPublicKey::new(BigUint::from_bytes_be(n), BigUint::from_bytes_be(e))
+        .map_err(|e| format!("not a valid RSA key: {e}"))?;
+    PublicKey::rsa(key)
+}
+
 impl TrustList {
-    /// From a JWKS document. Every key needs a `kid`. An Ed25519 key whose kid is a did:key URL must
-    /// be the key that did names.
+    /// From a JWKS document. Every key needs a `kid`, must be a public Ed25519 or RSA signing key, and
+    /// a kid that is a did:key URL must name the key it labels.
     pub fn from_jwks(text: &str) -> Result<Self, PassportError> {
         let invalid = PassportError::TrustList;
-        let set: JwkSet =
+        let set: JwkSetDoc =
             serde_json::from_str(text).map_err(|e| invalid(format!("not a JWKS: {e}")))?;
         let mut list = TrustList::default();
         for jwk in &set.keys {
             let kid = jwk
-                .common
-                .key_id
+                .kid
                 .clone()
                 .ok_or_else(|| invalid("every key needs a kid".into()))?;
-            let algorithm = match (&jwk.algorithm, jwk.common.key_algorithm) {
-                (AlgorithmParameters::OctetKeyPair(p), None | Some(KeyAlgorithm::EdDSA))
-                    if p.curve == EllipticCurve::Ed25519 =>
-                {
-                    Algorithm::EdDSA
+            let refuse = |why: &str| invalid(format!("key {kid}: {why}"));
+            if jwk.d.is_some() {
+                return Err(refuse(
+                    "holds private key material; publish only the public key",
+                ));
+            }
+            if jwk.usage.as_deref().is_some_and(|u| u != "sig") {
+                return Err(refuse("is not a signing key (use)"));
+            }
+            let base64url = |value: &Option<String>, name: &str| {
+                value
+                    .as_deref()
+                    .and_then(|v| URL_SAFE_NO_PAD.decode(v).ok())
+                    .ok_or_else(|| refuse(&format!("{name} is missing or not base64url")))
+            };
+            let alg = jwk.alg.as_deref();
+            let public = match (jwk.kty.as_str(), jwk.crv.as_deref(), alg) {
+                ("OKP", Some("Ed25519"), None | Some("EdDSA")) => {
+                    let x: [u8; 32] = base64url(&jwk.x, "x")?
+                        .try_into()
+                        .map_err(|_| refuse("x is not 32 bytes"))?;
+                    PublicKey::Ed25519(
+                        VerifyingKey::from_bytes(&x)
+                            .map_err(|_| refuse("x is not an Ed25519 point"))?,
+                    )
                 }
-                (AlgorithmParameters::RSA(_), None | Some(KeyAlgorithm::RS256)) => Algorithm::RS256,
+                ("RSA", _, None | Some("RS256")) => {
+                    rsa_public_key(&base64url(&jwk.n, "n")?, &base64url(&jwk.e, "e")?)
+                        .map_err(|why| refuse(&why))?
+                }
                 _ => {
-                    return Err(invalid(format!(
-                        "key {kid}: only Ed25519 (EdDSA) and RSA (RS256) keys are accepted"
-                    )));
+                    return Err(refuse(
+                        "only Ed25519 (EdDSA) and RSA (RS256) keys are accepted",
+                    ));
                 }
             };
             let mut issuer = None;
             if kid.starts_with("did:key:") {
-                let named =
-                    didkey::public_key_of(&kid).map_err(|e| invalid(format!("key {kid}: {e}")))?;
-                let AlgorithmParameters::OctetKeyPair(p) = &jwk.algorithm else {
-                    return Err(invalid(format!(
-                        "key {kid}: a did:key names an Ed25519 key"
-                    )));
+                let named = didkey::decode(&kid).map_err(|e| refuse(&e.to_string()))?;
+                let same = match (&named, &public) {
+                    (DidPublicKey::Ed25519(named), PublicKey::Ed25519(key)) => {
+                        named == key.as_bytes()
+                    }
+                    (DidPublicKey::Rsa(named), PublicKey::Rsa(key)) => PublicKey::rsa_key(key)
+                        .to_pkcs1_der()
+                        .is_ok_and(|der| der.as_bytes() == named.as_slice()),
+                    _ => false,
                 };
-                if URL_SAFE_NO_PAD.decode(&p.x).ok().as_deref() != Some(&named[..]) {
-                    return Err(invalid(format!(
-                        "key {kid}: x is not the key the did names"
-                    )));
+                if !same {
+                    return Err(refuse("the key is not the key the did names"));
                 }
                 issuer = kid.split('#').next().map(str::to_owned);
             }
-            let key = DecodingKey::from_jwk(jwk).map_err(|e| invalid(format!("key {kid}: {e}")))?;
-            list.by_kid.insert(
-                kid,
-                TrustedKey {
-                    algorithm,
-                    key,
-                    issuer,
-                },
-            );
+            list.insert(kid, public, issuer);
         }
         if list.by_kid.is_empty() {
             return Err(invalid("the JWKS holds no keys".into()));
@@ -523,33 +907,41 @@ impl TrustList {
         Ok(list)
     }
 
-    /// From did:key identifiers (the key is in the id itself).
+    /// From did:key identifiers (the key is in the id itself): Ed25519, or RSA of 2048 to 4096 bits,
+    /// under the kid a Haven issuer of that key puts in its headers.
     pub fn from_did_keys<'a>(
         dids: impl IntoIterator<Item = &'a str>,
     ) -> Result<Self, PassportError> {
         let mut list = TrustList::default();
         for did in dids {
-            let public = didkey::public_key_of(did)
-                .map_err(|e| PassportError::TrustList(format!("{did}: {e}")))?;
+            let invalid = |why: String| PassportError::TrustList(format!("{did}: {why}"));
+            let public = match didkey::decode(did).map_err(|e| invalid(e.to_string()))? {
+                DidPublicKey::Ed25519(x) => PublicKey::Ed25519(
+                    VerifyingKey::from_bytes(&x)
+                        .map_err(|_| invalid("not an Ed25519 point".into()))?,
+                ),
+                DidPublicKey::Rsa(der) => PublicKey::rsa(
+                    RsaPublicKey::from_pkcs1_der(&der)
+                        .map_err(|e| invalid(format!("not an RSA public key: {e}")))?,
+                )
+                .map_err(invalid)?,
+            };
             let did = did.split('#').next().unwrap_or(did).to_owned();
-            list.insert_ed25519(didkey::key_id(&public), public, Some(did));
+            list.insert(public.issuer_kid(), public, Some(did));
         }
         Ok(list)
     }
 
-    fn insert_ed25519(&mut self, kid: String, public: [u8; 32], issuer: Option<String>) {
-        let x = URL_SAFE_NO_PAD.encode(public);
-        // A 32-byte key always makes valid components.
-        if let Ok(key) = DecodingKey::from_ed_components(&x) {
-            self.by_kid.insert(
-                kid,
-                TrustedKey {
-                    algorithm: Algorithm::EdDSA,
-                    key,
-                    issuer,
-                },
-            );
-        }
+    fn insert(&mut self, kid: String, public: PublicKey, issuer: Option<String>) {
+        let did = public.did();
+        self.by_kid.insert(
+            kid,
+            TrustedKey {
+                public,
+                did,
+                issuer,
+            },
+        );
     }
 
     /// Adds every key of `other`.
@@ -565,67 +957,376 @@ impl TrustList {
         self.by_kid.is_empty()
     }
 
-    /// Verifies the signature with the key the header names, the algorithm pinned to that key, and
-    /// returns the payload and the key's issuer.
-    fn verify_signature(
-        &self,
-        jwt: &str,
-    ) -> Result<(Value, String, Option<String>), PassportError> {
-        if jwt.split('.').count() != 3 {
+    /// Checks a JWS compact serialization: the header's algorithm is allowed and is the one pinned to
+    /// the key its `kid` names, and the signature verifies over the signing input. Returns the decoded
+    /// payload (not yet parsed) with the key that signed it.
+    fn verify_signature(&self, jwt: &str) -> Result<SignedPayload<'_>, PassportError> {
+        let (signing_input, signature) = jwt.rsplit_once('.').ok_or(PassportError::Malformed)?;
+        let (header, payload) = signing_input
+            .split_once('.')
+            .ok_or(PassportError::Malformed)?;
+        if payload.contains('.') {
             return Err(PassportError::Malformed);
         }
-        let header = jsonwebtoken::decode_header(jwt).map_err(|_| PassportError::Malformed)?;
-        if !matches!(header.alg, Algorithm::EdDSA | Algorithm::RS256) {
-            return Err(PassportError::AlgorithmNotAccepted(format!(
-                "{:?}",
-                header.alg
-            )));
+        let header = URL_SAFE_NO_PAD
+            .decode(header)
+            .map_err(|_| PassportError::Malformed)?;
+        let header: JoseHeader<'_> =
+            serde_json::from_slice(&header).map_err(|_| PassportError::Malformed)?;
+        if !matches!(&*header.alg, "EdDSA" | "RS256") {
+            return Err(not_accepted(&header.alg));
+        }
+        // No extension this verifier would have to understand (RFC 7515 §4.1.11).
+        if header.crit.is_some() {
+            return Err(PassportError::Malformed);
         }
         if header.typ.as_deref().is_some_and(|t| t != "JWT") {
             return Err(PassportError::NotACredential("header typ is not JWT"));
         }
         let kid = header.kid.ok_or(PassportError::MissingKeyId)?;
-        let trusted = self
+        let (kid, key) = self
             .by_kid
-            .get(&kid)
+            .get_key_value(&*kid)
             .ok_or(PassportError::UntrustedIssuer)?;
-        if trusted.algorithm != header.alg {
-            return Err(PassportError::AlgorithmNotAccepted(format!(
-                "{:?}",
-                header.alg
-            )));
+        if key.public.algorithm().as_str() != header.alg {
+            return Err(not_accepted(&header.alg));
         }
-        let mut validation = Validation::new(trusted.algorithm);
-        // Times and issuer are checked below, against the credential, with our own leeway.
-        validation.required_spec_claims.clear();
-        validation.validate_exp = false;
-        validation.validate_nbf = false;
-        validation.validate_aud = false;
-        let data = jsonwebtoken::decode::<Value>(jwt, &trusted.key, &validation).map_err(|e| {
-            match e.kind() {
-                ErrorKind::InvalidSignature => PassportError::BadSignature,
-                ErrorKind::InvalidAlgorithm => {
-                    PassportError::AlgorithmNotAccepted(format!("{:?}", header.alg))
-                }
-                _ => PassportError::Malformed,
-            }
-        })?;
-        Ok((data.claims, kid, trusted.issuer.clone()))
+        let signature = URL_SAFE_NO_PAD
+            .decode(signature)
+            .map_err(|_| PassportError::Malformed)?;
+        if !key.public.verifies(signing_input.as_bytes(), &signature) {
+            return Err(PassportError::BadSignature);
+        }
+        let payload = URL_SAFE_NO_PAD
+            .decode(payload)
+            .map_err(|_| PassportError::Malformed)?;
+        Ok(SignedPayload { payload, kid, key })
     }
 }
 
+/// The error for a header `alg` outside the allow-list, naming it only when it looks like an
+/// algorithm name (the header is the sender's text).
+fn not_accepted(alg: &str) -> PassportError {
+    if alg.len() <= 16 && alg.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        PassportError::AlgorithmNotAccepted(alg.to_owned())
+    } else {
+        PassportError::Malformed
+    }
+}
+
+#[derive(Deserialize)]
+struct JoseHeader<'a> {
+    #[serde(borrow)]
+    alg: Cow<'a, str>,
+    #[serde(default, borrow)]
+    kid: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    typ: Option<Cow<'a, str>>,
+    #[serde(default)]
+    crit: Option<IgnoredAny>,
+}
+
+/// A payload whose signature verified, and the trusted key that made it.
+struct SignedPayload<'t> {
+    payload: Vec<u8>,
+    kid: &'t str,
+    key: &'t TrustedKey,
+}
+
+// --- the payload, read into borrowed typed structs ------------------------------------------------
+//
+// The registered claims and the credential's envelope are typed strictly: a wrong type refuses the
+// passport. The achievements are read leniently, as a `Value` walk would read them: a member of an
+// unexpected shape reads as absent and its result is skipped, because other issuers' OB 3.0
+// credentials carry extensions this format does not describe. A duplicate member is refused anywhere.
+
 /// The JWT claims of a passport, as read back.
-#[derive(Debug, Deserialize, Serialize)]
-struct PassportClaims {
-    iss: String,
+#[derive(Deserialize)]
+struct PassportClaims<'a> {
+    #[serde(borrow)]
+    iss: Cow<'a, str>,
     #[serde(default)]
     jti: Option<String>,
-    #[serde(default)]
-    sub: Option<String>,
+    #[serde(default, rename = "sub")]
+    _subject: Option<String>,
     nbf: i64,
     #[serde(default)]
     exp: Option<i64>,
-    vc: Value,
+    #[serde(borrow)]
+    vc: CredentialDoc<'a>,
+}
+
+#[derive(Deserialize)]
+struct CredentialDoc<'a> {
+    #[serde(default, borrow)]
+    id: Text<'a>,
+    #[serde(default, borrow, rename = "type")]
+    types: TextList<'a>,
+    #[serde(default, borrow)]
+    issuer: IssuerDoc<'a>,
+    #[serde(default, borrow, rename = "credentialStatus")]
+    status: Lenient<StatusDoc<'a>>,
+    #[serde(default, borrow, rename = "credentialSubject")]
+    subject: Lenient<SubjectDoc<'a>>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct StatusDoc<'a> {
+    #[serde(borrow)]
+    id: Text<'a>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct ProfileDoc<'a> {
+    #[serde(borrow)]
+    id: Text<'a>,
+    #[serde(borrow)]
+    name: Text<'a>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct SubjectDoc<'a> {
+    #[serde(borrow)]
+    achievement: Lenient<AchievementDoc<'a>>,
+    #[serde(borrow)]
+    result: LenientList<Lenient<ResultDoc<'a>>>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct AchievementDoc<'a> {
+    #[serde(borrow, rename = "resultDescription")]
+    result_descriptions: LenientList<Lenient<ResultDescriptionDoc<'a>>>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct ResultDescriptionDoc<'a> {
+    #[serde(borrow)]
+    id: Text<'a>,
+    #[serde(borrow)]
+    name: Text<'a>,
+    #[serde(borrow)]
+    alignment: LenientList<Lenient<AlignmentDoc<'a>>>,
+    #[serde(borrow, rename = "valueMax")]
+    value_max: Text<'a>,
+    #[serde(borrow, rename = "resultType")]
+    result_type: Text<'a>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct AlignmentDoc<'a> {
+    #[serde(borrow, rename = "targetCode")]
+    target_code: Text<'a>,
+    #[serde(borrow, rename = "targetFramework")]
+    target_framework: Text<'a>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct ResultDoc<'a> {
+    #[serde(borrow, rename = "resultDescription")]
+    result_description: Text<'a>,
+    #[serde(borrow)]
+    value: Text<'a>,
+    #[serde(borrow)]
+    status: Text<'a>,
+}
+
+/// How a lenient type reads each JSON shape. Whatever a type does not override reads as its default,
+/// and an object or array it does not read is drained unread.
+trait ShapeRead<'de>: Sized + Default {
+    fn from_str(_: Cow<'de, str>) -> Self {
+        Self::default()
+    }
+
+    fn from_map<A: MapAccess<'de>>(map: A) -> Result<Self, A::Error> {
+        IgnoredAny.visit_map(map)?;
+        Ok(Self::default())
+    }
+
+    fn from_seq<A: SeqAccess<'de>>(seq: A) -> Result<Self, A::Error> {
+        IgnoredAny.visit_seq(seq)?;
+        Ok(Self::default())
+    }
+}
+
+/// The one visitor behind every [`ShapeRead`] type: it takes any JSON value.
+struct ShapeVisitor<T>(PhantomData<T>);
+
+impl<T> ShapeVisitor<T> {
+    fn read<'de, D: Deserializer<'de>>(deserializer: D) -> Result<T, D::Error>
+    where
+        T: ShapeRead<'de>,
+    {
+        deserializer.deserialize_any(ShapeVisitor(PhantomData))
+    }
+}
+
+impl<'de, T: ShapeRead<'de>> Visitor<'de> for ShapeVisitor<T> {
+    type Value = T;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<T, E> {
+        Ok(T::from_str(Cow::Borrowed(v)))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<T, E> {
+        Ok(T::from_str(Cow::Owned(v.to_owned())))
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<T, E> {
+        Ok(T::from_str(Cow::Owned(v)))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+        T::from_map(map)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<T, A::Error> {
+        T::from_seq(seq)
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<T, E> {
+        Ok(T::default())
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<T, E> {
+        Ok(T::default())
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<T, E> {
+        Ok(T::default())
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<T, E> {
+        Ok(T::default())
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<T, E> {
+        Ok(T::default())
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<T, E> {
+        Ok(T::default())
+    }
+}
+
+/// A JSON string, borrowed from the payload where it has no escapes; any other value reads as absent.
+#[derive(Default)]
+struct Text<'a>(Option<Cow<'a, str>>);
+
+impl Text<'_> {
+    fn as_str(&self) -> Option<&str> {
+        self.0.as_deref()
+    }
+}
+
+impl<'de: 'a, 'a> ShapeRead<'de> for Text<'a> {
+    fn from_str(s: Cow<'de, str>) -> Self {
+        Text(Some(s))
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        ShapeVisitor::read(deserializer)
+    }
+}
+
+/// A string or a list of them (OB 3.0 allows either for `type`); other entries are skipped.
+#[derive(Default)]
+struct TextList<'a>(Vec<Cow<'a, str>>);
+
+impl<'de: 'a, 'a> ShapeRead<'de> for TextList<'a> {
+    fn from_str(s: Cow<'de, str>) -> Self {
+        TextList(vec![s])
+    }
+
+    fn from_seq<A: SeqAccess<'de>>(mut seq: A) -> Result<Self, A::Error> {
+        let mut items = Vec::new();
+        while let Some(Text(item)) = seq.next_element()? {
+            items.extend(item);
+        }
+        Ok(TextList(items))
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for TextList<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        ShapeVisitor::read(deserializer)
+    }
+}
+
+/// The credential's `issuer`: an id, or a `Profile` object with an id and a name.
+#[derive(Default)]
+struct IssuerDoc<'a>(ProfileDoc<'a>);
+
+impl<'de: 'a, 'a> ShapeRead<'de> for IssuerDoc<'a> {
+    fn from_str(id: Cow<'de, str>) -> Self {
+        IssuerDoc(ProfileDoc {
+            id: Text(Some(id)),
+            name: Text(None),
+        })
+    }
+
+    fn from_map<A: MapAccess<'de>>(map: A) -> Result<Self, A::Error> {
+        ProfileDoc::deserialize(de::value::MapAccessDeserializer::new(map)).map(IssuerDoc)
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for IssuerDoc<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        ShapeVisitor::read(deserializer)
+    }
+}
+
+/// An object read as `T`; any other value reads as `T::default()`.
+#[derive(Default)]
+struct Lenient<T>(T);
+
+impl<'de, T: Deserialize<'de> + Default> ShapeRead<'de> for Lenient<T> {
+    fn from_map<A: MapAccess<'de>>(map: A) -> Result<Self, A::Error> {
+        T::deserialize(de::value::MapAccessDeserializer::new(map)).map(Lenient)
+    }
+}
+
+impl<'de, T: Deserialize<'de> + Default> Deserialize<'de> for Lenient<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        ShapeVisitor::read(deserializer)
+    }
+}
+
+/// An array read as `Vec<T>`; any other value reads as empty.
+struct LenientList<T>(Vec<T>);
+
+impl<T> Default for LenientList<T> {
+    fn default() -> Self {
+        LenientList(Vec::new())
+    }
+}
+
+impl<'de, T: Deserialize<'de>> ShapeRead<'de> for LenientList<T> {
+    fn from_seq<A: SeqAccess<'de>>(mut seq: A) -> Result<Self, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(LenientList(items))
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for LenientList<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        ShapeVisitor::read(deserializer)
+    }
 }
 
 /// A passport that verified.
@@ -669,23 +1370,28 @@ pub fn verify_at(
     trusted: &TrustList,
     now: i64,
 ) -> Result<VerifiedPassport, PassportError> {
-    let (payload, kid, key_issuer) = trusted.verify_signature(jwt.trim())?;
-    let claims: PassportClaims =
-        serde_json::from_value(payload).map_err(|_| PassportError::NotACredential("claims"))?;
-    if let Some(issuer) = &key_issuer
-        && *issuer != claims.iss
-    {
+    let signed = trusted.verify_signature(jwt.trim())?;
+    let text = std::str::from_utf8(&signed.payload).map_err(|_| PassportError::Malformed)?;
+    let claims: PassportClaims<'_> = serde_json::from_str(text).map_err(|e| {
+        if e.is_data() {
+            PassportError::NotACredential("claims")
+        } else {
+            PassportError::Malformed
+        }
+    })?;
+    if !signed.key.accepts_issuer(&claims.iss) {
         return Err(PassportError::IssuerMismatch);
     }
     let vc = &claims.vc;
-    let issuer_id = vc["issuer"]["id"]
+    let issuer = &vc.issuer.0;
+    let issuer_id = issuer
+        .id
         .as_str()
-        .or_else(|| vc["issuer"].as_str())
         .ok_or(PassportError::NotACredential("issuer"))?;
     if issuer_id != claims.iss {
         return Err(PassportError::IssuerMismatch);
     }
-    let types = string_list(&vc["type"]);
+    let types = &vc.types.0;
     if !types.iter().any(|t| t == "VerifiableCredential")
         || !types
             .iter()
@@ -693,10 +1399,10 @@ pub fn verify_at(
     {
         return Err(PassportError::NotACredential("type"));
     }
-    let credential_id = vc["id"]
+    let credential_id = vc
+        .id
         .as_str()
-        .map(str::to_owned)
-        .or(claims.jti.clone())
+        .or(claims.jti.as_deref())
         .ok_or(PassportError::NotACredential("id"))?;
     if claims
         .jti
@@ -714,14 +1420,14 @@ pub fn verify_at(
         return Err(PassportError::Expired);
     }
     Ok(VerifiedPassport {
-        issuer: claims.iss.clone(),
-        issuer_name: vc["issuer"]["name"].as_str().unwrap_or_default().to_owned(),
-        kid,
-        credential_id,
+        issuer: claims.iss.clone().into_owned(),
+        issuer_name: issuer.name.as_str().unwrap_or_default().to_owned(),
+        kid: signed.kid.to_owned(),
+        credential_id: credential_id.to_owned(),
         valid_from: claims.nbf,
         valid_until: claims.exp,
-        status_list_url: vc["credentialStatus"]["id"].as_str().map(str::to_owned),
-        achievements: achievements_of(&vc["credentialSubject"]),
+        status_list_url: vc.status.0.id.as_str().map(str::to_owned),
+        achievements: achievements_of(&vc.subject.0),
     })
 }
 
@@ -733,9 +1439,11 @@ pub fn is_revoked(
     status_list_jwt: &str,
     trusted: &TrustList,
 ) -> Result<bool, PassportError> {
-    let (payload, _, key_issuer) = trusted.verify_signature(status_list_jwt.trim())?;
+    let signed = trusted.verify_signature(status_list_jwt.trim())?;
+    let payload: Value =
+        serde_json::from_slice(&signed.payload).map_err(|_| PassportError::Malformed)?;
     let issuer = payload["iss"].as_str().unwrap_or_default();
-    if issuer != passport.issuer || key_issuer.as_deref().is_some_and(|i| i != issuer) {
+    if issuer != passport.issuer || !signed.key.accepts_issuer(issuer) {
         return Err(PassportError::IssuerMismatch);
     }
     if payload["id"].as_str() != passport.status_list_url.as_deref() {
@@ -749,71 +1457,55 @@ pub fn is_revoked(
         .any(|entry| entry["id"].as_str() == Some(passport.credential_id.as_str())))
 }
 
-fn string_list(value: &Value) -> Vec<String> {
-    match value {
-        Value::String(s) => vec![s.clone()],
-        Value::Array(items) => items
-            .iter()
-            .filter_map(|v| v.as_str().map(str::to_owned))
-            .collect(),
-        _ => Vec::new(),
-    }
-}
-
 /// Reads the results back through their result descriptions and alignments. Results this format does
 /// not describe are skipped rather than guessed at.
-fn achievements_of(subject: &Value) -> Vec<ImportedAchievement> {
-    let descriptions: HashMap<&str, &Value> = subject["achievement"]["resultDescription"]
-        .as_array()
-        .map(|items| {
-            items
-                .iter()
-                .filter_map(|d| d["id"].as_str().map(|id| (id, d)))
-                .collect()
-        })
-        .unwrap_or_default();
-    let Some(results) = subject["result"].as_array() else {
-        return Vec::new();
-    };
-    let mut out = Vec::with_capacity(results.len());
-    for result in results {
-        let Some(description) = result["resultDescription"]
+fn achievements_of(subject: &SubjectDoc<'_>) -> Vec<ImportedAchievement> {
+    let descriptions: HashMap<&str, &ResultDescriptionDoc<'_>> = subject
+        .achievement
+        .0
+        .result_descriptions
+        .0
+        .iter()
+        .filter_map(|d| d.0.id.as_str().map(|id| (id, &d.0)))
+        .collect();
+    let mut out = Vec::with_capacity(subject.result.0.len());
+    for Lenient(result) in &subject.result.0 {
+        let Some(description) = result
+            .result_description
             .as_str()
             .and_then(|id| descriptions.get(id))
         else {
             continue;
         };
-        let mut framework_code = String::new();
-        let mut subject_code = String::new();
-        let mut level_code = String::new();
+        let mut framework_code = "";
+        let mut subject_code = "";
+        let mut level_code = "";
         let mut outcome_codes = Vec::new();
-        for alignment in description["alignment"].as_array().into_iter().flatten() {
-            let code = alignment["targetCode"].as_str().unwrap_or_default();
-            let parts: Vec<&str> = code.split('/').collect();
-            if parts.len() < 2 {
+        for Lenient(alignment) in &description.alignment.0 {
+            let code = alignment.target_code.as_str().unwrap_or_default();
+            let mut parts = code.split('/');
+            let (Some(subject), Some(level)) = (parts.next(), parts.next()) else {
                 continue;
-            }
-            framework_code = alignment["targetFramework"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned();
-            subject_code = parts[0].to_owned();
-            level_code = parts[1].to_owned();
-            if let Some(outcome) = parts.get(2) {
-                outcome_codes.push((*outcome).to_owned());
+            };
+            framework_code = alignment.target_framework.as_str().unwrap_or_default();
+            subject_code = subject;
+            level_code = level;
+            if let Some(outcome) = parts.next() {
+                outcome_codes.push(outcome.to_owned());
             }
         }
-        let value = result["value"].as_str().unwrap_or_default();
-        let passed = match result["status"].as_str() {
+        let value = result.value.as_str().unwrap_or_default();
+        let passed = match result.status.as_str() {
             Some("Failed") => Some(false),
             Some("Completed") => Some(true),
             _ => None,
         };
-        let max = description["valueMax"]
+        let max = description
+            .value_max
             .as_str()
             .and_then(|v| v.parse().ok())
             .unwrap_or(0.0);
-        let score = match description["resultType"].as_str() {
+        let score = match description.result_type.as_str() {
             Some("ScaledScore") => Some(Score {
                 raw: 0.0,
                 max: 0.0,
@@ -838,15 +1530,43 @@ fn achievements_of(subject: &Value) -> Vec<ImportedAchievement> {
             _ => None,
         };
         out.push(ImportedAchievement {
-            title: description["name"].as_str().unwrap_or_default().to_owned(),
-            framework_code,
-            subject_code,
-            level_code,
+            title: description.name.as_str().unwrap_or_default().to_owned(),
+            framework_code: framework_code.to_owned(),
+            subject_code: subject_code.to_owned(),
+            level_code: level_code.to_owned(),
             outcome_codes,
             score,
         });
     }
     out
+}
+
+fn read_key(path: &Path) -> Result<Vec<u8>, PassportError> {
+    std::fs::read(path).map_err(|e| PassportError::Key(format!("{}: {e}", path.display())))
+}
+
+fn in_file(path: &Path, error: PassportError) -> PassportError {
+    match error {
+        PassportError::Key(why) => PassportError::Key(format!("{}: {why}", path.display())),
+        other => other,
+    }
+}
+
+/// The key in `path`, or a new one from `create` (key and file bytes) written there, mode 0600.
+fn load_or_create_key(
+    path: &Path,
+    create: impl FnOnce() -> Result<(IssuerSigningKey, Vec<u8>), PassportError>,
+) -> Result<IssuerSigningKey, PassportError> {
+    if path.exists() {
+        return IssuerSigningKey::from_pkcs8(&read_key(path)?).map_err(|e| in_file(path, e));
+    }
+    let io = |e: std::io::Error| PassportError::Key(format!("{}: {e}", path.display()));
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    let (key, bytes) = create()?;
+    write_private(path, &bytes).map_err(io)?;
+    Ok(key)
 }
 
 fn rfc3339(secs: i64) -> String {
@@ -933,6 +1653,26 @@ mod tests {
     fn segment(jwt: &str, i: usize) -> Value {
         let part = jwt.split('.').nth(i).expect("three parts");
         serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).expect("base64url")).expect("json")
+    }
+
+    /// A 2048-bit RSA key for tests only (`openssl genpkey -algorithm RSA -pkeyopt
+    /// rsa_keygen_bits:2048`): generating one in a debug build takes too long for a unit test.
+    const TEST_RSA_KEY: &str = include_str!("../tests/fixtures/test-only-rsa-2048.pem");
+
+    fn rsa_issuer() -> PassportIssuer {
+        PassportIssuer::from_pkcs8_pem(
+            TEST_RSA_KEY,
+            "Test RSA School Network",
+            "https://rsa.example.org",
+        )
+        .expect("the test RSA key")
+    }
+
+    /// The claims of `jwt`, re-signed by `issuer` after `change`.
+    fn resigned(issuer: &PassportIssuer, jwt: &str, change: impl FnOnce(&mut Value)) -> String {
+        let mut payload = segment(jwt, 1);
+        change(&mut payload);
+        issuer.sign(&payload).expect("sign")
     }
 
     #[test]
@@ -1035,6 +1775,395 @@ mod tests {
     }
 
     #[test]
+    fn an_rs256_passport_names_its_rsa_did_key_and_thumbprint_and_verifies() {
+        let issuer = rsa_issuer();
+        assert_eq!(issuer.algorithm(), PassportAlgorithm::Rs256);
+        let issued = issuer.issue(&content(3, named())).expect("issue");
+        let header = segment(&issued.jwt, 0);
+        assert_eq!(header["alg"], "RS256");
+        assert_eq!(header["typ"], "JWT");
+        assert_eq!(header["kid"], issuer.kid());
+        // A 2048-bit RSA did:key starts z4MX; the kid is a SHA-256 thumbprint, 43 base64url characters.
+        assert!(issuer.did().starts_with("did:key:z4MX"), "{}", issuer.did());
+        assert_eq!(issuer.kid().len(), 43);
+        assert_eq!(segment(&issued.jwt, 1)["iss"], issuer.did());
+        for trusted in [
+            issuer.trust_list(),
+            TrustList::from_jwks(&issuer.jwks_json()).expect("jwks"),
+            TrustList::from_did_keys([issuer.did()]).expect("did list"),
+        ] {
+            let verified = verify(&issued.jwt, &trusted).expect("verifies");
+            assert_eq!(verified.issuer, issuer.did());
+            assert_eq!(verified.kid, issuer.kid());
+            assert_eq!(verified.issuer_name, "Test RSA School Network");
+            assert_eq!(verified.achievements.len(), 3);
+        }
+        let jwks: Value = serde_json::from_str(&issuer.jwks_json()).expect("json");
+        assert_eq!(jwks["keys"][0]["kty"], "RSA");
+        assert_eq!(jwks["keys"][0]["alg"], "RS256");
+        assert_eq!(jwks["keys"][0]["e"], "AQAB");
+        assert!(jwks["keys"][0].get("d").is_none());
+        // Blinded signing is randomised, but PKCS#1 v1.5 is deterministic: the same input, the same bytes.
+        assert_eq!(
+            issuer.sign(&json!({"a": 1})).expect("sign"),
+            issuer.sign(&json!({"a": 1})).expect("sign")
+        );
+    }
+
+    /// RFC 7638 §3.1: the thumbprint of the example RSA key.
+    #[test]
+    fn the_rsa_kid_is_the_rfc_7638_thumbprint() {
+        let n = "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw";
+        let key = rsa_public_key(&URL_SAFE_NO_PAD.decode(n).expect("n"), &[1, 0, 1])
+            .expect("a 2048-bit key");
+        assert_eq!(
+            key.issuer_kid(),
+            "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+        );
+    }
+
+    /// Flips bytes in each part of the compact form, for both algorithms. A changed header fails
+    /// however it fails; a changed payload or signature must fail the signature check (or base64), never
+    /// get as far as the payload being read.
+    #[test]
+    fn a_change_in_the_header_the_payload_or_the_signature_is_refused_for_both_algorithms() {
+        for issuer in [issuer(), rsa_issuer()] {
+            let trusted = issuer.trust_list();
+            let jwt = issuer.issue(&content(2, named())).expect("issue").jwt;
+            assert!(verify(&jwt, &trusted).is_ok());
+            let bytes = jwt.as_bytes();
+            let payload_start = jwt.find('.').expect("header") + 1;
+            let signature_start = jwt.rfind('.').expect("signature") + 1;
+            let mut refused = [0usize; 3];
+            for i in 0..bytes.len() {
+                let class = match i {
+                    i if i + 1 == payload_start || i + 1 == signature_start => continue,
+                    i if i < payload_start => 0,
+                    i if i < signature_start => 1,
+                    _ => 2,
+                };
+                // Every header and signature byte; the payload at its ends and every 17th byte.
+                if class == 1 && i > payload_start + 8 && i + 8 < signature_start && i % 17 != 0 {
+                    continue;
+                }
+                let mut forged = bytes.to_vec();
+                forged[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
+                let forged = String::from_utf8(forged).expect("ascii");
+                let outcome = verify(&forged, &trusted);
+                match class {
+                    0 => assert!(outcome.is_err(), "header byte {i} changed unnoticed"),
+                    _ => assert!(
+                        matches!(
+                            outcome,
+                            Err(PassportError::BadSignature | PassportError::Malformed)
+                        ),
+                        "{} byte {i}: {outcome:?}",
+                        issuer.algorithm()
+                    ),
+                }
+                refused[class] += 1;
+            }
+            assert!(refused.iter().all(|n| *n > 8), "{refused:?}");
+            // Cut, padded, split or joined forms.
+            let (rest, signature) = jwt.rsplit_once('.').expect("three parts");
+            for forged in [
+                rest.to_owned(),
+                format!("{rest}."),
+                format!("{jwt}."),
+                format!("{jwt}="),
+                format!("{rest}.{signature}.{signature}"),
+                format!("{rest}.{}", &signature[..signature.len() - 1]),
+                format!("{rest}.{signature}{signature}"),
+                format!("{rest}.{} ", &signature[..4]) + &signature[4..],
+            ] {
+                assert!(verify(&forged, &trusted).is_err(), "{forged:.40}");
+            }
+        }
+    }
+
+    #[test]
+    fn an_rs256_passport_is_refused_by_a_list_trusting_only_the_ed25519_key() {
+        let rsa = rsa_issuer();
+        let jwt = rsa.issue(&content(1, named())).expect("issue").jwt;
+        let ed25519_only = TrustList::from_jwks(&issuer().jwks_json()).expect("jwks");
+        assert_eq!(
+            verify(&jwt, &ed25519_only).err(),
+            Some(PassportError::UntrustedIssuer)
+        );
+        assert_eq!(
+            verify(&jwt, &issuer().trust_list()).err(),
+            Some(PassportError::UntrustedIssuer)
+        );
+        // The RSA key's kid with another algorithm: EdDSA, or HS256 keyed with the public key's bytes.
+        let parts: Vec<&str> = jwt.split('.').collect();
+        let trusted = rsa.trust_list();
+        for alg in ["EdDSA", "HS256", "PS256", "none"] {
+            let header = URL_SAFE_NO_PAD.encode(format!(
+                r#"{{"typ":"JWT","alg":"{alg}","kid":"{}"}}"#,
+                rsa.kid()
+            ));
+            let forged = format!("{header}.{}.{}", parts[1], parts[2]);
+            assert_eq!(
+                verify(&forged, &trusted).err(),
+                Some(PassportError::AlgorithmNotAccepted(alg.into())),
+                "{alg}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_trusted_key_cannot_speak_for_another_did_key_issuer() {
+        let rsa = rsa_issuer();
+        let ed25519 = issuer();
+        let jwt = rsa.issue(&content(1, named())).expect("issue").jwt;
+        // Trusted through a JWKS whose kid is a thumbprint: the key is bound to no issuer id ...
+        let mut trusted = TrustList::from_jwks(&rsa.jwks_json()).expect("jwks");
+        trusted.extend(ed25519.trust_list());
+        let as_other = resigned(&rsa, &jwt, |p| {
+            p["iss"] = json!(ed25519.did());
+            p["vc"]["issuer"]["id"] = json!(ed25519.did());
+        });
+        // ... yet a did:key iss must be its own did, never another trusted issuer's.
+        assert_eq!(
+            verify(&as_other, &trusted).err(),
+            Some(PassportError::IssuerMismatch)
+        );
+        // A non-did issuer id is the key holder's to choose, as long as the credential agrees.
+        let as_url = resigned(&rsa, &jwt, |p| {
+            p["iss"] = json!("https://school.example.org");
+            p["vc"]["issuer"]["id"] = json!("https://school.example.org");
+        });
+        assert!(verify(&as_url, &trusted).is_ok());
+        // The deployment's own list binds the key to its did.
+        assert_eq!(
+            verify(&as_url, &rsa.trust_list()).err(),
+            Some(PassportError::IssuerMismatch)
+        );
+    }
+
+    #[test]
+    fn a_jwks_refuses_private_keys_small_rsa_keys_and_encryption_keys() {
+        let rsa = rsa_issuer();
+        let jwk = |change: &dyn Fn(&mut Value)| {
+            let mut jwks: Value = serde_json::from_str(&rsa.jwks_json()).expect("json");
+            change(&mut jwks["keys"][0]);
+            TrustList::from_jwks(&jwks.to_string())
+        };
+        assert!(jwk(&|_| {}).is_ok());
+        assert!(jwk(&|k| k["d"] = json!("c2VjcmV0")).is_err());
+        assert!(jwk(&|k| k["use"] = json!("enc")).is_err());
+        assert!(jwk(&|k| k["alg"] = json!("RS512")).is_err());
+        assert!(jwk(&|k| k["n"] = json!("ud6zkBsmYDLEF6AXMOo4l7Gqy5J4O_l19GigXVLn37TBvG69aGS-w36C4clie81YNYTBgkXgdhaiBaBk2ZcArqtJLCgq7MEQIY8OFDpI3zzLVxsE6EbTAGLJItX_2_7FmmA8rFJxBdIuVPVFS1jb0An51S_5n_tnYdGyOHe0IKs")).is_err());
+        // A kid naming another key's did:key.
+        assert!(jwk(&|k| k["kid"] = json!(issuer().kid())).is_err());
+        // The RSA did:key as the kid binds the key to it.
+        let did = rsa.did().to_owned();
+        let bound = jwk(&|k| k["kid"] = json!(did)).expect("a did kid");
+        assert_eq!(bound.kids().collect::<Vec<_>>(), vec![rsa.did()]);
+    }
+
+    #[test]
+    fn the_issuer_key_file_holds_either_algorithm_and_must_match_the_configuration() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("passport.pem");
+        std::fs::write(&file, TEST_RSA_KEY).expect("write");
+        let load = |algorithm| {
+            PassportIssuer::load(
+                dir.path(),
+                algorithm,
+                Some(&file),
+                "School",
+                "https://s.example",
+            )
+        };
+        let rsa = load(PassportAlgorithm::Rs256).expect("an RSA key for RS256");
+        assert_eq!(rsa.did(), rsa_issuer().did());
+        assert!(matches!(
+            load(PassportAlgorithm::EdDsa),
+            Err(PassportError::Key(why)) if why.contains("RS256")
+        ));
+        std::fs::write(
+            &file,
+            "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+        )
+        .expect("write");
+        assert!(load(PassportAlgorithm::Rs256).is_err());
+        let missing = dir.path().join("absent.pem");
+        assert!(
+            PassportIssuer::load(
+                dir.path(),
+                PassportAlgorithm::Rs256,
+                Some(&missing),
+                "School",
+                "https://s.example"
+            )
+            .is_err()
+        );
+    }
+
+    /// The first start with RS256 and no key path generates a 3072-bit key in the data dir (a few
+    /// seconds in a debug build), mode 0600; later starts load it.
+    #[test]
+    fn an_rs256_deployment_generates_its_key_once_in_the_data_dir() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let load = || {
+            PassportIssuer::load(
+                dir.path(),
+                PassportAlgorithm::Rs256,
+                None,
+                "School",
+                "https://s.example",
+            )
+            .expect("rsa issuer")
+        };
+        let first = load();
+        let file = dir.path().join("keys").join(RSA_ISSUER_KEY_FILE);
+        let pem = std::fs::read_to_string(&file).expect("key file");
+        assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----"));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(&file).expect("meta").permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let again = load();
+        assert_eq!(again.did(), first.did());
+        let jwks: Value = serde_json::from_str(&again.jwks_json()).expect("json");
+        assert_eq!(jwks["keys"].as_array().map(Vec::len), Some(1));
+        let jwt = first.issue(&content(1, named())).expect("issue").jwt;
+        assert!(verify(&jwt, &again.trust_list()).is_ok());
+    }
+
+    #[test]
+    fn switching_to_rs256_keeps_the_earlier_ed25519_passports_verifiable() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let before = PassportIssuer::load_or_create(dir.path(), "School", "https://s.example")
+            .expect("ed25519 key");
+        let old = before.issue(&content(1, named())).expect("issue").jwt;
+        let file = dir.path().join("passport.pem");
+        std::fs::write(&file, TEST_RSA_KEY).expect("write");
+        let after = PassportIssuer::load(
+            dir.path(),
+            PassportAlgorithm::Rs256,
+            Some(&file),
+            "School",
+            "https://s.example",
+        )
+        .expect("rsa key");
+        let new = after.issue(&content(1, named())).expect("issue").jwt;
+        assert_eq!(segment(&new, 0)["alg"], "RS256");
+        let own = after.trust_list();
+        let published = TrustList::from_jwks(&after.jwks_json()).expect("jwks");
+        for trusted in [&own, &published] {
+            assert_eq!(verify(&old, trusted).expect("old").issuer, before.did());
+            assert_eq!(verify(&new, trusted).expect("new").issuer, after.did());
+        }
+        assert!(after.issued_here(before.did()) && after.issued_here(after.did()));
+        assert!(!after.issued_here(issuer().did()));
+        // The data dir's own key is the signer again once the configuration goes back to EdDSA.
+        let back = PassportIssuer::load_or_create(dir.path(), "School", "https://s.example")
+            .expect("ed25519 key");
+        assert_eq!(back.did(), before.did());
+        assert!(verify(&old, &back.trust_list()).is_ok());
+    }
+
+    /// Another issuer's credential with shapes this format does not use: what can be read is read, a
+    /// result whose description is missing or malformed is skipped, and strings with escapes survive.
+    #[test]
+    fn an_unusual_but_valid_credential_reads_leniently() {
+        let issuer = issuer();
+        let jwt = issuer.issue(&content(1, named())).expect("issue").jwt;
+        let odd = resigned(&issuer, &jwt, |p| {
+            p["vc"]["type"] = json!(["VerifiableCredential", 7, "AchievementCredential"]);
+            p["vc"]["issuer"] = json!(issuer.did());
+            p["vc"]["credentialStatus"] = json!(["not", "an", "object"]);
+            p["vc"]["extension"] = json!({ "deep": [{ "x": [1, 2, { "y": null }] }] });
+            let subject = &mut p["vc"]["credentialSubject"];
+            subject["achievement"]["resultDescription"] = json!([
+                { "id": "urn:d1", "name": "Quoted \"title\" \u{e9}\n", "resultType": "RawScore",
+                  "valueMax": 50, "alignment": { "targetCode": "MATH/G5" } },
+                { "id": "urn:d2", "name": 3, "resultType": "LetterGrade",
+                  "alignment": [ "odd", { "targetCode": "SCI/G4/S1", "targetFramework": "F" },
+                                 { "targetCode": "nolevel" } ] },
+                "not an object",
+                { "name": "no id" },
+            ]);
+            subject["result"] = json!([
+                { "resultDescription": "urn:d1", "value": "42" },
+                { "resultDescription": "urn:d2", "value": "B", "status": "Failed" },
+                { "resultDescription": "urn:missing" },
+                { "resultDescription": 5 },
+                null,
+            ]);
+        });
+        let verified = verify(&odd, &issuer.trust_list()).expect("verifies");
+        assert_eq!(verified.issuer_name, "");
+        assert_eq!(verified.status_list_url, None);
+        let a = &verified.achievements;
+        assert_eq!(a.len(), 2);
+        assert_eq!(a[0].title, "Quoted \"title\" \u{e9}\n");
+        assert_eq!(a[0].framework_code, "");
+        let first = a[0].score.as_ref().expect("raw score");
+        assert_eq!((first.raw, first.max), (42.0, 0.0));
+        assert_eq!(a[1].title, "");
+        assert_eq!(
+            (
+                a[1].framework_code.as_str(),
+                a[1].subject_code.as_str(),
+                a[1].level_code.as_str()
+            ),
+            ("F", "SCI", "G4")
+        );
+        assert_eq!(a[1].outcome_codes, vec!["S1"]);
+        let second = a[1].score.as_ref().expect("grade");
+        assert_eq!((second.grade.as_str(), second.passed), ("B", Some(false)));
+    }
+
+    #[test]
+    fn claims_of_the_wrong_type_and_duplicate_members_are_refused() {
+        let issuer = issuer();
+        let trusted = issuer.trust_list();
+        let jwt = issuer.issue(&content(1, named())).expect("issue").jwt;
+        for change in [
+            (|p: &mut Value| p["nbf"] = json!("1700000000")) as fn(&mut Value),
+            |p| p["exp"] = json!(1.5),
+            |p| p["iss"] = json!(["did:key:z6Mk"]),
+            |p| p["jti"] = json!(7),
+            |p| p["vc"] = json!("a credential"),
+            |p| p["vc"]["issuer"] = json!({ "name": "no id" }),
+            |p| p["vc"]["type"] = json!("VerifiableCredential"),
+            |p| p["vc"]["id"] = json!("urn:uuid:another"),
+        ] {
+            let forged = resigned(&issuer, &jwt, change);
+            assert!(
+                matches!(
+                    verify(&forged, &trusted),
+                    Err(PassportError::NotACredential(_) | PassportError::IssuerMismatch)
+                ),
+                "{}",
+                segment(&forged, 1)
+            );
+        }
+        // The same member twice, as a differential parser might read either.
+        let payload = URL_SAFE_NO_PAD.encode(segment(&jwt, 1).to_string().replacen(
+            "{",
+            r#"{"iss":"did:key:z6MkSomeoneElse","#,
+            1,
+        ));
+        let header = jwt.split('.').next().expect("header");
+        let input = format!("{header}.{payload}");
+        let signature = match &issuer.signing {
+            IssuerSigningKey::Ed25519(key) => key.sign(input.as_bytes()).to_bytes(),
+            IssuerSigningKey::Rsa(_) => unreachable!("an Ed25519 issuer"),
+        };
+        let duplicated = format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature));
+        assert_eq!(
+            verify(&duplicated, &trusted).err(),
+            Some(PassportError::NotACredential("claims"))
+        );
+    }
+
+    #[test]
     fn an_unknown_key_a_none_algorithm_and_a_foreign_issuer_are_refused() {
         let issuer = issuer();
         let issued = issuer.issue(&content(1, named())).expect("issue");
@@ -1091,7 +2220,7 @@ mod tests {
         assert!(verify(&issued.jwt, &from_did).is_ok());
         // A JWKS whose kid names a different did:key than its x is refused.
         let other = PassportIssuer::generate("Other", "https://other.example.org");
-        let mut jwk = issuer.public_jwk();
+        let mut jwk = issuer.key.public.jwk(issuer.kid());
         jwk["kid"] = json!(other.kid());
         let lying = json!({ "keys": [jwk] }).to_string();
         assert!(TrustList::from_jwks(&lying).is_err());

@@ -1,0 +1,124 @@
+//! RS256 passports between deployments, over gRPC: a deployment that trusts only an Ed25519 issuer
+//! refuses an RS256 passport, and one that trusts the RSA issuer's published JWKS verifies and imports
+//! it. The passport is signed in process with a fixed test key (tests/fixtures), as an RS256 deployment
+//! would sign it.
+
+mod common;
+
+use common::*;
+use haven_learning::passport::{Achievement, PassportContent, Recipient, Score};
+use haven_learning::{PassportIssuer, TrustList};
+use haven_proto::learning::*;
+use tonic::Code;
+
+fn rs256_issuer() -> PassportIssuer {
+    PassportIssuer::from_pkcs8_pem(
+        include_str!("fixtures/test-only-rsa-2048.pem"),
+        "RSA Learning Network",
+        "https://rsa.test.example",
+    )
+    .expect("the test RSA key")
+}
+
+fn rs256_passport(issuer: &PassportIssuer) -> String {
+    let now = chrono::Utc::now().timestamp();
+    let content = PassportContent {
+        credential_id: uuid::Uuid::now_v7(),
+        recipient: Recipient::Named {
+            given_name: "Testa".into(),
+            family_name: "Example".into(),
+            birth_year: None,
+        },
+        achievements: vec![Achievement {
+            record_id: uuid::Uuid::now_v7().to_string(),
+            title: "Grade 5 mathematics".into(),
+            framework_code: "HAVEN-COMMON".into(),
+            subject_code: "MATH".into(),
+            level_code: "G5".into(),
+            outcomes: vec![("M5.1".into(), "Fractions".into())],
+            score: Some(Score {
+                raw: 39.0,
+                max: 50.0,
+                scaled: Some(78.0),
+                passed: Some(true),
+                grade: String::new(),
+            }),
+            occurred_at: Some(now),
+        }],
+        valid_from: now - 5,
+        valid_until: Some(now + 3600),
+        status_list_id: "1".into(),
+    };
+    issuer.issue(&content).expect("issue").jwt
+}
+
+async fn verify_and_import(
+    h: &Harness,
+    jwt: &str,
+) -> (
+    PassportVerification,
+    Result<ImportPassportResponse, tonic::Status>,
+) {
+    let teacher = h.token("educator", "teacher-2", "school-z");
+    let learner = h.child("cw-2", "agency-2").await;
+    h.enrol(&teacher, &learner).await;
+    let verification = h
+        .client()
+        .verify_passport(authed(&teacher, VerifyPassportRequest { jwt: jwt.into() }))
+        .await
+        .expect("verify answers")
+        .into_inner();
+    let imported = h
+        .client()
+        .import_passport(authed(
+            &teacher,
+            ImportPassportRequest {
+                request_id: "imp-rs256".into(),
+                child_id: learner,
+                jwt: jwt.into(),
+            },
+        ))
+        .await
+        .map(tonic::Response::into_inner);
+    (verification, imported)
+}
+
+#[tokio::test]
+async fn a_deployment_trusting_only_an_ed25519_issuer_refuses_an_rs256_passport() {
+    let issuer = rs256_issuer();
+    let jwt = rs256_passport(&issuer);
+    let ed25519 = PassportIssuer::generate("Ed25519 Network", "https://ed.test.example");
+    let h = Harness::start_trusting(Some(
+        TrustList::from_jwks(&ed25519.jwks_json()).expect("jwks"),
+    ))
+    .await;
+    let (verification, imported) = verify_and_import(&h, &jwt).await;
+    assert!(!verification.valid);
+    assert_eq!(verification.error, "issuer key is not trusted");
+    assert_eq!(
+        imported.expect_err("untrusted").code(),
+        Code::InvalidArgument
+    );
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_deployment_trusting_the_rsa_issuers_jwks_verifies_and_imports_its_passport() {
+    let issuer = rs256_issuer();
+    let jwt = rs256_passport(&issuer);
+    let h = Harness::start_trusting(Some(
+        TrustList::from_jwks(&issuer.jwks_json()).expect("jwks"),
+    ))
+    .await;
+    let (verification, imported) = verify_and_import(&h, &jwt).await;
+    assert!(verification.valid, "{}", verification.error);
+    assert_eq!(verification.issuer, issuer.did());
+    assert_eq!(verification.kid, issuer.kid());
+    assert_eq!(verification.achievements, 1);
+    // Another issuer's passport: this deployment cannot know whether it is revoked.
+    assert!(!verification.revocation_checked);
+    let imported = imported.expect("import");
+    assert_eq!(imported.issuer, issuer.did());
+    assert_eq!(imported.records.len(), 1);
+    h.stop().await;
+}
