@@ -436,15 +436,8 @@ async fn main() -> anyhow::Result<()> {
         Command::Passport {
             command: PassportCommand::IssuerJwks,
         } => {
-            let issuer = haven_learning::PassportIssuer::load_or_create(
-                &config.data_dir,
-                &config.learning.issuer_name,
-                &config
-                    .learning
-                    .public_url
-                    .clone()
-                    .unwrap_or_else(|| format!("http://{}", config.gateway.listen)),
-            )?;
+            // The same issuer the learning service signs with: algorithm and key from the config.
+            let issuer = suite::passport_issuer(&config)?;
             println!("{}", issuer.jwks_json());
         }
         Command::Revoke { jti, exp } => {

@@ -1642,7 +1642,7 @@ impl LearningService {
         &self,
         verified: &VerifiedPassport,
     ) -> Result<(bool, bool), ServiceError> {
-        if verified.issuer != self.issuer.did() {
+        if !self.issuer.issued_here(&verified.issuer) {
             return Ok((false, false));
         }
         let row = passport::Entity::find_by_id(verified.credential_id.clone())
