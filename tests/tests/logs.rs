@@ -2,9 +2,6 @@
 //! round of registering, reading, searching, updating, refused calls, break-glass and erasure is scanned
 //! for the child's names and the canary values.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use haven_proto::identity::{
     BreakGlassRequest, Child, EraseChildRequest, GetChildRequest, SearchChildrenRequest,
 };
@@ -12,27 +9,11 @@ use haven_tests::fixtures::{
     CANARY_ADDRESS, CANARY_NOTE_PLACE, CANARY_PHONE, case_child, id_of, protection, register,
     update,
 };
-use haven_tests::{TestSuite, authed};
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+use haven_tests::{CapturedLogs, TestSuite, authed};
 
 #[tokio::test]
 async fn no_log_line_holds_a_protected_value() {
-    let captured = Captured::default();
+    let captured = CapturedLogs::default();
     let writer = captured.clone();
     tracing_subscriber::fmt()
         .with_max_level(tracing::Level::TRACE)
@@ -107,8 +88,7 @@ async fn no_log_line_holds_a_protected_value() {
         .expect("erase");
     t.stop().await;
 
-    let logs =
-        String::from_utf8_lossy(&captured.0.lock().unwrap_or_else(|p| p.into_inner())).into_owned();
+    let logs = captured.text();
     assert!(
         logs.contains("break-glass grant taken"),
         "the capture sees the suite's logs"

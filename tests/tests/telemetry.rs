@@ -3,35 +3,17 @@
 //! caused it. Spans, metrics and log lines are captured in memory, on whichever backend the run uses.
 
 use std::collections::HashMap;
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use haven_platform::telemetry::{LogFormat, install};
 use haven_proto::identity::GetChildRequest;
 use haven_tests::fixtures::{case_child, id_of, register};
-use haven_tests::{TestSuite, authed};
+use haven_tests::{CapturedLogs, TestSuite, authed};
 use opentelemetry::trace::{SpanId, SpanKind, TraceId};
 use opentelemetry::{Key, Value};
 use opentelemetry_sdk::metrics::data::{AggregatedMetrics, HistogramDataPoint, MetricData};
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, SdkMeterProvider};
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 fn attr<'a>(span: &'a SpanData, key: &str) -> Option<&'a Value> {
     span.attributes
@@ -128,7 +110,7 @@ fn point_has(point: &HistogramDataPoint<f64>, key: &str, value: &str) -> bool {
 async fn one_call_is_one_trace_from_the_gateway_to_the_database_and_every_consumer() {
     let spans = InMemorySpanExporter::default();
     let metrics = InMemoryMetricExporter::default();
-    let logs = Captured::default();
+    let logs = CapturedLogs::default();
     let log_writer = logs.clone();
     let telemetry = install(
         SdkTracerProvider::builder()
@@ -353,7 +335,7 @@ async fn one_call_is_one_trace_from_the_gateway_to_the_database_and_every_consum
         "statement durations are recorded"
     );
 
-    let text = String::from_utf8(logs.0.lock().expect("logs").clone()).expect("utf-8 logs");
+    let text = logs.text();
     let lines: Vec<serde_json::Value> = text
         .lines()
         .map(|line| serde_json::from_str(line).expect("every log line is one JSON object"))

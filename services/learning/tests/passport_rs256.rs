@@ -6,7 +6,6 @@
 mod common;
 
 use common::*;
-use haven_learning::passport::{Achievement, PassportContent, Recipient, Score};
 use haven_learning::{PassportIssuer, TrustList};
 use haven_proto::learning::*;
 use tonic::Code;
@@ -18,38 +17,6 @@ fn rs256_issuer() -> PassportIssuer {
         "https://rsa.test.example",
     )
     .expect("the test RSA key")
-}
-
-fn rs256_passport(issuer: &PassportIssuer) -> String {
-    let now = chrono::Utc::now().timestamp();
-    let content = PassportContent {
-        credential_id: uuid::Uuid::now_v7(),
-        recipient: Recipient::Named {
-            given_name: "Testa".into(),
-            family_name: "Example".into(),
-            birth_year: None,
-        },
-        achievements: vec![Achievement {
-            record_id: uuid::Uuid::now_v7().to_string(),
-            title: "Grade 5 mathematics".into(),
-            framework_code: "HAVEN-COMMON".into(),
-            subject_code: "MATH".into(),
-            level_code: "G5".into(),
-            outcomes: vec![("M5.1".into(), "Fractions".into())],
-            score: Some(Score {
-                raw: 39.0,
-                max: 50.0,
-                scaled: Some(78.0),
-                passed: Some(true),
-                grade: String::new(),
-            }),
-            occurred_at: Some(now),
-        }],
-        valid_from: now - 5,
-        valid_until: Some(now + 3600),
-        status_list_id: "1".into(),
-    };
-    issuer.issue(&content).expect("issue").jwt
 }
 
 async fn verify_and_import(
@@ -86,7 +53,7 @@ async fn verify_and_import(
 #[tokio::test]
 async fn a_deployment_trusting_only_an_ed25519_issuer_refuses_an_rs256_passport() {
     let issuer = rs256_issuer();
-    let jwt = rs256_passport(&issuer);
+    let jwt = one_record_passport(&issuer, None);
     let ed25519 = PassportIssuer::generate("Ed25519 Network", "https://ed.test.example");
     let h = Harness::start_trusting(Some(
         TrustList::from_jwks(&ed25519.jwks_json()).expect("jwks"),
@@ -105,7 +72,7 @@ async fn a_deployment_trusting_only_an_ed25519_issuer_refuses_an_rs256_passport(
 #[tokio::test]
 async fn a_deployment_trusting_the_rsa_issuers_jwks_verifies_and_imports_its_passport() {
     let issuer = rs256_issuer();
-    let jwt = rs256_passport(&issuer);
+    let jwt = one_record_passport(&issuer, None);
     let h = Harness::start_trusting(Some(
         TrustList::from_jwks(&issuer.jwks_json()).expect("jwks"),
     ))

@@ -3,13 +3,15 @@
 //! `${HAVEN_CACHE:-$HOME/.cache/haven}/learning-venv`, with `pyjwt[crypto]==2.10.1`. Without python3's
 //! venv or pip the tests say why and pass, unless `CI=true`, where they fail.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
 
 use ed25519_dalek::SigningKey;
 use haven_learning::PassportIssuer;
-use haven_learning::passport::{Achievement, PassportAlgorithm, PassportContent, Recipient, Score};
+use haven_learning::passport::PassportAlgorithm;
 
 fn cache_dir() -> PathBuf {
     std::env::var_os("HAVEN_CACHE")
@@ -55,43 +57,11 @@ fn venv_python() -> Result<PathBuf, String> {
     Ok(python)
 }
 
-fn passport(issuer: &PassportIssuer) -> String {
-    let now = chrono::Utc::now().timestamp();
-    let content = PassportContent {
-        credential_id: uuid::Uuid::now_v7(),
-        recipient: Recipient::Named {
-            given_name: "Testa".into(),
-            family_name: "Example".into(),
-            birth_year: Some(2015),
-        },
-        achievements: vec![Achievement {
-            record_id: uuid::Uuid::now_v7().to_string(),
-            title: "Grade 5 mathematics".into(),
-            framework_code: "HAVEN-COMMON".into(),
-            subject_code: "MATH".into(),
-            level_code: "G5".into(),
-            outcomes: vec![("M5.1".into(), "Fractions".into())],
-            score: Some(Score {
-                raw: 39.0,
-                max: 50.0,
-                scaled: Some(78.0),
-                passed: Some(true),
-                grade: String::new(),
-            }),
-            occurred_at: Some(now),
-        }],
-        valid_from: now - 5,
-        valid_until: Some(now + 3600),
-        status_list_id: "1".into(),
-    };
-    issuer.issue(&content).expect("issue").jwt
-}
-
 /// PyJWT accepts the passport `issuer` signs and refuses it with one byte changed. Returns PyJWT's
 /// report of the accepted one.
 fn check_with_pyjwt(python: &Path, issuer: &PassportIssuer, jwks_json: &str) -> String {
     let dir = tempfile::tempdir().expect("temp dir");
-    let jwt = passport(issuer);
+    let jwt = common::one_record_passport(issuer, Some(2015));
     let jwks = dir.path().join("issuer.jwks");
     std::fs::write(&jwks, jwks_json).expect("write jwks");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/verify_with_pyjwt.py");
@@ -177,7 +147,7 @@ fn an_rs256_passport_verifies_with_pyjwt_and_a_tampered_one_does_not() {
     let other = PassportIssuer::generate("Other", "https://other.example");
     let dir = tempfile::tempdir().expect("temp dir");
     let (file, jwks) = (dir.path().join("p.jwt"), dir.path().join("e.jwks"));
-    std::fs::write(&file, passport(&issuer)).expect("write jwt");
+    std::fs::write(&file, common::one_record_passport(&issuer, Some(2015))).expect("write jwt");
     std::fs::write(&jwks, other.jwks_json()).expect("write jwks");
     let refused = Command::new(&python)
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/verify_with_pyjwt.py"))

@@ -44,6 +44,37 @@ fn status_of<B>(response: &http::Response<B>) -> i32 {
         .unwrap_or(0)
 }
 
+/// A finished call: its status goes on the current span, its duration into a histogram.
+struct Finished {
+    code: i32,
+    /// Whether the span is marked as an error (servers: only their own faults; clients: any failure).
+    error: bool,
+    started: Instant,
+    service: String,
+    method: String,
+    component: &'static str,
+}
+
+impl Finished {
+    fn record(self, histogram: &opentelemetry::metrics::Histogram<f64>) {
+        let current = tracing::Span::current();
+        current.record("rpc.grpc.status_code", self.code);
+        if self.error {
+            current.record("otel.status_code", "ERROR");
+        }
+        histogram.record(
+            self.started.elapsed().as_secs_f64(),
+            &[
+                KeyValue::new("rpc.system", "grpc"),
+                KeyValue::new("rpc.service", self.service),
+                KeyValue::new("rpc.method", self.method),
+                KeyValue::new("rpc.grpc.status_code", i64::from(self.code)),
+                KeyValue::new("haven.component", self.component),
+            ],
+        );
+    }
+}
+
 /// Adds a server span and RED metrics to every RPC a server answers. `component` names the server in
 /// the span (`haven.component`), which matters when `haven up` runs every component in one process.
 #[derive(Debug, Clone, Copy)]
@@ -125,21 +156,15 @@ where
                     Ok(response) => status_of(response),
                     Err(_) => 2,
                 };
-                let current = tracing::Span::current();
-                current.record("rpc.grpc.status_code", code);
-                if is_server_error(code) {
-                    current.record("otel.status_code", "ERROR");
-                }
-                instruments().rpc_server_duration.record(
-                    started.elapsed().as_secs_f64(),
-                    &[
-                        KeyValue::new("rpc.system", "grpc"),
-                        KeyValue::new("rpc.service", service),
-                        KeyValue::new("rpc.method", method),
-                        KeyValue::new("rpc.grpc.status_code", i64::from(code)),
-                        KeyValue::new("haven.component", component),
-                    ],
-                );
+                let call = Finished {
+                    code,
+                    error: is_server_error(code),
+                    started,
+                    service,
+                    method,
+                    component,
+                };
+                call.record(&instruments().rpc_server_duration);
                 outcome
             }
             .instrument(span),
@@ -212,21 +237,15 @@ where
                     Ok(response) => status_of(response),
                     Err(_) => 14,
                 };
-                let current = tracing::Span::current();
-                current.record("rpc.grpc.status_code", code);
-                if code != 0 {
-                    current.record("otel.status_code", "ERROR");
-                }
-                instruments().rpc_client_duration.record(
-                    started.elapsed().as_secs_f64(),
-                    &[
-                        KeyValue::new("rpc.system", "grpc"),
-                        KeyValue::new("rpc.service", service),
-                        KeyValue::new("rpc.method", method),
-                        KeyValue::new("rpc.grpc.status_code", i64::from(code)),
-                        KeyValue::new("haven.component", component),
-                    ],
-                );
+                let call = Finished {
+                    code,
+                    error: code != 0,
+                    started,
+                    service,
+                    method,
+                    component,
+                };
+                call.record(&instruments().rpc_client_duration);
                 outcome
             }
             .instrument(span),

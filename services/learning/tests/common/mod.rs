@@ -9,6 +9,7 @@ use std::sync::Arc;
 use haven_authz::{
     Authenticator, Claims, DevSigningKey, Policy, RevocationList, TokenVerifier, VerifierSettings,
 };
+use haven_learning::passport::{Achievement, PassportContent, Recipient, Score};
 use haven_learning::{LearningService, PassportIssuer, TrustList};
 use haven_proto::events::{ChildChanged, ChildErased, Envelope, envelope::Event};
 use haven_proto::learning::learning_records_client::LearningRecordsClient;
@@ -301,4 +302,37 @@ pub async fn record(
 
 pub fn temp_path(dir: &tempfile::TempDir, name: &str) -> PathBuf {
     dir.path().join(name)
+}
+
+/// A one-record passport signed by `issuer`, valid for an hour, for a learner with the given birth year.
+pub fn one_record_passport(issuer: &PassportIssuer, birth_year: Option<i32>) -> String {
+    let now = chrono::Utc::now().timestamp();
+    let content = PassportContent {
+        credential_id: uuid::Uuid::now_v7(),
+        recipient: Recipient::Named {
+            given_name: "Testa".into(),
+            family_name: "Example".into(),
+            birth_year,
+        },
+        achievements: vec![Achievement {
+            record_id: uuid::Uuid::now_v7().to_string(),
+            title: "Grade 5 mathematics".into(),
+            framework_code: "HAVEN-COMMON".into(),
+            subject_code: "MATH".into(),
+            level_code: "G5".into(),
+            outcomes: vec![("M5.1".into(), "Fractions".into())],
+            score: Some(Score {
+                raw: 39.0,
+                max: 50.0,
+                scaled: Some(78.0),
+                passed: Some(true),
+                grade: String::new(),
+            }),
+            occurred_at: Some(now),
+        }],
+        valid_from: now - 5,
+        valid_until: Some(now + 3600),
+        status_list_id: "1".into(),
+    };
+    issuer.issue(&content).expect("issue").jwt
 }
