@@ -3,8 +3,9 @@
 //! Each entry commits to the previous entry's hash. Every write transaction starts by bumping the single
 //! `audit_head` row, which takes the write lock on SQLite and a row lock on PostgreSQL, so the chain has one
 //! writer at a time on both backends and never forks. Writes append their entry inside their own
-//! transaction; reads go through [`AuditWriter`], which commits many read entries per transaction and
-//! answers each read only once its entry is durable. Entries name records, classes and actions: never a
+//! transaction (busy write RPCs share one through [`crate::group_commit`]); reads go through
+//! [`AuditWriter`], which commits many read entries per transaction and answers each read only once its
+//! entry is durable. Entries name records, classes and actions: never a
 //! protected value.
 
 mod entity;
