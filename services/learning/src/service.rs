@@ -15,19 +15,21 @@
 //! The service knows nothing of protection cases, so no answer, error or count can depend on one.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use haven_authz::{Authenticator, ClassSet, DataClass, Policy, Principal, RecordAttrs, Role};
 use haven_platform::ServiceError;
 use haven_platform::audit::{self, AuditEntry, AuditWriter};
+use haven_platform::group_commit::{self, BatchedWrite, GroupCommit, Written};
 use haven_platform::outbox;
 use haven_proto::learning::learning_records_server::LearningRecords;
 use haven_proto::learning::*;
 use prost::Message as _;
-use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::sea_query::{Expr, OnConflict, Query};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
-    EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
+    DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, IntoActiveModel as _, QueryFilter,
+    QueryOrder, QuerySelect, QueryTrait as _, TransactionTrait,
 };
 use sha2::{Digest as _, Sha256};
 use tonic::{Request, Response, Status};
@@ -64,6 +66,40 @@ pub struct LearningService {
     issuer: Arc<PassportIssuer>,
     /// Issuers whose passports ImportPassport and VerifyPassport accept; always includes our own key.
     trusted: Arc<TrustList>,
+    /// RecordLearning and CorrectLearningRecord commit in groups: one transaction, chain lock and commit
+    /// for all the requests waiting at that moment.
+    records: GroupCommit<RecordWrites>,
+    corrections: GroupCommit<CorrectionWrites>,
+    known_outcomes: Arc<KnownOutcomes>,
+}
+
+/// Outcome codes seen to exist, per level (`framework/subject/level/`). Curriculum labels are only ever
+/// added (ImportFramework upserts; nothing deletes them), so what was once seen still exists: a hit here
+/// is as good as a query, and anything not seen yet is asked of the database.
+#[derive(Debug, Default)]
+struct KnownOutcomes {
+    levels: RwLock<HashMap<String, Arc<HashSet<String>>>>,
+}
+
+/// Levels remembered at most; past that, the cache starts over.
+const MAX_KNOWN_LEVELS: usize = 4096;
+
+impl KnownOutcomes {
+    fn get(&self, level: &str) -> Option<Arc<HashSet<String>>> {
+        self.levels
+            .read()
+            .ok()
+            .and_then(|levels| levels.get(level).cloned())
+    }
+
+    fn remember(&self, level: String, outcomes: Arc<HashSet<String>>) {
+        if let Ok(mut levels) = self.levels.write() {
+            if levels.len() >= MAX_KNOWN_LEVELS {
+                levels.clear();
+            }
+            levels.insert(level, outcomes);
+        }
+    }
 }
 
 /// A learner as access decisions see it: the projected child and its organisations.
@@ -120,6 +156,9 @@ impl LearningService {
         let trusted = issuer.trust_list();
         LearningService {
             audit: AuditWriter::spawn(db.clone()),
+            records: GroupCommit::spawn(db.clone(), RecordWrites),
+            corrections: GroupCommit::spawn(db.clone(), CorrectionWrites),
+            known_outcomes: Arc::default(),
             db,
             auth,
             policy,
@@ -237,23 +276,18 @@ impl LearningService {
         conn: &C,
         child_id: &str,
     ) -> Result<Option<Learner>, ServiceError> {
-        let Some(child) = child::Entity::find_by_id(child_id.to_owned())
-            .one(conn)
-            .await?
-        else {
-            return Ok(None);
-        };
-        let affiliations = affiliation::Entity::find()
-            .filter(affiliation::Column::ChildId.eq(child_id))
+        // One query: the child left-joined with its affiliations.
+        let found = child::Entity::find_by_id(child_id.to_owned())
+            .find_with_related(affiliation::Entity)
             .all(conn)
-            .await?
+            .await?;
+        Ok(found
             .into_iter()
-            .map(|a| a.organisation)
-            .collect();
-        Ok(Some(Learner {
-            child,
-            affiliations,
-        }))
+            .next()
+            .map(|(child, affiliations)| Learner {
+                child,
+                affiliations: affiliations.into_iter().map(|a| a.organisation).collect(),
+            }))
     }
 
     /// The learner if the caller may read their education data; NOT_FOUND otherwise.
@@ -323,16 +357,10 @@ impl LearningService {
                 .await?;
         match earlier {
             None => Ok(Replay::New),
-            Some(row) if row.rpc == rpc && row.body_hash == hash => Ok(Replay::Same(
-                row.result_ids
-                    .split(',')
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_owned)
-                    .collect(),
-            )),
-            Some(_) => Err(ServiceError::AlreadyExists(
-                "request_id was already used for a different request".into(),
-            )),
+            Some(row) if row.rpc == rpc && row.body_hash == hash => {
+                Ok(Replay::Same(result_ids(&row)))
+            }
+            Some(_) => Err(key_reused()),
         }
     }
 
@@ -1026,38 +1054,40 @@ impl LearningService {
         if record.framework_code.is_empty() {
             return Ok(());
         }
-        if !Self::outcome_exists(
-            &self.db,
+        let level = outcome_key(
             &record.framework_code,
             &record.subject_code,
             &record.level_code,
-            None,
-        )
-        .await?
-        {
-            return Err(ServiceError::invalid(
-                format!("{prefix}level_code"),
-                "is not a level of that subject in a known framework",
-            ));
-        }
-        if record.outcome_codes.is_empty() {
-            return Ok(());
-        }
-        let known: HashSet<String> = label::Entity::find()
-            .select_only()
-            .column(label::Column::OutcomeCode)
-            .distinct()
-            .filter(label::Column::FrameworkCode.eq(record.framework_code.as_str()))
-            .filter(label::Column::SubjectCode.eq(record.subject_code.as_str()))
-            .filter(label::Column::LevelCode.eq(record.level_code.as_str()))
-            .filter(
-                label::Column::OutcomeCode.is_in(record.outcome_codes.iter().map(String::as_str)),
-            )
-            .into_tuple::<String>()
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .collect();
+            "",
+        );
+        let seen = self.known_outcomes.get(&level);
+        let known = match seen {
+            Some(known) if record.outcome_codes.iter().all(|c| known.contains(c)) => known,
+            _ => {
+                // Every outcome of the level, in one query: none means the level is unknown.
+                let known: HashSet<String> = label::Entity::find()
+                    .select_only()
+                    .column(label::Column::OutcomeCode)
+                    .distinct()
+                    .filter(label::Column::FrameworkCode.eq(record.framework_code.as_str()))
+                    .filter(label::Column::SubjectCode.eq(record.subject_code.as_str()))
+                    .filter(label::Column::LevelCode.eq(record.level_code.as_str()))
+                    .into_tuple::<String>()
+                    .all(&self.db)
+                    .await?
+                    .into_iter()
+                    .collect();
+                if known.is_empty() {
+                    return Err(ServiceError::invalid(
+                        format!("{prefix}level_code"),
+                        "is not a level of that subject in a known framework",
+                    ));
+                }
+                let known = Arc::new(known);
+                self.known_outcomes.remember(level, Arc::clone(&known));
+                known
+            }
+        };
         if let Some(i) = record.outcome_codes.iter().position(|c| !known.contains(c)) {
             return Err(ServiceError::invalid(
                 format!("{prefix}outcome_codes[{i}]"),
@@ -1111,7 +1141,7 @@ impl LearningService {
 
     async fn record_learning(
         &self,
-        principal: &Principal,
+        principal: &Arc<Principal>,
         request: RecordLearningRequest,
     ) -> Result<LearningRecord, ServiceError> {
         if !self.is_platform(principal) {
@@ -1135,48 +1165,20 @@ impl LearningService {
             return Err(ServiceError::NotFound("learner"));
         }
         self.check_curriculum("record.", &body).await?;
-        let rpc = rpc!("RecordLearning");
         let hash = body_hash(&request);
-        let txn = self.db.begin().await?;
-        audit::append(
-            &txn,
-            &[Self::entry(principal, "create", rpc, &body.child_id)],
-        )
-        .await?;
-        if let Replay::Same(ids) =
-            Self::replay(&txn, principal, &request.request_id, rpc, &hash).await?
-        {
-            txn.rollback().await?;
-            let row = record::Entity::find_by_id(ids.first().cloned().unwrap_or_default())
-                .one(&self.db)
-                .await?
-                .ok_or(ServiceError::NotFound("learning record"))?;
-            return record_view(&row);
-        }
-        let now = now_micros();
-        let row = Self::new_record(principal, body, "", now);
-        record::Entity::insert(record::ActiveModel::from(row.clone()))
-            .exec_without_returning(&txn)
-            .await?;
-        let (event_id, event) =
-            events::learning_recorded(&row.id, &row.child_id, &row.organisation, "", now);
-        outbox::append(&txn, LEARNING_STREAM, &event_id, event).await?;
-        Self::remember(
-            &txn,
-            principal,
-            &request.request_id,
-            rpc,
-            hash,
-            std::slice::from_ref(&row.id),
-        )
-        .await?;
-        txn.commit().await?;
-        record_view(&row)
+        self.records
+            .write(NewRecord {
+                principal: Arc::clone(principal),
+                request_id: request.request_id,
+                body_hash: hash,
+                body,
+            })
+            .await
     }
 
     async fn correct_record(
         &self,
-        principal: &Principal,
+        principal: &Arc<Principal>,
         request: CorrectLearningRecordRequest,
     ) -> Result<CorrectLearningRecordResponse, ServiceError> {
         if !self.is_platform(principal) {
@@ -1219,83 +1221,17 @@ impl LearningService {
             }
             None => None,
         };
-        let rpc = rpc!("CorrectLearningRecord");
         let hash = body_hash(&request);
-        let txn = self.db.begin().await?;
-        audit::append(
-            &txn,
-            &[Self::entry(principal, "correct", rpc, &current.child_id)],
-        )
-        .await?;
-        if let Replay::Same(ids) =
-            Self::replay(&txn, principal, &request.request_id, rpc, &hash).await?
-        {
-            txn.rollback().await?;
-            let mut out = CorrectLearningRecordResponse::default();
-            for (i, id) in ids.iter().enumerate() {
-                let row = record::Entity::find_by_id(id.clone())
-                    .one(&self.db)
-                    .await?
-                    .ok_or(ServiceError::NotFound("learning record"))?;
-                if i == 0 {
-                    out.voided = Some(record_view(&row)?);
-                } else {
-                    out.replacement = Some(record_view(&row)?);
-                }
-            }
-            return Ok(out);
-        }
-        let now = now_micros();
-        let voided = record::Entity::update_many()
-            .col_expr(record::Column::Voided, Expr::value(true))
-            .col_expr(
-                record::Column::VoidReason,
-                Expr::value(request.reason.trim().to_owned()),
-            )
-            .col_expr(record::Column::VoidedAtUs, Expr::value(now))
-            .col_expr(record::Column::VoidedBy, Expr::value(principal.sub.clone()))
-            .filter(record::Column::Id.eq(current.id.as_str()))
-            .filter(record::Column::Voided.eq(false))
-            .exec(&txn)
-            .await?;
-        if voided.rows_affected == 0 {
-            txn.rollback().await?;
-            return Err(ServiceError::FailedPrecondition(
-                "the record is already voided".into(),
-            ));
-        }
-        let mut ids = vec![current.id.clone()];
-        let mut replacement_row = None;
-        if let Some(r) = replacement {
-            let row = Self::new_record(principal, r, &current.id, now);
-            record::Entity::insert(record::ActiveModel::from(row.clone()))
-                .exec_without_returning(&txn)
-                .await?;
-            ids.push(row.id.clone());
-            replacement_row = Some(row);
-        }
-        let event_record = replacement_row
-            .as_ref()
-            .map(|r| r.id.as_str())
-            .unwrap_or(&current.id);
-        let (event_id, event) = events::learning_recorded(
-            event_record,
-            &current.child_id,
-            &current.organisation,
-            &current.id,
-            now,
-        );
-        outbox::append(&txn, LEARNING_STREAM, &event_id, event).await?;
-        Self::remember(&txn, principal, &request.request_id, rpc, hash, &ids).await?;
-        txn.commit().await?;
-        let voided_row = record::Entity::find_by_id(current.id.clone())
-            .one(&self.db)
-            .await?
-            .ok_or(ServiceError::NotFound("learning record"))?;
-        Ok(CorrectLearningRecordResponse {
-            voided: Some(record_view(&voided_row)?),
-            replacement: replacement_row.as_ref().map(record_view).transpose()?,
-        })
+        self.corrections
+            .write(Correction {
+                principal: Arc::clone(principal),
+                request_id: request.request_id,
+                body_hash: hash,
+                current,
+                reason: request.reason.trim().to_owned(),
+                replacement,
+            })
+            .await
     }
 
     async fn records_of(
@@ -1958,6 +1894,411 @@ impl LearningService {
             list_id: list_id.to_owned(),
             jwt,
             revoked: revoked.len() as u32,
+        })
+    }
+}
+
+// --- group-committed writes ---------------------------------------------------------------------
+
+/// A RecordLearning request that passed authorization and validation, waiting for its batch.
+struct NewRecord {
+    principal: Arc<Principal>,
+    request_id: String,
+    body_hash: String,
+    /// The caller's record, validated; the server-set fields are filled in when it is written.
+    body: LearningRecord,
+}
+
+/// RecordLearning's part of a batch: the idempotency check, the record, its outbox event and its key.
+#[derive(Debug)]
+struct RecordWrites;
+
+fn idempotency_key(principal: &Principal, request_id: &str) -> String {
+    format!("{}\n{request_id}", principal.sub)
+}
+
+fn result_ids(row: &idempotency::Model) -> Vec<String> {
+    row.result_ids
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn key_reused() -> ServiceError {
+    ServiceError::AlreadyExists("request_id was already used for a different request".into())
+}
+
+/// Inserts rows a few hundred at a time, so no statement exceeds a backend's limit on bound parameters.
+async fn insert_in_chunks<A>(txn: &DatabaseTransaction, rows: Vec<A>) -> Result<(), DbErr>
+where
+    A: ActiveModelTrait + Send,
+{
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<A> = rows.by_ref().take(500).collect();
+        <A::Entity as EntityTrait>::insert_many(chunk)
+            .exec_without_returning(txn)
+            .await?;
+    }
+    Ok(())
+}
+
+impl RecordWrites {
+    /// The stored record, its outbox event and its idempotency key, with the answer and audit entry.
+    fn prepare(
+        request: &NewRecord,
+        now: i64,
+    ) -> Result<(PreparedRecord, Written<LearningRecord>), ServiceError> {
+        let row = LearningService::new_record(&request.principal, request.body.clone(), "", now);
+        let response = record_view(&row)?;
+        let (event_id, event) =
+            events::learning_recorded(&row.id, &row.child_id, &row.organisation, "", now);
+        let audit = vec![LearningService::entry(
+            &request.principal,
+            "create",
+            rpc!("RecordLearning"),
+            &row.child_id,
+        )];
+        let key = idempotency::Model {
+            principal: request.principal.sub.clone(),
+            request_id: request.request_id.clone(),
+            rpc: rpc!("RecordLearning").to_owned(),
+            body_hash: request.body_hash.clone(),
+            result_ids: row.id.clone(),
+            created_at_us: now,
+        };
+        let event = haven_platform::outbox::OutboxRow {
+            event_id,
+            stream: LEARNING_STREAM.to_owned(),
+            payload: event,
+            created_at_us: now,
+            sent_at_us: None,
+        };
+        Ok((
+            PreparedRecord { row, event, key },
+            Written { response, audit },
+        ))
+    }
+}
+
+struct PreparedRecord {
+    row: record::Model,
+    event: haven_platform::outbox::OutboxRow,
+    key: idempotency::Model,
+}
+
+#[async_trait::async_trait]
+impl BatchedWrite for RecordWrites {
+    type Request = NewRecord;
+    type Response = LearningRecord;
+
+    const WRITES_IN_BULK: bool = true;
+
+    fn key(&self, request: &NewRecord) -> Option<String> {
+        Some(idempotency_key(&request.principal, &request.request_id))
+    }
+
+    async fn write_one(
+        &self,
+        txn: &DatabaseTransaction,
+        request: &NewRecord,
+    ) -> group_commit::Outcome<LearningRecord> {
+        let rpc = rpc!("RecordLearning");
+        if let Replay::Same(ids) = LearningService::replay(
+            txn,
+            &request.principal,
+            &request.request_id,
+            rpc,
+            &request.body_hash,
+        )
+        .await?
+        {
+            let row = record::Entity::find_by_id(ids.first().cloned().unwrap_or_default())
+                .one(txn)
+                .await?
+                .ok_or(ServiceError::NotFound("learning record"))?;
+            return Ok(Written {
+                response: record_view(&row)?,
+                audit: Vec::new(),
+            });
+        }
+        let (prepared, written) = Self::prepare(request, now_micros())?;
+        record::Entity::insert(prepared.row.into_active_model())
+            .exec_without_returning(txn)
+            .await?;
+        haven_platform::outbox::OutboxEntity::insert(prepared.event.into_active_model())
+            .exec_without_returning(txn)
+            .await?;
+        idempotency::Entity::insert(prepared.key.into_active_model())
+            .exec_without_returning(txn)
+            .await?;
+        Ok(written)
+    }
+
+    /// The whole batch in a handful of statements. The keys are claimed first, with one insert that
+    /// skips keys already used (it goes through the primary key, whatever the planner thinks of the
+    /// table); only the requests whose key was taken read the earlier use, to replay or refuse. Then
+    /// one multi-row insert each for the new records and their events.
+    async fn write_all(
+        &self,
+        txn: &DatabaseTransaction,
+        requests: &[&NewRecord],
+    ) -> Result<Vec<group_commit::Outcome<LearningRecord>>, DbErr> {
+        let rpc = rpc!("RecordLearning");
+        let now = now_micros();
+        let mut prepared = Vec::with_capacity(requests.len());
+        let mut keys = Vec::with_capacity(requests.len());
+        for request in requests {
+            let candidate = Self::prepare(request, now);
+            if let Ok((record, _)) = &candidate {
+                keys.push(record.key.clone().into_active_model());
+            }
+            prepared.push(candidate);
+        }
+        let claimed = claim_keys(txn, keys).await?;
+        let is_claimed = |request: &NewRecord| {
+            claimed.contains(&(request.principal.sub.clone(), request.request_id.clone()))
+        };
+        let taken: Vec<&NewRecord> = requests
+            .iter()
+            .zip(&prepared)
+            .filter(|(request, candidate)| candidate.is_ok() && !is_claimed(request))
+            .map(|(request, _)| *request)
+            .collect();
+        let earlier = earlier_uses(txn, &taken).await?;
+        let replayed_ids: Vec<String> = earlier
+            .values()
+            .filter(|row| row.rpc == rpc)
+            .filter_map(|row| result_ids(row).into_iter().next())
+            .collect();
+        let replayed: HashMap<String, record::Model> = if replayed_ids.is_empty() {
+            HashMap::new()
+        } else {
+            record::Entity::find()
+                .filter(record::Column::Id.is_in(replayed_ids))
+                .all(txn)
+                .await?
+                .into_iter()
+                .map(|row| (row.id.clone(), row))
+                .collect()
+        };
+        let mut outcomes = Vec::with_capacity(requests.len());
+        let (mut rows, mut events) = (Vec::new(), Vec::new());
+        for (request, candidate) in requests.iter().zip(prepared) {
+            let (record, written) = match candidate {
+                Ok(candidate) => candidate,
+                Err(error) => {
+                    outcomes.push(Err(error));
+                    continue;
+                }
+            };
+            if is_claimed(request) {
+                rows.push(record.row.into_active_model());
+                events.push(record.event.into_active_model());
+                outcomes.push(Ok(written));
+                continue;
+            }
+            let earlier = earlier.get(&(request.principal.sub.clone(), request.request_id.clone()));
+            outcomes.push(match earlier {
+                Some(row) if row.rpc == rpc && row.body_hash == request.body_hash => {
+                    let first = result_ids(row).into_iter().next().unwrap_or_default();
+                    replayed
+                        .get(&first)
+                        .ok_or(ServiceError::NotFound("learning record"))
+                        .and_then(record_view)
+                        .map(|response| Written {
+                            response,
+                            audit: Vec::new(),
+                        })
+                }
+                Some(_) => Err(key_reused()),
+                // Neither claimed nor found: something else is wrong; write this one on its own.
+                None => return Err(DbErr::Custom("idempotency key neither new nor used".into())),
+            });
+        }
+        insert_in_chunks(txn, rows).await?;
+        insert_in_chunks(txn, events).await?;
+        Ok(outcomes)
+    }
+}
+
+/// Inserts idempotency keys, skipping those already used, and returns the ones inserted.
+async fn claim_keys(
+    txn: &DatabaseTransaction,
+    keys: Vec<idempotency::ActiveModel>,
+) -> Result<HashSet<(String, String)>, DbErr> {
+    let mut claimed = HashSet::with_capacity(keys.len());
+    let mut keys = keys.into_iter().peekable();
+    while keys.peek().is_some() {
+        let chunk: Vec<_> = keys.by_ref().take(500).collect();
+        let mut insert = idempotency::Entity::insert_many(chunk).into_query();
+        insert
+            .on_conflict(
+                OnConflict::columns([
+                    idempotency::Column::Principal,
+                    idempotency::Column::RequestId,
+                ])
+                .do_nothing()
+                .to_owned(),
+            )
+            .returning(Query::returning().columns([
+                idempotency::Column::Principal,
+                idempotency::Column::RequestId,
+            ]));
+        for row in txn.query_all(&insert).await? {
+            claimed.insert((
+                row.try_get::<String>("", "principal")?,
+                row.try_get::<String>("", "request_id")?,
+            ));
+        }
+    }
+    Ok(claimed)
+}
+
+/// The earlier uses of these requests' keys (rare: retries and reused keys), by exact key.
+async fn earlier_uses(
+    txn: &DatabaseTransaction,
+    requests: &[&NewRecord],
+) -> Result<HashMap<(String, String), idempotency::Model>, DbErr> {
+    if requests.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let mut any = Condition::any();
+    for request in requests {
+        any = any.add(
+            Condition::all()
+                .add(idempotency::Column::Principal.eq(request.principal.sub.as_str()))
+                .add(idempotency::Column::RequestId.eq(request.request_id.as_str())),
+        );
+    }
+    Ok(idempotency::Entity::find()
+        .filter(any)
+        .all(txn)
+        .await?
+        .into_iter()
+        .map(|row| ((row.principal.clone(), row.request_id.clone()), row))
+        .collect())
+}
+
+/// A CorrectLearningRecord request that passed authorization and validation, waiting for its batch.
+struct Correction {
+    principal: Arc<Principal>,
+    request_id: String,
+    body_hash: String,
+    /// The record to void, as read when the request was checked.
+    current: record::Model,
+    reason: String,
+    replacement: Option<LearningRecord>,
+}
+
+/// CorrectLearningRecord's part of a batch: each correction in its own savepoint (corrections are rare;
+/// they gain from sharing the commit, not from bulk statements).
+#[derive(Debug)]
+struct CorrectionWrites;
+
+#[async_trait::async_trait]
+impl BatchedWrite for CorrectionWrites {
+    type Request = Correction;
+    type Response = CorrectLearningRecordResponse;
+
+    fn key(&self, request: &Correction) -> Option<String> {
+        Some(idempotency_key(&request.principal, &request.request_id))
+    }
+
+    async fn write_one(
+        &self,
+        txn: &DatabaseTransaction,
+        request: &Correction,
+    ) -> group_commit::Outcome<CorrectLearningRecordResponse> {
+        let rpc = rpc!("CorrectLearningRecord");
+        let principal = request.principal.as_ref();
+        let current = &request.current;
+        if let Replay::Same(ids) =
+            LearningService::replay(txn, principal, &request.request_id, rpc, &request.body_hash)
+                .await?
+        {
+            let mut response = CorrectLearningRecordResponse::default();
+            for (i, id) in ids.iter().enumerate() {
+                let row = record::Entity::find_by_id(id.clone())
+                    .one(txn)
+                    .await?
+                    .ok_or(ServiceError::NotFound("learning record"))?;
+                if i == 0 {
+                    response.voided = Some(record_view(&row)?);
+                } else {
+                    response.replacement = Some(record_view(&row)?);
+                }
+            }
+            return Ok(Written {
+                response,
+                audit: Vec::new(),
+            });
+        }
+        let now = now_micros();
+        let voided = record::Entity::update_many()
+            .col_expr(record::Column::Voided, Expr::value(true))
+            .col_expr(
+                record::Column::VoidReason,
+                Expr::value(request.reason.clone()),
+            )
+            .col_expr(record::Column::VoidedAtUs, Expr::value(now))
+            .col_expr(record::Column::VoidedBy, Expr::value(principal.sub.clone()))
+            .filter(record::Column::Id.eq(current.id.as_str()))
+            .filter(record::Column::Voided.eq(false))
+            .exec(txn)
+            .await?;
+        if voided.rows_affected == 0 {
+            return Err(ServiceError::FailedPrecondition(
+                "the record is already voided".into(),
+            ));
+        }
+        let mut ids = vec![current.id.clone()];
+        let mut replacement_row = None;
+        if let Some(r) = &request.replacement {
+            let row = LearningService::new_record(principal, r.clone(), &current.id, now);
+            record::Entity::insert(record::ActiveModel::from(row.clone()))
+                .exec_without_returning(txn)
+                .await?;
+            ids.push(row.id.clone());
+            replacement_row = Some(row);
+        }
+        let event_record = replacement_row
+            .as_ref()
+            .map(|r| r.id.as_str())
+            .unwrap_or(&current.id);
+        let (event_id, event) = events::learning_recorded(
+            event_record,
+            &current.child_id,
+            &current.organisation,
+            &current.id,
+            now,
+        );
+        outbox::append(txn, LEARNING_STREAM, &event_id, event).await?;
+        LearningService::remember(
+            txn,
+            principal,
+            &request.request_id,
+            rpc,
+            request.body_hash.clone(),
+            &ids,
+        )
+        .await?;
+        let voided_row = record::Entity::find_by_id(current.id.clone())
+            .one(txn)
+            .await?
+            .ok_or(ServiceError::NotFound("learning record"))?;
+        Ok(Written {
+            response: CorrectLearningRecordResponse {
+                voided: Some(record_view(&voided_row)?),
+                replacement: replacement_row.as_ref().map(record_view).transpose()?,
+            },
+            audit: vec![LearningService::entry(
+                principal,
+                "correct",
+                rpc,
+                &current.child_id,
+            )],
         })
     }
 }

@@ -3,8 +3,9 @@
 //! Each entry commits to the previous entry's hash. Every write transaction starts by bumping the single
 //! `audit_head` row, which takes the write lock on SQLite and a row lock on PostgreSQL, so the chain has one
 //! writer at a time on both backends and never forks. Writes append their entry inside their own
-//! transaction; reads go through [`AuditWriter`], which commits many read entries per transaction and
-//! answers each read only once its entry is durable. Entries name records, classes and actions: never a
+//! transaction (busy write RPCs share one through [`crate::group_commit`]); reads go through
+//! [`AuditWriter`], which commits many read entries per transaction and answers each read only once its
+//! entry is durable. Entries name records, classes and actions: never a
 //! protected value.
 
 mod entity;
@@ -13,7 +14,7 @@ mod writer;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use sea_orm::sea_query::{Expr, ExprTrait as _};
+use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait as _, QueryFilter, QueryOrder,
     QuerySelect,
@@ -83,21 +84,55 @@ pub async fn append<C: ConnectionTrait>(conn: &C, entries: &[AuditEntry]) -> Res
     if entries.is_empty() {
         return Ok(());
     }
-    let count = entries.len() as i64;
-    head::Entity::update_many()
-        .col_expr(head::Column::Seq, Expr::col(head::Column::Seq).add(count))
-        .filter(head::Column::Id.eq(1))
-        .exec(conn)
-        .await?;
-    let current = head::Entity::find_by_id(1)
-        .one(conn)
+    let head = lock_chain(conn).await?;
+    append_locked(conn, head, entries).await
+}
+
+/// The chain's head as a transaction found it after taking the chain's lock: entries appended later in
+/// the same transaction chain from here. Deliberately neither `Clone` nor `Copy`: one lock, one append.
+#[derive(Debug)]
+pub struct ChainHead {
+    seq: i64,
+    hash: String,
+}
+
+/// Takes the chain's lock on `conn` (a transaction) and reads the head, in one statement: a no-op update
+/// of the head row, which takes the write lock on SQLite and the row lock on PostgreSQL until the
+/// transaction ends. A writer that batches several requests takes it first, does their work, then
+/// appends the entries of those that succeeded with [`append_locked`].
+pub async fn lock_chain<C: ConnectionTrait>(conn: &C) -> Result<ChainHead, DbErr> {
+    let statement = Query::update()
+        .table(head::Entity)
+        .value(head::Column::Seq, Expr::col(head::Column::Seq))
+        .and_where(head::Column::Id.eq(1))
+        .returning(Query::returning().columns([head::Column::Seq, head::Column::Hash]))
+        .to_owned();
+    let row = conn
+        .query_one(&statement)
         .await?
         .ok_or_else(|| DbErr::RecordNotFound("audit head".into()))?;
+    Ok(ChainHead {
+        seq: row.try_get("", "seq")?,
+        hash: row.try_get("", "hash")?,
+    })
+}
+
+/// Appends entries after `head`, in the transaction that took it with [`lock_chain`], and moves the head
+/// to the last of them.
+pub async fn append_locked<C: ConnectionTrait>(
+    conn: &C,
+    head: ChainHead,
+    entries: &[AuditEntry],
+) -> Result<(), DbErr> {
+    if entries.is_empty() {
+        return Ok(());
+    }
     let at_us = now_micros();
-    let first_seq = current.seq - count + 1;
-    let mut prev = current.hash;
+    let mut seq = head.seq;
+    let mut prev = head.hash;
     let mut rows = Vec::with_capacity(entries.len());
-    for (seq, entry) in (first_seq..).zip(entries) {
+    for entry in entries {
+        seq += 1;
         let mut row = log::Model {
             seq,
             entry_id: uuid::Uuid::now_v7().to_string(),
@@ -116,8 +151,15 @@ pub async fn append<C: ConnectionTrait>(conn: &C, entries: &[AuditEntry]) -> Res
         prev = row.hash.clone();
         rows.push(log::ActiveModel::from(row));
     }
-    log::Entity::insert_many(rows).exec(conn).await?;
+    // 12 columns a row: 1,000 rows stay well inside both backends' limits on bound parameters.
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        log::Entity::insert_many(rows.by_ref().take(1000).collect::<Vec<_>>())
+            .exec_without_returning(conn)
+            .await?;
+    }
     head::Entity::update_many()
+        .col_expr(head::Column::Seq, Expr::value(seq))
         .col_expr(head::Column::Hash, Expr::value(prev))
         .filter(head::Column::Id.eq(1))
         .exec(conn)

@@ -12,6 +12,19 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::child::Entity",
+        from = "Column::ChildId",
+        to = "super::child::Column::ChildId"
+    )]
+    Child,
+}
+
+impl Related<super::child::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Child.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -12,7 +12,18 @@ pub struct Model {
     pub version: i64,
 }
 
+/// Declared so a learner and their organisations load in one query (a join); the tables carry no
+/// foreign key.
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    #[sea_orm(has_many = "super::affiliation::Entity")]
+    Affiliations,
+}
+
+impl Related<super::affiliation::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Affiliations.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}
