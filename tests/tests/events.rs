@@ -14,7 +14,7 @@ use haven_tests::fixtures::{
 };
 use haven_tests::{TestSuite, authed};
 use prost::Message as _;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
 /// The events about one child after `start`, waiting up to two seconds for the relay.
 async fn events_about(
@@ -172,6 +172,18 @@ async fn events_wait_in_the_outbox_while_the_bus_is_down() {
         delivered,
         vec![vec![0], vec![1], vec![2]],
         "delivered once, in order"
+    );
+    let unsent = OutboxEntity::find()
+        .filter(OutboxColumn::Stream.eq(stream.clone()))
+        .filter(OutboxColumn::SentAtUs.is_null())
+        .count(&db)
+        .await
+        .expect("outbox");
+    assert_eq!(unsent, 0, "the relayed page is marked sent");
+    assert_eq!(
+        outbox::relay_once(&db, &up).await.expect("relay"),
+        0,
+        "a marked event is not published again"
     );
     t.stop().await;
 }

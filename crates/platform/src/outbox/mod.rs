@@ -59,25 +59,43 @@ pub async fn relay_once(db: &DatabaseConnection, bus: &Bus) -> Result<u64, DbErr
         if pending.is_empty() {
             return Ok(sent);
         }
+        let mut published = Vec::with_capacity(pending.len());
+        let mut refused = false;
         for event in pending {
             if let Err(error) = bus
                 .publish(&event.stream, &event.event_id, &event.payload)
                 .await
             {
                 tracing::warn!(%error, pending_from = %event.event_id, "bus unavailable; events stay in the outbox");
-                return Ok(sent);
+                refused = true;
+                break;
             }
-            entity::Entity::update_many()
-                .col_expr(
-                    entity::Column::SentAtUs,
-                    sea_orm::sea_query::Expr::value(now_micros()),
-                )
-                .filter(entity::Column::EventId.eq(event.event_id.clone()))
-                .exec(db)
-                .await?;
-            sent += 1;
+            published.push(event.event_id);
+        }
+        // One statement marks the page: a commit per event capped the relay at about 1,000 events/s,
+        // below what the services write under load. Dying before this line publishes the page again,
+        // which consumers absorb (they are idempotent by event id).
+        sent += published.len() as u64;
+        mark_sent(db, published).await?;
+        if refused {
+            return Ok(sent);
         }
     }
+}
+
+async fn mark_sent(db: &DatabaseConnection, event_ids: Vec<String>) -> Result<(), DbErr> {
+    if event_ids.is_empty() {
+        return Ok(());
+    }
+    entity::Entity::update_many()
+        .col_expr(
+            entity::Column::SentAtUs,
+            sea_orm::sea_query::Expr::value(now_micros()),
+        )
+        .filter(entity::Column::EventId.is_in(event_ids))
+        .exec(db)
+        .await?;
+    Ok(())
 }
 
 /// Runs [`relay_once`] every `interval` for as long as the process lives.
