@@ -381,10 +381,10 @@ async fn main() -> anyhow::Result<()> {
                     println!("issuer: {} ({})", passport.issuer_name, passport.issuer);
                     println!(
                         "valid from {}{}",
-                        passport.valid_from,
+                        utc_date_time(passport.valid_from),
                         passport
                             .valid_until
-                            .map(|u| format!(" until {u}"))
+                            .map(|u| format!(" until {}", utc_date_time(u)))
                             .unwrap_or_default()
                     );
                     for achievement in &passport.achievements {
@@ -491,6 +491,13 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Seconds since the epoch as a UTC date and time a person reads (`2026-11-23 20:06 UTC`).
+fn utc_date_time(seconds: i64) -> String {
+    chrono::DateTime::from_timestamp(seconds, 0)
+        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_else(|| seconds.to_string())
 }
 
 /// A passport from a file: a bare JWT, or the text of its printed QR codes.

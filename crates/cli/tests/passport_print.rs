@@ -99,6 +99,22 @@ fn a_verified_passport_prints_and_its_scanned_codes_verify() {
     assert!(verified.status.success(), "{}", stderr(&verified));
     assert!(stdout(&verified).starts_with("valid passport urn:uuid:"));
     assert!(stdout(&verified).contains("- Reading grade 4 unit 59"));
+    let validity = stdout(&verified)
+        .lines()
+        .find(|line| line.starts_with("valid from "))
+        .map(str::to_owned)
+        .expect("a validity line");
+    let dates: Vec<&str> = validity
+        .trim_start_matches("valid from ")
+        .split(" until ")
+        .collect();
+    assert_eq!(dates.len(), 2, "{validity}");
+    for date in dates {
+        assert!(
+            chrono::NaiveDateTime::parse_from_str(date, "%Y-%m-%d %H:%M UTC").is_ok(),
+            "a date a person reads, not epoch seconds: {date}"
+        );
+    }
 
     std::fs::write(dir.path().join("partial.txt"), scanned[1..].join("\n")).expect("write");
     let partial = haven(
