@@ -13,6 +13,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use redis::Value;
 use redis::aio::ConnectionManager;
@@ -81,7 +82,14 @@ impl std::fmt::Debug for Bus {
 pub struct RedisBus {
     manager: ConnectionManager,
     namespace: String,
+    claim_idle: Duration,
 }
+
+/// How long another consumer of a group may hold an entry unacknowledged before [`Bus::read_group`]
+/// takes it over. Consumers are named after their host (a pod name), so a replaced pod's entries would
+/// otherwise wait forever, and a tombstone among them would leave an erasure undone. A live consumer
+/// that is still retrying re-reads its entries every poll, which keeps them from going idle.
+pub const CLAIM_IDLE: Duration = Duration::from_secs(60);
 
 impl std::fmt::Debug for RedisBus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -123,6 +131,7 @@ impl Bus {
             .map_err(|e| BusError::Unavailable(e.to_string()))?;
         Ok(Bus::Redis(RedisBus {
             manager,
+            claim_idle: CLAIM_IDLE,
             namespace: String::new(),
         }))
     }
@@ -130,6 +139,18 @@ impl Bus {
     /// This bus with every stream name prefixed by `namespace` (Redis only), so that deployments, or
     /// test suites, sharing one Redis never read each other's events. The in-process bus is private to
     /// its process already.
+    /// Sets how long a pending entry must sit idle before another consumer takes it over (Redis only;
+    /// the in-process bus lives and dies with its one process). Default [`CLAIM_IDLE`].
+    pub fn with_claim_idle(self, idle: Duration) -> Self {
+        match self {
+            Bus::Redis(redis) => Bus::Redis(RedisBus {
+                claim_idle: idle,
+                ..redis
+            }),
+            other => other,
+        }
+    }
+
     pub fn with_namespace(self, namespace: &str) -> Self {
         match self {
             Bus::Redis(redis) => Bus::Redis(RedisBus {
@@ -351,6 +372,20 @@ impl Bus {
                     }
                     redis_ack(&mut conn, stream, group, &own.trimmed).await?;
                 }
+                // Entries another consumer has held too long: it is gone (a replaced pod) or stuck.
+                let claimed =
+                    redis_claim_stale(&mut conn, stream, group, consumer, count, redis.claim_idle)
+                        .await?;
+                redis_ack(&mut conn, stream, group, &claimed.trimmed).await?;
+                if !claimed.live.is_empty() {
+                    tracing::info!(
+                        stream,
+                        group,
+                        claimed = claimed.live.len(),
+                        "took over events another consumer left unacknowledged"
+                    );
+                    return Ok(claimed.live);
+                }
                 // ">" hands out entries never delivered to this group.
                 let fresh =
                     redis_read_group(&mut conn, stream, group, consumer, count, ">").await?;
@@ -433,6 +468,53 @@ async fn redis_read_group(
         Err(e) => return Err(unavailable(e)),
     };
     parse_group_reply(reply)
+}
+
+/// `XAUTOCLAIM stream group consumer min-idle 0-0 COUNT count`: moves entries that other consumers have
+/// left pending for at least `idle` to `consumer`. A group that does not exist yet has nothing to claim.
+async fn redis_claim_stale(
+    conn: &mut ConnectionManager,
+    stream: &str,
+    group: &str,
+    consumer: &str,
+    count: usize,
+    idle: Duration,
+) -> Result<GroupBatch, BusError> {
+    let reply: Value = match redis::cmd("XAUTOCLAIM")
+        .arg(stream)
+        .arg(group)
+        .arg(consumer)
+        .arg(idle.as_millis() as u64)
+        .arg("0-0")
+        .arg("COUNT")
+        .arg(count)
+        .query_async(conn)
+        .await
+    {
+        Ok(reply) => reply,
+        Err(e) if e.code() == Some("NOGROUP") => return Ok(GroupBatch::default()),
+        Err(e) => return Err(unavailable(e)),
+    };
+    // [next cursor, [entries], (Redis 7: ids of entries deleted meanwhile, already dropped)]
+    let items = match reply {
+        Value::Array(parts) => match parts.into_iter().nth(1) {
+            Some(Value::Array(items)) => items,
+            Some(Value::Nil) | None => Vec::new(),
+            Some(_) => return Err(BusError::Protocol("XAUTOCLAIM entries are not an array")),
+        },
+        _ => return Err(BusError::Protocol("XAUTOCLAIM did not answer an array")),
+    };
+    let mut batch = GroupBatch::default();
+    for item in items {
+        if matches!(item, Value::Nil) {
+            continue;
+        }
+        match parse_entry(item)? {
+            ParsedEntry::Live(entry) => batch.live.push(entry),
+            ParsedEntry::Trimmed(position) => batch.trimmed.push(position),
+        }
+    }
+    Ok(batch)
 }
 
 /// `XGROUP CREATE stream group 0 MKSTREAM`: the group starts at the beginning of the stream (creating an

@@ -379,3 +379,60 @@ async fn redis_down_is_reported_as_unavailable_quickly() {
         started.elapsed()
     );
 }
+
+#[tokio::test]
+async fn a_consumer_that_went_away_loses_its_unacknowledged_entries_to_a_live_one() {
+    // Redis only: a consumer that is gone is another process; the in-process bus dies with its process.
+    let Some(url) = redis_url() else { return };
+    let backend = Backend::Redis(url.clone());
+    let (stream, _cleanup) = backend.stream("takeover");
+    let gone = Bus::redis(&url).expect("bus");
+    let published = publish_n(&gone, &stream, 3).await;
+    let held = gone
+        .read_group(&stream, "workers", "pod-gone", 10)
+        .await
+        .expect("read");
+    assert_eq!(
+        ids(&held),
+        published,
+        "the first pod took all three, then died"
+    );
+
+    // Within the idle time a new pod does not take them: their holder may still be working on them.
+    let patient = Bus::redis(&url)
+        .expect("bus")
+        .with_claim_idle(Duration::from_secs(3600));
+    let none = patient
+        .read_group(&stream, "workers", "pod-new", 10)
+        .await
+        .expect("read");
+    assert!(none.is_empty(), "nothing taken before the idle time");
+
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let eager = Bus::redis(&url)
+        .expect("bus")
+        .with_claim_idle(Duration::from_millis(20));
+    let taken = eager
+        .read_group(&stream, "workers", "pod-new", 10)
+        .await
+        .expect("read");
+    assert_eq!(
+        ids(&taken),
+        published,
+        "the new pod took them over, in order"
+    );
+    eager
+        .ack(&stream, "workers", &positions(&taken))
+        .await
+        .expect("ack");
+    let after = eager
+        .read_group(&stream, "workers", "pod-new", 10)
+        .await
+        .expect("read");
+    assert!(after.is_empty(), "acknowledged once, delivered no more");
+    let again = gone
+        .read_group(&stream, "workers", "pod-gone", 10)
+        .await
+        .expect("read");
+    assert!(again.is_empty(), "the old name holds nothing any more");
+}
