@@ -61,7 +61,8 @@ where
     let entries = bus.read_group(stream, group, consumer, 50).await?;
     let mut acknowledged = 0;
     for entry in entries {
-        let span = event_span(stream, group, &entry.payload);
+        let envelope = haven_proto::events::Envelope::decode(entry.payload.as_slice()).ok();
+        let span = event_span(stream, group, envelope.as_ref());
         handle(entry.payload)
             .instrument(span)
             .await
@@ -75,8 +76,14 @@ where
 /// The span an event is applied in: a consumer span continuing the trace of the change that raised the
 /// event (its envelope's `traceparent`), so one trace covers the RPC and every consumer of its events.
 /// Records the bus lag: seconds from the event's commit to now.
-pub fn event_span(stream: &str, group: &str, payload: &[u8]) -> tracing::Span {
-    let envelope = haven_proto::events::Envelope::decode(payload).unwrap_or_default();
+/// A consumer that decodes the envelope itself passes it here, so it is decoded once.
+pub fn event_span(
+    stream: &str,
+    group: &str,
+    envelope: Option<&haven_proto::events::Envelope>,
+) -> tracing::Span {
+    let blank = haven_proto::events::Envelope::default();
+    let envelope = envelope.unwrap_or(&blank);
     let span = tracing::info_span!(
         "bus.consume",
         otel.name = %format_args!("process {stream}"),
@@ -93,7 +100,7 @@ pub fn event_span(stream: &str, group: &str, payload: &[u8]) -> tracing::Span {
         &span,
         telemetry::context_from_traceparent(&envelope.traceparent),
     );
-    if let Some(at) = envelope.occurred_at {
+    if let Some(at) = &envelope.occurred_at {
         let committed = std::time::UNIX_EPOCH
             + Duration::from_secs(at.seconds.max(0) as u64)
             + Duration::from_nanos(at.nanos.max(0) as u64);

@@ -74,9 +74,10 @@ impl Feed {
             .await?;
         let mut acknowledged = 0;
         for entry in entries {
-            let span = event_span(IDENTITY_STREAM, CONSUMER_GROUP, &entry.payload);
+            let decoded = Envelope::decode(entry.payload.as_slice());
+            let span = event_span(IDENTITY_STREAM, CONSUMER_GROUP, decoded.as_ref().ok());
             async {
-                let outcome = match Envelope::decode(entry.payload.as_slice()) {
+                let outcome = match decoded {
                     Ok(envelope) => self.apply(envelope).await?,
                     Err(_) => {
                         tracing::warn!(position = %entry.position, "undecodable event skipped");

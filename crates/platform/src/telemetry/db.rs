@@ -31,11 +31,13 @@ fn record(system: &'static str, info: &sea_orm::metric::Info<'_>) {
             KeyValue::new("db.operation.name", operation.clone()),
         ],
     );
+    let Some(tracer) = super::statement_tracer() else {
+        return;
+    };
     let parent = tracing::Span::current().context();
     if !parent.span().span_context().is_valid() {
         return;
     }
-    let tracer = opentelemetry::global::tracer("haven.db");
     let end = SystemTime::now();
     let start = end.checked_sub(info.elapsed).unwrap_or(end);
     let name = match &table {
@@ -54,7 +56,7 @@ fn record(system: &'static str, info: &sea_orm::metric::Info<'_>) {
         .with_kind(SpanKind::Client)
         .with_start_time(start)
         .with_attributes(attributes)
-        .start_with_context(&tracer, &parent);
+        .start_with_context(tracer, &parent);
     if info.failed {
         span.set_status(Status::error("statement failed"));
     }

@@ -178,6 +178,7 @@ where
         global::set_tracer_provider(tracer_provider.clone());
         global::set_meter_provider(meter_provider.clone());
         let _ = INSTRUMENTS.set(Instruments::new(&meter_provider.meter("haven")));
+        let _ = STATEMENT_TRACER.set(tracer_provider.tracer("haven.db"));
         // Spans go to OpenTelemetry at INFO whatever HAVEN_LOG says: a quiet log must not cut traces.
         layers.push(
             tracing_opentelemetry::layer()
@@ -220,6 +221,13 @@ pub struct Instruments {
 }
 
 static INSTRUMENTS: OnceLock<Instruments> = OnceLock::new();
+
+/// The tracer statement spans are made with, once [`install`] has run (made once, not per statement).
+static STATEMENT_TRACER: OnceLock<opentelemetry_sdk::trace::SdkTracer> = OnceLock::new();
+
+pub(crate) fn statement_tracer() -> Option<&'static opentelemetry_sdk::trace::SdkTracer> {
+    STATEMENT_TRACER.get()
+}
 
 const SECONDS: [f64; 14] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
