@@ -36,6 +36,7 @@ async fn events_about(
                     Some(Event::ChildChanged(e)) => e.child_id.clone(),
                     Some(Event::ChildErased(e)) => e.child_id.clone(),
                     Some(Event::ChildMerged(e)) => e.from_child_id.clone(),
+                    Some(Event::LearnerAffiliationChanged(e)) => e.child_id.clone(),
                     // The learning service's events travel on its own stream.
                     Some(Event::LearnerEnrolled(_) | Event::LearningRecorded(_)) | None => {
                         String::new()
@@ -106,6 +107,9 @@ async fn changes_reach_the_bus_in_order_without_child_data_and_erasure_sends_a_t
             ),
             Some(Event::ChildErased(_)) => "erased".into(),
             Some(Event::ChildMerged(_)) => "merged".into(),
+            Some(Event::LearnerAffiliationChanged(a)) => {
+                format!("reach {} {}", a.organisation, a.affiliated)
+            }
             Some(Event::LearnerEnrolled(_) | Event::LearningRecorded(_)) => "learning".into(),
             None => "none".into(),
         })

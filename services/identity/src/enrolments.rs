@@ -1,16 +1,20 @@
-//! Educator affiliations from the learning service's `LearnerEnrolled` events: enrolling a child with a
-//! school puts the child in that school's educators' scope (the `affiliated` scope). Idempotent, so an
-//! event delivered twice changes nothing; audited like any change of who may see a child.
+//! Educator affiliations from the learning service's `LearnerEnrolled` events. The learning service lets a
+//! school enrol only a child the school already reaches (identity's `LearnerAffiliationChanged`), so an
+//! enrolment never reaches a child anew: it marks the school's affiliation as `enrolled`, which a revoked
+//! placement then leaves standing (and restores it when the revocation overtook the enrolment on the
+//! way). Idempotent, so an event delivered twice changes nothing; audited like any change of who may see
+//! a child.
 
 use haven_platform::ServiceError;
 use haven_platform::audit::{self, AuditEntry};
 use haven_proto::events::{Envelope, envelope::Event};
 use prost::Message as _;
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{EntityTrait, Set, TransactionTrait};
+use sea_orm::{ColumnTrait as _, EntityTrait, Set, TransactionTrait};
 
 use crate::IdentityService;
-use crate::entity::{affiliation, child};
+use crate::entity::affiliation::{self, ENROLLED, PLACED};
+use crate::entity::child;
 
 impl IdentityService {
     /// Applies one event of the learning stream. Events other than enrolments are ignored, and so is
@@ -47,17 +51,20 @@ impl IdentityService {
             txn.rollback().await?;
             return Ok(());
         }
+        // The placement may have been revoked while this event travelled: the enrolment, made while the
+        // school reached the child, keeps it in reach all the same (the learning service did the same).
         affiliation::Entity::insert(affiliation::ActiveModel {
             child_id: Set(enrolled.child_id),
             organisation: Set(enrolled.organisation),
-            kind: Set("enrolled".into()),
+            kind: Set(ENROLLED.into()),
         })
         .on_conflict(
             OnConflict::columns([
                 affiliation::Column::ChildId,
                 affiliation::Column::Organisation,
             ])
-            .do_nothing()
+            .value(affiliation::Column::Kind, ENROLLED)
+            .action_and_where(affiliation::Column::Kind.eq(PLACED))
             .to_owned(),
         )
         .exec_without_returning(&txn)

@@ -1,6 +1,8 @@
 //! The events the identity service raises, written to its outbox in the transaction of the change.
 
-use haven_proto::events::{ChildChanged, ChildErased, Envelope, envelope::Event};
+use haven_proto::events::{
+    ChildChanged, ChildErased, Envelope, LearnerAffiliationChanged, envelope::Event,
+};
 use prost::Message as _;
 
 use crate::entity::child;
@@ -34,6 +36,23 @@ pub(crate) fn child_changed(row: &child::Model, registered: bool) -> (String, Ve
             identity_version: row.identity_version,
         }),
         row.updated_at_us,
+    )
+}
+
+/// An organisation came to reach a child as a learner (`affiliated`), or stopped reaching it.
+pub(crate) fn learner_affiliation_changed(
+    child_id: &str,
+    organisation: &str,
+    affiliated: bool,
+    at_us: i64,
+) -> (String, Vec<u8>) {
+    envelope(
+        Event::LearnerAffiliationChanged(LearnerAffiliationChanged {
+            child_id: child_id.to_owned(),
+            organisation: organisation.to_owned(),
+            affiliated,
+        }),
+        at_us,
     )
 }
 

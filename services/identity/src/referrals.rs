@@ -19,7 +19,7 @@ use crate::record::{
     CHILD_CLASSES, class_list, now_micros, parse_class_list, timestamp, wire_class,
 };
 use crate::service::{IdentityService, decode_cursor, encode_cursor, hex};
-use crate::store::{REFERRAL_ACCEPTED, ReferralCreated};
+use crate::store::{REFERRAL_ACCEPTED, REFERRAL_REVOKED, ReferralCreated};
 use crate::validate;
 
 const RPC_CREATE: &str = "/haven.identity.v1.ChildIdentity/CreateReferral";
@@ -29,7 +29,6 @@ const RPC_LIST: &str = "/haven.identity.v1.ChildIdentity/ListReferrals";
 const PENDING: &str = "pending";
 const REJECTED: &str = "rejected";
 const DONE: &str = "done";
-const REVOKED: &str = "revoked";
 
 fn status_name(status: ReferralStatus) -> Option<&'static str> {
     match status {
@@ -37,7 +36,7 @@ fn status_name(status: ReferralStatus) -> Option<&'static str> {
         ReferralStatus::Accepted => Some(REFERRAL_ACCEPTED),
         ReferralStatus::Rejected => Some(REJECTED),
         ReferralStatus::Done => Some(DONE),
-        ReferralStatus::Revoked => Some(REVOKED),
+        ReferralStatus::Revoked => Some(REFERRAL_REVOKED),
         ReferralStatus::Unspecified => None,
     }
 }
@@ -63,10 +62,10 @@ pub(crate) fn to_wire(row: &referral::Model) -> Referral {
         from_agency: row.from_agency.clone(),
         to_agency: row.to_agency.clone(),
         service: row.service.clone(),
-        kind: if row.kind == "transfer" {
-            ReferralKind::Transfer as i32
-        } else {
-            ReferralKind::Service as i32
+        kind: match row.kind.as_str() {
+            "transfer" => ReferralKind::Transfer as i32,
+            referral::EDUCATION => ReferralKind::Education as i32,
+            _ => ReferralKind::Service as i32,
         },
         shared_classes: parse_class_list(&row.shared_classes)
             .iter()
@@ -123,7 +122,21 @@ impl IdentityService {
         validate::record_id("child_id", &request.child_id)
             .map_err(ServiceError::InvalidArgument)?;
         agency_name("to_agency", &request.to_agency)?;
-        if request.to_agency == principal.agency {
+        let kind = match ReferralKind::try_from(request.kind) {
+            Ok(ReferralKind::Service) => "service",
+            Ok(ReferralKind::Transfer) => "transfer",
+            Ok(ReferralKind::Education) => referral::EDUCATION,
+            _ => {
+                return Err(ServiceError::invalid(
+                    "kind",
+                    "must be SERVICE, TRANSFER or EDUCATION",
+                ));
+            }
+        };
+        let education = kind == referral::EDUCATION;
+        // A school may belong to the referrer's own organisation: educators never reach a case through
+        // their agency alone, only through a placement.
+        if request.to_agency == principal.agency && !education {
             return Err(ServiceError::invalid("to_agency", "must be another agency"));
         }
         if request.service.trim().is_empty() || request.service.chars().count() > 200 {
@@ -132,12 +145,13 @@ impl IdentityService {
                 "must be 1 to 200 characters",
             ));
         }
-        let kind = match ReferralKind::try_from(request.kind) {
-            Ok(ReferralKind::Service) => "service",
-            Ok(ReferralKind::Transfer) => "transfer",
-            _ => return Err(ServiceError::invalid("kind", "must be SERVICE or TRANSFER")),
-        };
         let shared = classes_from_wire(&request.shared_classes)?;
+        if education && shared != ClassSet::of(&[DataClass::Identity]) {
+            return Err(ServiceError::invalid(
+                "shared_classes",
+                "an education referral shares identity only",
+            ));
+        }
         let override_reason = request.consent_override_reason.trim().to_owned();
         if !override_reason.is_empty() && !(10..=2000).contains(&override_reason.chars().count()) {
             return Err(ServiceError::invalid(
@@ -236,7 +250,12 @@ impl IdentityService {
                         service: request.service.trim().to_owned(),
                         kind: kind.into(),
                         shared_classes: class_list(shared),
-                        status: PENDING.into(),
+                        // Educators never see referrals, so a placement is in force from the start.
+                        status: if education {
+                            REFERRAL_ACCEPTED.into()
+                        } else {
+                            PENDING.into()
+                        },
                         consent_overridden: overriding,
                         override_reason: override_reason.clone(),
                         request_id: request.request_id.clone(),
@@ -284,7 +303,12 @@ impl IdentityService {
             return Err(ServiceError::NotFound("referral"));
         }
         let from = row.status.as_str();
+        let placement = row.kind == referral::EDUCATION;
         let legal = match target {
+            // A placement with a school is in force from the start; only its referrer ends it.
+            _ if placement => {
+                target == ReferralStatus::Revoked && referring && from == REFERRAL_ACCEPTED
+            }
             ReferralStatus::Accepted | ReferralStatus::Rejected => receiving && from == PENDING,
             ReferralStatus::Done => receiving && from == REFERRAL_ACCEPTED,
             ReferralStatus::Revoked => referring && (from == PENDING || from == REFERRAL_ACCEPTED),

@@ -95,6 +95,7 @@ fn referred_children(agency: &str) -> SelectStatement {
         .from(referral::Entity)
         .and_where(referral::Column::ToAgency.eq(agency))
         .and_where(referral::Column::Status.eq(REFERRAL_ACCEPTED))
+        .and_where(referral::Column::Kind.ne(referral::EDUCATION))
         .to_owned()
 }
 

@@ -74,6 +74,8 @@ impl Loading {
 
 /// The referral status that shares classes with the receiving agency.
 pub(crate) const REFERRAL_ACCEPTED: &str = "accepted";
+/// The referral status of a referral its referrer took back.
+pub(crate) const REFERRAL_REVOKED: &str = "revoked";
 
 /// Every child's data key is generation 1 until re-keying exists; the generation is bound into each
 /// sealed value's associated data so a later re-key cannot be confused with it.
@@ -189,10 +191,13 @@ impl Store {
             affiliation::Entity::insert(affiliation::ActiveModel {
                 child_id: Set(new.id.clone()),
                 organisation: Set(organisation.clone()),
-                kind: Set("registered".into()),
+                kind: Set(affiliation::REGISTERED.into()),
             })
             .exec_without_returning(&txn)
             .await?;
+            let (event_id, event) =
+                events::learner_affiliation_changed(&new.id, &organisation, true, now);
+            outbox::append(&txn, IDENTITY_STREAM, &event_id, event).await?;
             affiliations.push(organisation);
         }
         idempotency::Entity::insert(idempotency::ActiveModel {
@@ -693,6 +698,73 @@ async fn break_glass_of<C: ConnectionTrait>(
     Ok(by_child)
 }
 
+/// An education referral takes effect: the school reaches the child as a learner, and the learning
+/// service is told so in the same transaction.
+async fn place_with_school<C: ConnectionTrait>(
+    conn: &C,
+    placement: &referral::Model,
+) -> Result<(), ServiceError> {
+    let placed = affiliation::Entity::insert(affiliation::ActiveModel {
+        child_id: Set(placement.child_id.clone()),
+        organisation: Set(placement.to_agency.clone()),
+        kind: Set(affiliation::PLACED.into()),
+    })
+    .on_conflict(
+        OnConflict::columns([
+            affiliation::Column::ChildId,
+            affiliation::Column::Organisation,
+        ])
+        .do_nothing()
+        .to_owned(),
+    )
+    .exec_without_returning(conn)
+    .await?;
+    if placed > 0 {
+        let (event_id, event) = events::learner_affiliation_changed(
+            &placement.child_id,
+            &placement.to_agency,
+            true,
+            placement.created_at_us,
+        );
+        outbox::append(conn, IDENTITY_STREAM, &event_id, event).await?;
+    }
+    Ok(())
+}
+
+/// A revoked education referral ends the school's reach, unless another placement with the same school
+/// still stands or the affiliation is no longer the placement's alone (the child was enrolled there, or
+/// an educator of the school registered the child).
+async fn end_placement<C: ConnectionTrait>(
+    conn: &C,
+    revoked: &referral::Model,
+    now: i64,
+) -> Result<(), ServiceError> {
+    let still_placed = referral::Entity::find()
+        .filter(referral::Column::ChildId.eq(revoked.child_id.as_str()))
+        .filter(referral::Column::ToAgency.eq(revoked.to_agency.as_str()))
+        .filter(referral::Column::Kind.eq(referral::EDUCATION))
+        .filter(referral::Column::Status.eq(REFERRAL_ACCEPTED))
+        .filter(referral::Column::Id.ne(revoked.id.as_str()))
+        .one(conn)
+        .await?
+        .is_some();
+    if still_placed {
+        return Ok(());
+    }
+    let ended = affiliation::Entity::delete_many()
+        .filter(affiliation::Column::ChildId.eq(revoked.child_id.as_str()))
+        .filter(affiliation::Column::Organisation.eq(revoked.to_agency.as_str()))
+        .filter(affiliation::Column::Kind.eq(affiliation::PLACED))
+        .exec(conn)
+        .await?;
+    if ended.rows_affected > 0 {
+        let (event_id, event) =
+            events::learner_affiliation_changed(&revoked.child_id, &revoked.to_agency, false, now);
+        outbox::append(conn, IDENTITY_STREAM, &event_id, event).await?;
+    }
+    Ok(())
+}
+
 /// The accepted referrals of `ids`, as access control reads them.
 async fn referrals_of<C: ConnectionTrait>(
     conn: &C,
@@ -704,6 +776,7 @@ async fn referrals_of<C: ConnectionTrait>(
     let rows = referral::Entity::find()
         .filter(referral::Column::ChildId.is_in(ids.iter().cloned()))
         .filter(referral::Column::Status.eq(REFERRAL_ACCEPTED))
+        .filter(referral::Column::Kind.ne(referral::EDUCATION))
         .all(conn)
         .await?;
     let mut by_child: HashMap<String, Vec<ReferralGrant>> = HashMap::new();
@@ -925,6 +998,9 @@ impl Store {
         referral::Entity::insert(referral::ActiveModel::from(row.clone()))
             .exec_without_returning(&txn)
             .await?;
+        if row.kind == referral::EDUCATION {
+            place_with_school(&txn, &row).await?;
+        }
         txn.commit().await?;
         Ok(ReferralCreated::Created(Box::new(row)))
     }
@@ -979,6 +1055,9 @@ impl Store {
             txn.rollback().await?;
             return Err(ServiceError::NotFound("referral"));
         };
+        if row.kind == referral::EDUCATION && to == REFERRAL_REVOKED {
+            end_placement(&txn, &row, now).await?;
+        }
         if let Some((owner, agency)) = transfer_to {
             let Some(current) = child::Entity::find_by_id(row.child_id.clone())
                 .one(&txn)

@@ -1,5 +1,6 @@
 //! The child projection, fed by the identity service's events: owner and agency for the caseworker and
-//! supervisor scopes, and erasure. Applying an event is idempotent by its id, and an older
+//! supervisor scopes, the organisations that reach the child as a learner (the educator scope), and
+//! erasure. Applying an event is idempotent by its id, and an older
 //! `ChildChanged` than the one applied changes nothing.
 //!
 //! Erasure drops everything held about the child here: projection, affiliations, enrolments, records and
@@ -9,10 +10,12 @@
 
 use haven_platform::ServiceError;
 use haven_platform::audit::{self, AuditEntry};
-use haven_proto::events::{Envelope, envelope::Event};
+use haven_proto::events::{Envelope, LearnerAffiliationChanged, envelope::Event};
 use prost::Message as _;
 use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, TransactionTrait,
+};
 
 use crate::convert::now_micros;
 use crate::entity::{affiliation, child, consumed_event, enrolment, passport, record};
@@ -25,8 +28,51 @@ pub enum Applied {
     ChildErased,
     /// A duplicate's learning history moved to the record it was merged into.
     ChildMerged,
+    /// An organisation came to reach the child as a learner, or stopped reaching it.
+    ReachChanged,
     /// Already applied, older than what is held, or not an event this service follows.
     Ignored,
+}
+
+/// Which organisations reach a child follows identity's word alone: an educator of the school registered
+/// the child, or the case's owner placed the child there. A withdrawn placement leaves an organisation
+/// that has enrolled the child in reach: the enrolment and its records stay the school's.
+async fn reach_changed(
+    txn: &DatabaseTransaction,
+    changed: LearnerAffiliationChanged,
+) -> Result<(), ServiceError> {
+    if changed.affiliated {
+        affiliation::Entity::insert(affiliation::ActiveModel {
+            child_id: Set(changed.child_id),
+            organisation: Set(changed.organisation),
+            since_us: Set(now_micros()),
+        })
+        .on_conflict(
+            OnConflict::columns([
+                affiliation::Column::ChildId,
+                affiliation::Column::Organisation,
+            ])
+            .do_nothing()
+            .to_owned(),
+        )
+        .exec_without_returning(txn)
+        .await?;
+        return Ok(());
+    }
+    let enrolled = enrolment::Entity::find()
+        .filter(enrolment::Column::ChildId.eq(changed.child_id.as_str()))
+        .filter(enrolment::Column::Organisation.eq(changed.organisation.as_str()))
+        .one(txn)
+        .await?
+        .is_some();
+    if !enrolled {
+        affiliation::Entity::delete_many()
+            .filter(affiliation::Column::ChildId.eq(changed.child_id.as_str()))
+            .filter(affiliation::Column::Organisation.eq(changed.organisation.as_str()))
+            .exec(txn)
+            .await?;
+    }
+    Ok(())
 }
 
 impl LearningService {
@@ -41,7 +87,10 @@ impl LearningService {
         };
         if !matches!(
             event,
-            Event::ChildChanged(_) | Event::ChildErased(_) | Event::ChildMerged(_)
+            Event::ChildChanged(_)
+                | Event::ChildErased(_)
+                | Event::ChildMerged(_)
+                | Event::LearnerAffiliationChanged(_)
         ) {
             return Ok(Applied::Ignored);
         }
@@ -184,6 +233,10 @@ impl LearningService {
                     .await?;
                 child::Entity::delete_by_id(from).exec(&txn).await?;
                 Applied::ChildMerged
+            }
+            Event::LearnerAffiliationChanged(changed) => {
+                reach_changed(&txn, changed).await?;
+                Applied::ReachChanged
             }
             _ => Applied::Ignored,
         };

@@ -3,8 +3,9 @@
 //! transaction, answer.
 //!
 //! Who may do what (the gateway's coarse rules mirror the first check of each handler):
-//! - educator: everything about learners enrolled with their organisation (policy scope `affiliated`);
-//!   enrolling creates the affiliation.
+//! - educator: everything about learners their organisation reaches (policy scope `affiliated`). Only
+//!   the identity service widens that reach (`LearnerAffiliationChanged`): a school's educator registered
+//!   the child, or the case's owner placed the child with the school. Enrolling needs that reach first.
 //! - lms: RecordLearning and CorrectLearningRecord for learners with an active enrolment at its
 //!   organisation (token `agency`), and reading curricula. It reads no learner data: the default policy
 //!   gives it no grant, so this rule lives here.
@@ -800,18 +801,15 @@ impl LearningService {
                 "is not a known framework",
             ));
         }
-        let mut learner = Self::learner(&self.db, &request.child_id)
+        // A school enrols only a child it already reaches (identity's word: its educator registered the
+        // child, or the case's owner placed the child with it). Anything else answers as a missing child
+        // does, so the answer tells nothing of children out of reach.
+        let learner = Self::learner(&self.db, &request.child_id)
             .await?
+            .filter(|learner| learner.affiliations.contains(&principal.agency))
             .ok_or(ServiceError::NotFound("child"))?;
-        // Enrolment creates the affiliation: may the caller write education for a learner of their own
-        // organisation?
-        if !learner.affiliations.contains(&principal.agency) {
-            learner.affiliations.push(principal.agency.clone());
-        }
         if !self.may_write_education(principal, &learner) {
-            return Err(ServiceError::PermissionDenied(
-                "your role may not enrol learners".into(),
-            ));
+            return Err(ServiceError::NotFound("child"));
         }
         let rpc = rpc!("EnrolLearner");
         let hash = body_hash(&request);
@@ -833,20 +831,6 @@ impl LearningService {
             return Ok(enrolment_view(&row));
         }
         let now = now_micros();
-        let affiliated =
-            affiliation::Entity::find_by_id((request.child_id.clone(), principal.agency.clone()))
-                .one(&txn)
-                .await?
-                .is_some();
-        if !affiliated {
-            affiliation::Entity::insert(affiliation::ActiveModel {
-                child_id: Set(request.child_id.clone()),
-                organisation: Set(principal.agency.clone()),
-                since_us: Set(now),
-            })
-            .exec_without_returning(&txn)
-            .await?;
-        }
         let row = enrolment::Model {
             id: uuid::Uuid::now_v7().to_string(),
             child_id: request.child_id.clone(),
@@ -1204,6 +1188,18 @@ impl LearningService {
             return Err(ServiceError::PermissionDenied(
                 "only the recording organisation may correct a record".into(),
             ));
+        }
+        // A learning platform answers for its own statements only: an educator's record is the
+        // educator's to correct.
+        if self.is_platform(principal) {
+            let recorded_by = LearningRecord::decode(current.body.as_slice())
+                .map(|body| body.recorded_by)
+                .unwrap_or_default();
+            if recorded_by != principal.sub {
+                return Err(ServiceError::PermissionDenied(
+                    "a learning platform may correct only the records it wrote".into(),
+                ));
+            }
         }
         let replacement = match request.replacement.clone() {
             Some(mut r) => {

@@ -402,6 +402,7 @@ async fn retries_replay_the_first_result_and_stale_versions_change_nothing() {
     let teacher = h.token("educator", "teacher-1", SCHOOL_A);
     h.import_example_framework(&teacher).await;
     let child = h.child("cw-1", AGENCY).await;
+    h.affiliate(&child, SCHOOL_A, true).await;
     let mut client = h.client();
     let request = EnrolLearnerRequest {
         request_id: "enrol-1".into(),
@@ -1222,5 +1223,140 @@ async fn a_merged_duplicates_learning_history_moves_to_the_kept_child() {
         .await
         .expect_err("the duplicate is no more");
     assert_eq!(gone.code(), Code::NotFound);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn an_educator_enrols_only_a_child_its_school_reaches() {
+    let h = Harness::start().await;
+    let teacher = h.token("educator", "teacher-1", SCHOOL_A);
+    let intruder = h.token("educator", "teacher-b", SCHOOL_B);
+    let case = h.child("cw-1", AGENCY).await;
+    let pupil = h.child("teacher-1", SCHOOL_A).await;
+    h.enrol(&teacher, &pupil).await;
+    let mut client = h.client();
+    let enrol = |child_id: &str| EnrolLearnerRequest {
+        request_id: uuid::Uuid::now_v7().to_string(),
+        child_id: child_id.into(),
+        programme: "Catch-up".into(),
+        ..Default::default()
+    };
+    let missing = client
+        .enrol_learner(authed(&intruder, enrol(&uuid::Uuid::now_v7().to_string())))
+        .await
+        .expect_err("no such child");
+    assert_eq!(missing.code(), Code::NotFound);
+    // A caseworker's case and another school's pupil answer exactly as a missing child does.
+    for child in [&case, &pupil] {
+        let refused = client
+            .enrol_learner(authed(&intruder, enrol(child)))
+            .await
+            .expect_err("out of reach");
+        assert_eq!(
+            (refused.code(), refused.message()),
+            (missing.code(), missing.message())
+        );
+        let read = client
+            .list_enrolments(authed(
+                &intruder,
+                ListEnrolmentsRequest {
+                    child_id: child.clone(),
+                    page: None,
+                },
+            ))
+            .await
+            .expect_err("still out of reach");
+        assert_eq!(read.code(), Code::NotFound);
+    }
+    let affiliations = haven_learning::entity::affiliation::Entity::find()
+        .all(h.db())
+        .await
+        .expect("affiliations");
+    assert!(
+        affiliations.iter().all(|a| a.organisation != SCHOOL_B),
+        "a refused enrolment leaves no affiliation"
+    );
+
+    // Once identity places the case with school B, B may enrol it; a withdrawn placement ends that
+    // reach, unless B enrolled the child meanwhile.
+    h.affiliate(&case, SCHOOL_B, true).await;
+    client
+        .enrol_learner(authed(&intruder, enrol(&case)))
+        .await
+        .expect("placed with school B");
+    h.affiliate(&case, SCHOOL_B, false).await;
+    client
+        .list_enrolments(authed(
+            &intruder,
+            ListEnrolmentsRequest {
+                child_id: case.clone(),
+                page: None,
+            },
+        ))
+        .await
+        .expect("an enrolled pupil stays the school's");
+    let other = h.child("cw-1", AGENCY).await;
+    h.affiliate(&other, SCHOOL_B, true).await;
+    h.affiliate(&other, SCHOOL_B, false).await;
+    let withdrawn = client
+        .enrol_learner(authed(&intruder, enrol(&other)))
+        .await
+        .expect_err("placement withdrawn before any enrolment");
+    assert_eq!(withdrawn.code(), Code::NotFound);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_learning_platform_corrects_only_the_records_it_wrote() {
+    let h = Harness::start().await;
+    let teacher = h.token("educator", "teacher-1", SCHOOL_A);
+    h.import_example_framework(&teacher).await;
+    let child = h.child("cw-1", AGENCY).await;
+    h.enrol(&teacher, &child).await;
+    let lms = h.token("lms", "lms-client-1", SCHOOL_A);
+    let other_lms = h.token("lms", "lms-client-2", SCHOOL_A);
+    let mut client = h.client();
+    let by_teacher = record(&mut client, &teacher, maths_assessment(&child, 40.0))
+        .await
+        .expect("teacher's record");
+    let by_lms = record(&mut client, &lms, maths_assessment(&child, 45.0))
+        .await
+        .expect("platform's record");
+    let correct = |record_id: &str| CorrectLearningRecordRequest {
+        request_id: uuid::Uuid::now_v7().to_string(),
+        record_id: record_id.into(),
+        reason: "entered against the wrong learner".into(),
+        replacement: None,
+    };
+    for (token, record_id) in [(&lms, &by_teacher.id), (&other_lms, &by_lms.id)] {
+        let refused = client
+            .correct_learning_record(authed(token, correct(record_id)))
+            .await
+            .expect_err("not its record");
+        assert_eq!(refused.code(), Code::PermissionDenied);
+    }
+    let records = client
+        .list_learning_records(authed(
+            &teacher,
+            ListLearningRecordsRequest {
+                child_id: child.clone(),
+                page: None,
+            },
+        ))
+        .await
+        .expect("list")
+        .into_inner()
+        .records;
+    assert!(records.iter().all(|r| !r.voided), "nothing was voided");
+    let corrected = client
+        .correct_learning_record(authed(&lms, correct(&by_lms.id)))
+        .await
+        .expect("its own record")
+        .into_inner();
+    assert!(corrected.voided.expect("voided").voided);
+    client
+        .correct_learning_record(authed(&teacher, correct(&by_teacher.id)))
+        .await
+        .expect("the educator corrects its own organisation's record");
     h.stop().await;
 }

@@ -107,6 +107,7 @@ async fn a_burst_with_retries_reused_keys_and_refusals_answers_each_caller_on_it
         .expect("earlier record")
         .into_inner();
     let other = h.child("cw-3", AGENCY).await;
+    h.affiliate(&other, SCHOOL_A, true).await;
     client
         .enrol_learner(authed(
             &teacher,

@@ -8,9 +8,18 @@ pub struct Model {
     pub child_id: String,
     #[sea_orm(primary_key, auto_increment = false)]
     pub organisation: String,
-    /// `registered` (an educator of the organisation registered the learner) or `enrolled`.
+    /// `registered` (an educator of the organisation registered the learner), `referred` (the case's
+    /// owner placed the child with the school: an education referral) or `enrolled` (enrolled there
+    /// since; a revoked placement no longer ends it).
     pub kind: String,
 }
+
+/// An educator of the organisation registered the learner.
+pub const REGISTERED: &str = "registered";
+/// The case's owner placed the child with the school (an education referral).
+pub const PLACED: &str = "referred";
+/// A placement the school has enrolled the child under since.
+pub const ENROLLED: &str = "enrolled";
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 pub enum Relation {}

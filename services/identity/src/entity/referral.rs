@@ -10,7 +10,7 @@ pub struct Model {
     pub from_agency: String,
     pub to_agency: String,
     pub service: String,
-    /// `service` or `transfer`.
+    /// `service`, `transfer` or `education` (a placement with a school; see [`EDUCATION`]).
     pub kind: String,
     /// Comma-separated data classes shared with the receiving agency.
     pub shared_classes: String,
@@ -26,6 +26,10 @@ pub struct Model {
     pub updated_at_us: i64,
     pub updated_by: String,
 }
+
+/// The kind of an education referral: it gives the school's educators reach over the child (an
+/// affiliation), never the partner scope, so it is left out wherever accepted referrals grant access.
+pub const EDUCATION: &str = "education";
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 pub enum Relation {}

@@ -11,7 +11,9 @@ use haven_authz::{
 };
 use haven_learning::passport::{Achievement, PassportContent, Recipient, Score};
 use haven_learning::{LearningService, PassportIssuer, TrustList};
-use haven_proto::events::{ChildChanged, ChildErased, Envelope, envelope::Event};
+use haven_proto::events::{
+    ChildChanged, ChildErased, Envelope, LearnerAffiliationChanged, envelope::Event,
+};
 use haven_proto::learning::learning_records_client::LearningRecordsClient;
 use haven_proto::learning::*;
 use prost::Message as _;
@@ -27,6 +29,8 @@ pub struct Harness {
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     /// PostgreSQL base URL and schema, dropped on stop.
     schema: Option<(String, String)>,
+    /// The organisation of every token this harness signed, so `enrol` knows the school.
+    organisations: std::sync::Mutex<std::collections::HashMap<String, String>>,
 }
 
 fn unique() -> String {
@@ -111,6 +115,7 @@ impl Harness {
             dir,
             stop: Some(stop),
             schema,
+            organisations: Default::default(),
         }
     }
 
@@ -124,7 +129,8 @@ impl Harness {
 
     pub fn token(&self, role: &str, sub: &str, agency: &str) -> String {
         let now = chrono::Utc::now().timestamp() as u64;
-        self.key
+        let token = self
+            .key
             .sign(&Claims {
                 iss: "haven-dev".into(),
                 aud: "haven".into(),
@@ -138,7 +144,12 @@ impl Harness {
                 team: None,
                 locations: vec![],
             })
-            .expect("sign")
+            .expect("sign");
+        self.organisations
+            .lock()
+            .expect("organisations")
+            .insert(token.clone(), agency.to_owned());
+        token
     }
 
     /// A child as identity's `ChildChanged` announces it; returns its id.
@@ -195,7 +206,33 @@ impl Harness {
         assert!(response.imported, "{:?}", response.errors);
     }
 
+    /// Identity's word that `organisation` reaches the child as a learner (an educator of it registered
+    /// the child, or the case's owner placed the child there), or no longer does.
+    pub async fn affiliate(&self, child_id: &str, organisation: &str, affiliated: bool) {
+        let event = envelope(Event::LearnerAffiliationChanged(
+            LearnerAffiliationChanged {
+                child_id: child_id.into(),
+                organisation: organisation.into(),
+                affiliated,
+            },
+        ));
+        self.service
+            .apply_identity_event(&event)
+            .await
+            .expect("apply");
+    }
+
+    /// Enrols the child with the school of `token` (a token this harness signed), as the school does once
+    /// identity has placed the child with it: the placement is announced first.
     pub async fn enrol(&self, token: &str, child_id: &str) -> Enrolment {
+        let school = self
+            .organisations
+            .lock()
+            .expect("organisations")
+            .get(token)
+            .cloned()
+            .expect("a token signed by this harness");
+        self.affiliate(child_id, &school, true).await;
         self.client()
             .enrol_learner(authed(
                 token,
