@@ -408,7 +408,8 @@ mod tests {
         let checkpoint = key.sign("identity", 42, HASH, 1_700_000_000_000_000);
         assert_eq!(trusted.check(&checkpoint), Ok(()));
 
-        let edits: [(&str, fn(&mut Checkpoint)); 5] = [
+        type Edit = fn(&mut Checkpoint);
+        let edits: [(&str, Edit); 5] = [
             ("service", |c| c.service = "learning".into()),
             ("seq", |c| c.seq += 1),
             ("hash", |c| c.hash = HASH.replace('5', "6")),
