@@ -27,6 +27,8 @@ pub struct TestSuite {
     pub data_dir: PathBuf,
     /// The identity service's database, for tests that inspect what was stored.
     pub identity_db_url: String,
+    /// The configuration the suite was started with (data dir, database URLs, Redis, audit keys).
+    pub config: HavenConfig,
     postgres_schema: Option<(String, String)>,
 }
 
@@ -106,7 +108,11 @@ impl TestSuite {
             let admin = sea_orm::Database::connect(&base)
                 .await
                 .expect("connect to HAVEN_TEST_DATABASE_URL");
-            for name in [schema.clone(), format!("{schema}_ft")] {
+            for name in [
+                schema.clone(),
+                format!("{schema}_ft"),
+                format!("{schema}_ln"),
+            ] {
                 admin
                     .execute_unprepared(&format!("CREATE SCHEMA \"{name}\""))
                     .await
@@ -120,10 +126,13 @@ impl TestSuite {
             config.family_tracing.database_url = Some(format!(
                 "{base}{separator}options%5Bsearch_path%5D={schema}_ft"
             ));
+            config.learning.database_url = Some(format!(
+                "{base}{separator}options%5Bsearch_path%5D={schema}_ln"
+            ));
             postgres_schema = Some((base, schema));
         }
         let identity_db_url = config.identity_database_url();
-        let suite = Suite::start(config).await.expect("suite starts");
+        let suite = Suite::start(config.clone()).await.expect("suite starts");
         let channel = Channel::from_shared(format!("http://{}", suite.gateway_addr))
             .expect("gateway url")
             .connect()
@@ -135,6 +144,7 @@ impl TestSuite {
             channel,
             data_dir,
             identity_db_url,
+            config,
             postgres_schema,
         }
     }
@@ -201,10 +211,21 @@ impl TestSuite {
         ] {
             bus.delete_stream(stream).await.ok();
         }
+        for service in haven::audit::SERVICES {
+            bus.delete_stream(&haven_platform::audit::checkpointer::checkpoint_stream(
+                service,
+            ))
+            .await
+            .ok();
+        }
         if let Some((base, schema)) = self.postgres_schema
             && let Ok(admin) = sea_orm::Database::connect(&base).await
         {
-            for name in [schema.clone(), format!("{schema}_ft")] {
+            for name in [
+                schema.clone(),
+                format!("{schema}_ft"),
+                format!("{schema}_ln"),
+            ] {
                 admin
                     .execute_unprepared(&format!("DROP SCHEMA IF EXISTS \"{name}\" CASCADE"))
                     .await

@@ -8,10 +8,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand, ValueEnum};
+use haven::audit::VerifyOptions;
 use haven::suite::{self, Suite};
 use haven_authz::{Authenticator, Claims, DevSigningKey, Policy, TokenVerifier};
 use haven_platform::HavenConfig;
-use haven_platform::audit::ChainReport;
+use haven_platform::audit::CheckpointPublicKey;
 use haven_platform::server::{bind, shutdown_signal};
 
 // glibc malloc showed up as about a tenth of the gateway's CPU per request under load (BENCHMARKS.md).
@@ -58,7 +59,8 @@ enum Command {
         #[arg(value_enum)]
         service: Option<ServiceName>,
     },
-    /// Check the audit log's hash chain: any changed, deleted, reordered or inserted entry is reported.
+    /// Check every service's audit log: its hash chain, and its signed checkpoints published outside the
+    /// database, so that a rewritten, truncated or recomputed log is reported.
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
@@ -145,8 +147,24 @@ enum PolicyCommand {
 
 #[derive(Debug, Subcommand)]
 enum AuditCommand {
-    /// Recompute the identity service's audit chain. Exits 1 if it is broken.
-    Verify,
+    /// Check the audit logs of identity, family tracing and learning: each chain is recomputed, and
+    /// checked against every checkpoint its service signed and published (its file in the checkpoint
+    /// dir, and the Redis stream when redis_url is set): each checkpoint must be signed by a trusted
+    /// key, match the chain's entry at its sequence number, and lie within the chain. Reports per
+    /// service; exits 1 if any log is broken or cannot be checked.
+    Verify {
+        /// A checkpoint public key to trust (`ed25519:...`, from `haven audit public-key`), besides
+        /// the configured signing key and `audit.trusted_checkpoint_keys`. Repeatable.
+        #[arg(long = "public-key", value_name = "KEY")]
+        public_keys: Vec<String>,
+        /// A file of log lines (or checkpoint lines) exported from the log pipeline; the checkpoints
+        /// in it are checked too. Repeatable.
+        #[arg(long = "checkpoints", value_name = "FILE")]
+        exports: Vec<PathBuf>,
+    },
+    /// Print the public half of the key that signs audit checkpoints, for auditors to trust
+    /// (`audit.trusted_checkpoint_keys`, or `haven audit verify --public-key`).
+    PublicKey,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -282,26 +300,44 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         Command::Audit {
-            command: AuditCommand::Verify,
+            command:
+                AuditCommand::Verify {
+                    public_keys,
+                    exports,
+                },
         } => {
-            let url = config.identity_database_url();
-            if let Some(path) = url
-                .strip_prefix("sqlite://")
-                .and_then(|rest| rest.split('?').next())
-                && !std::path::Path::new(path).exists()
-            {
-                bail!("no identity database at {path}: nothing to verify");
-            }
-            let db = haven_platform::db::connect(&url).await?;
-            match haven_platform::audit::verify_chain(&db).await? {
-                ChainReport::Intact { entries } => {
-                    println!("identity audit log: intact, {entries} entries");
-                }
-                ChainReport::Broken { at_seq, reason } => {
-                    println!("identity audit log: BROKEN at entry {at_seq}: {reason}");
-                    std::process::exit(1);
+            let public_keys = public_keys
+                .iter()
+                .map(|text| text.parse::<CheckpointPublicKey>())
+                .collect::<Result<Vec<_>, _>>()?;
+            let options = VerifyOptions {
+                public_keys,
+                exports,
+            };
+            let results = haven::audit::verify_all(&config, &options).await?;
+            let interval = config.audit.checkpoint_interval();
+            for result in &results {
+                for line in result.describe(interval) {
+                    println!("{line}");
                 }
             }
+            if !results.iter().all(|r| r.is_intact()) {
+                std::process::exit(1);
+            }
+        }
+        Command::Audit {
+            command: AuditCommand::PublicKey,
+        } => {
+            let path = config.audit_checkpoint_key_path();
+            if !path.exists() {
+                bail!(
+                    "no audit checkpoint key at {}: set audit.checkpoint_key_path, or start a service once",
+                    path.display()
+                );
+            }
+            let key = haven_platform::audit::CheckpointKey::from_file(&path)?;
+            eprintln!("# kid {}", key.public_key().kid());
+            println!("{}", key.public_key());
         }
         Command::Policy {
             command: PolicyCommand::Check { file },
@@ -523,6 +559,20 @@ async fn serve(service: ServiceName, config: HavenConfig) -> anyhow::Result<()> 
         suite::revocations(&config).await?,
     );
     let policy = Arc::new(suite::load_policy(&config)?);
+    let checkpoint_key = match service {
+        ServiceName::Gateway => None,
+        _ => {
+            if config.audit.checkpoint_key_path.is_none() {
+                tracing::warn!(
+                    path = %config.audit_checkpoint_key_path().display(),
+                    "audit checkpoints are signed with the data dir's key: set audit.checkpoint_key_path \
+                     (HAVEN_AUDIT_CHECKPOINT_KEY_PATH) so every replica signs with one key kept apart \
+                     from the database"
+                );
+            }
+            Some(suite::audit_checkpoint_key(&config)?)
+        }
+    };
     match service {
         ServiceName::Identity => {
             let identity = haven_identity::build(
@@ -542,28 +592,56 @@ async fn serve(service: ServiceName, config: HavenConfig) -> anyhow::Result<()> 
                 suite::RELAY_INTERVAL,
             );
             let _enrolments = suite::spawn_identity_work(&identity, suite::event_bus(&config)?);
+            let checkpoints = checkpoint_key
+                .map(|key| {
+                    suite::spawn_audit_checkpoints(
+                        &config,
+                        "identity",
+                        identity.database().clone(),
+                        key,
+                    )
+                })
+                .transpose()?;
             let (listener, addr) = bind(config.identity.listen).await?;
             println!("haven: identity service listening on {addr}");
-            haven_identity::serve(
+            let served = haven_identity::serve(
                 identity,
                 listener,
                 config.gateway.max_message_bytes,
                 shutdown_signal(),
             )
-            .await?;
+            .await;
+            if let Some(checkpoints) = checkpoints {
+                checkpoints.finish().await;
+            }
+            served?;
         }
         ServiceName::Learning => {
             let service = suite::learning_service(&config, auth, policy).await?;
             let _work = suite::spawn_learning_work(&service, suite::event_bus(&config)?);
+            let checkpoints = checkpoint_key
+                .map(|key| {
+                    suite::spawn_audit_checkpoints(
+                        &config,
+                        "learning",
+                        service.database().clone(),
+                        key,
+                    )
+                })
+                .transpose()?;
             let (listener, addr) = bind(config.learning.listen).await?;
             println!("haven: learning service listening on {addr}");
-            haven_learning::serve(
+            let served = haven_learning::serve(
                 service,
                 listener,
                 config.gateway.max_message_bytes,
                 shutdown_signal(),
             )
-            .await?;
+            .await;
+            if let Some(checkpoints) = checkpoints {
+                checkpoints.finish().await;
+            }
+            served?;
         }
         ServiceName::FamilyTracing => {
             let service = haven_family_tracing::build(
@@ -583,15 +661,29 @@ async fn serve(service: ServiceName, config: HavenConfig) -> anyhow::Result<()> 
                 key,
                 &config,
             )?;
+            let checkpoints = checkpoint_key
+                .map(|key| {
+                    suite::spawn_audit_checkpoints(
+                        &config,
+                        "family-tracing",
+                        service.database().clone(),
+                        key,
+                    )
+                })
+                .transpose()?;
             let (listener, addr) = bind(config.family_tracing.listen).await?;
             println!("haven: family tracing service listening on {addr}");
-            haven_family_tracing::serve(
+            let served = haven_family_tracing::serve(
                 service,
                 listener,
                 config.gateway.max_message_bytes,
                 shutdown_signal(),
             )
-            .await?;
+            .await;
+            if let Some(checkpoints) = checkpoints {
+                checkpoints.finish().await;
+            }
+            served?;
         }
         ServiceName::Gateway => {
             let limiter = suite::rate_limiter(&config).await?;

@@ -12,6 +12,9 @@ use haven_authz::{
 };
 use haven_gateway::RateLimiter;
 use haven_platform::HavenConfig;
+use haven_platform::audit::checkpoint::CheckpointKeyError;
+use haven_platform::audit::checkpointer::CheckpointError;
+use haven_platform::audit::{Checkpoint, CheckpointKey, CheckpointSinks, Checkpointer};
 use haven_platform::bus::Bus;
 use haven_platform::sealing::{Keyring, MasterKey};
 use haven_platform::server::{ShutdownFuture, bind, shutdown_pair};
@@ -56,6 +59,49 @@ pub enum SuiteError {
     Passport(#[from] haven_learning::PassportError),
     #[error("trusted passport issuers at {path}: {message}")]
     TrustedIssuers { path: String, message: String },
+    #[error(transparent)]
+    CheckpointKey(#[from] CheckpointKeyError),
+    #[error("audit checkpoint of {service}: {source}")]
+    Checkpoint {
+        service: &'static str,
+        source: CheckpointError,
+    },
+}
+
+/// The key that signs audit checkpoints: the one at `audit.checkpoint_key_path`, which must exist, or
+/// else the data dir's, created on first start.
+pub fn audit_checkpoint_key(config: &HavenConfig) -> Result<Arc<CheckpointKey>, SuiteError> {
+    let key = match &config.audit.checkpoint_key_path {
+        Some(path) => CheckpointKey::from_file(path)?,
+        None => CheckpointKey::load_or_create(&config.audit_checkpoint_key_path())?,
+    };
+    Ok(Arc::new(key))
+}
+
+/// Starts `service`'s audit checkpoints: its chain head signed with `key` every
+/// `audit.checkpoint_interval_secs` while it grows, appended to `<checkpoint dir>/<service>.jsonl`,
+/// logged, and added to a Redis stream when Redis is configured.
+pub fn spawn_audit_checkpoints(
+    config: &HavenConfig,
+    service: &'static str,
+    db: sea_orm::DatabaseConnection,
+    key: Arc<CheckpointKey>,
+) -> Result<Checkpointer, SuiteError> {
+    let bus = match &config.redis_url {
+        Some(_) => Some(event_bus(config)?),
+        None => None,
+    };
+    let sinks = CheckpointSinks {
+        service,
+        key,
+        dir: Some(config.audit_checkpoint_dir()),
+        bus,
+    };
+    Ok(Checkpointer::spawn(
+        db,
+        sinks,
+        config.audit.checkpoint_interval(),
+    ))
 }
 
 /// This deployment's passport issuer, as configured: `learning.passport_algorithm` (EdDSA by default)
@@ -336,6 +382,8 @@ pub struct Suite {
     pub bus: Bus,
     /// Background work (outbox relay, retention), stopped with the servers.
     background: Vec<JoinHandle<()>>,
+    /// Each service's audit checkpoints; the last is taken once the servers have stopped.
+    checkpointers: Vec<Checkpointer>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<Result<(), SuiteError>>>,
 }
@@ -359,6 +407,7 @@ impl Suite {
         );
         let policy = Arc::new(load_policy(&config)?);
         let limiter = rate_limiter(&config).await?;
+        let checkpoint_key = audit_checkpoint_key(&config)?;
         let (stop, shutdown) = shutdown_pair();
 
         let identity = haven_identity::build(
@@ -369,6 +418,12 @@ impl Suite {
         )
         .await?;
         let bus = event_bus(&config)?;
+        let mut checkpointers = vec![spawn_audit_checkpoints(
+            &config,
+            "identity",
+            identity.database().clone(),
+            checkpoint_key.clone(),
+        )?];
         let mut background = vec![haven_platform::outbox::spawn_relay(
             identity.database().clone(),
             bus.clone(),
@@ -407,6 +462,12 @@ impl Suite {
             thresholds(&config),
         )
         .await?;
+        checkpointers.push(spawn_audit_checkpoints(
+            &config,
+            "family-tracing",
+            family_tracing.database().clone(),
+            checkpoint_key.clone(),
+        )?);
         // The tracing service signs its own token with the data dir's key, which identity trusts when
         // embedded; with a configured JWKS the key's public half must be in it.
         let service_key = match &dev_key {
@@ -441,6 +502,12 @@ impl Suite {
         });
 
         let learning = learning_service(&config, auth.clone(), policy.clone()).await?;
+        checkpointers.push(spawn_audit_checkpoints(
+            &config,
+            "learning",
+            learning.database().clone(),
+            checkpoint_key,
+        )?);
         background.extend(spawn_learning_work(&learning, bus.clone()));
         let learning_listen = SocketAddr::from(([127, 0, 0, 1], 0));
         let (learning_listener, learning_addr) =
@@ -502,23 +569,45 @@ impl Suite {
             dev_key,
             bus,
             background,
+            checkpointers,
             stop,
             tasks: vec![identity_task, tracing_task, learning_task, gateway_task],
         })
     }
 
-    /// Stops every server gracefully and waits for them.
+    /// Signs and publishes every service's audit chain head now, if it moved since its last checkpoint,
+    /// and answers the newest checkpoint of each (services do this every few seconds by themselves).
+    pub async fn checkpoint_audit_logs(&self) -> Result<Vec<Checkpoint>, SuiteError> {
+        let mut newest = Vec::with_capacity(self.checkpointers.len());
+        for checkpointer in &self.checkpointers {
+            newest.push(checkpointer.checkpoint_now().await.map_err(|source| {
+                SuiteError::Checkpoint {
+                    service: checkpointer.service(),
+                    source,
+                }
+            })?);
+        }
+        Ok(newest)
+    }
+
+    /// Stops every server gracefully and waits for them, then takes each audit log's last checkpoint.
     pub async fn shutdown(self) -> Result<(), SuiteError> {
         let _ = self.stop.send(true);
         for task in &self.background {
             task.abort();
         }
+        let mut outcome = Ok(());
         for task in self.tasks {
-            if let Ok(result) = task.await {
-                result?;
+            if let Ok(Err(error)) = task.await
+                && outcome.is_ok()
+            {
+                outcome = Err(error);
             }
         }
-        Ok(())
+        for checkpointer in self.checkpointers {
+            checkpointer.finish().await;
+        }
+        outcome
     }
 
     /// Waits until a server stops by itself (an error) or `signal` resolves, then shuts down.

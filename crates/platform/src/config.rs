@@ -17,6 +17,8 @@ pub enum ConfigError {
     Parse { path: PathBuf, message: String },
     #[error("environment variable {name} is not valid: {message}")]
     Env { name: String, message: String },
+    #[error("{key} is not valid: {message}")]
+    Invalid { key: &'static str, message: String },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -39,6 +41,7 @@ pub struct HavenConfig {
     pub identity: IdentityConfig,
     pub family_tracing: FamilyTracingConfig,
     pub learning: LearningConfig,
+    pub audit: AuditConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -165,6 +168,51 @@ impl std::str::FromStr for PassportAlgorithm {
     }
 }
 
+/// Signed checkpoints of every service's audit chain, published outside its database, so that someone
+/// who can write to a database alone cannot rewrite its history unnoticed (see [`crate::audit`]).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuditConfig {
+    /// PKCS#8 PEM Ed25519 private key that signs checkpoints. Keep it away from the databases' admins.
+    /// Absent: `<data_dir>/keys/audit-checkpoint.pem`, created (mode 0600) on first start.
+    pub checkpoint_key_path: Option<PathBuf>,
+    /// Public keys (`ed25519:<base64url>`, as `haven audit public-key` prints them) that `haven audit
+    /// verify` accepts besides the signing key's own: earlier keys after a rotation, or the only keys
+    /// of an auditor who verifies without the private key.
+    pub trusted_checkpoint_keys: Vec<String>,
+    /// Where each service appends its checkpoints, one JSON line each (`<service>.jsonl`).
+    /// Absent: `<data_dir>/audit-checkpoints`.
+    pub checkpoint_dir: Option<PathBuf>,
+    /// Seconds between checkpoints while a log grows (1 to 60). Entries appended since the last
+    /// checkpoint are the window in which a rewrite goes unnoticed.
+    pub checkpoint_interval_secs: u64,
+}
+
+/// The bounds of [`AuditConfig::checkpoint_interval_secs`].
+pub const CHECKPOINT_INTERVAL_SECS: std::ops::RangeInclusive<u64> = 1..=60;
+
+impl AuditConfig {
+    /// The interval between checkpoints, held inside [`CHECKPOINT_INTERVAL_SECS`] (a configuration
+    /// loaded from file and environment is refused outside it).
+    pub fn checkpoint_interval(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.checkpoint_interval_secs.clamp(
+            *CHECKPOINT_INTERVAL_SECS.start(),
+            *CHECKPOINT_INTERVAL_SECS.end(),
+        ))
+    }
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig {
+            checkpoint_key_path: None,
+            trusted_checkpoint_keys: Vec::new(),
+            checkpoint_dir: None,
+            checkpoint_interval_secs: 5,
+        }
+    }
+}
+
 /// How long records are kept after their last change, per record class. A scheduled task erases
 /// expired records (crypto-shredding them, as EraseChild does). Absent: kept until erased by hand.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
@@ -191,6 +239,7 @@ impl Default for HavenConfig {
             identity: IdentityConfig::default(),
             family_tracing: FamilyTracingConfig::default(),
             learning: LearningConfig::default(),
+            audit: AuditConfig::default(),
         }
     }
 }
@@ -268,7 +317,23 @@ impl HavenConfig {
             None => HavenConfig::default(),
         };
         config.apply_env(|name| std::env::var(name).ok())?;
+        config.validate()?;
         Ok(config)
+    }
+
+    /// Refuses values that parse but make no sense.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !CHECKPOINT_INTERVAL_SECS.contains(&self.audit.checkpoint_interval_secs) {
+            return Err(ConfigError::Invalid {
+                key: "audit.checkpoint_interval_secs",
+                message: format!(
+                    "must be between {} and {} seconds",
+                    CHECKPOINT_INTERVAL_SECS.start(),
+                    CHECKPOINT_INTERVAL_SECS.end()
+                ),
+            });
+        }
+        Ok(())
     }
 
     pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
@@ -373,6 +438,25 @@ impl HavenConfig {
         if let Some(v) = lookup("HAVEN_IDENTITY_DATABASE_URL") {
             self.identity.database_url = Some(v);
         }
+        if let Some(v) = lookup("HAVEN_AUDIT_CHECKPOINT_KEY_PATH") {
+            self.audit.checkpoint_key_path =
+                Some(PathBuf::from(v)).filter(|p| !p.as_os_str().is_empty());
+        }
+        if let Some(v) = lookup("HAVEN_AUDIT_TRUSTED_CHECKPOINT_KEYS") {
+            self.audit.trusted_checkpoint_keys = v
+                .split(',')
+                .map(str::trim)
+                .filter(|k| !k.is_empty())
+                .map(str::to_owned)
+                .collect();
+        }
+        if let Some(v) = lookup("HAVEN_AUDIT_CHECKPOINT_DIR") {
+            self.audit.checkpoint_dir =
+                Some(PathBuf::from(v)).filter(|p| !p.as_os_str().is_empty());
+        }
+        if let Some(v) = lookup("HAVEN_AUDIT_CHECKPOINT_INTERVAL_SECS") {
+            self.audit.checkpoint_interval_secs = parse("HAVEN_AUDIT_CHECKPOINT_INTERVAL_SECS", v)?;
+        }
         Ok(())
     }
 
@@ -389,6 +473,22 @@ impl HavenConfig {
     /// The learning service's database: configured, or a SQLite file in the data dir.
     pub fn learning_database_url(&self) -> String {
         self.database_url(&self.learning.database_url, "learning.db")
+    }
+
+    /// The key that signs audit checkpoints: configured, or the data dir's.
+    pub fn audit_checkpoint_key_path(&self) -> PathBuf {
+        self.audit
+            .checkpoint_key_path
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("keys").join("audit-checkpoint.pem"))
+    }
+
+    /// Where services append their audit checkpoints: configured, or a folder in the data dir.
+    pub fn audit_checkpoint_dir(&self) -> PathBuf {
+        self.audit
+            .checkpoint_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("audit-checkpoints"))
     }
 
     fn database_url(&self, configured: &Option<String>, file: &str) -> String {
@@ -455,6 +555,58 @@ mod tests {
             .apply_env(|name| (name == "HAVEN_PASSPORT_ALGORITHM").then(|| "rs256".to_string()))
             .expect_err("names are case-sensitive, as in JOSE");
         assert!(err.to_string().contains("HAVEN_PASSPORT_ALGORITHM"));
+    }
+
+    #[test]
+    fn audit_checkpoints_are_configured_by_file_and_env_within_bounds() {
+        let mut config: HavenConfig = toml::from_str(
+            "[audit]\ncheckpoint_interval_secs = 2\ntrusted_checkpoint_keys = [\"ed25519:a\"]\n",
+        )
+        .expect("parses");
+        assert_eq!(config.audit.checkpoint_interval_secs, 2);
+        config
+            .apply_env(|name| match name {
+                "HAVEN_AUDIT_CHECKPOINT_KEY_PATH" => Some("/etc/haven/audit.pem".into()),
+                "HAVEN_AUDIT_TRUSTED_CHECKPOINT_KEYS" => Some("ed25519:b, ed25519:c".into()),
+                "HAVEN_AUDIT_CHECKPOINT_DIR" => Some("/var/log/haven".into()),
+                "HAVEN_AUDIT_CHECKPOINT_INTERVAL_SECS" => Some("10".into()),
+                _ => None,
+            })
+            .expect("applies");
+        assert_eq!(
+            config.audit_checkpoint_key_path(),
+            Path::new("/etc/haven/audit.pem")
+        );
+        assert_eq!(
+            config.audit.trusted_checkpoint_keys,
+            vec!["ed25519:b".to_owned(), "ed25519:c".to_owned()]
+        );
+        assert_eq!(config.audit_checkpoint_dir(), Path::new("/var/log/haven"));
+        assert_eq!(
+            config.audit.checkpoint_interval(),
+            std::time::Duration::from_secs(10)
+        );
+        config.validate().expect("10 s is within bounds");
+
+        config.audit.checkpoint_interval_secs = 0;
+        let err = config.validate().expect_err("0 s is refused");
+        assert!(err.to_string().contains("audit.checkpoint_interval_secs"));
+        config.audit.checkpoint_interval_secs = 3600;
+        assert!(config.validate().is_err(), "an hour-long window is refused");
+        assert_eq!(
+            config.audit.checkpoint_interval(),
+            std::time::Duration::from_secs(60)
+        );
+
+        let defaults = HavenConfig::default();
+        assert_eq!(
+            defaults.audit_checkpoint_key_path(),
+            Path::new(".haven/keys/audit-checkpoint.pem")
+        );
+        assert_eq!(
+            defaults.audit_checkpoint_dir(),
+            Path::new(".haven/audit-checkpoints")
+        );
     }
 
     #[test]
