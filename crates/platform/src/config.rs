@@ -134,8 +134,8 @@ pub enum PassportAlgorithm {
     #[default]
     #[serde(rename = "EdDSA")]
     EdDsa,
-    /// RSA PKCS#1 v1.5 with SHA-256. Signing uses the `rsa` crate, whose private-key operations are not
-    /// constant-time (RUSTSEC-2023-0071); signatures are blinded, but prefer EdDSA where you can.
+    /// RSA PKCS#1 v1.5 with SHA-256, signed with ring's constant-time RSA (never the `rsa` crate, whose
+    /// private-key operations are not constant-time: RUSTSEC-2023-0071). Open Badges 3.0's minimum.
     #[serde(rename = "RS256")]
     Rs256,
 }

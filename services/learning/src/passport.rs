@@ -31,8 +31,8 @@ use ed25519_dalek::pkcs8::{DecodePrivateKey as _, EncodePrivateKey as _};
 use ed25519_dalek::{Signer as _, SigningKey, VerifyingKey};
 pub use haven_platform::config::PassportAlgorithm;
 use rsa::pkcs1::{DecodeRsaPublicKey as _, EncodeRsaPublicKey as _};
-use rsa::pkcs8::LineEnding;
-use rsa::signature::{RandomizedSigner as _, SignatureEncoding as _, Verifier as _};
+use rsa::pkcs8::{LineEnding, SecretDocument};
+use rsa::signature::Verifier as _;
 use rsa::traits::PublicKeyParts as _;
 use rsa::{BigUint, RsaPrivateKey, RsaPublicKey};
 use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -192,69 +192,108 @@ impl PublicKey {
     }
 }
 
+fn unsupported_key() -> PassportError {
+    PassportError::Key(
+        "not a PKCS#8 Ed25519 or RSA private key (`openssl genpkey -algorithm ed25519` or `openssl \
+         genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:3072` make one)"
+            .into(),
+    )
+}
+
 /// The private half of the issuer key.
 enum IssuerSigningKey {
     Ed25519(SigningKey),
-    Rsa(rsa::pkcs1v15::SigningKey<Sha256>),
+    Rsa(RsaSigningKey),
+}
+
+/// An RSA issuer key. It signs through *ring*, whose private-key operation is constant-time (both CRT
+/// exponentiations are ring's `elem_exp_consttime`) and is checked against the public key before the
+/// signature is released. The `rsa` crate, whose private-key operation leaks timing (RUSTSEC-2023-0071,
+/// the Marvin attack), never signs with this key: it only generates keys (see
+/// [`PassportIssuer::generate_rsa`]) and verifies with public keys.
+struct RsaSigningKey {
+    key_pair: ring::rsa::KeyPair,
+    public: RsaPublicKey,
+}
+
+impl RsaSigningKey {
+    /// From an unencrypted PKCS#8 DER RSA private key of 2048, 3072 or 4096 bits (two primes of a
+    /// multiple of 512 bits each: the sizes *ring* signs with).
+    fn from_pkcs8_der(der: &[u8]) -> Result<Self, PassportError> {
+        let key_pair = ring::rsa::KeyPair::from_pkcs8(der).map_err(|rejected| {
+            match rejected.to_string().as_str() {
+                "InvalidEncoding" | "WrongAlgorithm" | "VersionNotSupported" => unsupported_key(),
+                "TooSmall" | "TooLarge" | "PrivateModulusLenNotMultipleOf512Bits" => {
+                    PassportError::Key(
+                        "an RSA private key of an unsupported size (accepted: 2048, 3072 or 4096 \
+                         bits)"
+                            .into(),
+                    )
+                }
+                why => PassportError::Key(format!("not a usable RSA private key ({why})")),
+            }
+        })?;
+        // *ring* serialises the public key as a PKCS#1 RSAPublicKey, which the rsa crate reads.
+        let public = RsaPublicKey::from_pkcs1_der(key_pair.public().as_ref())
+            .map_err(|e| PassportError::Key(format!("RSA public key: {e}")))?;
+        rsa_size_accepted(public.n().bits()).map_err(PassportError::Key)?;
+        Ok(RsaSigningKey { key_pair, public })
+    }
+
+    /// RSASSA-PKCS1-v1_5 with SHA-256 (RS256): deterministic, so the same key and message always give
+    /// the same signature, as long as the modulus.
+    fn sign(&self, signing_input: &[u8]) -> Result<Vec<u8>, PassportError> {
+        let mut signature = vec![0; self.key_pair.public().modulus_len()];
+        self.key_pair
+            .sign(
+                &ring::signature::RSA_PKCS1_SHA256,
+                &ring::rand::SystemRandom::new(),
+                signing_input,
+                &mut signature,
+            )
+            .map_err(|_| PassportError::Key("RSA signing failed".into()))?;
+        Ok(signature)
+    }
 }
 
 impl IssuerSigningKey {
-    fn rsa(key: RsaPrivateKey) -> Result<Self, PassportError> {
-        rsa_size_accepted(key.n().bits()).map_err(PassportError::Key)?;
-        Ok(IssuerSigningKey::Rsa(rsa::pkcs1v15::SigningKey::new(key)))
-    }
-
     /// A PKCS#8 private key, PEM (`-----BEGIN PRIVATE KEY-----`) or DER: Ed25519 or RSA.
     fn from_pkcs8(bytes: &[u8]) -> Result<Self, PassportError> {
-        let unsupported = || {
-            PassportError::Key(
-                "not a PKCS#8 Ed25519 or RSA private key (`openssl genpkey -algorithm ed25519` or \
-                 `openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:3072` make one)"
-                    .into(),
-            )
-        };
-        match std::str::from_utf8(bytes) {
+        let der = match std::str::from_utf8(bytes) {
             Ok(pem) if pem.trim_start().starts_with("-----BEGIN") => {
                 let pem = pem.trim();
                 if let Ok(key) = SigningKey::from_pkcs8_pem(pem) {
                     return Ok(IssuerSigningKey::Ed25519(key));
                 }
-                let key =
-                    rsa::pkcs8::DecodePrivateKey::from_pkcs8_pem(pem).map_err(|_| unsupported())?;
-                Self::rsa(key)
+                match SecretDocument::from_pem(pem) {
+                    Ok(("PRIVATE KEY", der)) => der,
+                    _ => return Err(unsupported_key()),
+                }
             }
             _ => {
                 if let Ok(key) = SigningKey::from_pkcs8_der(bytes) {
                     return Ok(IssuerSigningKey::Ed25519(key));
                 }
-                let key = rsa::pkcs8::DecodePrivateKey::from_pkcs8_der(bytes)
-                    .map_err(|_| unsupported())?;
-                Self::rsa(key)
+                SecretDocument::try_from(bytes).map_err(|_| unsupported_key())?
             }
-        }
+        };
+        RsaSigningKey::from_pkcs8_der(der.as_bytes()).map(IssuerSigningKey::Rsa)
     }
 
     fn public(&self) -> PublicKey {
         match self {
             IssuerSigningKey::Ed25519(key) => PublicKey::Ed25519(key.verifying_key()),
             IssuerSigningKey::Rsa(key) => {
-                let private: &RsaPrivateKey = key.as_ref();
-                PublicKey::Rsa(rsa::pkcs1v15::VerifyingKey::new(private.to_public_key()))
+                PublicKey::Rsa(rsa::pkcs1v15::VerifyingKey::new(key.public.clone()))
             }
         }
     }
 
-    /// The raw JWS signature over `signing_input`. RSA signs through `sign_with_rng`, so the private
-    /// exponent is applied to a randomly blinded value (the crate's defence against timing attacks,
-    /// which RUSTSEC-2023-0071 finds insufficient on its own; the plain `sign` does not blind), and
-    /// the result is checked against the public key before it is released.
+    /// The raw JWS signature over `signing_input`.
     fn sign(&self, signing_input: &[u8]) -> Result<Vec<u8>, PassportError> {
         match self {
             IssuerSigningKey::Ed25519(key) => Ok(key.sign(signing_input).to_bytes().to_vec()),
-            IssuerSigningKey::Rsa(key) => key
-                .try_sign_with_rng(&mut rand::rngs::OsRng, signing_input)
-                .map(|s| s.to_vec())
-                .map_err(|e| PassportError::Key(format!("RSA signing failed: {e}"))),
+            IssuerSigningKey::Rsa(key) => key.sign(signing_input),
         }
     }
 }
@@ -326,14 +365,17 @@ impl PassportIssuer {
         Self::from_key(IssuerSigningKey::Ed25519(key.clone()), name, public_base)
     }
 
-    /// An RS256 issuer. The key must have 2048 to 4096 bits.
+    /// An RS256 issuer. The key must have 2048, 3072 or 4096 bits; it is handed over as PKCS#8 and
+    /// signs through *ring*, never through the rsa crate.
     pub fn from_rsa_key(
         key: RsaPrivateKey,
         name: &str,
         public_base: &str,
     ) -> Result<Self, PassportError> {
+        let der = rsa::pkcs8::EncodePrivateKey::to_pkcs8_der(&key)
+            .map_err(|e| PassportError::Key(e.to_string()))?;
         Ok(Self::from_key(
-            IssuerSigningKey::rsa(key)?,
+            IssuerSigningKey::from_pkcs8(der.as_bytes())?,
             name,
             public_base,
         ))
@@ -361,12 +403,15 @@ impl PassportIssuer {
         )
     }
 
-    /// A fresh RSA key of `bits` bits. Takes about a second at 3072 bits in a release build, far
-    /// longer in a debug one.
+    /// A fresh RSA key of `bits` bits (2048, 3072 or 4096). Takes about a second at 3072 bits in a
+    /// release build, far longer in a debug one.
     pub fn generate_rsa(bits: usize, name: &str, public_base: &str) -> Result<Self, PassportError> {
-        let key = RsaPrivateKey::new(&mut rand::rngs::OsRng, bits)
-            .map_err(|e| PassportError::Key(format!("RSA key generation failed: {e}")))?;
-        Self::from_rsa_key(key, name, public_base)
+        let der = generate_rsa_pkcs8(bits)?;
+        Ok(Self::from_key(
+            IssuerSigningKey::from_pkcs8(der.as_bytes())?,
+            name,
+            public_base,
+        ))
     }
 
     /// The embedded default with EdDSA: `<data_dir>/keys/passport-issuer-key.p8`, created (mode 0600)
@@ -423,11 +468,14 @@ impl PassportIssuer {
                     path = %rsa_file.display(),
                     "generating the RS256 passport issuer key"
                 );
-                let key = RsaPrivateKey::new(&mut rand::rngs::OsRng, GENERATED_RSA_BITS)
-                    .map_err(|e| PassportError::Key(format!("RSA key generation failed: {e}")))?;
-                let pem = rsa::pkcs8::EncodePrivateKey::to_pkcs8_pem(&key, LineEnding::LF)
+                let der = generate_rsa_pkcs8(GENERATED_RSA_BITS)?;
+                let pem = der
+                    .to_pem("PRIVATE KEY", LineEnding::LF)
                     .map_err(|e| PassportError::Key(e.to_string()))?;
-                Ok((IssuerSigningKey::rsa(key)?, pem.as_bytes().to_vec()))
+                Ok((
+                    IssuerSigningKey::from_pkcs8(der.as_bytes())?,
+                    pem.as_bytes().to_vec(),
+                ))
             })?,
         };
         let mut issuer = Self::from_key(signing, name, public_base);
@@ -1541,6 +1589,17 @@ fn achievements_of(subject: &SubjectDoc<'_>) -> Vec<ImportedAchievement> {
     out
 }
 
+/// A fresh RSA key of `bits` bits, as unencrypted PKCS#8 DER. *ring* cannot generate RSA keys, so the
+/// rsa crate does, and hands the key over as PKCS#8 without ever signing with it. Generation is not
+/// what RUSTSEC-2023-0071 (the Marvin attack) is about: that attack times many private-key operations
+/// (decryptions or signatures) on inputs the attacker chooses, whereas a key is generated once, from
+/// the operating system's randomness, on no one's input, before any request is served.
+fn generate_rsa_pkcs8(bits: usize) -> Result<SecretDocument, PassportError> {
+    let key = RsaPrivateKey::new(&mut rand::rngs::OsRng, bits)
+        .map_err(|e| PassportError::Key(format!("RSA key generation failed: {e}")))?;
+    rsa::pkcs8::EncodePrivateKey::to_pkcs8_der(&key).map_err(|e| PassportError::Key(e.to_string()))
+}
+
 fn read_key(path: &Path) -> Result<Vec<u8>, PassportError> {
     std::fs::read(path).map_err(|e| PassportError::Key(format!("{}: {e}", path.display())))
 }
@@ -1772,6 +1831,59 @@ mod tests {
                 bytes.len()
             );
         }
+    }
+
+    /// RS256 as the rsa crate signed it before *ring* took over (`sign_with_rng`: blinded, with the
+    /// same result as without), kept here only to check that the signatures did not change.
+    #[allow(clippy::disallowed_types, clippy::disallowed_methods)]
+    fn rsa_crate_signature(pem: &str, message: &[u8]) -> Vec<u8> {
+        use rsa::pkcs8::DecodePrivateKey as _;
+        use rsa::signature::{RandomizedSigner as _, SignatureEncoding as _};
+        let key = RsaPrivateKey::from_pkcs8_pem(pem).expect("an RSA key");
+        rsa::pkcs1v15::SigningKey::<Sha256>::new(key)
+            .sign_with_rng(&mut rand::rngs::OsRng, message)
+            .to_vec()
+    }
+
+    #[test]
+    fn rs256_signatures_are_byte_for_byte_those_the_rsa_crate_made() {
+        let issuer = rsa_issuer();
+        let passport = issuer.issue(&content(200, named())).expect("issue").jwt;
+        let (signing_input, _) = passport.rsplit_once('.').expect("three parts");
+        for message in [
+            &b""[..],
+            b"eyJhbGciOiJSUzI1NiJ9.e30",
+            signing_input.as_bytes(),
+        ] {
+            let signature = issuer.signing.sign(message).expect("sign");
+            assert_eq!(signature.len(), 256, "as long as the 2048-bit modulus");
+            assert_eq!(signature, rsa_crate_signature(TEST_RSA_KEY, message));
+        }
+        // Deterministic: the same passport signs to the same signature twice.
+        assert_eq!(
+            issuer.signing.sign(signing_input.as_bytes()),
+            issuer.signing.sign(signing_input.as_bytes())
+        );
+    }
+
+    /// *ring* signs with two-prime keys of 2048, 3072 or 4096 bits. Fixtures made with `openssl genpkey
+    /// -algorithm RSA -pkeyopt rsa_keygen_bits:N`, test use only.
+    #[test]
+    fn an_rsa_key_of_a_size_ring_cannot_sign_with_is_refused_with_the_sizes_it_can() {
+        for pem in [
+            include_str!("../tests/fixtures/test-only-rsa-1024.pem"),
+            include_str!("../tests/fixtures/test-only-rsa-2560.pem"),
+        ] {
+            assert!(matches!(
+                PassportIssuer::from_pkcs8_pem(pem, "School", "https://s.example"),
+                Err(PassportError::Key(why)) if why.contains("2048, 3072 or 4096 bits")
+            ));
+        }
+        let not_rsa = "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=\n-----END PUBLIC KEY-----\n";
+        assert!(matches!(
+            PassportIssuer::from_pkcs8_pem(not_rsa, "School", "https://s.example"),
+            Err(PassportError::Key(why)) if why.contains("not a PKCS#8 Ed25519 or RSA private key")
+        ));
     }
 
     #[test]
@@ -2032,6 +2144,12 @@ mod tests {
         assert_eq!(jwks["keys"].as_array().map(Vec::len), Some(1));
         let jwt = first.issue(&content(1, named())).expect("issue").jwt;
         assert!(verify(&jwt, &again.trust_list()).is_ok());
+        // The generated key signs as the rsa crate would have.
+        let (signing_input, signature) = jwt.rsplit_once('.').expect("three parts");
+        assert_eq!(
+            URL_SAFE_NO_PAD.decode(signature).expect("base64url"),
+            rsa_crate_signature(&pem, signing_input.as_bytes())
+        );
     }
 
     #[test]
