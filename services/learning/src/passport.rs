@@ -2370,19 +2370,16 @@ mod tests {
     }
 
     #[test]
-    fn a_passport_of_two_hundred_achievements_issues_and_verifies_quickly() {
+    fn a_passport_of_two_hundred_achievements_issues_and_verifies_whole() {
+        // How long this takes is measured by haven-passport-bench (BENCHMARKS.md), not here.
         let issuer = issuer();
         let trusted = issuer.trust_list();
         let c = content(200, named());
-        let started = std::time::Instant::now();
         let issued = issuer.issue(&c).expect("issue");
-        let issue_time = started.elapsed();
-        let started = std::time::Instant::now();
         let verified = verify(&issued.jwt, &trusted).expect("verifies");
-        let verify_time = started.elapsed();
         assert_eq!(verified.achievements.len(), 200);
-        // Generous bounds for debug builds on a shared machine; BENCHMARKS.md has release figures.
-        assert!(issue_time.as_millis() < 200, "issue took {issue_time:?}");
-        assert!(verify_time.as_millis() < 200, "verify took {verify_time:?}");
+        let titles: Vec<_> = verified.achievements.iter().map(|a| a.title.clone()).collect();
+        let expected: Vec<_> = c.achievements.iter().map(|a| a.title.clone()).collect();
+        assert_eq!(titles, expected, "every achievement comes back, in order");
     }
 }
