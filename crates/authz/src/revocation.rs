@@ -275,11 +275,11 @@ impl RedisRevocations {
                 Err(_) => self.redis_failed("timed out"),
             }
         }
-        self.from_local_copy(jti)
+        self.answer_from_copy(jti)
     }
 
     /// Answers from the local copy while it is fresh enough; fails closed after that.
-    fn from_local_copy(&self, jti: &str) -> Result<bool, RevocationError> {
+    fn answer_from_copy(&self, jti: &str) -> Result<bool, RevocationError> {
         let copy = self.copy.read().unwrap_or_else(|p| p.into_inner());
         let age = copy.synced_at.map(|at| at.elapsed());
         match age {

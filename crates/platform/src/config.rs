@@ -444,6 +444,32 @@ mod tests {
     }
 
     #[test]
+    fn token_lifetime_revocation_staleness_and_proxy_header_come_from_env() {
+        let mut config = HavenConfig::default();
+        assert_eq!(config.auth.max_token_lifetime_secs, 24 * 3600);
+        assert_eq!(config.auth.revocation_max_staleness_secs, 60);
+        assert_eq!(config.gateway.trusted_proxy_header, None);
+        config
+            .apply_env(|name| match name {
+                "HAVEN_MAX_TOKEN_LIFETIME_SECS" => Some("3600".into()),
+                "HAVEN_REVOCATION_MAX_STALENESS_SECS" => Some("0".into()),
+                "HAVEN_TRUSTED_PROXY_HEADER" => Some("x-forwarded-for".into()),
+                _ => None,
+            })
+            .expect("applies");
+        assert_eq!(config.auth.max_token_lifetime_secs, 3600);
+        assert_eq!(config.auth.revocation_max_staleness_secs, 0);
+        assert_eq!(
+            config.gateway.trusted_proxy_header.as_deref(),
+            Some("x-forwarded-for")
+        );
+        config
+            .apply_env(|name| (name == "HAVEN_TRUSTED_PROXY_HEADER").then(String::new))
+            .expect("applies");
+        assert_eq!(config.gateway.trusted_proxy_header, None, "empty unsets it");
+    }
+
+    #[test]
     fn a_bad_env_value_names_the_variable() {
         let mut config = HavenConfig::default();
         let err = config

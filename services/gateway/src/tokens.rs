@@ -152,10 +152,10 @@ impl Tokens for TokenEndpoint {
         let address_key = format!("token-endpoint/failures/address/{address}");
         let client_key = format!("token-endpoint/failures/client/{client_id}");
         let known = self.address_failures.recalls(&known_key).await;
-        if !known
-            && !(self.address_failures.has_room(&address_key).await
-                && self.client_failures.has_room(&client_key).await)
-        {
+        let admitted = known
+            || (self.address_failures.has_room(&address_key).await
+                && self.client_failures.has_room(&client_key).await);
+        if !admitted {
             tracing::warn!(client = %client_id, %address, "token request refused unchecked: too many failures");
             return Err(Status::resource_exhausted(THROTTLED));
         }
