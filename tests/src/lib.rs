@@ -29,6 +29,8 @@ pub struct TestSuite {
     pub identity_db_url: String,
     /// The configuration the suite was started with (data dir, database URLs, Redis, audit keys).
     pub config: HavenConfig,
+    /// The suite's `bus_namespace`: the prefix of its keys in Redis.
+    pub namespace: String,
     postgres_schema: Option<(String, String)>,
 }
 
@@ -39,6 +41,10 @@ pub struct Options {
     pub rate_limit_burst: u32,
     /// A deployment policy file's text, in place of the shipped default.
     pub policy_toml: Option<String>,
+    /// A Redis of the test's own (see [`PrivateRedis`]) in place of `HAVEN_TEST_REDIS_URL`.
+    pub redis_url: Option<String>,
+    /// `auth.revocation_max_staleness_secs`, when not the default.
+    pub revocation_max_staleness_secs: Option<u64>,
 }
 
 impl Default for Options {
@@ -47,6 +53,8 @@ impl Default for Options {
             rate_limit_per_second: 100_000,
             rate_limit_burst: 100_000,
             policy_toml: None,
+            redis_url: None,
+            revocation_max_staleness_secs: None,
         }
     }
 }
@@ -91,12 +99,18 @@ impl TestSuite {
             std::fs::write(&path, policy).expect("write policy file");
             config.auth.policy_path = Some(path);
         }
-        config.redis_url = std::env::var("HAVEN_TEST_REDIS_URL")
-            .ok()
-            .filter(|u| !u.is_empty());
+        config.redis_url = options.redis_url.clone().or_else(|| {
+            std::env::var("HAVEN_TEST_REDIS_URL")
+                .ok()
+                .filter(|u| !u.is_empty())
+        });
+        if let Some(secs) = options.revocation_max_staleness_secs {
+            config.auth.revocation_max_staleness_secs = secs;
+        }
         // Test suites share one Redis: each gets its own streams, so one suite's consumers never take
         // another's events.
         config.bus_namespace = format!("haven-test-{}", unique());
+        let namespace = config.bus_namespace.clone();
 
         let mut postgres_schema = None;
         if let Some(base) = std::env::var("HAVEN_TEST_DATABASE_URL")
@@ -145,6 +159,7 @@ impl TestSuite {
             data_dir,
             identity_db_url,
             config,
+            namespace,
             postgres_schema,
         }
     }
@@ -268,5 +283,126 @@ impl std::io::Write for CapturedLogs {
     }
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
+    }
+}
+
+/// A Redis server of a test's own, listening only on a Unix socket in a temp dir (so no port can clash),
+/// without persistence. A test stops, kills and restarts it without disturbing the Redis other tests
+/// share.
+#[derive(Debug)]
+pub struct PrivateRedis {
+    child: std::process::Child,
+    dir: PathBuf,
+    socket: PathBuf,
+}
+
+impl PrivateRedis {
+    /// Starts one. `None` when `redis-server` is not installed, except under CI (`CI=true`), where
+    /// that fails the test: CI installs it.
+    pub async fn start() -> Option<PrivateRedis> {
+        let dir = std::env::temp_dir().join(format!("haven-redis-{}", unique()));
+        std::fs::create_dir_all(&dir).expect("redis temp dir");
+        let socket = dir.join("redis.sock");
+        let child = match Self::spawn(&socket) {
+            Ok(child) => child,
+            Err(error) if std::env::var("CI").is_ok_and(|v| v == "true") => {
+                panic!("redis-server cannot start under CI: {error}")
+            }
+            Err(error) => {
+                eprintln!("skipped: redis-server cannot start here ({error})");
+                std::fs::remove_dir_all(&dir).ok();
+                return None;
+            }
+        };
+        let redis = PrivateRedis { child, dir, socket };
+        redis.wait_until_ready().await;
+        Some(redis)
+    }
+
+    fn spawn(socket: &std::path::Path) -> std::io::Result<std::process::Child> {
+        std::process::Command::new("redis-server")
+            .args(["--port", "0", "--unixsocket"])
+            .arg(socket)
+            .args([
+                "--unixsocketperm",
+                "700",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+    }
+
+    async fn wait_until_ready(&self) {
+        use std::io::{Read as _, Write as _};
+        for _ in 0..200 {
+            if let Ok(mut stream) = std::os::unix::net::UnixStream::connect(&self.socket) {
+                let mut reply = [0u8; 7];
+                stream
+                    .set_read_timeout(Some(std::time::Duration::from_millis(200)))
+                    .ok();
+                if stream.write_all(b"PING\r\n").is_ok()
+                    && stream.read_exact(&mut reply).is_ok()
+                    && &reply == b"+PONG\r\n"
+                {
+                    return;
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        panic!(
+            "private redis-server did not answer on {}",
+            self.socket.display()
+        );
+    }
+
+    /// The URL Haven connects with.
+    pub fn url(&self) -> String {
+        format!("unix://{}", self.socket.display())
+    }
+
+    fn signal(&self, signal: &str) {
+        let status = std::process::Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{signal} failed");
+    }
+
+    /// Freezes the server (SIGSTOP): connections stay open and nothing answers, the hardest outage.
+    pub fn pause(&self) {
+        self.signal("STOP");
+    }
+
+    /// Lets a paused server go on (SIGCONT).
+    pub fn resume(&self) {
+        self.signal("CONT");
+    }
+
+    /// Kills the server (SIGKILL): connections are refused until [`PrivateRedis::restart`]. Its data
+    /// is gone, as with a Redis without persistence.
+    pub fn kill(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+        std::fs::remove_file(&self.socket).ok();
+    }
+
+    /// Starts a fresh, empty server on the same socket.
+    pub async fn restart(&mut self) {
+        self.child = Self::spawn(&self.socket).expect("restart redis-server");
+        self.wait_until_ready().await;
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        // SIGKILL ends a stopped process too.
+        self.child.kill().ok();
+        self.child.wait().ok();
+        std::fs::remove_dir_all(&self.dir).ok();
     }
 }

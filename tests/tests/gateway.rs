@@ -7,7 +7,7 @@ use haven_gateway::RateLimiter;
 use haven_platform::config::GatewayConfig;
 use haven_proto::identity::child_identity_client::ChildIdentityClient;
 use haven_proto::identity::{ListChildrenRequest, SearchChildrenRequest};
-use haven_tests::{TestSuite, authed};
+use haven_tests::{Options, PrivateRedis, TestSuite, authed};
 use tonic::Code;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
@@ -101,5 +101,38 @@ async fn an_oversized_request_is_refused() {
         matches!(status.code(), Code::OutOfRange | Code::ResourceExhausted),
         "{status:?}"
     );
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn rate_limits_still_hold_while_redis_is_down() {
+    let Some(mut redis) = PrivateRedis::start().await else {
+        return;
+    };
+    let t = TestSuite::start_with(Options {
+        redis_url: Some(redis.url()),
+        rate_limit_per_second: 1,
+        rate_limit_burst: 3,
+        ..Options::default()
+    })
+    .await;
+    let busy = t.token("caseworker", "cw-busy", "agency-a");
+    let calm = t.token("caseworker", "cw-calm", "agency-a");
+    redis.kill();
+    let mut client = t.client();
+    let mut codes = Vec::new();
+    for _ in 0..5 {
+        let result = client
+            .list_children(authed(&busy, ListChildrenRequest::default()))
+            .await;
+        codes.push(result.map(|_| Code::Ok).unwrap_or_else(|s| s.code()));
+    }
+    // Each replica keeps its own buckets meanwhile: calls go on, and so does the limit.
+    assert_eq!(&codes[..3], &[Code::Ok, Code::Ok, Code::Ok], "{codes:?}");
+    assert!(codes[3..].contains(&Code::ResourceExhausted), "{codes:?}");
+    client
+        .list_children(authed(&calm, ListChildrenRequest::default()))
+        .await
+        .expect("another principal has its own bucket");
     t.stop().await;
 }

@@ -102,10 +102,10 @@ struct Children {
 }
 
 async fn children(t: &TestSuite, n: usize) -> Children {
-    let mut client = t.client();
+    let client = t.client();
     let owner = t.token("caseworker", "cw-owner", "agency-a");
     let teacher = t.token("educator", "teacher-1", "school-1");
-    let mut register_as = |token: String, child: Child| {
+    let register_as = |token: String, child: Child| {
         let mut client = client.clone();
         async move {
             id_of(
@@ -129,7 +129,6 @@ async fn children(t: &TestSuite, n: usize) -> Children {
     until_learning_sees(&mut learning, &owner, &consenting).await;
     until_learning_sees(&mut learning, &owner, &private).await;
     until_learning_sees(&mut learning, &teacher, &learner).await;
-    let _ = &mut client;
     Children {
         consenting,
         private,

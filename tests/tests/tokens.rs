@@ -6,9 +6,15 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use haven_authz::DevSigningKey;
 use haven_proto::identity::child_identity_client::ChildIdentityClient;
 use haven_proto::identity::{GetChildRequest, ListChildrenRequest};
-use haven_tests::{TestSuite, authed, now};
+use haven_tests::{Options, PrivateRedis, TestSuite, authed, now};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use tonic::{Code, Request};
+
+/// Signs with the suite's development key under a header the test builds.
+fn sign_with_header(t: &TestSuite, header: &Header, claims: &haven_authz::Claims) -> String {
+    let der = std::fs::read(t.data_dir.join("keys").join("dev-signing-key.p8")).expect("dev key");
+    jsonwebtoken::encode(header, claims, &EncodingKey::from_ed_der(&der)).expect("sign")
+}
 
 fn unsigned(claims: &haven_authz::Claims, kid: &str) -> String {
     let header = serde_json::json!({"alg": "none", "typ": "JWT", "kid": kid});
@@ -66,6 +72,46 @@ async fn bad_tokens_are_unauthenticated_at_the_gateway_and_the_service() {
     )
     .expect("hs256");
     cases.push(("HS256 signed with the public key", Some(hs)));
+    let forever = haven_authz::Claims {
+        exp: 1 << 63,
+        ..base.clone()
+    };
+    cases.push(("exp of 2^63", Some(t.sign(&forever))));
+    let two_days = haven_authz::Claims {
+        exp: now + 2 * 24 * 3600,
+        ..base.clone()
+    };
+    cases.push(("a lifetime of two days", Some(t.sign(&two_days))));
+    let from_the_future = haven_authz::Claims {
+        iat: now + 300,
+        nbf: None,
+        exp: now + 900,
+        ..base.clone()
+    };
+    cases.push(("iat five minutes ahead", Some(t.sign(&from_the_future))));
+    let header = |typ: Option<&str>, crit: Option<Vec<String>>| {
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(key.kid().to_owned());
+        header.typ = typ.map(str::to_owned);
+        header.crit = crit;
+        header
+    };
+    cases.push((
+        "no typ",
+        Some(sign_with_header(&t, &header(None, None), &base)),
+    ));
+    cases.push((
+        "typ of another kind of JWT",
+        Some(sign_with_header(&t, &header(Some("vc+jwt"), None), &base)),
+    ));
+    cases.push((
+        "an unknown critical header",
+        Some(sign_with_header(
+            &t,
+            &header(Some("JWT"), Some(vec!["exp".into()])),
+            &base,
+        )),
+    ));
     let stranger_dir =
         std::env::temp_dir().join(format!("haven-stranger-{}", uuid::Uuid::now_v7()));
     let stranger = DevSigningKey::load_or_create(&stranger_dir).expect("other key");
@@ -209,4 +255,86 @@ async fn calls_beyond_the_rate_limit_are_refused_per_principal() {
         .await
         .expect("another principal is not limited by the first");
     t.stop().await;
+}
+
+#[tokio::test]
+async fn a_token_the_suite_mints_at_the_longest_allowed_ttl_still_works() {
+    let t = TestSuite::start().await;
+    let now = now();
+    let day = haven_authz::Claims {
+        exp: now + 24 * 3600,
+        ..t.claims("caseworker", "cw-1", "agency-a")
+    };
+    t.client()
+        .list_children(authed(&t.sign(&day), ListChildrenRequest::default()))
+        .await
+        .expect("24 h, the longest `haven token --ttl`, is within the default maximum");
+    let typed = {
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = t.suite.dev_key.as_ref().map(|k| k.kid().to_owned());
+        header.typ = Some("at+jwt".into());
+        sign_with_header(&t, &header, &t.claims("caseworker", "cw-1", "agency-a"))
+    };
+    t.client()
+        .list_children(authed(&typed, ListChildrenRequest::default()))
+        .await
+        .expect("an RFC 9068 access token type is an access token");
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn revocations_stay_inside_their_namespace() {
+    // Two deployments (here two suites, each with its own bus_namespace) share one Redis.
+    let Some(redis) = PrivateRedis::start().await else {
+        return;
+    };
+    let options = || Options {
+        redis_url: Some(redis.url()),
+        ..Options::default()
+    };
+    let a = TestSuite::start_with(options()).await;
+    let b = TestSuite::start_with(options()).await;
+    let jti = uuid::Uuid::now_v7().to_string();
+    let in_a = haven_authz::Claims {
+        jti: jti.clone(),
+        ..a.claims("caseworker", "cw-a", "agency-a")
+    };
+    let in_b = haven_authz::Claims {
+        jti: jti.clone(),
+        ..b.claims("caseworker", "cw-b", "agency-b")
+    };
+    a.suite
+        .auth
+        .revocations()
+        .revoke(&in_a.jti, in_a.exp)
+        .await
+        .expect("revoke in a");
+    let status = a
+        .client()
+        .list_children(authed(&a.sign(&in_a), ListChildrenRequest::default()))
+        .await
+        .expect_err("revoked in a");
+    assert_eq!(status.code(), Code::Unauthenticated);
+    b.client()
+        .list_children(authed(&b.sign(&in_b), ListChildrenRequest::default()))
+        .await
+        .expect("a revocation in a's namespace does not touch b's token with the same jti");
+
+    let mut conn = redis::Client::open(redis.url())
+        .expect("url")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect");
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("*revoked-jti:{jti}"))
+        .query_async(&mut conn)
+        .await
+        .expect("keys");
+    assert_eq!(
+        keys,
+        vec![format!("{}:haven:revoked-jti:{jti}", a.namespace)],
+        "the key lives under a's namespace only"
+    );
+    a.stop().await;
+    b.stop().await;
 }

@@ -189,6 +189,16 @@ impl DevSigningKey {
         header.kid = Some(self.kid.clone());
         jsonwebtoken::encode(&header, claims, &self.encoding).map_err(KeyError::Sign)
     }
+
+    /// Signs claims under a header the caller built (tests build bad headers with it).
+    #[cfg(test)]
+    pub(crate) fn sign_with_header(
+        &self,
+        header: &Header,
+        claims: &Claims,
+    ) -> Result<String, KeyError> {
+        jsonwebtoken::encode(header, claims, &self.encoding).map_err(KeyError::Sign)
+    }
 }
 
 /// RFC 7638 JWK thumbprint of an Ed25519 public key, used as its `kid`.

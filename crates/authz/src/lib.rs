@@ -20,5 +20,10 @@ pub use policy::{
     Access, ClassSet, DEFAULT_POLICY_TOML, DataClass, Grant, Permission, Policy, PolicyError,
     RecordAttrs, ReferralGrant, Role, Scope,
 };
-pub use revocation::{RevocationError, RevocationList};
-pub use verify::{AuthError, Authenticator, TokenVerifier, VerifierSettings};
+pub use revocation::{
+    REDIS_TIMEOUT, RedisRevocations, RevocationError, RevocationList, RevocationSettings,
+    SYNC_INTERVAL,
+};
+pub use verify::{
+    AuthError, Authenticator, DEFAULT_MAX_LIFETIME_SECS, TokenVerifier, VerifierSettings,
+};

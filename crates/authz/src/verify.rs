@@ -1,6 +1,8 @@
-//! Token verification: signature with the algorithm pinned to the key's type, `iss`, `aud`, `exp` and
-//! `nbf` with a small leeway, then the revocation check on every call. Signature checks cost 90 to 500 µs,
-//! so verified tokens are cached by their SHA-256 until they expire; revocation is never cached.
+//! Token verification: the header first (`typ` says it is a JWT, no `crit` extension, the algorithm
+//! pinned to the key's type), then the signature, `iss`, `aud`, `exp` and `nbf` with a small leeway, an
+//! `iat` not in the future and a lifetime (`exp - iat`) no longer than the configured maximum; then the
+//! revocation check on every call. Signature checks cost 90 to 500 µs, so verified tokens are cached by
+//! their SHA-256 until they expire; revocation is never cached.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -40,8 +42,11 @@ pub enum AuthError {
 pub struct VerifierSettings {
     pub issuer: String,
     pub audience: String,
-    /// Clock skew allowed on `exp` and `nbf`, in seconds; capped at 30.
+    /// Clock skew allowed on `exp`, `nbf` and `iat`, in seconds; capped at 30.
     pub leeway_secs: u64,
+    /// The longest lifetime (`exp - iat`) a token may claim, in seconds. A stolen token with a far-off
+    /// `exp` would otherwise work until that date.
+    pub max_lifetime_secs: u64,
 }
 
 impl Default for VerifierSettings {
@@ -50,11 +55,17 @@ impl Default for VerifierSettings {
             issuer: "haven-dev".into(),
             audience: "haven".into(),
             leeway_secs: 10,
+            max_lifetime_secs: DEFAULT_MAX_LIFETIME_SECS,
         }
     }
 }
 
+/// The default longest token lifetime: a day, the longest `haven token` signs.
+pub const DEFAULT_MAX_LIFETIME_SECS: u64 = 24 * 3600;
 const MAX_LEEWAY_SECS: u64 = 30;
+/// The `typ` values of an access token (RFC 7519 §5.1, RFC 9068 §2.1), compared case-insensitively
+/// (RFC 7515 §4.1.9), with or without the `application/` prefix.
+const ACCESS_TOKEN_TYPES: [&str; 2] = ["jwt", "at+jwt"];
 const CACHE_CAPACITY: usize = 100_000;
 
 /// Verifies tokens against trusted keys and caches the verified ones.
@@ -95,7 +106,7 @@ impl TokenVerifier {
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         let now = now();
         if let Some(principal) = self.cached(&digest) {
-            if now <= principal.exp + self.settings.leeway_secs {
+            if now <= principal.exp.saturating_add(self.settings.leeway_secs) {
                 return Ok(principal);
             }
             self.forget(&digest);
@@ -108,6 +119,14 @@ impl TokenVerifier {
 
     fn verify_uncached(&self, token: &str) -> Result<Principal, AuthError> {
         let header = decode_header(token).map_err(|_| AuthError::Invalid("malformed"))?;
+        // RFC 7515 §4.1.11: a recipient must refuse a token naming extensions it does not understand,
+        // and Haven understands none.
+        if header.crit.is_some() {
+            return Err(AuthError::Invalid("unsupported critical header"));
+        }
+        if !header.typ.as_deref().is_some_and(is_access_token_type) {
+            return Err(AuthError::Invalid("not an access token (typ)"));
+        }
         let kid = header.kid.as_deref().ok_or(AuthError::UnknownKey)?;
         let trusted = self.keys.by_kid.get(kid).ok_or(AuthError::UnknownKey)?;
         // The algorithm comes from the key we trust, never from the token: `none`, HS256-with-a-public-key
@@ -134,11 +153,18 @@ impl TokenVerifier {
                 }
                 _ => AuthError::Invalid("rejected"),
             })?;
-        if data.claims.jti.is_empty() || data.claims.sub.is_empty() || data.claims.agency.is_empty()
-        {
+        let claims = data.claims;
+        if claims.jti.is_empty() || claims.sub.is_empty() || claims.agency.is_empty() {
             return Err(AuthError::Invalid("missing or malformed claims"));
         }
-        Ok(Principal::from_claims(data.claims))
+        // jsonwebtoken checks neither `iat` nor a lifetime.
+        if claims.iat > now().saturating_add(self.settings.leeway_secs) {
+            return Err(AuthError::Invalid("issued in the future"));
+        }
+        if claims.exp.saturating_sub(claims.iat) > self.settings.max_lifetime_secs {
+            return Err(AuthError::Invalid("lifetime longer than allowed"));
+        }
+        Ok(Principal::from_claims(claims))
     }
 
     fn cached(&self, digest: &[u8; 32]) -> Option<Arc<Principal>> {
@@ -195,11 +221,19 @@ impl Authenticator {
             Ok(false) => Ok(principal),
             Ok(true) => Err(AuthError::Revoked),
             Err(RevocationError::Unavailable(reason)) => {
-                tracing::warn!(%reason, "revocation store unavailable");
+                // The revocation list logs when it starts and stops failing closed; one line per
+                // refused call would flood the log.
+                tracing::debug!(%reason, "revocation store unavailable");
                 Err(AuthError::Unavailable)
             }
         }
     }
+}
+
+fn is_access_token_type(typ: &str) -> bool {
+    let typ = typ.to_ascii_lowercase();
+    let typ = typ.strip_prefix("application/").unwrap_or(&typ);
+    ACCESS_TOKEN_TYPES.contains(&typ)
 }
 
 fn bearer_token(value: &str) -> Option<&str> {
@@ -252,6 +286,161 @@ mod tests {
         // The key survives a restart: the same data dir yields the same kid.
         let again = DevSigningKey::load_or_create(&dir).expect("reload");
         assert_eq!(again.kid(), key.kid());
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    fn verifier_and_key() -> (TokenVerifier, DevSigningKey, std::path::PathBuf) {
+        let dir = temp_dir();
+        let key = DevSigningKey::load_or_create(&dir).expect("key");
+        let verifier = TokenVerifier::new(key.trusted_keys(), VerifierSettings::default());
+        (verifier, key, dir)
+    }
+
+    #[test]
+    fn a_token_may_live_a_day_and_not_a_second_longer() {
+        let (verifier, key, dir) = verifier_and_key();
+        let now = now();
+        let day = Claims {
+            exp: now + DEFAULT_MAX_LIFETIME_SECS,
+            ..claims(now)
+        };
+        verifier
+            .verify(&key.sign(&day).expect("sign"))
+            .expect("24 h is allowed");
+        for exp in [now + DEFAULT_MAX_LIFETIME_SECS + 1, 1 << 63, u64::MAX] {
+            let long = Claims {
+                exp,
+                jti: format!("long-{exp}"),
+                ..claims(now)
+            };
+            assert_eq!(
+                verifier.verify(&key.sign(&long).expect("sign")),
+                Err(AuthError::Invalid("lifetime longer than allowed")),
+                "exp {exp}"
+            );
+        }
+        // An ancient iat does not stretch the lifetime: exp - iat counts.
+        let backdated = Claims {
+            iat: 0,
+            ..claims(now)
+        };
+        assert!(
+            verifier
+                .verify(&key.sign(&backdated).expect("sign"))
+                .is_err()
+        );
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
+    fn the_maximum_lifetime_is_configurable() {
+        let dir = temp_dir();
+        let key = DevSigningKey::load_or_create(&dir).expect("key");
+        let verifier = TokenVerifier::new(
+            key.trusted_keys(),
+            VerifierSettings {
+                max_lifetime_secs: 300,
+                ..VerifierSettings::default()
+            },
+        );
+        let now = now();
+        let five_minutes = Claims {
+            exp: now + 300,
+            ..claims(now)
+        };
+        verifier
+            .verify(&key.sign(&five_minutes).expect("sign"))
+            .expect("within the maximum");
+        let ten_minutes = Claims {
+            exp: now + 600,
+            jti: "jti-2".into(),
+            ..claims(now)
+        };
+        assert!(
+            verifier
+                .verify(&key.sign(&ten_minutes).expect("sign"))
+                .is_err()
+        );
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
+    fn a_token_issued_in_the_future_is_refused_beyond_the_leeway() {
+        let (verifier, key, dir) = verifier_and_key();
+        let now = now();
+        let skewed = Claims {
+            iat: now + 5,
+            ..claims(now)
+        };
+        verifier
+            .verify(&key.sign(&skewed).expect("sign"))
+            .expect("5 s ahead is inside the 10 s leeway");
+        let future = Claims {
+            iat: now + 120,
+            exp: now + 600,
+            jti: "jti-future".into(),
+            ..claims(now)
+        };
+        assert_eq!(
+            verifier.verify(&key.sign(&future).expect("sign")),
+            Err(AuthError::Invalid("issued in the future"))
+        );
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
+    fn the_header_must_type_an_access_token_and_name_no_critical_extension() {
+        let (verifier, key, dir) = verifier_and_key();
+        let now = now();
+        let signed = |typ: Option<&str>, crit: Option<Vec<String>>, jti: &str| {
+            let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
+            header.kid = Some(key.kid().to_owned());
+            header.typ = typ.map(str::to_owned);
+            header.crit = crit;
+            let claims = Claims {
+                jti: jti.into(),
+                ..claims(now)
+            };
+            key.sign_with_header(&header, &claims).expect("sign")
+        };
+        for (i, typ) in [
+            "JWT",
+            "jwt",
+            "application/jwt",
+            "at+jwt",
+            "application/at+JWT",
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            verifier
+                .verify(&signed(Some(typ), None, &format!("ok-{i}")))
+                .unwrap_or_else(|e| panic!("typ {typ}: {e}"));
+        }
+        for (i, typ) in [None, Some("vc+jwt"), Some("JOSE"), Some("")]
+            .into_iter()
+            .enumerate()
+        {
+            assert_eq!(
+                verifier.verify(&signed(typ, None, &format!("typ-{i}"))),
+                Err(AuthError::Invalid("not an access token (typ)")),
+                "typ {typ:?}"
+            );
+        }
+        for (i, crit) in [vec!["exp".to_string()], vec!["b64".into()], vec![]]
+            .into_iter()
+            .enumerate()
+        {
+            assert_eq!(
+                verifier.verify(&signed(
+                    Some("JWT"),
+                    Some(crit.clone()),
+                    &format!("crit-{i}")
+                )),
+                Err(AuthError::Invalid("unsupported critical header")),
+                "crit {crit:?}"
+            );
+        }
         std::fs::remove_dir_all(dir).ok();
     }
 

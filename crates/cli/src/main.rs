@@ -483,7 +483,8 @@ async fn main() -> anyhow::Result<()> {
                 );
             };
             let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
-            let list = haven_authz::RevocationList::redis(url).await?;
+            let list = haven_authz::RevocationList::redis(url, suite::revocation_settings(&config))
+                .await?;
             list.revoke(&jti, exp.unwrap_or(now + 24 * 3600)).await?;
             println!("revoked {jti}");
         }
@@ -497,6 +498,13 @@ async fn main() -> anyhow::Result<()> {
         } => {
             if let Some(dir) = data_dir {
                 config.data_dir = dir;
+            }
+            if ttl.as_secs() > config.auth.max_token_lifetime_secs {
+                bail!(
+                    "ttl {}s is above auth.max_token_lifetime_secs ({}s): the token would be refused",
+                    ttl.as_secs(),
+                    config.auth.max_token_lifetime_secs
+                );
             }
             let key = DevSigningKey::load_or_create(&config.data_dir)?;
             for role in &roles {

@@ -7,8 +7,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use haven_authz::{
-    Authenticator, DevSigningKey, KeyError, Policy, RevocationList, TokenVerifier, TrustedKeys,
-    VerifierSettings,
+    Authenticator, DevSigningKey, KeyError, Policy, RevocationList, RevocationSettings,
+    TokenVerifier, TrustedKeys, VerifierSettings,
 };
 use haven_gateway::RateLimiter;
 use haven_platform::HavenConfig;
@@ -66,6 +66,10 @@ pub enum SuiteError {
         service: &'static str,
         source: CheckpointError,
     },
+    #[error(
+        "auth.client_token_ttl_secs ({ttl}) is above auth.max_token_lifetime_secs ({max}): every token the endpoint issued would be refused"
+    )]
+    ClientTokenTtl { ttl: u64, max: u64 },
 }
 
 /// The key that signs audit checkpoints: the one at `audit.checkpoint_key_path`, which must exist, or
@@ -257,6 +261,7 @@ pub fn verifier_settings(config: &HavenConfig) -> VerifierSettings {
         issuer: config.auth.issuer.clone(),
         audience: config.auth.audience.clone(),
         leeway_secs: config.auth.leeway_secs,
+        max_lifetime_secs: config.auth.max_token_lifetime_secs,
     }
 }
 
@@ -308,6 +313,12 @@ pub fn token_issuer(
     let Some(path) = &config.auth.clients_path else {
         return Ok(None);
     };
+    if config.auth.client_token_ttl_secs > config.auth.max_token_lifetime_secs {
+        return Err(SuiteError::ClientTokenTtl {
+            ttl: config.auth.client_token_ttl_secs,
+            max: config.auth.max_token_lifetime_secs,
+        });
+    }
     Ok(Some(haven_gateway::TokenIssuer {
         key,
         clients: Arc::new(haven_authz::ClientRegistry::from_file(path)?),
@@ -338,21 +349,35 @@ pub fn load_policy(config: &HavenConfig) -> Result<Policy, SuiteError> {
     }
 }
 
+/// The revocation list: in Redis (with a local copy for outages) when `redis_url` is set, else in
+/// memory.
 pub async fn revocations(config: &HavenConfig) -> Result<RevocationList, SuiteError> {
     match &config.redis_url {
-        Some(url) => RevocationList::redis(url)
+        Some(url) => RevocationList::redis(url, revocation_settings(config))
             .await
             .map_err(|e| SuiteError::Redis(e.to_string())),
         None => Ok(RevocationList::in_memory()),
     }
 }
 
+/// Where revocations live in Redis and how stale the local copy may get during an outage.
+pub fn revocation_settings(config: &HavenConfig) -> RevocationSettings {
+    RevocationSettings {
+        namespace: config.bus_namespace.clone(),
+        max_staleness: std::time::Duration::from_secs(config.auth.revocation_max_staleness_secs),
+    }
+}
+
 pub async fn rate_limiter(config: &HavenConfig) -> Result<RateLimiter, SuiteError> {
     let g = &config.gateway;
     match &config.redis_url {
-        Some(url) => RateLimiter::redis(url, g.rate_limit_per_second, g.rate_limit_burst)
-            .await
-            .map_err(|e| SuiteError::Redis(e.to_string())),
+        Some(url) => RateLimiter::redis(
+            url,
+            &config.bus_namespace,
+            g.rate_limit_per_second,
+            g.rate_limit_burst,
+        )
+        .map_err(|e| SuiteError::Redis(e.to_string())),
         None => Ok(RateLimiter::in_memory(
             g.rate_limit_per_second,
             g.rate_limit_burst,

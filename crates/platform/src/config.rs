@@ -26,9 +26,10 @@ pub enum ConfigError {
 pub struct HavenConfig {
     /// Where the embedded default keeps its SQLite files and development signing key.
     pub data_dir: PathBuf,
-    /// Redis for token revocation and rate limits. Absent: in memory (embedded default).
+    /// Redis for events, token revocation and rate limits. Absent: in memory (embedded default).
     pub redis_url: Option<String>,
-    /// A prefix for every event stream name in Redis, for deployments that share one Redis. Empty: none.
+    /// A prefix for every key Haven keeps in Redis (event streams, revoked tokens, rate limits), for
+    /// deployments that share one Redis. Empty: none.
     pub bus_namespace: String,
     /// File holding the master key that wraps every child's data key ("v<version>:<base64>"). The
     /// `HAVEN_MASTER_KEY` variable, holding the key itself, wins over it. Absent both: `haven up` creates
@@ -54,12 +55,18 @@ pub struct AuthConfig {
     /// Machine clients (partner, lms) for the gateway's token endpoint; written by `haven client add`.
     /// Absent: the token endpoint refuses every client.
     pub clients_path: Option<PathBuf>,
-    /// Lifetime of a client-credentials token, in seconds.
+    /// Lifetime of a client-credentials token, in seconds; at most `max_token_lifetime_secs`.
     pub client_token_ttl_secs: u64,
     pub issuer: String,
     pub audience: String,
-    /// Allowed clock skew on exp and nbf, in seconds (capped at 30).
+    /// Allowed clock skew on exp, nbf and iat, in seconds (capped at 30).
     pub leeway_secs: u64,
+    /// The longest lifetime (`exp - iat`) a token may claim, in seconds; longer ones are refused.
+    pub max_token_lifetime_secs: u64,
+    /// While Redis is unreachable, token revocation is checked against each process's local copy of
+    /// the revoked set for at most this many seconds after that copy was last refreshed; after that,
+    /// authenticated calls fail closed (UNAVAILABLE) until Redis answers. 0: fail closed at once.
+    pub revocation_max_staleness_secs: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -80,6 +87,11 @@ pub struct GatewayConfig {
     pub rate_limit_per_second: u32,
     /// Requests one principal may burst above the sustained rate.
     pub rate_limit_burst: u32,
+    /// A request header set by a proxy in front of the gateway (an ingress) that carries the caller's
+    /// address, such as `x-forwarded-for` (the rightmost address counts). The token endpoint limits
+    /// failed attempts per caller address. Absent: the TCP peer's address. Set it only when every
+    /// request reaches the gateway through that proxy, or callers can claim any address.
+    pub trusted_proxy_header: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -254,6 +266,8 @@ impl Default for AuthConfig {
             issuer: "haven-dev".into(),
             audience: "haven".into(),
             leeway_secs: 10,
+            max_token_lifetime_secs: 24 * 3600,
+            revocation_max_staleness_secs: 60,
         }
     }
 }
@@ -269,6 +283,7 @@ impl Default for GatewayConfig {
             request_timeout_ms: 10_000,
             rate_limit_per_second: 50,
             rate_limit_burst: 200,
+            trusted_proxy_header: None,
         }
     }
 }
@@ -387,6 +402,16 @@ impl HavenConfig {
         }
         if let Some(v) = lookup("HAVEN_AUDIENCE") {
             self.auth.audience = v;
+        }
+        if let Some(v) = lookup("HAVEN_MAX_TOKEN_LIFETIME_SECS") {
+            self.auth.max_token_lifetime_secs = parse("HAVEN_MAX_TOKEN_LIFETIME_SECS", v)?;
+        }
+        if let Some(v) = lookup("HAVEN_REVOCATION_MAX_STALENESS_SECS") {
+            self.auth.revocation_max_staleness_secs =
+                parse("HAVEN_REVOCATION_MAX_STALENESS_SECS", v)?;
+        }
+        if let Some(v) = lookup("HAVEN_TRUSTED_PROXY_HEADER") {
+            self.gateway.trusted_proxy_header = Some(v).filter(|v| !v.is_empty());
         }
         if let Some(v) = lookup("HAVEN_GATEWAY_LISTEN") {
             self.gateway.listen = parse("HAVEN_GATEWAY_LISTEN", v)?;
@@ -516,6 +541,32 @@ mod tests {
             .expect("applies");
         assert_eq!(config.gateway.listen.port(), 7001);
         assert_eq!(config.identity_database_url(), "postgres://x/y");
+    }
+
+    #[test]
+    fn token_lifetime_revocation_staleness_and_proxy_header_come_from_env() {
+        let mut config = HavenConfig::default();
+        assert_eq!(config.auth.max_token_lifetime_secs, 24 * 3600);
+        assert_eq!(config.auth.revocation_max_staleness_secs, 60);
+        assert_eq!(config.gateway.trusted_proxy_header, None);
+        config
+            .apply_env(|name| match name {
+                "HAVEN_MAX_TOKEN_LIFETIME_SECS" => Some("3600".into()),
+                "HAVEN_REVOCATION_MAX_STALENESS_SECS" => Some("0".into()),
+                "HAVEN_TRUSTED_PROXY_HEADER" => Some("x-forwarded-for".into()),
+                _ => None,
+            })
+            .expect("applies");
+        assert_eq!(config.auth.max_token_lifetime_secs, 3600);
+        assert_eq!(config.auth.revocation_max_staleness_secs, 0);
+        assert_eq!(
+            config.gateway.trusted_proxy_header.as_deref(),
+            Some("x-forwarded-for")
+        );
+        config
+            .apply_env(|name| (name == "HAVEN_TRUSTED_PROXY_HEADER").then(String::new))
+            .expect("applies");
+        assert_eq!(config.gateway.trusted_proxy_header, None, "empty unsets it");
     }
 
     #[test]

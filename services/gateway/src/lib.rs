@@ -24,7 +24,7 @@ use tonic::transport::{Channel, Endpoint};
 pub use edge::{Edge, Upstreams};
 pub use limiter::RateLimiter;
 pub use rules::{PublicRpc, may_ever_call};
-pub use tokens::{TokenEndpoint, TokenIssuer};
+pub use tokens::{FAILURES_PER_ADDRESS, FAILURES_PER_CLIENT, TokenEndpoint, TokenIssuer};
 
 #[derive(Debug, thiserror::Error)]
 pub enum GatewayError {
@@ -69,7 +69,11 @@ pub async fn serve(
     let identity = service_channel(&config.identity_url, timeout)?;
     let family_tracing = service_channel(&config.family_tracing_url, timeout)?;
     let learning = service_channel(&config.learning_url, timeout)?;
-    let tokens = TokensServer::new(TokenEndpoint::new(token_issuer, limiter.clone()));
+    let tokens = TokensServer::new(TokenEndpoint::new(
+        token_issuer,
+        limiter.clone(),
+        config.trusted_proxy_header.clone(),
+    ));
     let edge = Edge::new(
         Upstreams {
             identity,
