@@ -2378,7 +2378,11 @@ mod tests {
         let issued = issuer.issue(&c).expect("issue");
         let verified = verify(&issued.jwt, &trusted).expect("verifies");
         assert_eq!(verified.achievements.len(), 200);
-        let titles: Vec<_> = verified.achievements.iter().map(|a| a.title.clone()).collect();
+        let titles: Vec<_> = verified
+            .achievements
+            .iter()
+            .map(|a| a.title.clone())
+            .collect();
         let expected: Vec<_> = c.achievements.iter().map(|a| a.title.clone()).collect();
         assert_eq!(titles, expected, "every achievement comes back, in order");
     }
