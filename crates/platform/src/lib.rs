@@ -14,6 +14,7 @@ pub mod paging;
 pub mod sealing;
 pub mod server;
 pub mod telemetry;
+pub mod validate;
 
 pub use config::HavenConfig;
 pub use error::{FieldViolation, ServiceError, Violations};

@@ -1,7 +1,7 @@
 //! Request validation. Every violation names its field and never echoes the submitted value.
 
 pub(crate) use haven_platform::Violations;
-use haven_proto::common::{AgeRange, PartialDate};
+use haven_platform::validate::{age_range, name, partial_date};
 use haven_proto::family_tracing::{Inquirer, Relation, Sex, SoughtChild};
 
 const MAX_NAME: usize = 200;
@@ -14,41 +14,11 @@ fn text(v: &mut Violations, field: &str, value: &str, max: usize) {
 }
 
 pub(crate) fn request_id(v: &mut Violations, request_id: &str) {
-    if request_id.is_empty() {
-        v.add("request_id", "is required");
-    } else if request_id.len() > 128 || !request_id.chars().all(|c| c.is_ascii_graphic()) {
-        v.add("request_id", "must be 1 to 128 printable ASCII characters");
-    }
+    haven_platform::validate::request_id(v, request_id);
 }
 
 pub(crate) fn required_id(v: &mut Violations, field: &str, id: &str) {
-    if uuid::Uuid::parse_str(id).is_err() {
-        v.add(field, "must be an id this service issued");
-    }
-}
-
-fn partial_date(v: &mut Violations, field: &str, date: &PartialDate) {
-    if !(1900..=2100).contains(&date.year) {
-        v.add(format!("{field}.year"), "must be between 1900 and 2100");
-    }
-    if date.month.is_some_and(|m| !(1..=12).contains(&m)) {
-        v.add(format!("{field}.month"), "must be 1 to 12");
-    }
-    if date.day.is_some_and(|d| !(1..=31).contains(&d)) {
-        v.add(format!("{field}.day"), "must be 1 to 31");
-    }
-    if date.day.is_some() && date.month.is_none() {
-        v.add(format!("{field}.day"), "needs a month");
-    }
-}
-
-fn age_range(v: &mut Violations, field: &str, age: &AgeRange) {
-    if age.max_years > 25 {
-        v.add(format!("{field}.max_years"), "must be at most 25");
-    }
-    if age.min_years > age.max_years {
-        v.add(format!("{field}.min_years"), "must not exceed max_years");
-    }
+    haven_platform::validate::record_id(v, field, id);
 }
 
 pub(crate) fn inquirer(v: &mut Violations, field: &str, inquirer: Option<&Inquirer>) {
@@ -62,13 +32,13 @@ pub(crate) fn inquirer(v: &mut Violations, field: &str, inquirer: Option<&Inquir
             "given_name or family_name is required",
         );
     }
-    text(
+    name(
         v,
         &format!("{field}.given_name"),
         &inquirer.given_name,
         MAX_NAME,
     );
-    text(
+    name(
         v,
         &format!("{field}.family_name"),
         &inquirer.family_name,
@@ -108,20 +78,20 @@ pub(crate) fn sought_children(v: &mut Violations, field: &str, children: &[Sough
                 "given_name or family_name is required",
             );
         }
-        text(v, &format!("{at}.given_name"), &child.given_name, MAX_NAME);
-        text(
+        name(v, &format!("{at}.given_name"), &child.given_name, MAX_NAME);
+        name(
             v,
             &format!("{at}.family_name"),
             &child.family_name,
             MAX_NAME,
         );
-        text(
+        name(
             v,
             &format!("{at}.father_name"),
             &child.father_name,
             MAX_NAME,
         );
-        text(
+        name(
             v,
             &format!("{at}.mother_name"),
             &child.mother_name,
@@ -140,7 +110,7 @@ pub(crate) fn sought_children(v: &mut Violations, field: &str, children: &[Sough
             );
         }
         for (j, name) in child.other_names.iter().enumerate() {
-            text(v, &format!("{at}.other_names[{j}]"), name, MAX_NAME);
+            self::name(v, &format!("{at}.other_names[{j}]"), name, MAX_NAME);
         }
         if Sex::try_from(child.sex).is_err() {
             v.add(format!("{at}.sex"), "is not a known value");
@@ -177,6 +147,7 @@ pub(crate) fn reason(v: &mut Violations, field: &str, reason: &str, required: bo
 #[cfg(test)]
 mod tests {
     use super::*;
+    use haven_proto::common::PartialDate;
 
     #[test]
     fn violations_name_the_field_and_never_the_value() {

@@ -1,9 +1,9 @@
 //! Input validation. Every violation names the field by its path in the request; no message echoes a
 //! submitted value, since it may be protected data.
 
-use chrono::Datelike as _;
+use haven_platform::validate::name;
 use haven_platform::{FieldViolation, Violations};
-use haven_proto::common::{AgeRange, Location, PartialDate};
+use haven_proto::common::Location;
 use haven_proto::identity::{
     CaseStatus, Child, Identity, ProtectionCase, ProtectionConcern, RiskLevel, SeparationCause,
     Sex, Whereabouts, identity::Birth,
@@ -12,7 +12,6 @@ use haven_proto::identity::{
 const MAX_NAME: usize = 200;
 const MAX_TEXT: usize = 2000;
 const MAX_LIST: usize = 32;
-const MAX_AGE_YEARS: u32 = 25;
 
 /// Collects violations so one response can name every bad field at once.
 fn text(v: &mut Violations, field: &str, value: &str, max: usize) {
@@ -31,50 +30,7 @@ fn enum_value<E: TryFrom<i32>>(v: &mut Violations, field: &str, value: i32) {
     }
 }
 
-pub(crate) fn partial_date(v: &mut Violations, field: &str, date: &PartialDate) {
-    let this_year = chrono::Utc::now().year();
-    if date.year < 1900 || date.year > this_year {
-        v.add(
-            format!("{field}.year"),
-            &format!("must be between 1900 and {this_year}"),
-        );
-        return;
-    }
-    match (date.month, date.day) {
-        (None, Some(_)) => v.add(format!("{field}.day"), "needs a month"),
-        (Some(month), day) => {
-            if !(1..=12).contains(&month) {
-                v.add(format!("{field}.month"), "must be between 1 and 12");
-                return;
-            }
-            if let Some(day) = day {
-                let valid = u32::try_from(day)
-                    .ok()
-                    .and_then(|d| chrono::NaiveDate::from_ymd_opt(date.year, month as u32, d));
-                match valid {
-                    None => v.add(format!("{field}.day"), "is not a day of that month"),
-                    Some(d) if d > chrono::Utc::now().date_naive() => {
-                        v.add(field, "must not be in the future")
-                    }
-                    Some(_) => {}
-                }
-            }
-        }
-        (None, None) => {}
-    }
-}
-
-fn age_range(v: &mut Violations, field: &str, age: &AgeRange) {
-    if age.min_years > age.max_years {
-        v.add(format!("{field}.min_years"), "must not exceed max_years");
-    }
-    if age.max_years > MAX_AGE_YEARS {
-        v.add(
-            format!("{field}.max_years"),
-            &format!("must be at most {MAX_AGE_YEARS}"),
-        );
-    }
-}
+pub(crate) use haven_platform::validate::{age_range, partial_date};
 
 fn location(v: &mut Violations, field: &str, location: &Location) {
     if location.admin_path.len() > 10 {
@@ -106,25 +62,25 @@ pub(crate) fn identity(v: &mut Violations, field: &str, identity: &Identity) {
             "given_name or family_name is required",
         );
     }
-    text(
+    name(
         v,
         &format!("{field}.given_name"),
         &identity.given_name,
         MAX_NAME,
     );
-    text(
+    name(
         v,
         &format!("{field}.family_name"),
         &identity.family_name,
         MAX_NAME,
     );
-    text(
+    name(
         v,
         &format!("{field}.father_name"),
         &identity.father_name,
         MAX_NAME,
     );
-    text(
+    name(
         v,
         &format!("{field}.mother_name"),
         &identity.mother_name,
@@ -132,10 +88,10 @@ pub(crate) fn identity(v: &mut Violations, field: &str, identity: &Identity) {
     );
     list(v, &format!("{field}.other_names"), &identity.other_names);
     for (i, name) in identity.other_names.iter().enumerate() {
-        if name.trim().is_empty() {
+        if name.is_empty() {
             v.add(format!("{field}.other_names[{i}]"), "must not be empty");
         }
-        text(v, &format!("{field}.other_names[{i}]"), name, MAX_NAME);
+        self::name(v, &format!("{field}.other_names[{i}]"), name, MAX_NAME);
     }
     enum_value::<Sex>(v, &format!("{field}.sex"), identity.sex);
     match &identity.birth {
@@ -272,22 +228,22 @@ pub(crate) fn child(field: &str, child: &Child) -> Result<(), Vec<FieldViolation
 
 /// A record id must be a UUID; anything else is a client bug, not a missing record.
 pub(crate) fn record_id(field: &str, id: &str) -> Result<uuid::Uuid, Vec<FieldViolation>> {
-    uuid::Uuid::parse_str(id).map_err(|_| vec![FieldViolation::new(field, "must be a UUID")])
+    let mut v = Violations::default();
+    let parsed = haven_platform::validate::record_id(&mut v, field, id);
+    v.into_result()?;
+    parsed.ok_or_else(|| vec![FieldViolation::new(field, "must be a UUID")])
 }
 
 pub(crate) fn request_id(request_id: &str) -> Result<(), Vec<FieldViolation>> {
     let mut v = Violations::default();
-    if request_id.is_empty() {
-        v.add("request_id", "is required");
-    } else if request_id.len() > 128 || !request_id.chars().all(|c| c.is_ascii_graphic()) {
-        v.add("request_id", "must be 1 to 128 printable ASCII characters");
-    }
+    haven_platform::validate::request_id(&mut v, request_id);
     v.into_result()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use haven_proto::common::PartialDate;
 
     fn named(given: &str) -> Child {
         Child {

@@ -29,9 +29,9 @@ pub(crate) fn request_id(value: &str) -> Result<(), ServiceError> {
 
 /// A UUID id (children, enrolments, records).
 pub(crate) fn id(field: &str, value: &str) -> Result<(), ServiceError> {
-    uuid::Uuid::parse_str(value)
-        .map(|_| ())
-        .map_err(|_| ServiceError::invalid(field, "must be a UUID"))
+    let mut v = Violations::default();
+    haven_platform::validate::record_id(&mut v, field, value);
+    v.finish()
 }
 
 fn optional_code(v: &mut Violations, field: &str, value: &str) {

@@ -1,0 +1,208 @@
+//! Validation of the shared `common.v1` types and of the fields every service takes (ids, request ids,
+//! names), in one place so the services agree. Violations name the field and never echo the value.
+
+use chrono::Datelike as _;
+use haven_proto::common::{AgeRange, PartialDate};
+
+use crate::error::Violations;
+
+/// The oldest year any date in a child's record may carry.
+pub const MIN_YEAR: i32 = 1900;
+/// An age estimate above this is not a child's.
+pub const MAX_AGE_YEARS: u32 = 25;
+/// How far in the future a client's clock may put a timestamp it sends.
+const CLOCK_SKEW_SECS: i64 = 24 * 3600;
+
+/// A record id: a UUID in its canonical lower-case hyphenated form, the only form the services store.
+/// Any other spelling (upper case, braces, no hyphens, a URN) is refused by name, rather than answered
+/// NOT_FOUND as if the record did not exist.
+pub fn record_id(v: &mut Violations, field: &str, value: &str) -> Option<uuid::Uuid> {
+    match uuid::Uuid::parse_str(value) {
+        Ok(id) if id.hyphenated().to_string() == value => Some(id),
+        Ok(_) => {
+            v.add(
+                field,
+                "must be a UUID in lower-case hyphenated form (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)",
+            );
+            None
+        }
+        Err(_) => {
+            v.add(field, "must be a UUID");
+            None
+        }
+    }
+}
+
+/// The idempotency key of a write: 1 to 128 printable ASCII characters.
+pub fn request_id(v: &mut Violations, value: &str) {
+    if value.is_empty() {
+        v.add("request_id", "is required");
+    } else if value.len() > 128 || !value.chars().all(|c| c.is_ascii_graphic()) {
+        v.add("request_id", "must be 1 to 128 printable ASCII characters");
+    }
+}
+
+/// A name part: optional, but when given it holds more than spaces, and it passes [`Violations::text`].
+pub fn name(v: &mut Violations, field: &str, value: &str, max: usize) {
+    if !value.is_empty() && value.trim().is_empty() {
+        v.add(field, "must not be only spaces");
+    }
+    v.text(field, value, max);
+}
+
+/// A date known to the year, month or day: from 1900 to today, a real calendar day, a day only with its
+/// month.
+pub fn partial_date(v: &mut Violations, field: &str, date: &PartialDate) {
+    let today = chrono::Utc::now().date_naive();
+    if date.year < MIN_YEAR || date.year > today.year() {
+        v.add(
+            format!("{field}.year"),
+            &format!("must be between {MIN_YEAR} and {}", today.year()),
+        );
+        return;
+    }
+    match (date.month, date.day) {
+        (None, Some(_)) => v.add(format!("{field}.day"), "needs a month"),
+        (Some(month), day) => {
+            if !(1..=12).contains(&month) {
+                v.add(format!("{field}.month"), "must be between 1 and 12");
+                return;
+            }
+            if let Some(day) = day {
+                let valid = u32::try_from(day)
+                    .ok()
+                    .and_then(|d| chrono::NaiveDate::from_ymd_opt(date.year, month as u32, d));
+                match valid {
+                    None => v.add(format!("{field}.day"), "is not a day of that month"),
+                    Some(d) if d > today => v.add(field, "must not be in the future"),
+                    Some(_) => {}
+                }
+            }
+        }
+        (None, None) => {}
+    }
+}
+
+/// An age estimate in whole years, with when it was assessed (not before 1900, not in the future).
+pub fn age_range(v: &mut Violations, field: &str, age: &AgeRange) {
+    if age.min_years > age.max_years {
+        v.add(format!("{field}.min_years"), "must not exceed max_years");
+    }
+    if age.max_years > MAX_AGE_YEARS {
+        v.add(
+            format!("{field}.max_years"),
+            &format!("must be at most {MAX_AGE_YEARS}"),
+        );
+    }
+    if let Some(at) = &age.assessed_at {
+        past_timestamp(v, &format!("{field}.assessed_at"), at);
+    }
+}
+
+/// A moment that has happened: from 1900 to now (plus a day of clock skew), with valid nanoseconds.
+pub fn past_timestamp(v: &mut Violations, field: &str, at: &prost_types::Timestamp) {
+    let earliest = chrono::NaiveDate::from_ymd_opt(MIN_YEAR, 1, 1)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc().timestamp())
+        .unwrap_or(i64::MIN);
+    let latest = chrono::Utc::now().timestamp() + CLOCK_SKEW_SECS;
+    if !(0..1_000_000_000).contains(&at.nanos) {
+        v.add(format!("{field}.nanos"), "must be between 0 and 999999999");
+    } else if at.seconds < earliest || at.seconds > latest {
+        v.add(field, &format!("must be between {MIN_YEAR} and now"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(check: impl FnOnce(&mut Violations)) -> Vec<String> {
+        let mut v = Violations::default();
+        check(&mut v);
+        v.into_result()
+            .err()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|f| f.field)
+            .collect()
+    }
+
+    #[test]
+    fn only_the_canonical_uuid_spelling_is_an_id() {
+        let id = uuid::Uuid::new_v4();
+        let canonical = id.hyphenated().to_string();
+        assert!(fields(|v| assert_eq!(record_id(v, "id", &canonical), Some(id))).is_empty());
+        for other in [
+            canonical.to_uppercase(),
+            id.simple().to_string(),
+            id.braced().to_string(),
+            id.urn().to_string(),
+            "not-an-id".into(),
+            String::new(),
+        ] {
+            assert_eq!(
+                fields(|v| assert!(record_id(v, "id", &other).is_none())),
+                ["id"]
+            );
+        }
+    }
+
+    #[test]
+    fn a_name_of_only_spaces_is_refused_and_an_absent_one_is_not() {
+        assert_eq!(
+            fields(|v| name(v, "given_name", "   ", 200)),
+            ["given_name"]
+        );
+        assert_eq!(
+            fields(|v| name(v, "given_name", "\u{3000}\t", 200)),
+            ["given_name"]
+        );
+        assert!(fields(|v| name(v, "given_name", "", 200)).is_empty());
+        assert!(fields(|v| name(v, "given_name", " Amina ", 200)).is_empty());
+    }
+
+    #[test]
+    fn assessment_times_must_be_between_1900_and_now() {
+        let at = |seconds| AgeRange {
+            min_years: 5,
+            max_years: 7,
+            assessed_at: Some(prost_types::Timestamp { seconds, nanos: 0 }),
+        };
+        let year_9999 = 253_370_764_800;
+        let year_0001 = -62_135_596_800;
+        assert_eq!(
+            fields(|v| age_range(v, "age", &at(year_9999))),
+            ["age.assessed_at"]
+        );
+        assert_eq!(
+            fields(|v| age_range(v, "age", &at(year_0001))),
+            ["age.assessed_at"]
+        );
+        let now = chrono::Utc::now().timestamp();
+        assert!(fields(|v| age_range(v, "age", &at(now - 86_400))).is_empty());
+    }
+
+    #[test]
+    fn partial_dates_are_calendar_dates_up_to_today() {
+        let date = |year, month, day| PartialDate {
+            year,
+            month,
+            day,
+            ..Default::default()
+        };
+        assert_eq!(
+            fields(|v| partial_date(v, "d", &date(2020, Some(2), Some(31)))),
+            ["d.day"]
+        );
+        assert_eq!(
+            fields(|v| partial_date(v, "d", &date(2100, None, None))),
+            ["d.year"]
+        );
+        assert_eq!(
+            fields(|v| partial_date(v, "d", &date(2015, None, Some(3)))),
+            ["d.day"]
+        );
+        assert!(fields(|v| partial_date(v, "d", &date(2016, Some(2), Some(29)))).is_empty());
+    }
+}
