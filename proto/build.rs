@@ -42,7 +42,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     )?;
 
     // Well-known types map to prost-types (prost-build's default extern path).
+    // Our codec answers an undecodable request INVALID_ARGUMENT instead of INTERNAL (src/codec.rs).
     tonic_prost_build::configure()
+        .codec_path("crate::codec::HavenCodec")
         .build_client(true)
         .build_server(true)
         .compile_fds(compiler.file_descriptor_set())?;

@@ -3,6 +3,8 @@
 
 #![allow(unreachable_pub, missing_debug_implementations, clippy::all)]
 
+pub mod codec;
+
 pub mod haven {
     pub mod auth {
         pub mod v1 {

@@ -3,6 +3,7 @@
 //! telemetry (spans, trace propagation, metrics, JSON logs).
 
 pub mod audit;
+pub mod auth;
 pub mod bus;
 pub mod config;
 pub mod consumer;

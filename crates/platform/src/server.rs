@@ -97,3 +97,111 @@ impl Future for ShutdownFuture {
         self.0.as_mut().poll(cx)
     }
 }
+
+/// Answers a message over the size limit RESOURCE_EXHAUSTED, the status gRPC defines for it. tonic
+/// refuses such a message from its length prefix, before reading the body, but answers OUT_OF_RANGE;
+/// this layer rewrites that one answer and leaves every other response alone.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OversizeStatusLayer;
+
+impl<S> tower::Layer<S> for OversizeStatusLayer {
+    type Service = OversizeStatus<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        OversizeStatus { inner }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct OversizeStatus<S> {
+    inner: S,
+}
+
+impl<S, B, R> tower::Service<http::Request<B>> for OversizeStatus<S>
+where
+    S: tower::Service<http::Request<B>, Response = http::Response<R>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    B: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = std::pin::Pin<Box<dyn Future<Output = Result<S::Response, S::Error>> + Send>>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        Box::pin(async move {
+            let mut response = inner.call(request).await?;
+            rewrite_oversize(response.headers_mut());
+            Ok(response)
+        })
+    }
+}
+
+/// tonic's words for a message over the limit, in either direction.
+const TOO_LARGE: &str = "message length too large";
+
+fn rewrite_oversize(headers: &mut http::HeaderMap) {
+    let Some(status) = tonic::Status::from_header_map(headers) else {
+        return;
+    };
+    if status.code() != tonic::Code::OutOfRange || !status.message().contains(TOO_LARGE) {
+        return;
+    }
+    let limit = status
+        .message()
+        .rsplit("the limit is: ")
+        .next()
+        .filter(|rest| rest.ends_with(" bytes"))
+        .unwrap_or("the limit");
+    let replacement =
+        tonic::Status::resource_exhausted(format!("the message is larger than {limit}"));
+    headers.remove("grpc-message");
+    if let Err(status) = replacement.add_header(headers) {
+        tracing::warn!(%status, "could not rewrite the oversize status");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_oversize_refusal_becomes_resource_exhausted() {
+        let mut headers = http::HeaderMap::new();
+        tonic::Status::out_of_range(
+            "Error, decoded message length too large: found 5000000 bytes, the limit is: 4194304 bytes",
+        )
+        .add_header(&mut headers)
+        .expect("header");
+        rewrite_oversize(&mut headers);
+        let status = tonic::Status::from_header_map(&headers).expect("a status");
+        assert_eq!(status.code(), tonic::Code::ResourceExhausted);
+        assert_eq!(status.message(), "the message is larger than 4194304 bytes");
+    }
+
+    #[test]
+    fn other_answers_are_left_alone() {
+        let mut headers = http::HeaderMap::new();
+        tonic::Status::out_of_range("page_token: past the end")
+            .add_header(&mut headers)
+            .expect("header");
+        rewrite_oversize(&mut headers);
+        assert_eq!(
+            tonic::Status::from_header_map(&headers)
+                .expect("a status")
+                .code(),
+            tonic::Code::OutOfRange
+        );
+        let mut ok = http::HeaderMap::new();
+        rewrite_oversize(&mut ok);
+        assert!(ok.is_empty());
+    }
+}

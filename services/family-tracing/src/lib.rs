@@ -71,6 +71,7 @@ pub async fn serve(
     health
         .set_serving::<FamilyTracingServer<FamilyTracingService>>()
         .await;
+    let auth = service.auth().clone();
     let server = FamilyTracingServer::new(service)
         .max_decoding_message_size(max_message_bytes)
         .max_encoding_message_size(max_message_bytes);
@@ -78,6 +79,8 @@ pub async fn serve(
         .layer(haven_platform::telemetry::grpc::ServerTelemetryLayer::new(
             "family-tracing",
         ))
+        .layer(haven_platform::server::OversizeStatusLayer)
+        .layer(haven_platform::auth::AuthLayer::new(auth))
         .add_service(health_service)
         .add_service(server)
         .serve_with_incoming_shutdown(haven_platform::server::incoming(listener), shutdown)

@@ -111,18 +111,12 @@ impl FamilyTracingService {
         &self.matcher
     }
 
+    pub fn auth(&self) -> &Authenticator {
+        &self.auth
+    }
+
     async fn principal<T>(&self, request: &Request<T>) -> Result<Arc<Principal>, Status> {
-        let header = request
-            .metadata()
-            .get("authorization")
-            .and_then(|v| v.to_str().ok());
-        self.auth
-            .authenticate(header)
-            .await
-            .map_err(|error| match error {
-                haven_authz::AuthError::Unavailable => Status::unavailable(error.to_string()),
-                other => Status::unauthenticated(other.to_string()),
-            })
+        haven_platform::auth::caller(&self.auth, request).await
     }
 
     fn entry(

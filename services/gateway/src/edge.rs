@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use haven_authz::{AuthError, Authenticator, Policy};
+use haven_authz::{Authenticator, Policy};
 use haven_platform::telemetry::grpc::{ClientTelemetry, TracedChannel};
 use haven_proto::family_tracing::family_tracing_client::FamilyTracingClient;
 use haven_proto::family_tracing::family_tracing_server::FamilyTracing;
@@ -115,22 +115,8 @@ impl Edge {
 
     /// Authenticates, applies the coarse rule and the rate limit, and builds the request to forward.
     async fn admit<T>(&self, rpc: PublicRpc, request: Request<T>) -> Result<Request<T>, Status> {
-        let authorization = match request.metadata().get("authorization") {
-            Some(value) => Some(
-                value
-                    .to_str()
-                    .map_err(|_| auth_status(AuthError::Malformed))?,
-            ),
-            None => None,
-        };
-        let principal = self
-            .auth
-            .authenticate(authorization)
-            .await
-            .map_err(|error| {
-                tracing::info!(rpc = rpc.name(), reason = %error, "unauthenticated call refused");
-                auth_status(error)
-            })?;
+        // The auth layer verified the token before the body was decoded (haven_platform::auth).
+        let principal = haven_platform::auth::caller(&self.auth, &request).await?;
         if !may_ever_call(&self.policy, &principal, rpc) {
             tracing::warn!(
                 rpc = rpc.name(),
@@ -162,13 +148,6 @@ impl Edge {
         let mut outgoing = Request::from_parts(forwarded, extensions, message);
         outgoing.set_timeout(self.timeout);
         Ok(outgoing)
-    }
-}
-
-fn auth_status(error: AuthError) -> Status {
-    match error {
-        AuthError::Unavailable => Status::unavailable(error.to_string()),
-        other => Status::unauthenticated(other.to_string()),
     }
 }
 

@@ -74,6 +74,7 @@ pub async fn serve(
         limiter.clone(),
         config.trusted_proxy_header.clone(),
     ));
+    let auth_layer = auth.clone();
     let edge = Edge::new(
         Upstreams {
             identity,
@@ -97,6 +98,8 @@ pub async fn serve(
         .layer(haven_platform::telemetry::grpc::ServerTelemetryLayer::new(
             "gateway",
         ))
+        .layer(haven_platform::server::OversizeStatusLayer)
+        .layer(haven_platform::auth::AuthLayer::new(auth_layer))
         .add_service(health_service)
         .add_service(tokens)
         .add_service(reflection_v1)

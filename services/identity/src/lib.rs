@@ -62,6 +62,7 @@ pub async fn serve(
         service.policy().clone(),
         service.audit_writer().clone(),
     ));
+    let auth = service.auth().clone();
     let server = ChildIdentityServer::new(service)
         .max_decoding_message_size(max_message_bytes)
         .max_encoding_message_size(max_message_bytes);
@@ -69,6 +70,8 @@ pub async fn serve(
         .layer(haven_platform::telemetry::grpc::ServerTelemetryLayer::new(
             "identity",
         ))
+        .layer(haven_platform::server::OversizeStatusLayer)
+        .layer(haven_platform::auth::AuthLayer::new(auth))
         .add_service(health_service)
         .add_service(server)
         .add_service(audit)

@@ -4,8 +4,7 @@
 use std::sync::Arc;
 
 use haven_authz::{
-    AuthError, Authenticator, ClassSet, DataClass, Permission, Policy, Principal, RecordAttrs,
-    Role, Scope,
+    Authenticator, ClassSet, DataClass, Permission, Policy, Principal, RecordAttrs, Role, Scope,
 };
 use haven_platform::ServiceError;
 use haven_platform::audit::{AuditEntry, AuditWriter};
@@ -65,20 +64,7 @@ pub(crate) async fn authenticate<T>(
     auth: &Authenticator,
     request: &Request<T>,
 ) -> Result<Arc<Principal>, Status> {
-    let header = request
-        .metadata()
-        .get("authorization")
-        .map(|value| value.to_str().map_err(|_| AuthError::Malformed))
-        .transpose()
-        .map_err(auth_status)?;
-    auth.authenticate(header).await.map_err(auth_status)
-}
-
-pub(crate) fn auth_status(error: AuthError) -> Status {
-    match error {
-        AuthError::Unavailable => Status::unavailable(error.to_string()),
-        other => Status::unauthenticated(other.to_string()),
-    }
+    haven_platform::auth::caller(auth, request).await
 }
 
 impl IdentityService {

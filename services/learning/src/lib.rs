@@ -61,6 +61,7 @@ pub async fn serve(
     health
         .set_serving::<LearningRecordsServer<LearningService>>()
         .await;
+    let auth = service.auth().clone();
     let server = LearningRecordsServer::new(service)
         .max_decoding_message_size(max_message_bytes)
         .max_encoding_message_size(max_message_bytes);
@@ -68,6 +69,8 @@ pub async fn serve(
         .layer(haven_platform::telemetry::grpc::ServerTelemetryLayer::new(
             "learning",
         ))
+        .layer(haven_platform::server::OversizeStatusLayer)
+        .layer(haven_platform::auth::AuthLayer::new(auth))
         .add_service(health_service)
         .add_service(server)
         .serve_with_incoming_shutdown(haven_platform::server::incoming(listener), shutdown)

@@ -185,18 +185,12 @@ impl LearningService {
         &self.issuer
     }
 
+    pub fn auth(&self) -> &Authenticator {
+        &self.auth
+    }
+
     async fn principal<T>(&self, request: &Request<T>) -> Result<Arc<Principal>, Status> {
-        let header = request
-            .metadata()
-            .get("authorization")
-            .map(|value| {
-                value
-                    .to_str()
-                    .map_err(|_| haven_authz::AuthError::Malformed)
-            })
-            .transpose()
-            .map_err(auth_status)?;
-        self.auth.authenticate(header).await.map_err(auth_status)
+        haven_platform::auth::caller(&self.auth, request).await
     }
 
     fn entry(
@@ -2296,13 +2290,6 @@ impl BatchedWrite for CorrectionWrites {
                 &current.child_id,
             )],
         })
-    }
-}
-
-fn auth_status(error: haven_authz::AuthError) -> Status {
-    match error {
-        haven_authz::AuthError::Unavailable => Status::unavailable(error.to_string()),
-        other => Status::unauthenticated(other.to_string()),
     }
 }
 
