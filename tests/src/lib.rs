@@ -135,13 +135,13 @@ impl TestSuite {
             admin.close().await.ok();
             let separator = if base.contains('?') { '&' } else { '?' };
             config.identity.database_url = Some(format!(
-                "{base}{separator}options%5Bsearch_path%5D={schema}"
+                "{base}{separator}options%5Bsearch_path%5D={schema}&application_name={schema}"
             ));
             config.family_tracing.database_url = Some(format!(
-                "{base}{separator}options%5Bsearch_path%5D={schema}_ft"
+                "{base}{separator}options%5Bsearch_path%5D={schema}_ft&application_name={schema}_ft"
             ));
             config.learning.database_url = Some(format!(
-                "{base}{separator}options%5Bsearch_path%5D={schema}_ln"
+                "{base}{separator}options%5Bsearch_path%5D={schema}_ln&application_name={schema}_ln"
             ));
             postgres_schema = Some((base, schema));
         }
@@ -162,6 +162,26 @@ impl TestSuite {
             namespace,
             postgres_schema,
         }
+    }
+
+    /// On PostgreSQL, drops every open connection of the identity service (its pool's connections carry
+    /// the schema as `application_name`), as a server restart would; returns how many were dropped, or
+    /// `None` on the embedded default.
+    pub async fn drop_identity_connections(&self) -> Option<u64> {
+        let (base, schema) = self.postgres_schema.as_ref()?;
+        let admin = sea_orm::Database::connect(base.as_str()).await.ok()?;
+        let dropped = admin
+            .query_all_raw(sea_orm::Statement::from_sql_and_values(
+                sea_orm::DatabaseBackend::Postgres,
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE application_name = $1 AND pid <> pg_backend_pid()",
+                [schema.clone().into()],
+            ))
+            .await
+            .map(|rows| rows.len() as u64)
+            .ok();
+        admin.close().await.ok();
+        dropped
     }
 
     /// Claims for a development token; tests change fields to build bad tokens.

@@ -133,16 +133,47 @@ impl From<ServiceError> for Status {
 }
 
 impl From<sea_orm::DbErr> for ServiceError {
+    /// A database that cannot be reached, dropped the connection mid-statement, is shutting down or
+    /// refused for contention is UNAVAILABLE: the client retries with the same `request_id`, and the
+    /// idempotency record makes the retry safe whether or not the first attempt committed. Anything else
+    /// is our fault: INTERNAL, details to the log only.
     fn from(error: sea_orm::DbErr) -> Self {
-        use sea_orm::DbErr;
-        match error {
-            DbErr::ConnectionAcquire(e) => {
-                ServiceError::Unavailable(format!("database unavailable: {e}"))
+        use sea_orm::{DbErr, RuntimeErr};
+        let transient = match &error {
+            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+            DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+                sqlx_is_transient(e)
             }
-            DbErr::Conn(e) => ServiceError::Unavailable(format!("database unavailable: {e}")),
-            other => ServiceError::Internal(other.to_string()),
+            _ => false,
+        };
+        if transient {
+            ServiceError::Unavailable(format!("database unavailable: {error}"))
+        } else {
+            ServiceError::Internal(error.to_string())
         }
     }
+}
+
+/// Whether a driver error means "try again" rather than "this statement is wrong".
+fn sqlx_is_transient(error: &sea_orm::sqlx::Error) -> bool {
+    use sea_orm::sqlx::Error;
+    match error {
+        // The socket closed or broke under the statement ("expected to read 5 bytes, got 0").
+        Error::Io(_) | Error::Tls(_) | Error::Protocol(_) => true,
+        Error::PoolTimedOut | Error::PoolClosed | Error::WorkerCrashed | Error::BeginFailed => true,
+        Error::Database(db) => db.code().is_some_and(|code| transient_sql_state(&code)),
+        _ => false,
+    }
+}
+
+/// PostgreSQL SQLSTATEs and SQLite result codes that mean the server, not the statement, refused.
+fn transient_sql_state(code: &str) -> bool {
+    // PostgreSQL: class 08 connection exception; 57P01..57P03 admin shutdown, crash shutdown, cannot
+    // connect now; 53300 too many connections; 40001 serialization failure; 40P01 deadlock.
+    code.starts_with("08")
+        || matches!(code, "57P01" | "57P02" | "57P03" | "53300" | "40001" | "40P01")
+        // SQLite: SQLITE_BUSY (5) and SQLITE_LOCKED (6), with their extended codes.
+        || code.parse::<i32>().is_ok_and(|n| matches!(n & 0xff, 5 | 6))
 }
 
 #[cfg(test)]
@@ -157,6 +188,38 @@ mod tests {
         assert!(status.message().contains("child.identity.given_name"));
         let bad = status.get_details_bad_request().expect("details");
         assert_eq!(bad.field_violations[0].field, "child.identity.given_name");
+    }
+
+    #[test]
+    fn a_dropped_database_connection_is_unavailable_not_internal() {
+        use sea_orm::{DbErr, RuntimeErr, sqlx};
+        use std::sync::Arc;
+        let eof = std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            "expected to read 5 bytes, got 0 bytes at EOF",
+        );
+        for error in [
+            DbErr::Exec(RuntimeErr::SqlxError(Arc::new(sqlx::Error::Io(eof)))),
+            DbErr::Query(RuntimeErr::SqlxError(Arc::new(sqlx::Error::PoolTimedOut))),
+            DbErr::Query(RuntimeErr::SqlxError(Arc::new(sqlx::Error::PoolClosed))),
+        ] {
+            let status: Status = ServiceError::from(error).into();
+            assert_eq!(status.code(), Code::Unavailable, "{}", status.message());
+        }
+        let wrong = DbErr::Query(RuntimeErr::SqlxError(Arc::new(sqlx::Error::RowNotFound)));
+        assert_eq!(ServiceError::from(wrong).code(), Code::Internal);
+    }
+
+    #[test]
+    fn server_side_refusals_are_transient_and_statement_errors_are_not() {
+        for code in [
+            "08006", "08003", "57P01", "57P03", "53300", "40001", "40P01", "5", "517", "6",
+        ] {
+            assert!(transient_sql_state(code), "{code}");
+        }
+        for code in ["23505", "42P01", "22001", "19", "2067", "1"] {
+            assert!(!transient_sql_state(code), "{code}");
+        }
     }
 
     #[test]
