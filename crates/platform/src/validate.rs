@@ -54,12 +54,12 @@ pub fn name(v: &mut Violations, field: &str, value: &str, max: usize) {
 /// month.
 pub fn partial_date(v: &mut Violations, field: &str, date: &PartialDate) {
     let today = chrono::Utc::now().date_naive();
-    if date.year < MIN_YEAR || date.year > today.year() {
+    let year_ok = (MIN_YEAR..=today.year()).contains(&date.year);
+    if !year_ok {
         v.add(
             format!("{field}.year"),
             &format!("must be between {MIN_YEAR} and {}", today.year()),
         );
-        return;
     }
     match (date.month, date.day) {
         (None, Some(_)) => v.add(format!("{field}.day"), "needs a month"),
@@ -74,7 +74,7 @@ pub fn partial_date(v: &mut Violations, field: &str, date: &PartialDate) {
                     .and_then(|d| chrono::NaiveDate::from_ymd_opt(date.year, month as u32, d));
                 match valid {
                     None => v.add(format!("{field}.day"), "is not a day of that month"),
-                    Some(d) if d > today => v.add(field, "must not be in the future"),
+                    Some(d) if year_ok && d > today => v.add(field, "must not be in the future"),
                     Some(_) => {}
                 }
             }
@@ -130,17 +130,18 @@ mod tests {
 
     #[test]
     fn only_the_canonical_uuid_spelling_is_an_id() {
-        let id = uuid::Uuid::new_v4();
+        let id = uuid::Uuid::now_v7();
         let canonical = id.hyphenated().to_string();
         assert!(fields(|v| assert_eq!(record_id(v, "id", &canonical), Some(id))).is_empty());
-        for other in [
+        let others: [String; 6] = [
             canonical.to_uppercase(),
             id.simple().to_string(),
             id.braced().to_string(),
             id.urn().to_string(),
             "not-an-id".into(),
             String::new(),
-        ] {
+        ];
+        for other in others {
             assert_eq!(
                 fields(|v| assert!(record_id(v, "id", &other).is_none())),
                 ["id"]
@@ -198,6 +199,11 @@ mod tests {
         assert_eq!(
             fields(|v| partial_date(v, "d", &date(2100, None, None))),
             ["d.year"]
+        );
+        assert_eq!(
+            fields(|v| partial_date(v, "d", &date(1500, None, Some(3)))),
+            ["d.year", "d.day"],
+            "every violation at once"
         );
         assert_eq!(
             fields(|v| partial_date(v, "d", &date(2015, None, Some(3)))),
