@@ -29,7 +29,9 @@ pub use feed::{CONSUMER_GROUP, Feed, FeedError, IDENTITY_STREAM, spawn_feed};
 pub use identity_reader::{IdentityReader, ReadError, SERVICE_AGENCY, SERVICE_SUBJECT};
 pub use matcher::{Matcher, spawn_follower};
 pub use migration::Migrator;
-pub use sealed::{SealedCounts, Vault, erase_tracing_request, rewrap_data_keys, seal_clear_rows};
+pub use sealed::{
+    RequestKey, SealedCounts, Vault, erase_tracing_request, rewrap_data_keys, seal_clear_rows,
+};
 pub use service::FamilyTracingService;
 
 pub(crate) fn now_micros() -> i64 {

@@ -143,7 +143,7 @@ impl Vault {
     }
 
     /// The request's data key for sealing, created in `conn`'s transaction if the request has none.
-    pub(crate) async fn request_key<C: ConnectionTrait>(
+    pub async fn request_key<C: ConnectionTrait>(
         &self,
         conn: &C,
         request_id: &str,
@@ -183,7 +183,7 @@ impl Vault {
     }
 
     /// The body of one row.
-    pub(crate) async fn open_request<C: ConnectionTrait>(
+    pub async fn open_request<C: ConnectionTrait>(
         &self,
         conn: &C,
         row: &tracing_request::Model,
@@ -332,7 +332,7 @@ fn open_body(
 
 /// One request's unwrapped data key, for sealing what belongs to the request.
 #[derive(Debug, Clone)]
-pub(crate) struct RequestKey {
+pub struct RequestKey {
     request_id: String,
     key: Arc<DataKey>,
 }
@@ -345,7 +345,7 @@ impl RequestKey {
     }
 
     /// The stored body: what the request says, without the header columns, sealed.
-    pub(crate) fn seal_body(&self, request: &TracingRequest) -> Result<Vec<u8>, ServiceError> {
+    pub fn seal_body(&self, request: &TracingRequest) -> Result<Vec<u8>, ServiceError> {
         let body = TracingRequest {
             inquirer: request.inquirer.clone(),
             sought_children: request.sought_children.clone(),
