@@ -237,6 +237,44 @@ impl TestSuite {
             .expect("identity db")
     }
 
+    /// A connection to the family tracing database, to look at what was stored.
+    pub async fn family_tracing_db(&self) -> DatabaseConnection {
+        haven_platform::db::connect(&self.config.family_tracing_database_url())
+            .await
+            .expect("family tracing db")
+    }
+
+    /// Stops the suite and starts it again on the same data (data dir, databases, Redis namespace),
+    /// as a restarted deployment: every service rebuilds what it keeps in memory from its database.
+    pub async fn restart(self) -> TestSuite {
+        let TestSuite {
+            suite,
+            data_dir,
+            identity_db_url,
+            config,
+            namespace,
+            postgres_schema,
+            ..
+        } = self;
+        suite.shutdown().await.expect("clean shutdown");
+        let suite = Suite::start(config.clone()).await.expect("suite restarts");
+        let channel = Channel::from_shared(format!("http://{}", suite.gateway_addr))
+            .expect("gateway url")
+            .connect()
+            .await
+            .expect("connect to gateway");
+        TestSuite {
+            suite,
+            client: ChildIdentityClient::new(channel.clone()),
+            channel,
+            data_dir,
+            identity_db_url,
+            config,
+            namespace,
+            postgres_schema,
+        }
+    }
+
     pub async fn stop(self) {
         let bus = self.suite.bus.clone();
         self.suite.shutdown().await.expect("clean shutdown");

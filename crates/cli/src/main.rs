@@ -25,6 +25,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// Configuration comes from defaults, then --config FILE (TOML, see deploy/haven.example.toml, which lists
 /// every option), then HAVEN_* environment variables, for example HAVEN_DATA_DIR, HAVEN_REDIS_URL,
 /// HAVEN_JWKS_PATH, HAVEN_POLICY_PATH, HAVEN_MASTER_KEY (the key itself) or HAVEN_MASTER_KEY_PATH,
+/// HAVEN_FAMILY_TRACING_MASTER_KEY or HAVEN_FAMILY_TRACING_MASTER_KEY_PATH (family tracing's own key),
 /// HAVEN_GATEWAY_LISTEN, and per service HAVEN_<SERVICE>_LISTEN, HAVEN_<SERVICE>_DATABASE_URL and
 /// HAVEN_<SERVICE>_URL (IDENTITY, FAMILY_TRACING, LEARNING). HAVEN_LOG sets the log filter (default info).
 #[derive(Debug, Parser)]
@@ -74,9 +75,14 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         version: u32,
     },
-    /// Re-wrap every child's data key under the current master key, after adding a new key as
-    /// `master_key_path` and the old one under `previous_master_key_paths`. Data is not rewritten.
-    Rewrap,
+    /// Re-wrap every data key under the current master key, after adding a new key as
+    /// `master_key_path` and the old one under `previous_master_key_paths` (identity), or under
+    /// `family_tracing.master_key_path` / `family_tracing.previous_master_key_paths` (family tracing).
+    /// Data is not rewritten. Without a service: identity and family tracing.
+    Rewrap {
+        #[arg(value_enum)]
+        service: Option<ServiceName>,
+    },
     /// Register a machine client (partner or lms) for the token endpoint. Prints its secret once.
     Client {
         #[command(subcommand)]
@@ -364,14 +370,32 @@ async fn main() -> anyhow::Result<()> {
                 std::process::exit(1);
             }
         },
-        Command::Rewrap => {
-            let keyring = suite::keyring(&config, false)?;
-            let db = haven_identity::connect_and_migrate(&config.identity_database_url()).await?;
-            let count = haven_identity::rewrap_data_keys(&db, &keyring).await?;
-            println!(
-                "identity: {count} data keys re-wrapped under master key version {}",
-                keyring.current_version()
-            );
+        Command::Rewrap { service } => {
+            if matches!(service, Some(ServiceName::Gateway | ServiceName::Learning)) {
+                bail!("only identity and family-tracing hold data keys");
+            }
+            if matches!(service, None | Some(ServiceName::Identity)) {
+                let keyring = suite::keyring(&config, false)?;
+                let db =
+                    haven_identity::connect_and_migrate(&config.identity_database_url()).await?;
+                let count = haven_identity::rewrap_data_keys(&db, &keyring).await?;
+                println!(
+                    "identity: {count} data keys re-wrapped under master key version {}",
+                    keyring.current_version()
+                );
+            }
+            if matches!(service, None | Some(ServiceName::FamilyTracing)) {
+                let keyring = suite::family_tracing_keyring(&config, false)?;
+                let db = haven_family_tracing::connect_and_migrate(
+                    &config.family_tracing_database_url(),
+                )
+                .await?;
+                let count = haven_family_tracing::rewrap_data_keys(&db, &keyring).await?;
+                println!(
+                    "family-tracing: {count} data keys re-wrapped under master key version {}",
+                    keyring.current_version()
+                );
+            }
         }
         Command::Client {
             command:
@@ -657,6 +681,7 @@ async fn serve(service: ServiceName, config: HavenConfig) -> anyhow::Result<()> 
                 auth,
                 policy,
                 suite::thresholds(&config),
+                Arc::new(suite::family_tracing_keyring(&config, false)?),
             )
             .await?;
             // The service's token for reading consenting children's identity is signed with the data

@@ -43,6 +43,10 @@ pub enum SuiteError {
     MasterKey(#[from] haven_platform::sealing::SealingError),
     #[error("no master key: set HAVEN_MASTER_KEY or master_key_path (HAVEN_MASTER_KEY_PATH)")]
     NoMasterKey,
+    #[error(
+        "no family tracing master key: set HAVEN_FAMILY_TRACING_MASTER_KEY or family_tracing.master_key_path (HAVEN_FAMILY_TRACING_MASTER_KEY_PATH)"
+    )]
+    NoFamilyTracingMasterKey,
     #[error("machine clients: {0}")]
     Clients(#[from] haven_authz::ClientError),
     #[error("access policy: {0}")]
@@ -228,6 +232,7 @@ pub fn spawn_family_tracing_work(
         bus,
         reader,
         matcher: service.matcher().clone(),
+        vault: service.vault().clone(),
         consumer: replica_name(),
     };
     Ok(vec![
@@ -285,23 +290,48 @@ pub fn trusted_keys(config: &HavenConfig) -> Result<TrustedKeys, SuiteError> {
 /// The keyring sealing whereabouts and protection at rest: `HAVEN_MASTER_KEY`, else `master_key_path`,
 /// else (embedded default only) a key created in the data dir on first start.
 pub fn keyring(config: &HavenConfig, embedded: bool) -> Result<Keyring, SuiteError> {
-    let current = match (
+    load_keyring(
         std::env::var("HAVEN_MASTER_KEY").ok(),
-        &config.master_key_path,
-    ) {
-        (Some(text), _) => MasterKey::from_encoded(&text)?,
-        (None, Some(path)) => MasterKey::from_file(path)?,
-        (None, None) if embedded => {
-            MasterKey::load_or_create(&config.data_dir.join("keys").join("master.key"))?
-        }
-        (None, None) => return Err(SuiteError::NoMasterKey),
+        config.master_key_path.as_deref(),
+        &config.previous_master_key_paths,
+        embedded.then(|| config.data_dir.join("keys").join("master.key")),
+    )?
+    .ok_or(SuiteError::NoMasterKey)
+}
+
+/// The keyring sealing family tracing's data at rest (inquirers, sought children, the profile
+/// projection), found the same way as identity's but from its own key:
+/// `HAVEN_FAMILY_TRACING_MASTER_KEY`, else `family_tracing.master_key_path`, else (embedded default
+/// only) `<data_dir>/keys/family-tracing.key`, created on first start.
+pub fn family_tracing_keyring(config: &HavenConfig, embedded: bool) -> Result<Keyring, SuiteError> {
+    load_keyring(
+        std::env::var("HAVEN_FAMILY_TRACING_MASTER_KEY").ok(),
+        config.family_tracing.master_key_path.as_deref(),
+        &config.family_tracing.previous_master_key_paths,
+        embedded.then(|| config.data_dir.join("keys").join("family-tracing.key")),
+    )?
+    .ok_or(SuiteError::NoFamilyTracingMasterKey)
+}
+
+/// The key text wins over the file; with neither, the embedded default's file (created if missing).
+/// `None` when there is no key at all.
+fn load_keyring(
+    text: Option<String>,
+    path: Option<&Path>,
+    previous: &[std::path::PathBuf],
+    embedded_default: Option<std::path::PathBuf>,
+) -> Result<Option<Keyring>, SuiteError> {
+    let current = match (text, path, embedded_default) {
+        (Some(text), _, _) => MasterKey::from_encoded(&text)?,
+        (None, Some(path), _) => MasterKey::from_file(path)?,
+        (None, None, Some(default)) => MasterKey::load_or_create(&default)?,
+        (None, None, None) => return Ok(None),
     };
-    let previous = config
-        .previous_master_key_paths
+    let previous = previous
         .iter()
         .map(|path| MasterKey::from_file(path))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(Keyring::new(current, previous)?)
+    Ok(Some(Keyring::new(current, previous)?))
 }
 
 /// The token endpoint's issuer, when clients are configured: it signs with `key`, whose public half the
@@ -485,6 +515,7 @@ impl Suite {
             auth.clone(),
             policy.clone(),
             thresholds(&config),
+            Arc::new(family_tracing_keyring(&config, true)?),
         )
         .await?;
         checkpointers.push(spawn_audit_checkpoints(

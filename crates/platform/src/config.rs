@@ -116,6 +116,14 @@ pub struct FamilyTracingConfig {
     pub likely_threshold: f64,
     /// A candidate scoring at least this is `possible`; below it, candidates are not shown.
     pub possible_threshold: f64,
+    /// File holding family tracing's own master key ("v<version>:<base64>"), which wraps each tracing
+    /// request's and each child profile's data key. Not identity's key, so neither service's key opens
+    /// the other's data. The `HAVEN_FAMILY_TRACING_MASTER_KEY` variable, holding the key itself, wins
+    /// over it. Absent both: `haven up` creates `<data_dir>/keys/family-tracing.key`; `haven serve`
+    /// refuses to start.
+    pub master_key_path: Option<PathBuf>,
+    /// Earlier family tracing master keys, kept while data keys are re-wrapped under the current one.
+    pub previous_master_key_paths: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -306,6 +314,8 @@ impl Default for FamilyTracingConfig {
             identity_url: "http://127.0.0.1:50061".into(),
             likely_threshold: 0.80,
             possible_threshold: 0.20,
+            master_key_path: None,
+            previous_master_key_paths: Vec::new(),
         }
     }
 }
@@ -431,6 +441,9 @@ impl HavenConfig {
         }
         if let Some(v) = lookup("HAVEN_FAMILY_TRACING_DATABASE_URL") {
             self.family_tracing.database_url = Some(v);
+        }
+        if let Some(v) = lookup("HAVEN_FAMILY_TRACING_MASTER_KEY_PATH") {
+            self.family_tracing.master_key_path = Some(PathBuf::from(v));
         }
         if let Some(v) = lookup("HAVEN_LEARNING_LISTEN") {
             self.learning.listen = parse("HAVEN_LEARNING_LISTEN", v)?;

@@ -4,7 +4,6 @@
 use haven_matching::{Band, MatchContext};
 use haven_platform::ServiceError;
 use haven_proto::family_tracing::TracingRequest;
-use prost::Message as _;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
@@ -14,6 +13,7 @@ use sea_orm::{
 use crate::convert;
 use crate::entity::{alert, review, tracing_request};
 use crate::matcher::Matcher;
+use crate::sealed::Vault;
 use crate::workflow::{SEARCHING, status_name};
 
 /// How many candidates per sought child a new request is checked against for alerts.
@@ -94,23 +94,17 @@ async fn raise(
     Ok(())
 }
 
-fn decode(row: &tracing_request::Model) -> Option<TracingRequest> {
-    TracingRequest::decode(row.body.as_slice())
-        .ok()
-        .map(|mut r| {
-            r.id = row.id.clone();
-            r
-        })
-}
-
 /// Checks a newly filed (or updated) request against the index and raises its likely matches.
+/// `body` is the request as just written (the row's body is sealed).
 pub(crate) async fn raise_for_request(
     db: &DatabaseConnection,
     matcher: &Matcher,
     row: &tracing_request::Model,
+    body: &TracingRequest,
 ) -> Result<usize, ServiceError> {
-    let Some(request) = decode(row) else {
-        return Ok(0);
+    let request = TracingRequest {
+        id: row.id.clone(),
+        ..body.clone()
     };
     let today = convert::day_of(crate::now_micros());
     let mut raised = 0;
@@ -143,6 +137,7 @@ pub(crate) async fn raise_for_request(
 pub(crate) async fn raise_for_child(
     db: &DatabaseConnection,
     matcher: &Matcher,
+    vault: &Vault,
     child_id: &str,
 ) -> Result<usize, ServiceError> {
     let today = convert::day_of(crate::now_micros());
@@ -163,10 +158,16 @@ pub(crate) async fn raise_for_child(
         // One read of the page's rejections, not one per sought child.
         let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
         let rejected = rejections(db, &ids).await?;
-        for row in &rows {
-            let Some(request) = decode(row) else {
-                continue;
+        let bodies = vault.open_each(db, &rows).await?;
+        for (row, body) in rows.iter().zip(bodies) {
+            let mut request = match body {
+                Ok(request) => request,
+                Err(error) => {
+                    tracing::warn!(%error, "a tracing request does not open; no alerts for it");
+                    continue;
+                }
             };
+            request.id.clone_from(&row.id);
             for sought in request
                 .sought_children
                 .iter()

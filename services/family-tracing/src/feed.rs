@@ -11,7 +11,6 @@ use haven_platform::ServiceError;
 use haven_platform::bus::{Bus, BusError};
 use haven_platform::consumer::event_span;
 use haven_proto::events::{Envelope, envelope::Event};
-use haven_proto::family_tracing::TracingRequest;
 use prost::Message as _;
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
@@ -24,6 +23,7 @@ use crate::entity::{
 };
 use crate::identity_reader::{IdentityReader, ReadError};
 use crate::matcher::Matcher;
+use crate::sealed::{self, Vault};
 
 /// The stream the identity service publishes its `haven.events.v1` envelopes to.
 pub const IDENTITY_STREAM: &str = "haven:events:identity";
@@ -52,6 +52,8 @@ pub struct Feed {
     pub bus: Bus,
     pub reader: IdentityReader,
     pub matcher: Arc<Matcher>,
+    /// Seals the profiles written here (and opens requests to raise alerts).
+    pub vault: Vault,
     /// This replica's name in the consumer group.
     pub consumer: String,
 }
@@ -86,8 +88,13 @@ impl Feed {
                 };
                 self.matcher.catch_up(&self.db).await?;
                 if let Applied::Profiled(child_id) = &outcome {
-                    let raised =
-                        crate::alerts::raise_for_child(&self.db, &self.matcher, child_id).await?;
+                    let raised = crate::alerts::raise_for_child(
+                        &self.db,
+                        &self.matcher,
+                        &self.vault,
+                        child_id,
+                    )
+                    .await?;
                     if raised > 0 {
                         tracing::info!(raised, "likely matches raised for open requests");
                     }
@@ -132,13 +139,18 @@ impl Feed {
                                 .await?
                                 .map(|p| p.registered_at_us)
                                 .unwrap_or(at_us);
+                        let sealed_identity = self
+                            .vault
+                            .seal_profile(&txn, &changed.child_id, &identity)
+                            .await?;
                         child_profile::Entity::insert(child_profile::ActiveModel {
                             child_id: Set(changed.child_id.clone()),
                             identity_version: Set(changed.identity_version),
                             owner: Set(changed.owner.clone()),
                             agency: Set(changed.agency.clone()),
-                            identity: Set(identity.encode_to_vec()),
+                            identity: Set(sealed_identity),
                             registered_at_us: Set(registered_at_us),
+                            sealed: Set(true),
                         })
                         .on_conflict(
                             OnConflict::column(child_profile::Column::ChildId)
@@ -147,6 +159,7 @@ impl Feed {
                                     child_profile::Column::Owner,
                                     child_profile::Column::Agency,
                                     child_profile::Column::Identity,
+                                    child_profile::Column::Sealed,
                                 ])
                                 .to_owned(),
                         )
@@ -158,6 +171,7 @@ impl Feed {
                         child_profile::Entity::delete_by_id(changed.child_id.clone())
                             .exec(&txn)
                             .await?;
+                        sealed::delete_profile_key(&txn, &changed.child_id).await?;
                         Applied::Dropped
                     }
                 };
@@ -173,6 +187,7 @@ impl Feed {
                 child_profile::Entity::delete_by_id(id.clone())
                     .exec(&txn)
                     .await?;
+                sealed::delete_profile_key(&txn, &id).await?;
                 review::Entity::delete_many()
                     .filter(review::Column::ChildId.eq(id.clone()))
                     .exec(&txn)
@@ -213,6 +228,7 @@ impl Feed {
         child_profile::Entity::delete_by_id(from.to_owned())
             .exec(&txn)
             .await?;
+        sealed::delete_profile_key(&txn, from).await?;
         let reviews = review::Entity::find()
             .filter(review::Column::ChildId.eq(from))
             .all(&txn)
@@ -247,18 +263,20 @@ impl Feed {
                 && let Some(row) = tracing_request::Entity::find_by_id(request_id)
                     .one(&txn)
                     .await?
-                && let Ok(mut body) = TracingRequest::decode(row.body.as_slice())
+                && let Ok(mut body) = self.vault.open_request(&txn, &row).await
             {
                 for sought in &mut body.sought_children {
                     if sought.matched_child_id == from {
                         sought.matched_child_id = into.to_owned();
                     }
                 }
+                let key = self.vault.request_key(&txn, &row.id).await?;
                 tracing_request::Entity::update_many()
                     .col_expr(
                         tracing_request::Column::Body,
-                        Expr::value(body.encode_to_vec()),
+                        Expr::value(key.seal_body(&body)?),
                     )
+                    .col_expr(tracing_request::Column::Sealed, Expr::value(true))
                     .col_expr(
                         tracing_request::Column::Version,
                         Expr::value(row.version + 1),

@@ -10,6 +10,7 @@ mod feed;
 mod identity_reader;
 mod matcher;
 mod migration;
+mod sealed;
 mod service;
 mod validate;
 mod workflow;
@@ -18,6 +19,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use haven_authz::{Authenticator, Policy};
+use haven_platform::sealing::Keyring;
 use haven_proto::family_tracing::family_tracing_server::FamilyTracingServer;
 use sea_orm::{DatabaseConnection, DbErr};
 use sea_orm_migration::MigratorTrait as _;
@@ -27,6 +29,9 @@ pub use feed::{CONSUMER_GROUP, Feed, FeedError, IDENTITY_STREAM, spawn_feed};
 pub use identity_reader::{IdentityReader, ReadError, SERVICE_AGENCY, SERVICE_SUBJECT};
 pub use matcher::{Matcher, spawn_follower};
 pub use migration::Migrator;
+pub use sealed::{
+    RequestKey, SealedCounts, Vault, erase_tracing_request, rewrap_data_keys, seal_clear_rows,
+};
 pub use service::FamilyTracingService;
 
 pub(crate) fn now_micros() -> i64 {
@@ -43,21 +48,34 @@ pub async fn connect_and_migrate(url: &str) -> Result<DatabaseConnection, DbErr>
     Ok(db)
 }
 
-/// Builds the service: connect, migrate, and rebuild the matching index from the projection.
+/// Builds the service: connect, migrate, seal any rows still in clear (written before encryption at
+/// rest) with `keyring`, and rebuild the matching index from the sealed projection.
 pub async fn build(
     database_url: &str,
     auth: Authenticator,
     policy: Arc<Policy>,
     thresholds: haven_matching::Thresholds,
+    keyring: Arc<Keyring>,
 ) -> Result<FamilyTracingService, haven_platform::ServiceError> {
     let db = connect_and_migrate(database_url).await?;
-    let matcher = Arc::new(Matcher::new(thresholds));
+    let vault = Vault::new(keyring);
+    let sealed = seal_clear_rows(&db, &vault).await?;
+    if sealed.total() > 0 {
+        tracing::info!(
+            tracing_requests = sealed.tracing_requests,
+            family_links = sealed.family_links,
+            match_reviews = sealed.match_reviews,
+            child_profiles = sealed.child_profiles,
+            "rows written in clear before encryption at rest are now sealed"
+        );
+    }
+    let matcher = Arc::new(Matcher::new(thresholds, vault.clone()));
     let indexed = matcher.rebuild(&db).await?;
     tracing::info!(
         children = indexed,
         "matching index rebuilt from the projection"
     );
-    Ok(FamilyTracingService::new(db, auth, policy, matcher))
+    Ok(FamilyTracingService::new(db, auth, policy, matcher, vault))
 }
 
 /// Serves the family tracing service (plus health) on a bound listener until `shutdown`.

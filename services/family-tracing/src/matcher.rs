@@ -1,16 +1,17 @@
 //! The in-memory candidate index of this replica, built from the profile projection at start and kept
-//! current by following the projection's change log. Queries never touch the database or scan.
+//! current by following the projection's change log. Queries never touch the database or scan. The
+//! projection is sealed at rest; profiles are opened here, so the index (memory only) holds them clear.
 
 use std::sync::RwLock;
 
 use haven_matching::{Candidate, Index, MatchContext, Sought, Thresholds};
 use haven_platform::ServiceError;
 use haven_proto::identity::Identity;
-use prost::Message as _;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use crate::convert;
 use crate::entity::{child_profile, profile_change};
+use crate::sealed::Vault;
 
 #[derive(Debug)]
 pub struct Matcher {
@@ -18,14 +19,17 @@ pub struct Matcher {
     /// The last change-log entry applied to the index.
     applied: tokio::sync::Mutex<i64>,
     thresholds: Thresholds,
+    /// Opens the sealed profiles the index is built from.
+    vault: Vault,
 }
 
 impl Matcher {
-    pub fn new(thresholds: Thresholds) -> Self {
+    pub fn new(thresholds: Thresholds, vault: Vault) -> Self {
         Matcher {
             index: RwLock::new(Index::new()),
             applied: tokio::sync::Mutex::new(0),
             thresholds,
+            vault,
         }
     }
 
@@ -80,8 +84,9 @@ impl Matcher {
                 break;
             };
             after = last.child_id.clone();
-            for row in &rows {
-                if let Some((id, person)) = indexable(row) {
+            let identities = self.vault.open_profiles(db, &rows).await?;
+            for (row, identity) in rows.iter().zip(&identities) {
+                if let Some((id, person)) = indexable(row, identity.as_ref()) {
                     index.upsert(id, &person);
                 }
             }
@@ -112,12 +117,18 @@ impl Matcher {
                 .filter(child_profile::Column::ChildId.is_in(ids.clone()))
                 .all(db)
                 .await?;
+            let identities = self.vault.open_profiles(db, &rows).await?;
             let mut index = self.write();
             for id in &ids {
                 let Some(record_id) = convert::record_id(id) else {
                     continue;
                 };
-                match rows.iter().find(|r| &r.child_id == id).and_then(indexable) {
+                let found = rows
+                    .iter()
+                    .zip(&identities)
+                    .find(|(r, _)| &r.child_id == id)
+                    .and_then(|(r, identity)| indexable(r, identity.as_ref()));
+                match found {
                     Some((_, person)) => index.upsert(record_id, &person),
                     None => {
                         index.remove(record_id);
@@ -133,12 +144,12 @@ impl Matcher {
 
 fn indexable(
     row: &child_profile::Model,
+    identity: Option<&Identity>,
 ) -> Option<(haven_matching::RecordId, haven_matching::Person)> {
     let id = convert::record_id(&row.child_id)?;
-    let identity = Identity::decode(row.identity.as_slice()).ok()?;
     Some((
         id,
-        convert::person(&identity, convert::day_of(row.registered_at_us)),
+        convert::person(identity?, convert::day_of(row.registered_at_us)),
     ))
 }
 

@@ -2,7 +2,9 @@
 //! on SQLite and PostgreSQL.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::schema::{big_integer, big_pk_auto, blob, double, string};
+use sea_orm_migration::schema::{
+    big_integer, big_pk_auto, blob, blob_null, boolean, double, integer, string,
+};
 
 #[derive(Debug)]
 pub struct Migrator;
@@ -12,6 +14,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(haven_platform::audit::CreateAuditLog),
             Box::new(CreateTracingTables),
+            Box::new(SealTracingData),
         ]
     }
 }
@@ -303,5 +306,122 @@ impl MigrationTrait for CreateTracingTables {
                     .to_owned(),
             )
             .await
+    }
+}
+
+/// Encryption at rest: the data-key tables, and a marker on each row that says whether its protected
+/// columns are sealed. Existing rows start unsealed (`false` / NULL); the service's startup pass
+/// ([`crate::sealed::seal_clear_rows`]) seals them. Add-only, so it runs on SQLite and PostgreSQL alike.
+#[derive(Debug)]
+struct SealTracingData;
+
+impl MigrationName for SealTracingData {
+    fn name(&self) -> &str {
+        "m20261203_000003_seal_tracing_data"
+    }
+}
+
+#[derive(DeriveIden)]
+enum TracingRequestKeys {
+    Table,
+    TracingRequestId,
+    Wrapped,
+    Generation,
+}
+
+#[derive(DeriveIden)]
+enum ChildProfileKeys {
+    Table,
+    ChildId,
+    Wrapped,
+    Generation,
+}
+
+#[derive(DeriveIden)]
+enum Sealing {
+    Sealed,
+    RelativeNameSealed,
+    ReasonSealed,
+}
+
+#[async_trait::async_trait]
+#[allow(elided_lifetimes_in_paths)] // async_trait cannot take the anonymous lifetime here
+impl MigrationTrait for SealTracingData {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(TracingRequestKeys::Table)
+                    .if_not_exists()
+                    .col(string(TracingRequestKeys::TracingRequestId).primary_key())
+                    .col(blob(TracingRequestKeys::Wrapped))
+                    .col(integer(TracingRequestKeys::Generation))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(ChildProfileKeys::Table)
+                    .if_not_exists()
+                    .col(string(ChildProfileKeys::ChildId).primary_key())
+                    .col(blob(ChildProfileKeys::Wrapped))
+                    .col(integer(ChildProfileKeys::Generation))
+                    .to_owned(),
+            )
+            .await?;
+        // One column per statement: SQLite's ALTER TABLE adds one at a time.
+        for table in [
+            TracingRequests::Table.into_iden(),
+            ChildProfiles::Table.into_iden(),
+        ] {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table(table)
+                        .add_column(boolean(Sealing::Sealed).default(false))
+                        .to_owned(),
+                )
+                .await?;
+        }
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(FamilyLinks::Table)
+                    .add_column(blob_null(Sealing::RelativeNameSealed))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(MatchReviews::Table)
+                    .add_column(blob_null(Sealing::ReasonSealed))
+                    .to_owned(),
+            )
+            .await?;
+        // The startup pass looks for unsealed rows; the index keeps that a lookup as tables grow.
+        for (name, table) in [
+            (
+                "idx_tracing_requests_sealed",
+                TracingRequests::Table.into_iden(),
+            ),
+            (
+                "idx_child_profiles_sealed",
+                ChildProfiles::Table.into_iden(),
+            ),
+        ] {
+            manager
+                .create_index(
+                    Index::create()
+                        .name(name)
+                        .table(table)
+                        .col(Sealing::Sealed)
+                        .if_not_exists()
+                        .to_owned(),
+                )
+                .await?;
+        }
+        Ok(())
     }
 }

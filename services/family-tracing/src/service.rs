@@ -19,7 +19,6 @@ use haven_proto::family_tracing::{
     RequestStatus, ReviewMatchRequest, TracingRequest, TransitionTracingRequestRequest,
     UpdateTracingRequestRequest,
 };
-use haven_proto::identity::Identity;
 use prost::Message as _;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
@@ -32,6 +31,7 @@ use tonic::{Request, Response, Status};
 use crate::convert;
 use crate::entity::{alert, child_profile, create_request, family_link, review, tracing_request};
 use crate::matcher::Matcher;
+use crate::sealed::Vault;
 use crate::validate::{self, Violations};
 use crate::workflow::{allowed, is_searching, parse_status, status_name};
 
@@ -45,6 +45,7 @@ pub struct FamilyTracingService {
     auth: Authenticator,
     policy: Arc<Policy>,
     matcher: Arc<Matcher>,
+    vault: Vault,
     audit: AuditWriter,
 }
 
@@ -59,10 +60,9 @@ fn invalid(v: Violations) -> Result<(), ServiceError> {
     v.into_result().map_err(ServiceError::InvalidArgument)
 }
 
-/// A stored request as the contract's message.
-fn view(row: &tracing_request::Model) -> Result<TracingRequest, ServiceError> {
-    let mut request = TracingRequest::decode(row.body.as_slice())
-        .map_err(|_| ServiceError::Internal("stored tracing request does not decode".into()))?;
+/// A stored request as the contract's message: its opened body with the header columns.
+fn view(row: &tracing_request::Model, body: TracingRequest) -> TracingRequest {
+    let mut request = body;
     request.id = row.id.clone();
     request.version = row.version;
     request.owner = row.owner.clone();
@@ -72,18 +72,7 @@ fn view(row: &tracing_request::Model) -> Result<TracingRequest, ServiceError> {
     request.created_by = row.created_by.clone();
     request.updated_at = Some(timestamp(row.updated_at_us));
     request.updated_by = row.updated_by.clone();
-    Ok(request)
-}
-
-/// The stored body: what the request says, without the header columns.
-fn body(request: &TracingRequest) -> Vec<u8> {
-    TracingRequest {
-        inquirer: request.inquirer.clone(),
-        sought_children: request.sought_children.clone(),
-        follow_ups: request.follow_ups.clone(),
-        ..Default::default()
-    }
-    .encode_to_vec()
+    request
 }
 
 impl FamilyTracingService {
@@ -93,6 +82,7 @@ impl FamilyTracingService {
         auth: Authenticator,
         policy: Arc<Policy>,
         matcher: Arc<Matcher>,
+        vault: Vault,
     ) -> Self {
         FamilyTracingService {
             audit: AuditWriter::spawn(db.clone()),
@@ -100,7 +90,18 @@ impl FamilyTracingService {
             auth,
             policy,
             matcher,
+            vault,
         }
+    }
+
+    /// The keys tracing data is sealed with (the feed seals profiles with them too).
+    pub fn vault(&self) -> &Vault {
+        &self.vault
+    }
+
+    /// A stored request as the contract's message, its body opened.
+    async fn view_of(&self, row: &tracing_request::Model) -> Result<TracingRequest, ServiceError> {
+        Ok(view(row, self.vault.open_request(&self.db, row).await?))
     }
 
     pub fn database(&self) -> &DatabaseConnection {
@@ -248,10 +249,12 @@ impl FamilyTracingService {
     ) -> Result<tracing_request::Model, ServiceError> {
         let txn = self.db.begin().await?;
         audit::append(&txn, &[entry]).await?;
+        let key = self.vault.request_key(&txn, &row.id).await?;
         let saved = tracing_request::Model {
             version: row.version + 1,
             status: status_name(status).to_owned(),
-            body: body(updated),
+            body: key.seal_body(updated)?,
+            sealed: true,
             updated_at_us: crate::now_micros(),
             updated_by: principal.sub.clone(),
             ..row.clone()
@@ -329,7 +332,7 @@ impl FamilyTracingService {
                 .one(&self.db)
                 .await?
                 .ok_or(ServiceError::NotFound("tracing request"))?;
-            return view(&row);
+            return self.view_of(&row).await;
         }
         let now = crate::now_micros();
         let sought_children = request
@@ -346,13 +349,15 @@ impl FamilyTracingService {
             sought_children,
             ..Default::default()
         };
+        let key = self.vault.request_key(&txn, &id).await?;
         let row = tracing_request::Model {
             id: id.clone(),
             version: 1,
             owner: principal.sub.clone(),
             agency: principal.agency.clone(),
             status: status_name(RequestStatus::Open).to_owned(),
-            body: body(&stored),
+            body: key.seal_body(&stored)?,
+            sealed: true,
             created_at_us: now,
             created_by: principal.sub.clone(),
             updated_at_us: now,
@@ -372,10 +377,12 @@ impl FamilyTracingService {
         txn.commit().await?;
         // Likely matches already registered become alerts at once. The request is saved whatever
         // happens here; a failure only delays its alerts until the next registration.
-        if let Err(error) = crate::alerts::raise_for_request(&self.db, &self.matcher, &row).await {
+        if let Err(error) =
+            crate::alerts::raise_for_request(&self.db, &self.matcher, &row, &stored).await
+        {
             tracing::warn!(%error, "alerts for a new tracing request failed");
         }
-        view(&row)
+        Ok(view(&row, stored))
     }
 
     async fn get(
@@ -394,7 +401,7 @@ impl FamilyTracingService {
                 "tracing",
             )])
             .await?;
-        view(&row)
+        self.view_of(&row).await
     }
 
     async fn update(
@@ -413,7 +420,7 @@ impl FamilyTracingService {
         if row.version != request.expected_version {
             return Err(stale());
         }
-        let mut updated = view(&row)?;
+        let mut updated = self.view_of(&row).await?;
         let mut v = Violations::default();
         for path in &paths {
             match path.as_str() {
@@ -468,11 +475,11 @@ impl FamilyTracingService {
         let saved = self.save(&row, &updated, status, principal, entry).await?;
         if is_searching(status)
             && let Err(error) =
-                crate::alerts::raise_for_request(&self.db, &self.matcher, &saved).await
+                crate::alerts::raise_for_request(&self.db, &self.matcher, &saved, &updated).await
         {
             tracing::warn!(%error, "alerts for an updated tracing request failed");
         }
-        view(&saved)
+        Ok(view(&saved, updated))
     }
 
     async fn list(
@@ -522,8 +529,13 @@ impl FamilyTracingService {
                     .collect(),
             )
             .await?;
+        let bodies = self.vault.open_requests(&self.db, &rows).await?;
         Ok(ListTracingRequestsResponse {
-            tracing_requests: rows.iter().map(view).collect::<Result<_, _>>()?,
+            tracing_requests: rows
+                .iter()
+                .zip(bodies)
+                .map(|(row, body)| view(row, body))
+                .collect(),
             next_page_token,
         })
     }
@@ -553,7 +565,7 @@ impl FamilyTracingService {
                 status_name(to)
             )));
         }
-        let mut updated = view(&row)?;
+        let mut updated = self.view_of(&row).await?;
         if to == RequestStatus::Closed && from != RequestStatus::Reunified {
             if request.reason.trim().is_empty() {
                 return Err(ServiceError::invalid(
@@ -575,7 +587,7 @@ impl FamilyTracingService {
             "tracing",
         );
         let saved = self.save(&row, &updated, to, principal, entry).await?;
-        view(&saved)
+        Ok(view(&saved, updated))
     }
 
     async fn follow_up(
@@ -597,7 +609,7 @@ impl FamilyTracingService {
                 "follow-up visits are recorded after reunification".into(),
             ));
         }
-        let mut updated = view(&row)?;
+        let mut updated = self.view_of(&row).await?;
         updated.follow_ups.push(FollowUp {
             visited_at: Some(timestamp(crate::now_micros())),
             visited_by: principal.sub.clone(),
@@ -611,7 +623,7 @@ impl FamilyTracingService {
             "tracing",
         );
         let saved = self.save(&row, &updated, status, principal, entry).await?;
-        view(&saved)
+        Ok(view(&saved, updated))
     }
 
     async fn find_matches(
@@ -629,7 +641,7 @@ impl FamilyTracingService {
             .load(principal, &request.tracing_request_id, false)
             .await
             .map_err(|e| rename_id(e, "tracing_request_id"))?;
-        let tracing_request = view(&row)?;
+        let tracing_request = self.view_of(&row).await?;
         let sought = tracing_request
             .sought_children
             .iter()
@@ -653,6 +665,7 @@ impl FamilyTracingService {
             .filter(child_profile::Column::ChildId.is_in(ids.clone()))
             .all(&self.db)
             .await?;
+        let identities = self.vault.open_profiles(&self.db, &profiles).await?;
         let mut entries = vec![Self::entry(
             principal,
             "find-matches",
@@ -663,7 +676,11 @@ impl FamilyTracingService {
         let mut candidates = Vec::with_capacity(found.len());
         for (candidate, child_id) in found.iter().zip(ids) {
             // The projection may have dropped the child since the index saw it (consent withdrawn).
-            let Some(profile) = profiles.iter().find(|p| p.child_id == child_id) else {
+            let Some((profile, stored_identity)) = profiles
+                .iter()
+                .zip(&identities)
+                .find(|(p, _)| p.child_id == child_id)
+            else {
                 continue;
             };
             // Identity fields only, and only where the caller's own policy shows them (officers:
@@ -692,9 +709,7 @@ impl FamilyTracingService {
                     &child_id,
                     "identity",
                 ));
-                Identity::decode(profile.identity.as_slice())
-                    .ok()
-                    .map(|i| convert::candidate_identity(&i))
+                stored_identity.as_ref().map(convert::candidate_identity)
             } else {
                 None
             };
@@ -737,7 +752,7 @@ impl FamilyTracingService {
             .load(principal, &request.tracing_request_id, true)
             .await
             .map_err(|e| rename_id(e, "tracing_request_id"))?;
-        let mut updated = view(&row)?;
+        let mut updated = self.view_of(&row).await?;
         let Some(position) = updated
             .sought_children
             .iter()
@@ -810,6 +825,7 @@ impl FamilyTracingService {
             )],
         )
         .await?;
+        let key = self.vault.request_key(&txn, &row.id).await?;
         let decision_name = if decision == Decision::Confirm {
             "confirm"
         } else {
@@ -820,10 +836,11 @@ impl FamilyTracingService {
             sought_child_id: Set(request.sought_child_id.clone()),
             child_id: Set(request.child_id.clone()),
             decision: Set(decision_name.into()),
-            reason: Set(request.reason.clone()),
+            reason: Set(String::new()),
             reviewed_by: Set(principal.sub.clone()),
             reviewed_at_us: Set(now),
             score: Set(score),
+            reason_sealed: Set(Some(key.seal_review_reason(&request.reason)?)),
         })
         .on_conflict(
             OnConflict::columns([
@@ -837,6 +854,7 @@ impl FamilyTracingService {
                 review::Column::ReviewedBy,
                 review::Column::ReviewedAtUs,
                 review::Column::Score,
+                review::Column::ReasonSealed,
             ])
             .to_owned(),
         )
@@ -851,7 +869,7 @@ impl FamilyTracingService {
             .await?;
         match decision {
             Decision::Confirm if previous_match != request.child_id => {
-                link_family(&txn, &updated, &request.child_id, now).await?;
+                link_family(&txn, &key, &updated, &request.child_id, now).await?;
             }
             Decision::Reject if previous_match == request.child_id => {
                 family_link::Entity::delete_many()
@@ -869,7 +887,8 @@ impl FamilyTracingService {
         let saved = tracing_request::Model {
             version: row.version + 1,
             status: status_name(status).to_owned(),
-            body: body(&updated),
+            body: key.seal_body(&updated)?,
+            sealed: true,
             updated_at_us: now,
             updated_by: principal.sub.clone(),
             ..row.clone()
@@ -918,7 +937,7 @@ impl FamilyTracingService {
             .all(&self.db)
             .await?;
         // A link is tracing data of its request: shown only to those who may read that request.
-        let links: Vec<FamilyLink> = rows
+        let rows: Vec<family_link::Model> = rows
             .into_iter()
             .filter(|link| {
                 requests.iter().any(|r| {
@@ -929,10 +948,15 @@ impl FamilyTracingService {
                             .contains(DataClass::Tracing)
                 })
             })
-            .map(|link| FamilyLink {
+            .collect();
+        let names = self.vault.open_link_names(&self.db, &rows).await?;
+        let links: Vec<FamilyLink> = rows
+            .into_iter()
+            .zip(names)
+            .map(|(link, relative_name)| FamilyLink {
                 child_id: link.child_id,
                 relative_child_id: link.relative_child_id,
-                relative_name: link.relative_name,
+                relative_name,
                 relation: link.relation,
                 tracing_request_id: link.tracing_request_id,
                 linked_at: Some(timestamp(link.linked_at_us)),
@@ -1030,25 +1054,26 @@ impl FamilyTracingService {
 /// request (siblings found through one request).
 async fn link_family<C: sea_orm::ConnectionTrait>(
     conn: &C,
+    key: &crate::sealed::RequestKey,
     request: &TracingRequest,
     child_id: &str,
     now: i64,
 ) -> Result<(), ServiceError> {
     let inquirer = request.inquirer.clone().unwrap_or_default();
+    let relative_name = format!(
+        "{} {}",
+        inquirer.given_name.trim(),
+        inquirer.family_name.trim()
+    );
     let mut links = vec![family_link::ActiveModel {
         id: Set(uuid::Uuid::now_v7().to_string()),
         child_id: Set(child_id.to_owned()),
         relative_child_id: Set(String::new()),
-        relative_name: Set(format!(
-            "{} {}",
-            inquirer.given_name.trim(),
-            inquirer.family_name.trim()
-        )
-        .trim()
-        .to_owned()),
+        relative_name: Set(String::new()),
         relation: Set(convert::relation_name(inquirer.relation).to_owned()),
         tracing_request_id: Set(request.id.clone()),
         linked_at_us: Set(now),
+        relative_name_sealed: Set(Some(key.seal_relative_name(relative_name.trim())?)),
     }];
     for sibling in request
         .sought_children
@@ -1065,6 +1090,7 @@ async fn link_family<C: sea_orm::ConnectionTrait>(
                 relation: Set("sibling".into()),
                 tracing_request_id: Set(request.id.clone()),
                 linked_at_us: Set(now),
+                relative_name_sealed: Set(None),
             });
         }
     }

@@ -3,6 +3,12 @@
 //!   haven-security-bench open [rounds] [reads-per-round]
 //!       CPU per child read of the sealed classes: unwrap the child's data key, open whereabouts and
 //!       protection (AES-256-GCM) and decode them. Prints the median of the rounds.
+//!   haven-security-bench tracing-store [rounds] [requests-per-round]
+//!       The family tracing store path, sealed against clear, alternating rounds in one run on a fresh
+//!       SQLite database (PostgreSQL with HAVEN_BENCH_DATABASE_URL): write a tracing request in its own
+//!       transaction (sealed: the request's data key made and stored, the body sealed), then read it
+//!       back by id and open it. The clear rounds write `sealed = false` rows, which the same read code
+//!       decodes as it does rows from before encryption at rest. Prints medians and their ratio.
 //!   haven-security-bench audit-verify [entries]
 //!       Builds a SQLite audit log of that many entries (default 1,000,000), then times
 //!       `haven audit verify`'s check over it and reports peak memory.
@@ -26,6 +32,11 @@ async fn main() -> anyhow::Result<()> {
             let per_round = args.next().and_then(|a| a.parse().ok()).unwrap_or(20_000);
             open(rounds, per_round)
         }
+        Some("tracing-store") => {
+            let rounds = args.next().and_then(|a| a.parse().ok()).unwrap_or(9);
+            let per_round = args.next().and_then(|a| a.parse().ok()).unwrap_or(200);
+            tracing_store(rounds, per_round).await
+        }
         Some("audit-verify") => {
             let entries = args
                 .next()
@@ -34,7 +45,7 @@ async fn main() -> anyhow::Result<()> {
             audit_verify(entries).await
         }
         _ => anyhow::bail!(
-            "usage: haven-security-bench open [rounds] [reads] | audit-verify [entries]"
+            "usage: haven-security-bench open [rounds] [reads] | tracing-store [rounds] [requests] | audit-verify [entries]"
         ),
     }
 }
@@ -125,6 +136,155 @@ async fn audit_verify(entries: u64) -> anyhow::Result<()> {
             line.trim_start_matches("VmHWM:").trim()
         );
     }
+    db.close().await.ok();
+    std::fs::remove_dir_all(&dir).ok();
+    Ok(())
+}
+
+/// A generated tracing request of the usual size: an inquirer and two sought children.
+fn generated_request() -> haven_proto::family_tracing::TracingRequest {
+    use haven_proto::common::{Location, PartialDate};
+    use haven_proto::family_tracing::{Inquirer, Relation, SoughtChild, TracingRequest};
+    let sought = |given: &str, year: i32| SoughtChild {
+        id: uuid::Uuid::now_v7().to_string(),
+        given_name: given.into(),
+        family_name: "Generated Family".into(),
+        other_names: vec!["Gen".into()],
+        date_of_birth: Some(PartialDate {
+            year,
+            month: Some(4),
+            day: None,
+            estimated: true,
+        }),
+        last_seen: Some(Location {
+            admin_path: vec!["XX".into(), "Region 1".into(), "District 4".into()],
+            description: "market by the river crossing".into(),
+        }),
+        separation_circumstances: "separated while crossing at night; was with an older cousin"
+            .into(),
+        father_name: "Generated Father".into(),
+        mother_name: "Generated Mother".into(),
+        ..SoughtChild::default()
+    };
+    TracingRequest {
+        inquirer: Some(Inquirer {
+            given_name: "Generated".into(),
+            family_name: "Inquirer".into(),
+            relation: Relation::Mother as i32,
+            contact: "+000 555 0100, camp office block 7".into(),
+            location: Some(Location {
+                admin_path: vec!["XX".into(), "Region 2".into()],
+                description: "camp B, row 12".into(),
+            }),
+        }),
+        sought_children: vec![sought("Generatedone", 2015), sought("Generatedtwo", 2018)],
+        ..TracingRequest::default()
+    }
+}
+
+async fn tracing_store(rounds: usize, per_round: usize) -> anyhow::Result<()> {
+    use haven_family_tracing::entity::tracing_request;
+    use sea_orm::{EntityTrait as _, Set};
+
+    let dir = std::env::temp_dir().join(format!("haven-tracing-bench-{}", uuid::Uuid::now_v7()));
+    std::fs::create_dir_all(&dir)?;
+    let url = std::env::var("HAVEN_BENCH_DATABASE_URL").unwrap_or_else(|_| {
+        format!(
+            "sqlite://{}?mode=rwc",
+            dir.join("family-tracing.db").display()
+        )
+    });
+    let db = haven_family_tracing::connect_and_migrate(&url).await?;
+    let vault = haven_family_tracing::Vault::new(std::sync::Arc::new(Keyring::new(
+        MasterKey::generate(1),
+        Vec::new(),
+    )?));
+    let request = generated_request();
+    let clear_body = request.encode_to_vec();
+    let row = |id: &str, body: Vec<u8>, sealed: bool| tracing_request::ActiveModel {
+        id: Set(id.to_owned()),
+        version: Set(1),
+        owner: Set("ro-bench".into()),
+        agency: Set("agency-bench".into()),
+        status: Set("open".into()),
+        body: Set(body),
+        created_at_us: Set(0),
+        created_by: Set("ro-bench".into()),
+        updated_at_us: Set(0),
+        updated_by: Set("ro-bench".into()),
+        sealed: Set(sealed),
+    };
+    // (write µs, read µs) per request, per round, for each path.
+    let mut clear: Vec<(f64, f64)> = Vec::with_capacity(rounds);
+    let mut sealed: Vec<(f64, f64)> = Vec::with_capacity(rounds);
+    let mut opened = 0usize;
+    for round in 0..rounds * 2 {
+        let sealing = round % 2 == 1;
+        let ids: Vec<String> = (0..per_round)
+            .map(|_| uuid::Uuid::now_v7().to_string())
+            .collect();
+        let start = Instant::now();
+        for id in &ids {
+            let txn = db.begin().await?;
+            let stored = if sealing {
+                let key = vault.request_key(&txn, id).await?;
+                row(id, key.seal_body(black_box(&request))?, true)
+            } else {
+                row(id, black_box(&request).encode_to_vec(), false)
+            };
+            tracing_request::Entity::insert(stored)
+                .exec_without_returning(&txn)
+                .await?;
+            txn.commit().await?;
+        }
+        let write = start.elapsed().as_nanos() as f64 / per_round as f64 / 1000.0;
+        let start = Instant::now();
+        for id in &ids {
+            let stored = tracing_request::Entity::find_by_id(id.clone())
+                .one(&db)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("row written a moment ago is gone"))?;
+            let body = vault.open_request(&db, &stored).await?;
+            opened += body.encoded_len();
+        }
+        let read = start.elapsed().as_nanos() as f64 / per_round as f64 / 1000.0;
+        if sealing {
+            sealed.push((write, read));
+        } else {
+            clear.push((write, read));
+        }
+    }
+    let median = |values: &mut Vec<f64>| {
+        values.sort_by(f64::total_cmp);
+        values[values.len() / 2]
+    };
+    let clear_write = median(&mut clear.iter().map(|r| r.0).collect());
+    let sealed_write = median(&mut sealed.iter().map(|r| r.0).collect());
+    let clear_read = median(&mut clear.iter().map(|r| r.1).collect());
+    let sealed_read = median(&mut sealed.iter().map(|r| r.1).collect());
+    println!(
+        "backend                 {}",
+        if url.starts_with("sqlite:") {
+            "sqlite"
+        } else {
+            "postgres"
+        }
+    );
+    println!(
+        "request body            {} bytes clear, {} bytes sealed",
+        clear_body.len(),
+        clear_body.len() + 33
+    );
+    println!("rounds x requests       {rounds} x {per_round} per path, alternating");
+    println!(
+        "write µs/request        clear {clear_write:.1}, sealed {sealed_write:.1}, ratio {:.2}",
+        sealed_write / clear_write
+    );
+    println!(
+        "read µs/request         clear {clear_read:.1}, sealed {sealed_read:.1}, ratio {:.2}",
+        sealed_read / clear_read
+    );
+    println!("(opened {opened} bytes: the work is not optimised away)");
     db.close().await.ok();
     std::fs::remove_dir_all(&dir).ok();
     Ok(())

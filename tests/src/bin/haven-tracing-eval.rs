@@ -761,8 +761,7 @@ fn peak_rss() -> String {
 }
 
 async fn scale(children: usize, requests: usize) -> anyhow::Result<()> {
-    use haven_family_tracing::entity::child_profile;
-    use prost::Message as _;
+    use haven_family_tracing::entity::{child_profile, profile_key};
     use sea_orm::{EntityTrait as _, Set, TransactionTrait as _};
 
     let today = chrono::Utc::now().date_naive();
@@ -783,6 +782,15 @@ async fn scale(children: usize, requests: usize) -> anyhow::Result<()> {
         data_dir.join("family-tracing.db").display()
     ))
     .await?;
+    // Profiles are sealed at rest, under the key the embedded suite will find in the data dir.
+    let vault = haven_family_tracing::Vault::new(std::sync::Arc::new(
+        haven_platform::sealing::Keyring::new(
+            haven_platform::sealing::MasterKey::load_or_create(
+                &data_dir.join("keys").join("family-tracing.key"),
+            )?,
+            Vec::new(),
+        )?,
+    ));
     let started = Instant::now();
     let now = chrono::Utc::now().timestamp_micros();
     let mut written = 0;
@@ -795,21 +803,27 @@ async fn scale(children: usize, requests: usize) -> anyhow::Result<()> {
     {
         let txn = db.begin().await?;
         for batch in chunk.chunks(500) {
-            let rows: Vec<child_profile::ActiveModel> = batch
-                .iter()
-                .map(|child| child_profile::ActiveModel {
-                    child_id: Set(uuid::Uuid::now_v7().to_string()),
+            let mut rows = Vec::with_capacity(batch.len());
+            let mut keys = Vec::with_capacity(batch.len());
+            for child in batch {
+                let child_id = uuid::Uuid::now_v7().to_string();
+                let (identity, key) = vault
+                    .seal_new_profile(&child_id, &registered(child).identity.unwrap_or_default())?;
+                rows.push(child_profile::ActiveModel {
+                    child_id: Set(child_id),
                     identity_version: Set(1),
                     owner: Set("scale-cw".into()),
                     agency: Set("agency-registry".into()),
-                    identity: Set(registered(child)
-                        .identity
-                        .unwrap_or_default()
-                        .encode_to_vec()),
+                    identity: Set(identity),
                     registered_at_us: Set(now),
-                })
-                .collect();
+                    sealed: Set(true),
+                });
+                keys.push(profile_key::ActiveModel::from(key));
+            }
             child_profile::Entity::insert_many(rows)
+                .exec_without_returning(&txn)
+                .await?;
+            profile_key::Entity::insert_many(keys)
                 .exec_without_returning(&txn)
                 .await?;
         }

@@ -10,9 +10,10 @@ pub struct Model {
     pub identity_version: i64,
     pub owner: String,
     pub agency: String,
-    /// The encoded `haven.identity.v1.Identity`.
+    /// The encoded `haven.identity.v1.Identity`, sealed under the child's profile key when `sealed`.
     pub identity: Vec<u8>,
     pub registered_at_us: i64,
+    pub sealed: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -12,10 +12,14 @@ pub struct Model {
     pub child_id: String,
     /// `confirm` or `reject`.
     pub decision: String,
+    /// Empty in every row the service writes: the reason is in `reason_sealed`. Only rows written before
+    /// encryption at rest hold it here, until the startup pass seals them.
     pub reason: String,
     pub reviewed_by: String,
     pub reviewed_at_us: i64,
     pub score: f64,
+    /// The reviewer's reason sealed under the tracing request's data key.
+    pub reason_sealed: Option<Vec<u8>>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
