@@ -1,12 +1,32 @@
 //! Evaluation on the seeded multi-script synthetic population
 //! (`haven-population`): tracing requests against consenting registrations,
-//! and registration dedup.
+//! and registration dedup, overall, by community and by noise type.
 //!
 //! ```text
-//! cargo run --release -p haven-matching --example population -- [HOUSEHOLDS] [SEED]
+//! cargo run --release -p haven-matching --example population -- [HOUSEHOLDS] [SEED] [--no-dedup]
 //! ```
+//!
+//! 4,750 households give about 10,000 registrations, 47,500 about 100,000.
+//! Seed 1 is the tuning seed; seed 7 is held out (see SCORING.md).
+//!
+//! What is measured, per sought child:
+//! * "shown": candidates whose band is `possible` or better (what an
+//!   officer sees); "all": the ten best whatever their score;
+//! * recall@1 / recall@10 over sought children with a consenting
+//!   registration;
+//! * `likely` precision over the `likely` candidates, recall over the true
+//!   (sought child, record) pairs;
+//! * false `likely`: sought children with no consenting registration that
+//!   got a `likely` candidate.
+//!
+//! Dedup: every registration against all others (`Index::find_duplicates`),
+//! a pair flagged when `Thresholds::duplicate` says so; precision, recall,
+//! F1 and the share of false pairs that are siblings (same household).
+//! A sought child's (or pair's) noise labels are its own plus those of its
+//! true registrations.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
+use std::time::Instant;
 
 use haven_matching::{
     AgeEstimate, Band, Candidate, Day, Index, MatchContext, PartialDate, Person, Relation, Sex,
@@ -102,167 +122,342 @@ fn ratio(a: usize, b: usize) -> f64 {
     if b == 0 { 0.0 } else { a as f64 / b as f64 }
 }
 
+fn f1(p: f64, r: f64) -> f64 {
+    if p + r > 0.0 { 2.0 * p * r / (p + r) } else { 0.0 }
+}
+
+/// Tracing counts for one slice.
+#[derive(Debug, Default, Clone)]
+struct Tracing {
+    matchable: usize,
+    at1_shown: usize,
+    at1_all: usize,
+    at10_shown: usize,
+    at10_all: usize,
+    /// Top candidate is a true match but scored under `possible`.
+    hidden_top: usize,
+    likely_predicted: usize,
+    likely_true: usize,
+    true_pairs: usize,
+    unmatchable: usize,
+    false_likely: usize,
+}
+
+impl Tracing {
+    fn add(&mut self, o: &Tracing) {
+        self.matchable += o.matchable;
+        self.at1_shown += o.at1_shown;
+        self.at1_all += o.at1_all;
+        self.at10_shown += o.at10_shown;
+        self.at10_all += o.at10_all;
+        self.hidden_top += o.hidden_top;
+        self.likely_predicted += o.likely_predicted;
+        self.likely_true += o.likely_true;
+        self.true_pairs += o.true_pairs;
+        self.unmatchable += o.unmatchable;
+        self.false_likely += o.false_likely;
+    }
+
+    fn row(&self, name: &str) -> String {
+        format!(
+            "| {name} | {} | {:.3} / {:.3} | {:.3} / {:.3} | {:.3} / {:.3} | {} | {:.3} ({}/{}) |",
+            self.matchable,
+            ratio(self.at1_shown, self.matchable),
+            ratio(self.at1_all, self.matchable),
+            ratio(self.at10_shown, self.matchable),
+            ratio(self.at10_all, self.matchable),
+            ratio(self.likely_true, self.likely_predicted),
+            ratio(self.likely_true, self.true_pairs),
+            self.hidden_top,
+            ratio(self.false_likely, self.unmatchable),
+            self.false_likely,
+            self.unmatchable,
+        )
+    }
+}
+
+const TRACING_HEADER: &str = "| slice | sought with a match | recall@1 shown / all | recall@10 shown / all | likely precision / recall | true top-1 hidden | false likely (no match) |\n|---|---|---|---|---|---|---|";
+
+/// Dedup counts for one slice.
+#[derive(Debug, Default, Clone)]
+struct Dedup {
+    true_pairs: usize,
+    found_true: usize,
+    found_false: usize,
+    false_siblings: usize,
+}
+
+impl Dedup {
+    fn row(&self, name: &str) -> String {
+        let p = ratio(self.found_true, self.found_true + self.found_false);
+        let r = ratio(self.found_true, self.true_pairs);
+        format!(
+            "| {name} | {} | {p:.3} | {r:.3} | {:.3} | {} | {:.2} |",
+            self.true_pairs,
+            f1(p, r),
+            self.found_false,
+            ratio(self.false_siblings, self.found_false),
+        )
+    }
+}
+
+const DEDUP_HEADER: &str = "| slice | true pairs | precision | recall | F1 | false pairs | sibling share of false pairs |\n|---|---|---|---|---|---|---|";
+
+fn culture(c: pop::Culture) -> &'static str {
+    match c {
+        pop::Culture::Arabic => "arabic",
+        pop::Culture::DariPashto => "dari_pashto",
+        pop::Culture::Tigrinya => "tigrinya",
+        pop::Culture::Somali => "somali",
+        pop::Culture::UkrainianRussian => "ukrainian_russian",
+    }
+}
+
 fn main() {
-    let args: Vec<u64> = std::env::args()
-        .skip(1)
-        .filter_map(|a| a.parse().ok())
-        .collect();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let numbers: Vec<u64> = args.iter().filter_map(|a| a.parse().ok()).collect();
+    let dedup = !args.iter().any(|a| a == "--no-dedup");
     let config = pop::Config {
-        households: args.first().copied().unwrap_or(5_000) as usize,
-        seed: args.get(1).copied().unwrap_or(1),
+        households: numbers.first().copied().unwrap_or(4_750) as usize,
+        seed: numbers.get(1).copied().unwrap_or(1),
         ..pop::Config::default()
     };
+    let started = Instant::now();
     let population = pop::generate(&config);
+    let generated = started.elapsed();
     let thresholds = Thresholds::default();
 
+    let started = Instant::now();
     let mut index = Index::new();
     for (i, c) in population.children.iter().enumerate() {
         if c.consent_for_tracing {
             index.upsert(i as u128, &registered(c));
         }
     }
+    let built = started.elapsed();
 
-    let (mut matchable, mut at1, mut at10) = (0usize, 0usize, 0usize);
-    let (mut predicted, mut tp, mut true_pairs) = (0usize, 0usize, 0usize);
-    let (mut unmatchable, mut false_likely) = (0usize, 0usize);
-    let (mut no_match_requests, mut no_match_requests_likely) = (0usize, 0usize);
+    let started = Instant::now();
+    let mut overall = Tracing::default();
+    let mut by_culture: BTreeMap<&str, Tracing> = BTreeMap::new();
+    let mut by_noise: BTreeMap<&str, Tracing> = BTreeMap::new();
+    let mut clean = Tracing::default();
+    let debug = std::env::var("POP_DEBUG").ok();
     let mut debug_shown = 0;
+    let mut sought_count = 0usize;
     for (r, request) in population.requests.iter().enumerate() {
-        let mut lists: Vec<Vec<Candidate>> = request
-            .sought
+        let queries: Vec<Sought> = request.sought.iter().map(|s| sought(request, s)).collect();
+        let mut lists: Vec<Vec<Candidate>> = queries
             .iter()
-            .map(|s| index.find(&sought(request, s), &MatchContext::default(), 10))
+            .map(|q| index.find(q, &MatchContext::default(), 10))
             .collect();
         assign_siblings(&mut lists);
-        let mut request_has_match = false;
-        let mut request_likely = false;
         for (k, found) in lists.iter().enumerate() {
-            let truth: HashSet<u128> = population
-                .true_matches_with_consent(r, k)
-                .into_iter()
-                .map(|i| i as u128)
-                .collect();
+            sought_count += 1;
+            let child = &request.sought[k];
+            let records = population.true_matches_with_consent(r, k);
+            let truth: HashSet<u128> = records.iter().map(|&i| i as u128).collect();
+            let mut noise: Vec<pop::Noise> = child.noise.clone();
+            for &i in &records {
+                noise.extend(population.children[i].noise.iter().copied());
+            }
+            noise.sort_unstable();
+            noise.dedup();
+            let mut t = Tracing::default();
             let likely: Vec<&Candidate> = found
                 .iter()
                 .filter(|c| thresholds.band(c.score) == Some(Band::Likely))
                 .collect();
-            request_likely |= !likely.is_empty();
-            predicted += likely.len();
-            tp += likely.iter().filter(|c| truth.contains(&c.id)).count();
-            if std::env::var_os("POP_DEBUG").is_some()
-                && debug_shown < 12
-                && let Some(c) = likely.iter().find(|c| !truth.contains(&c.id))
-            {
+            if truth.is_empty() {
+                t.unmatchable = 1;
+                t.false_likely = usize::from(!likely.is_empty());
+            } else {
+                t.matchable = 1;
+                t.true_pairs = truth.len();
+                let shown = |c: &&Candidate| thresholds.band(c.score).is_some();
+                let top_true = found.first().is_some_and(|c| truth.contains(&c.id));
+                t.at1_all = usize::from(top_true);
+                t.at1_shown = usize::from(top_true && found.first().is_some_and(|c| shown(&c)));
+                t.hidden_top = t.at1_all - t.at1_shown;
+                t.at10_all = usize::from(found.iter().any(|c| truth.contains(&c.id)));
+                t.at10_shown = usize::from(
+                    found
+                        .iter()
+                        .filter(shown)
+                        .any(|c| truth.contains(&c.id)),
+                );
+            }
+            t.likely_predicted = likely.len();
+            t.likely_true = likely.iter().filter(|c| truth.contains(&c.id)).count();
+            let interesting = match debug.as_deref() {
+                Some("missed") => t.matchable == 1 && t.at1_shown == 0,
+                Some("false") => t.likely_predicted > t.likely_true,
+                Some(label) => noise.iter().any(|n| n.as_str() == label) && t.at1_shown == 0,
+                None => false,
+            };
+            if interesting && debug_shown < 15 {
                 debug_shown += 1;
-                let s = &request.sought[k];
-                let p = index.get(c.id).expect("indexed");
                 println!(
-                    "false likely {:.3}: sought {:?} {:?} {:?} age {:?} | inquirer {:?} {:?}",
-                    c.score,
-                    s.given_name,
-                    s.family_name,
-                    s.other_names,
-                    s.age_estimate,
+                    "sought {:?} / {:?} {:?} age {:?} born {:?} | {:?} {:?} {:?} {:?}",
+                    child.given_name,
+                    child.family_name,
+                    child.other_names,
+                    child.age_estimate,
+                    child.birth_date,
                     request.inquirer.given_name,
-                    request.inquirer.relation
+                    request.inquirer.family_name,
+                    request.inquirer.relation,
+                    noise.iter().map(|n| n.as_str()).collect::<Vec<_>>()
                 );
-                println!(
-                    "   record {:?} {:?} {:?} {:?} {:?} f {:?} m {:?}",
-                    p.given_name,
-                    p.family_name,
-                    p.other_names,
-                    p.age,
-                    p.birth_date,
-                    p.father_name,
-                    p.mother_name
-                );
-                for e in &c.evidence {
+                for &i in &records {
+                    let c = &population.children[i];
+                    let scored = index.score(&queries[k], &MatchContext::default(), i as u128);
                     println!(
-                        "      {:?} {:?} {:.2} {}",
-                        e.field,
-                        e.strength,
-                        e.weight,
-                        e.reason.describe()
+                        "   truth {:?} / {:?} {:?} {:?} f {:?} score {:?}",
+                        c.given_name,
+                        c.family_name,
+                        c.other_names,
+                        c.birth,
+                        c.father_name,
+                        scored.as_ref().map(|s| s.score)
+                    );
+                    if let Some(s) = scored {
+                        for e in &s.evidence {
+                            println!(
+                                "      {:?} {:?} {:.2} {}",
+                                e.field,
+                                e.strength,
+                                e.weight,
+                                e.reason.describe()
+                            );
+                        }
+                    }
+                }
+                for c in found.iter().take(3) {
+                    let p = index.get(c.id).expect("indexed");
+                    println!(
+                        "   cand {:.3} {} {:?} / {:?} {:?} {:?}",
+                        c.score,
+                        truth.contains(&c.id),
+                        p.given_name,
+                        p.family_name,
+                        p.age,
+                        p.birth_date
                     );
                 }
             }
-            if truth.is_empty() {
-                unmatchable += 1;
-                false_likely += usize::from(!likely.is_empty());
-                continue;
+            overall.add(&t);
+            by_culture
+                .entry(culture(population.people[child.individual].culture))
+                .or_default()
+                .add(&t);
+            if noise.is_empty() {
+                clean.add(&t);
             }
-            request_has_match = true;
-            matchable += 1;
-            true_pairs += truth.len();
-            at1 += usize::from(found.first().is_some_and(|c| truth.contains(&c.id)));
-            at10 += usize::from(found.iter().any(|c| truth.contains(&c.id)));
-        }
-        if !request_has_match {
-            no_match_requests += 1;
-            no_match_requests_likely += usize::from(request_likely);
+            for n in &noise {
+                by_noise.entry(n.as_str()).or_default().add(&t);
+            }
         }
     }
-    let precision = ratio(tp, predicted);
-    let recall = ratio(tp, true_pairs);
-    let f1 = if precision + recall > 0.0 {
-        2.0 * precision * recall / (precision + recall)
-    } else {
-        0.0
-    };
+    let traced = started.elapsed();
+
     println!(
-        "population: {} households (seed {}), {} registrations ({} with tracing consent), {} requests",
+        "population: {} households (seed {}), {} registrations ({} with tracing consent), {} requests, {} sought children",
         config.households,
         config.seed,
         population.children.len(),
         index.len(),
-        population.requests.len()
+        population.requests.len(),
+        sought_count,
     );
     println!(
-        "  tracing: {matchable} sought children with a consenting registration: recall@1 {:.4} recall@10 {:.4}",
-        ratio(at1, matchable),
-        ratio(at10, matchable)
+        "time: generate {:.1} s, index {:.1} s, tracing {:.1} s ({:.2} ms per sought child)",
+        generated.as_secs_f64(),
+        built.as_secs_f64(),
+        traced.as_secs_f64(),
+        traced.as_secs_f64() * 1000.0 / sought_count.max(1) as f64
     );
-    println!(
-        "  likely (>= {:.2}): precision {precision:.4} recall {recall:.4} F1 {f1:.4} ({predicted} predicted)",
-        thresholds.likely
-    );
-    println!(
-        "  false likely: {} of {} requests with no match ({:.4}); {} of {} unmatchable sought children ({:.4})",
-        no_match_requests_likely,
-        no_match_requests,
-        ratio(no_match_requests_likely, no_match_requests),
-        false_likely,
-        unmatchable,
-        ratio(false_likely, unmatchable)
-    );
+    println!("\n### Tracing (thresholds: likely {:.2}, possible {:.2})\n", thresholds.likely, thresholds.possible);
+    println!("{TRACING_HEADER}");
+    println!("{}", overall.row("**all**"));
+    for (name, t) in &by_culture {
+        println!("{}", t.row(name));
+    }
+    println!("{}", clean.row("no noise label"));
+    for (name, t) in &by_noise {
+        println!("{}", t.row(name));
+    }
 
+    if !dedup {
+        return;
+    }
     // Registration dedup over all registrations (consent does not apply).
+    let started = Instant::now();
     let mut all = Index::new();
     let people: Vec<Person> = population.children.iter().map(registered).collect();
     for (i, p) in people.iter().enumerate() {
         all.upsert(i as u128, p);
     }
+    let duplicate = Thresholds::duplicate();
     let truth: HashSet<(usize, usize)> = population.duplicate_pairs().into_iter().collect();
     let mut found: HashSet<(usize, usize)> = HashSet::new();
     for (i, (p, c)) in people.iter().zip(&population.children).enumerate() {
         for candidate in all.find_duplicates(p, day(c.registered_on), 10) {
             let j = candidate.id as usize;
-            if j != i && thresholds.band(candidate.score) == Some(Band::Likely) {
+            if j != i && candidate.score >= duplicate.likely {
                 found.insert((i.min(j), i.max(j)));
             }
         }
     }
-    let tp = found.intersection(&truth).count();
-    let precision = ratio(tp, found.len());
-    let recall = ratio(tp, truth.len());
-    let f1 = if precision + recall > 0.0 {
-        2.0 * precision * recall / (precision + recall)
-    } else {
-        0.0
+    let deduped = started.elapsed();
+    let children = &population.children;
+    let pair_labels = |(i, j): (usize, usize)| -> (&'static str, Vec<pop::Noise>) {
+        let mut noise: Vec<pop::Noise> = children[i]
+            .noise
+            .iter()
+            .chain(&children[j].noise)
+            .copied()
+            .filter(|n| *n != pop::Noise::ReRegistration)
+            .collect();
+        noise.sort_unstable();
+        noise.dedup();
+        (culture(children[i].culture), noise)
     };
+    let mut overall = Dedup::default();
+    let mut by_culture: BTreeMap<&str, Dedup> = BTreeMap::new();
+    let mut by_noise: BTreeMap<&str, Dedup> = BTreeMap::new();
+    let mut tally = |pair: (usize, usize), f: &dyn Fn(&mut Dedup)| {
+        let (c, noise) = pair_labels(pair);
+        f(&mut overall);
+        f(by_culture.entry(c).or_default());
+        for n in noise {
+            f(by_noise.entry(n.as_str()).or_default());
+        }
+    };
+    for &pair in &truth {
+        tally(pair, &|d| d.true_pairs += 1);
+        if found.contains(&pair) {
+            tally(pair, &|d| d.found_true += 1);
+        }
+    }
+    for &pair in found.difference(&truth) {
+        let sibling = children[pair.0].household == children[pair.1].household;
+        tally(pair, &|d| {
+            d.found_false += 1;
+            d.false_siblings += usize::from(sibling);
+        });
+    }
     println!(
-        "  dedup: {} true pairs: precision {precision:.4} recall {recall:.4} F1 {f1:.4} ({} predicted)",
-        truth.len(),
-        found.len()
+        "\n### Dedup (threshold {:.2}; {:.1} s for {} registrations)\n",
+        duplicate.likely,
+        deduped.as_secs_f64(),
+        people.len()
     );
+    println!("{DEDUP_HEADER}");
+    println!("{}", overall.row("**all**"));
+    for (name, d) in &by_culture {
+        println!("{}", d.row(name));
+    }
+    for (name, d) in &by_noise {
+        println!("{}", d.row(name));
+    }
 }

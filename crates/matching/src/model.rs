@@ -264,6 +264,8 @@ pub enum Reason {
     AgeWithinEstimate,
     AgeWithinTolerance,
     AgeOutsideTolerance,
+    /// The age fits as the child's age at separation, given as today's.
+    AgeAtSeparation,
     SameBirthDate,
     /// Complete dates that differ by one digit or a day/month swap.
     BirthDateTypo,
@@ -302,6 +304,7 @@ impl Reason {
             Self::AgeWithinEstimate => "age within estimate range",
             Self::AgeWithinTolerance => "age within tolerance",
             Self::AgeOutsideTolerance => "age outside tolerance",
+            Self::AgeAtSeparation => "age fits as the age at separation",
             Self::SameBirthDate => "same date of birth",
             Self::BirthDateTypo => "date of birth differs by one digit",
             Self::SameBirthYear => "same year of birth",
@@ -349,6 +352,16 @@ impl Default for Thresholds {
 }
 
 impl Thresholds {
+    /// Thresholds for the duplicate check at registration: a pair at or
+    /// above `likely` is reported as a probable re-registration of the same
+    /// child; `possible` pairs may be listed for review. See SCORING.md.
+    pub fn duplicate() -> Self {
+        Self {
+            likely: 0.80,
+            possible: 0.20,
+        }
+    }
+
     /// The band of `score`, or `None` when it is below `possible`.
     pub fn band(&self, score: f64) -> Option<Band> {
         if score >= self.likely {
