@@ -123,7 +123,11 @@ fn ratio(a: usize, b: usize) -> f64 {
 }
 
 fn f1(p: f64, r: f64) -> f64 {
-    if p + r > 0.0 { 2.0 * p * r / (p + r) } else { 0.0 }
+    if p + r > 0.0 {
+        2.0 * p * r / (p + r)
+    } else {
+        0.0
+    }
 }
 
 /// Tracing counts for one slice.
@@ -134,6 +138,9 @@ struct Tracing {
     at1_all: usize,
     at10_shown: usize,
     at10_all: usize,
+    /// Shown including the `weak` band (top candidates under `possible`).
+    at1_weak: usize,
+    at10_weak: usize,
     /// Top candidate is a true match but scored under `possible`.
     hidden_top: usize,
     likely_predicted: usize,
@@ -150,6 +157,8 @@ impl Tracing {
         self.at1_all += o.at1_all;
         self.at10_shown += o.at10_shown;
         self.at10_all += o.at10_all;
+        self.at1_weak += o.at1_weak;
+        self.at10_weak += o.at10_weak;
         self.hidden_top += o.hidden_top;
         self.likely_predicted += o.likely_predicted;
         self.likely_true += o.likely_true;
@@ -160,11 +169,13 @@ impl Tracing {
 
     fn row(&self, name: &str) -> String {
         format!(
-            "| {name} | {} | {:.3} / {:.3} | {:.3} / {:.3} | {:.3} / {:.3} | {} | {:.3} ({}/{}) |",
+            "| {name} | {} | {:.3} / {:.3} / {:.3} | {:.3} / {:.3} / {:.3} | {:.3} / {:.3} | {} | {:.3} ({}/{}) |",
             self.matchable,
             ratio(self.at1_shown, self.matchable),
+            ratio(self.at1_weak, self.matchable),
             ratio(self.at1_all, self.matchable),
             ratio(self.at10_shown, self.matchable),
+            ratio(self.at10_weak, self.matchable),
             ratio(self.at10_all, self.matchable),
             ratio(self.likely_true, self.likely_predicted),
             ratio(self.likely_true, self.true_pairs),
@@ -176,7 +187,7 @@ impl Tracing {
     }
 }
 
-const TRACING_HEADER: &str = "| slice | sought with a match | recall@1 shown / all | recall@10 shown / all | likely precision / recall | true top-1 hidden | false likely (no match) |\n|---|---|---|---|---|---|---|";
+const TRACING_HEADER: &str = "| slice | sought with a match | recall@1 shown / with weak / all | recall@10 shown / with weak / all | likely precision / recall | true top-1 hidden | false likely (no match) |\n|---|---|---|---|---|---|---|";
 
 /// Dedup counts for one slice.
 #[derive(Debug, Default, Clone)]
@@ -217,6 +228,14 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let numbers: Vec<u64> = args.iter().filter_map(|a| a.parse().ok()).collect();
     let dedup = !args.iter().any(|a| a == "--no-dedup");
+    // `--dump FILE`: one line per top-ten candidate (evidence sum without
+    // the prior, log2 of the registry size, true match 0/1, rank), the
+    // input of the calibration fit (tests/eval/fit_calibration.py).
+    let mut dump = args
+        .iter()
+        .position(|a| a == "--dump")
+        .and_then(|i| args.get(i + 1))
+        .map(|path| std::io::BufWriter::new(std::fs::File::create(path).expect("dump file")));
     let config = pop::Config {
         households: numbers.first().copied().unwrap_or(4_750) as usize,
         seed: numbers.get(1).copied().unwrap_or(1),
@@ -279,12 +298,26 @@ fn main() {
                 t.at1_shown = usize::from(top_true && found.first().is_some_and(|c| shown(&c)));
                 t.hidden_top = t.at1_all - t.at1_shown;
                 t.at10_all = usize::from(found.iter().any(|c| truth.contains(&c.id)));
-                t.at10_shown = usize::from(
+                let weak =
+                    |rank: usize, c: &Candidate| thresholds.band_ranked(c.score, rank).is_some();
+                t.at1_weak = usize::from(top_true && found.first().is_some_and(|c| weak(0, c)));
+                t.at10_weak = usize::from(
                     found
                         .iter()
-                        .filter(shown)
-                        .any(|c| truth.contains(&c.id)),
+                        .enumerate()
+                        .any(|(rank, c)| weak(rank, c) && truth.contains(&c.id)),
                 );
+                t.at10_shown =
+                    usize::from(found.iter().filter(shown).any(|c| truth.contains(&c.id)));
+            }
+            if let Some(out) = dump.as_mut() {
+                use std::io::Write as _;
+                let size = (index.len() as f64).log2();
+                for (rank, c) in found.iter().enumerate() {
+                    let sum: f64 = c.evidence.iter().map(|e| e.weight).sum();
+                    let label = u8::from(truth.contains(&c.id));
+                    writeln!(out, "{sum:.4}\t{size:.4}\t{label}\t{rank}").expect("dump");
+                }
             }
             t.likely_predicted = likely.len();
             t.likely_true = likely.iter().filter(|c| truth.contains(&c.id)).count();
@@ -376,7 +409,10 @@ fn main() {
         traced.as_secs_f64(),
         traced.as_secs_f64() * 1000.0 / sought_count.max(1) as f64
     );
-    println!("\n### Tracing (thresholds: likely {:.2}, possible {:.2})\n", thresholds.likely, thresholds.possible);
+    println!(
+        "\n### Tracing (thresholds: likely {:.2}, possible {:.2})\n",
+        thresholds.likely, thresholds.possible
+    );
     println!("{TRACING_HEADER}");
     println!("{}", overall.row("**all**"));
     for (name, t) in &by_culture {
@@ -400,12 +436,31 @@ fn main() {
     let duplicate = Thresholds::duplicate();
     let truth: HashSet<(usize, usize)> = population.duplicate_pairs().into_iter().collect();
     let mut found: HashSet<(usize, usize)> = HashSet::new();
+    let mut best: BTreeMap<(usize, usize), f64> = BTreeMap::new();
     for (i, (p, c)) in people.iter().zip(&population.children).enumerate() {
         for candidate in all.find_duplicates(p, day(c.registered_on), 10) {
             let j = candidate.id as usize;
-            if j != i && candidate.score >= duplicate.likely {
-                found.insert((i.min(j), i.max(j)));
+            if j == i {
+                continue;
             }
+            let pair = (i.min(j), i.max(j));
+            let entry = best.entry(pair).or_insert(0.0);
+            *entry = entry.max(candidate.score);
+            if candidate.score >= duplicate.likely {
+                found.insert(pair);
+            }
+        }
+    }
+    if args.iter().any(|a| a == "--sweep") {
+        for t in [0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999] {
+            let flagged: Vec<_> = best.iter().filter(|(_, s)| **s >= t).collect();
+            let tp = flagged.iter().filter(|(p, _)| truth.contains(p)).count();
+            let p = ratio(tp, flagged.len());
+            let r = ratio(tp, truth.len());
+            println!(
+                "dedup sweep {t}: precision {p:.3} recall {r:.3} F1 {:.3}",
+                f1(p, r)
+            );
         }
     }
     let deduped = started.elapsed();
@@ -439,8 +494,29 @@ fn main() {
             tally(pair, &|d| d.found_true += 1);
         }
     }
+    let mut shown = 0;
     for &pair in found.difference(&truth) {
         let sibling = children[pair.0].household == children[pair.1].household;
+        if std::env::var("POP_DEBUG").as_deref() == Ok("dedup") && shown < 12 {
+            shown += 1;
+            for k in [pair.0, pair.1] {
+                let c = &children[k];
+                println!(
+                    "  {k} h{} p{} {:?} / {:?} {:?} {:?} f {:?} m {:?} {:?} {:?}",
+                    c.household,
+                    c.person,
+                    c.given_name,
+                    c.family_name,
+                    c.other_names,
+                    c.birth,
+                    c.father_name,
+                    c.mother_name,
+                    c.place_of_birth,
+                    c.sex
+                );
+            }
+            println!("  score {:.3}", best.get(&pair).copied().unwrap_or(0.0));
+        }
         tally(pair, &|d| {
             d.found_false += 1;
             d.false_siblings += usize::from(sibling);

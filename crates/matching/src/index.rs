@@ -15,7 +15,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use crate::equivalents::nickname_groups;
 use crate::model::{Candidate, Day, MatchContext, Person, RecordId, Sex, Sought};
 use crate::names::{Tok, deletions};
-use crate::score::{AVERAGE_NAME_U, Frequencies, Prepared, Query, compare_prepared};
+use crate::score::{AVERAGE_NAME_U, CALIBRATION, Frequencies, Prepared, Query, compare_prepared};
 
 /// Records fully scored per query. Enough for recall@10 on FEBRL4 and the
 /// synthetic population; each costs a few microseconds.
@@ -136,7 +136,7 @@ impl Frequencies for Index {
     /// records; a larger registry lowers it by log2 of the ratio (chance
     /// look-alikes grow with the registry). Smaller ones keep it.
     fn prior_shift(&self) -> f64 {
-        -(self.len() as f64 / PRIOR_REFERENCE_SIZE).log2().max(0.0)
+        CALIBRATION.size_slope * (self.len() as f64 / PRIOR_REFERENCE_SIZE).log2().max(0.0)
     }
 }
 

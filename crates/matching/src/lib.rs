@@ -35,7 +35,7 @@ pub use index::Index;
 pub use keys::{MAX_QUERY_TOKENS, name_keys, query_keys, token_keys, typo_keys};
 pub use model::{
     AgeEstimate, Band, Candidate, Day, Evidence, Field, MatchContext, PartialDate, Person, Reason,
-    RecordId, Relation, Sex, Sought, Strength, Thresholds,
+    RecordId, Relation, Sex, Sought, Strength, Thresholds, WEAK_FLOOR, WEAK_RANKS,
 };
 pub use normalise::fold_tokens;
 pub use score::compare;

@@ -334,12 +334,25 @@ pub struct Thresholds {
     pub possible: f64,
 }
 
-/// The band a score falls in; below `possible` a candidate is not shown.
+/// The band a score falls in; below `possible` a candidate is not shown,
+/// unless it ranks among the first few of its search (`Weak`, see
+/// [`Thresholds::band_ranked`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Band {
     Likely,
     Possible,
+    /// Below `possible`, but among the best [`WEAK_RANKS`] candidates of the
+    /// search and above [`WEAK_FLOOR`]: shown so that an officer sees what
+    /// ranks, labelled as weak evidence.
+    Weak,
 }
+
+/// How many of a search's best candidates may be shown as [`Band::Weak`].
+pub const WEAK_RANKS: usize = 5;
+
+/// The lowest score shown as [`Band::Weak`]: below it a candidate is noise
+/// even at the top of a search (see SCORING.md).
+pub const WEAK_FLOOR: f64 = 0.005;
 
 impl Default for Thresholds {
     /// Calibrated defaults: see SCORING.md.
@@ -357,8 +370,21 @@ impl Thresholds {
     /// child; `possible` pairs may be listed for review. See SCORING.md.
     pub fn duplicate() -> Self {
         Self {
-            likely: 0.80,
+            likely: 0.50,
             possible: 0.20,
+        }
+    }
+
+    /// The band of the candidate at `rank` (0 = best) of a search's
+    /// best-first list: [`Thresholds::band`], or [`Band::Weak`] for one of
+    /// the first [`WEAK_RANKS`] that scores at least [`WEAK_FLOOR`]. A true
+    /// match with little evidence in a large registry often ranks first with
+    /// a low score; an officer must see it, marked as weak.
+    pub fn band_ranked(&self, score: f64, rank: usize) -> Option<Band> {
+        match self.band(score) {
+            Some(band) => Some(band),
+            None if rank < WEAK_RANKS && score >= WEAK_FLOOR => Some(Band::Weak),
+            None => None,
         }
     }
 

@@ -108,7 +108,10 @@ pub(crate) fn prepare(name: &str) -> Vec<Tok> {
         let article = next.is_some_and(|n| ARTICLES.contains(&n));
         let is_abd = ABD_PREFIXES.contains(&fold.as_str());
         let is_short = ABD_SHORT.contains(&fold.as_str());
-        if (is_abd || is_short) && article && let Some(after) = after {
+        if (is_abd || is_short)
+            && article
+            && let Some(after) = after
+        {
             let merged = format!("{fold}{}{after}", next.unwrap_or_default());
             out.push(Tok::new(merged, *script));
             i += 3;

@@ -43,14 +43,21 @@ pub(crate) fn skeletons(token: &str) -> Vec<String> {
 
 /// Rewrites a token as a Polish-style spelling of Cyrillic would read it,
 /// if it looks like one: `j` is the glide `y` (`Jurij` = Yurii, `Jarosław`),
-/// `ch` is `kh` (`Charkiw`). Only for tokens with a `j` not after `d`.
+/// `ch` is `kh` (`Charkiw`).
 fn polish_reading(token: &str) -> Option<String> {
     let bytes = token.as_bytes();
     let polish_j = bytes
         .iter()
         .enumerate()
         .any(|(i, &b)| b == b'j' && (i == 0 || bytes[i - 1] != b'd'));
-    if !polish_j {
+    // Only where other Polish letters show (`w`, `sz`, `cz`, a final `ij`):
+    // `Jamal` stays a `j`.
+    let polish_letters = token.contains('w')
+        || token.contains("sz")
+        || token.contains("cz")
+        || token.ends_with("ij")
+        || token.ends_with("yj");
+    if !polish_j || !polish_letters {
         return None;
     }
     Some(token.replace('j', "y").replace("ch", "kh"))
