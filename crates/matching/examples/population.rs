@@ -29,8 +29,8 @@ use std::collections::{BTreeMap, HashSet};
 use std::time::Instant;
 
 use haven_matching::{
-    AgeEstimate, Band, Candidate, Day, Index, MatchContext, PartialDate, Person, Relation, Sex,
-    Sought, Thresholds, assign_siblings,
+    AgeEstimate, Band, Candidate, Day, Field, Index, MatchContext, PartialDate, Person, Relation,
+    Sex, Sought, Thresholds, assign_siblings,
 };
 use haven_population as pop;
 
@@ -148,6 +148,12 @@ struct Tracing {
     true_pairs: usize,
     unmatchable: usize,
     false_likely: usize,
+    /// True record not among the candidates scored, though it would rank.
+    not_generated: usize,
+    /// `likely` as `Thresholds::bands_for` decides it on the ranked list.
+    ranked_predicted: usize,
+    ranked_true: usize,
+    ranked_false_likely: usize,
 }
 
 impl Tracing {
@@ -165,11 +171,15 @@ impl Tracing {
         self.true_pairs += o.true_pairs;
         self.unmatchable += o.unmatchable;
         self.false_likely += o.false_likely;
+        self.not_generated += o.not_generated;
+        self.ranked_predicted += o.ranked_predicted;
+        self.ranked_true += o.ranked_true;
+        self.ranked_false_likely += o.ranked_false_likely;
     }
 
     fn row(&self, name: &str) -> String {
         format!(
-            "| {name} | {} | {:.3} / {:.3} / {:.3} | {:.3} / {:.3} / {:.3} | {:.3} / {:.3} | {} | {:.3} ({}/{}) |",
+            "| {name} | {} | {:.3} / {:.3} / {:.3} | {:.3} / {:.3} / {:.3} | {:.3} / {:.3} | {} | {:.3} ({}/{}) | {:.3} / {:.3} | {:.3} ({}) | {} |",
             self.matchable,
             ratio(self.at1_shown, self.matchable),
             ratio(self.at1_weak, self.matchable),
@@ -183,11 +193,16 @@ impl Tracing {
             ratio(self.false_likely, self.unmatchable),
             self.false_likely,
             self.unmatchable,
+            ratio(self.ranked_true, self.ranked_predicted),
+            ratio(self.ranked_true, self.true_pairs),
+            ratio(self.ranked_false_likely, self.unmatchable),
+            self.ranked_false_likely,
+            self.not_generated,
         )
     }
 }
 
-const TRACING_HEADER: &str = "| slice | sought with a match | recall@1 shown / with weak / all | recall@10 shown / with weak / all | likely precision / recall | true top-1 hidden | false likely (no match) |\n|---|---|---|---|---|---|---|";
+const TRACING_HEADER: &str = "| slice | sought with a match | recall@1 shown / with weak / all | recall@10 shown / with weak / all | likely precision / recall | true top-1 hidden | false likely (no match) | ranked likely precision / recall | ranked false likely | true record not generated |\n|---|---|---|---|---|---|---|---|---|---|";
 
 /// Dedup counts for one slice.
 #[derive(Debug, Default, Clone)]
@@ -214,6 +229,19 @@ impl Dedup {
 
 const DEDUP_HEADER: &str = "| slice | true pairs | precision | recall | F1 | false pairs | sibling share of false pairs |\n|---|---|---|---|---|---|---|";
 
+const FIELDS: [Field; 10] = [
+    Field::GivenName,
+    Field::FamilyName,
+    Field::NameChain,
+    Field::OtherNames,
+    Field::Sex,
+    Field::Birth,
+    Field::Age,
+    Field::Place,
+    Field::Parent,
+    Field::Sibling,
+];
+
 fn culture(c: pop::Culture) -> &'static str {
     match c {
         pop::Culture::Arabic => "arabic",
@@ -236,6 +264,15 @@ fn main() {
         .position(|a| a == "--dump")
         .and_then(|i| args.get(i + 1))
         .map(|path| std::io::BufWriter::new(std::fs::File::create(path).expect("dump file")));
+    // `--lists FILE`: one line per sought child (`T matchable s:label …`,
+    // best first, after sibling assignment) and one per duplicate-check
+    // candidate (`D i j score label sibling`), the input of the band-rule
+    // fit (tests/eval/fit_bands.py).
+    let mut lists_out = args
+        .iter()
+        .position(|a| a == "--lists")
+        .and_then(|i| args.get(i + 1))
+        .map(|path| std::io::BufWriter::new(std::fs::File::create(path).expect("lists file")));
     let config = pop::Config {
         households: numbers.first().copied().unwrap_or(4_750) as usize,
         seed: numbers.get(1).copied().unwrap_or(1),
@@ -309,6 +346,16 @@ fn main() {
                 );
                 t.at10_shown =
                     usize::from(found.iter().filter(shown).any(|c| truth.contains(&c.id)));
+                // A true record that would have ranked in the ten had it
+                // been generated as a candidate: lost by candidate generation.
+                if t.at10_all == 0 {
+                    let last = found.last().map_or(0.0, |c| c.score);
+                    t.not_generated = usize::from(truth.iter().any(|&id| {
+                        index
+                            .score(&queries[k], &MatchContext::default(), id)
+                            .is_some_and(|c| found.len() < 10 || c.score > last)
+                    }));
+                }
             }
             if let Some(out) = dump.as_mut() {
                 use std::io::Write as _;
@@ -318,6 +365,36 @@ fn main() {
                     let label = u8::from(truth.contains(&c.id));
                     writeln!(out, "{sum:.4}\t{size:.4}\t{label}\t{rank}").expect("dump");
                 }
+            }
+            if let Some(out) = lists_out.as_mut() {
+                use std::io::Write as _;
+                write!(out, "T {}", u8::from(!truth.is_empty())).expect("lists");
+                for c in found {
+                    write!(out, " {:.6}:{}:", c.score, u8::from(truth.contains(&c.id)))
+                        .expect("lists");
+                    for field in FIELDS {
+                        let w: f64 = c
+                            .evidence
+                            .iter()
+                            .filter(|e| e.field == field)
+                            .map(|e| e.weight)
+                            .sum();
+                        write!(out, "{w:.3},").expect("lists");
+                    }
+                }
+                writeln!(out).expect("lists");
+            }
+            let bands = thresholds.bands_for(found);
+            let ranked: Vec<&Candidate> = found
+                .iter()
+                .zip(&bands)
+                .filter(|(_, b)| **b == Some(Band::Likely))
+                .map(|(c, _)| c)
+                .collect();
+            t.ranked_predicted = ranked.len();
+            t.ranked_true = ranked.iter().filter(|c| truth.contains(&c.id)).count();
+            if truth.is_empty() {
+                t.ranked_false_likely = usize::from(!ranked.is_empty());
             }
             t.likely_predicted = likely.len();
             t.likely_true = likely.iter().filter(|c| truth.contains(&c.id)).count();
@@ -436,17 +513,46 @@ fn main() {
     let duplicate = Thresholds::duplicate();
     let truth: HashSet<(usize, usize)> = population.duplicate_pairs().into_iter().collect();
     let mut found: HashSet<(usize, usize)> = HashSet::new();
+    // The score threshold alone (round 1's rule), for comparison.
+    let mut found_by_score: HashSet<(usize, usize)> = HashSet::new();
     let mut best: BTreeMap<(usize, usize), f64> = BTreeMap::new();
     for (i, (p, c)) in people.iter().zip(&population.children).enumerate() {
-        for candidate in all.find_duplicates(p, day(c.registered_on), 10) {
+        let candidates = all.find_duplicates(p, day(c.registered_on), 10);
+        let bands = duplicate.duplicate_bands(&candidates);
+        for (candidate, band) in candidates.iter().zip(bands) {
             let j = candidate.id as usize;
             if j == i {
                 continue;
             }
             let pair = (i.min(j), i.max(j));
+            if let Some(out) = lists_out.as_mut() {
+                use std::io::Write as _;
+                let sibling = population.children[i].household == population.children[j].household;
+                write!(
+                    out,
+                    "D {i} {j} {:.6} {} {} ",
+                    candidate.score,
+                    u8::from(truth.contains(&pair)),
+                    u8::from(sibling)
+                )
+                .expect("lists");
+                for field in FIELDS {
+                    let w: f64 = candidate
+                        .evidence
+                        .iter()
+                        .filter(|e| e.field == field)
+                        .map(|e| e.weight)
+                        .sum();
+                    write!(out, "{w:.3},").expect("lists");
+                }
+                writeln!(out).expect("lists");
+            }
             let entry = best.entry(pair).or_insert(0.0);
             *entry = entry.max(candidate.score);
             if candidate.score >= duplicate.likely {
+                found_by_score.insert(pair);
+            }
+            if band == Some(Band::Likely) {
                 found.insert(pair);
             }
         }
@@ -523,11 +629,27 @@ fn main() {
         });
     }
     println!(
-        "\n### Dedup (threshold {:.2}; {:.1} s for {} registrations)\n",
+        "\n### Dedup (`Thresholds::duplicate_bands`, likely {:.2}; {:.1} s for {} registrations)\n",
         duplicate.likely,
         deduped.as_secs_f64(),
         people.len()
     );
+    let by_score = {
+        let tp = found_by_score.intersection(&truth).count();
+        let p = ratio(tp, found_by_score.len());
+        let r = ratio(tp, truth.len());
+        let siblings = found_by_score
+            .difference(&truth)
+            .filter(|(i, j)| children[*i].household == children[*j].household)
+            .count();
+        format!(
+            "score alone at {:.2} (round 1): precision {p:.3} recall {r:.3} F1 {:.3}, {} false pairs, sibling share {:.2}",
+            duplicate.likely,
+            f1(p, r),
+            found_by_score.len() - tp,
+            ratio(siblings, found_by_score.len() - tp)
+        )
+    };
     println!("{DEDUP_HEADER}");
     println!("{}", overall.row("**all**"));
     for (name, d) in &by_culture {
@@ -536,4 +658,5 @@ fn main() {
     for (name, d) in &by_noise {
         println!("{}", d.row(name));
     }
+    println!("\n{by_score}");
 }

@@ -690,3 +690,119 @@ fn siblings_are_not_flagged_as_duplicates() {
         "re-registration scored {s}"
     );
 }
+
+fn candidate(id: u128, score: f64) -> Candidate {
+    Candidate {
+        id,
+        score,
+        evidence: Vec::new(),
+    }
+}
+
+#[test]
+fn a_first_candidate_far_ahead_of_the_rest_is_committed_to_below_likely() {
+    let t = Thresholds::default();
+    // 0.70 alone is `possible`; far ahead of the next (0.001) it is `likely`.
+    let ranked = [candidate(1, 0.70), candidate(2, 0.001)];
+    assert_eq!(t.band(0.70), Some(Band::Possible));
+    assert_eq!(t.bands_for(&ranked)[0], Some(Band::Likely));
+    // The same score beside a close second is not committed to.
+    let close = [candidate(1, 0.70), candidate(2, 0.50)];
+    assert_eq!(t.bands_for(&close)[0], Some(Band::Possible));
+}
+
+#[test]
+fn two_near_equal_high_candidates_are_not_committed_to() {
+    let t = Thresholds::default();
+    let ranked = [candidate(1, 0.85), candidate(2, 0.84), candidate(3, 0.01)];
+    let bands = t.bands_for(&ranked);
+    assert_eq!(bands[0], Some(Band::Possible));
+    assert_eq!(bands[1], Some(Band::Possible));
+    // A clear first with a very high score stays `likely`, and so does a
+    // second at 0.80 or more beside it (the same child registered twice).
+    let twice = [candidate(1, 0.9999), candidate(2, 0.95)];
+    assert_eq!(
+        t.bands_for(&twice),
+        vec![Some(Band::Likely), Some(Band::Likely)]
+    );
+}
+
+#[test]
+fn bands_for_keeps_possible_and_weak_and_handles_short_lists() {
+    let t = Thresholds::default();
+    assert!(t.bands_for(&[]).is_empty());
+    let ranked = [candidate(1, 0.30), candidate(2, 0.25), candidate(3, 0.05)];
+    assert_eq!(
+        t.bands_for(&ranked),
+        vec![Some(Band::Possible), Some(Band::Possible), Some(Band::Weak)]
+    );
+    // A single candidate leads by its whole score.
+    assert_eq!(t.bands_for(&[candidate(1, 0.75)])[0], Some(Band::Likely));
+    assert_eq!(t.bands_for(&[candidate(1, 0.10)])[0], Some(Band::Weak));
+    // A stricter `likely` moves the rule with it.
+    let strict = Thresholds {
+        likely: 0.99,
+        possible: 0.20,
+    };
+    assert_eq!(
+        strict.bands_for(&[candidate(1, 0.75), candidate(2, 0.001)])[0],
+        Some(Band::Possible)
+    );
+}
+
+#[test]
+fn the_duplicate_check_reports_a_re_registration_and_not_a_sibling() {
+    let mut elder = aged(person("Hodan", "Cabdi Warsame"), 11, 11, TODAY);
+    elder.sex = Sex::Female;
+    elder.father_name = Some("Cabdi Warsame Cali".into());
+    elder.mother_name = Some("Faadumo Xasan".into());
+    elder.place = vec!["SO".into(), "Banadir".into()];
+    let mut index = Index::new();
+    index.upsert(1, &elder);
+    let mut younger = elder.clone();
+    younger.given_name = "Ayaan".into();
+    younger.age = elder.age.map(|a| AgeEstimate {
+        min_years: 9,
+        max_years: 9,
+        ..a
+    });
+    let mut again = elder.clone();
+    again.family_name = "Abdi Warsame".into();
+    again.father_name = Some("Abdi Warsame Ali".into());
+    let t = Thresholds::duplicate();
+    let sibling = index.find_duplicates(&younger, TODAY, 5);
+    assert!(
+        t.duplicate_bands(&sibling)
+            .iter()
+            .all(|b| *b != Some(Band::Likely)),
+        "{sibling:?}"
+    );
+    let found = index.find_duplicates(&again, TODAY, 5);
+    assert_eq!(t.duplicate_bands(&found).first(), Some(&Some(Band::Likely)));
+    assert!(crate::duplicate_probability(&found[0]) > 0.5);
+}
+
+#[test]
+fn a_different_place_of_birth_counts_against_a_duplicate() {
+    let mut child = aged(person("Selam", "Tesfay"), 10, 12, TODAY);
+    child.sex = Sex::Female;
+    child.place = vec!["ER".into(), "Maekel".into(), "Asmara".into()];
+    let mut same = child.clone();
+    same.given_name = "Selam".into();
+    let mut elsewhere = child.clone();
+    elsewhere.place = vec!["ER".into(), "Gash Barka".into(), "Barentu".into()];
+    let mut index = Index::new();
+    index.upsert(1, &same);
+    index.upsert(2, &elsewhere);
+    let found = index.find_duplicates(&child, TODAY, 5);
+    let p = |id: u128| {
+        found
+            .iter()
+            .find(|c| c.id == id)
+            .map(crate::duplicate_probability)
+            .expect("candidate")
+    };
+    assert!(p(1) > p(2), "{} vs {}", p(1), p(2));
+    // The re-weighting never reports what scores under its floor.
+    assert_eq!(crate::duplicate_probability(&candidate(3, 0.001)), 0.0);
+}
