@@ -15,7 +15,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use crate::equivalents::nickname_groups;
 use crate::model::{Candidate, Day, MatchContext, Person, RecordId, Sex, Sought};
 use crate::names::{Tok, deletions};
-use crate::score::{AVERAGE_NAME_U, Frequencies, Prepared, Query, compare_prepared};
+use crate::score::{AVERAGE_NAME_U, CALIBRATION, Frequencies, Prepared, Query, compare_prepared};
 
 /// Records fully scored per query. Enough for recall@10 on FEBRL4 and the
 /// synthetic population; each costs a few microseconds.
@@ -53,6 +53,8 @@ enum Kind {
     GivenPosition = 7,
     /// The first family token's identity (the father's name in a chain).
     FamilyPosition = 8,
+    /// The vowel-length fold (`Nour`, `Nur`, `Noor` → `nur`).
+    Short = 9,
 }
 
 /// FNV-1a over the family tag and the key text: keys are stored as 64-bit
@@ -98,6 +100,8 @@ struct Facts {
 struct Slot {
     id: RecordId,
     person: Person,
+    /// Prepared once at upsert: scoring a candidate then costs no folding.
+    prepared: Prepared,
 }
 
 /// The in-memory candidate index over registered children.
@@ -132,7 +136,7 @@ impl Frequencies for Index {
     /// records; a larger registry lowers it by log2 of the ratio (chance
     /// look-alikes grow with the registry). Smaller ones keep it.
     fn prior_shift(&self) -> f64 {
-        -(self.len() as f64 / PRIOR_REFERENCE_SIZE).log2().max(0.0)
+        CALIBRATION.size_slope * (self.len() as f64 / PRIOR_REFERENCE_SIZE).log2().max(0.0)
     }
 }
 
@@ -194,6 +198,9 @@ fn token_keys(token: &Tok, keys: &mut Vec<u64>) {
     if token.phonetic.len() >= 3 {
         keys.push(key(Kind::Phonetic, &token.phonetic));
     }
+    if token.short.len() >= 3 {
+        keys.push(key(Kind::Short, &token.short));
+    }
 }
 
 /// The keys a query token looks up: its own keys, plus (with
@@ -232,8 +239,12 @@ impl Index {
 
     /// The stored version of a record.
     pub fn get(&self, id: RecordId) -> Option<&Person> {
+        self.slot(id).map(|s| &s.person)
+    }
+
+    fn slot(&self, id: RecordId) -> Option<&Slot> {
         let slot = *self.by_id.get(&id)?;
-        self.slots.get(slot as usize)?.as_ref().map(|s| &s.person)
+        self.slots.get(slot as usize)?.as_ref()
     }
 
     /// Adds a record, replacing any previous version of `id`.
@@ -271,6 +282,7 @@ impl Index {
         self.slots[slot as usize] = Some(Slot {
             id,
             person: person.clone(),
+            prepared,
         });
         self.by_id.insert(id, slot);
     }
@@ -281,7 +293,7 @@ impl Index {
             return false;
         };
         if let Some(old) = self.slots[slot as usize].take() {
-            for k in record_keys(&Prepared::new(&old.person)) {
+            for k in record_keys(&old.prepared) {
                 if let Some(list) = self.postings.get_mut(&k) {
                     if let Ok(at) = list.binary_search(&slot) {
                         list.remove(at);
@@ -304,9 +316,9 @@ impl Index {
         let siblings: Vec<Prepared> = ctx
             .confirmed_siblings
             .iter()
-            .filter_map(|id| self.get(*id))
+            .filter_map(|id| self.slot(*id))
             .take(4)
-            .map(Prepared::new)
+            .map(|s| s.prepared.clone())
             .collect();
         let skip: HashSet<RecordId> = ctx
             .exclude
@@ -334,18 +346,17 @@ impl Index {
     /// index's name frequencies and the confirmed siblings), whether or not
     /// candidate generation would reach it: for explanations and audits.
     pub fn score(&self, sought: &Sought, ctx: &MatchContext, id: RecordId) -> Option<Candidate> {
-        let person = self.get(id)?;
+        let slot = self.slot(id)?;
         let query = Query::new(sought);
-        let prepared = Prepared::new(person);
         let siblings: Vec<Prepared> = ctx
             .confirmed_siblings
             .iter()
             .filter(|s| **s != id)
-            .filter_map(|s| self.get(*s))
+            .filter_map(|s| self.slot(*s))
             .take(4)
-            .map(Prepared::new)
+            .map(|s| s.prepared.clone())
             .collect();
-        Some(self.score_prepared(&query, &prepared, &siblings, id))
+        Some(self.score_prepared(&query, &slot.prepared, &siblings, id))
     }
 
     fn score_prepared(
@@ -387,8 +398,7 @@ impl Index {
             if skip.contains(&record.id) {
                 continue;
             }
-            let prepared = Prepared::new(&record.person);
-            out.push(self.score_prepared(query, &prepared, siblings, record.id));
+            out.push(self.score_prepared(query, &record.prepared, siblings, record.id));
         }
         out.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id)));
         out.truncate(limit);

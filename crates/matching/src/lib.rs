@@ -16,11 +16,14 @@
 //! On top of the keys sits the matching engine used by family tracing and
 //! registration dedup: [`Index`] (an in-memory candidate index), [`compare`]
 //! (Fellegi–Sunter scoring with evidence, calibrated: see `SCORING.md`),
-//! [`Thresholds`] and [`assign_siblings`].
+//! [`Thresholds`] (with [`Thresholds::bands_for`] for a ranked search and
+//! [`Thresholds::duplicate_bands`] / [`duplicate_probability`] for the
+//! duplicate check) and [`assign_siblings`].
 //!
 //! The crate is pure: no I/O, no global state beyond the embedded
 //! equivalence and nickname tables, built once on first use.
 
+mod decide;
 mod equivalents;
 mod index;
 mod keys;
@@ -31,11 +34,12 @@ mod score;
 mod siblings;
 mod skeleton;
 
+pub use decide::duplicate_probability;
 pub use index::Index;
 pub use keys::{MAX_QUERY_TOKENS, name_keys, query_keys, token_keys, typo_keys};
 pub use model::{
     AgeEstimate, Band, Candidate, Day, Evidence, Field, MatchContext, PartialDate, Person, Reason,
-    RecordId, Relation, Sex, Sought, Strength, Thresholds,
+    RecordId, Relation, Sex, Sought, Strength, Thresholds, WEAK_FLOOR, WEAK_RANKS,
 };
 pub use normalise::fold_tokens;
 pub use score::compare;

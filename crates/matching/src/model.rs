@@ -264,6 +264,8 @@ pub enum Reason {
     AgeWithinEstimate,
     AgeWithinTolerance,
     AgeOutsideTolerance,
+    /// The age fits as the child's age at separation, given as today's.
+    AgeAtSeparation,
     SameBirthDate,
     /// Complete dates that differ by one digit or a day/month swap.
     BirthDateTypo,
@@ -302,6 +304,7 @@ impl Reason {
             Self::AgeWithinEstimate => "age within estimate range",
             Self::AgeWithinTolerance => "age within tolerance",
             Self::AgeOutsideTolerance => "age outside tolerance",
+            Self::AgeAtSeparation => "age fits as the age at separation",
             Self::SameBirthDate => "same date of birth",
             Self::BirthDateTypo => "date of birth differs by one digit",
             Self::SameBirthYear => "same year of birth",
@@ -331,12 +334,25 @@ pub struct Thresholds {
     pub possible: f64,
 }
 
-/// The band a score falls in; below `possible` a candidate is not shown.
+/// The band a score falls in; below `possible` a candidate is not shown,
+/// unless it ranks among the first few of its search (`Weak`, see
+/// [`Thresholds::band_ranked`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Band {
     Likely,
     Possible,
+    /// Below `possible`, but among the best [`WEAK_RANKS`] candidates of the
+    /// search and above [`WEAK_FLOOR`]: shown so that an officer sees what
+    /// ranks, labelled as weak evidence.
+    Weak,
 }
+
+/// How many of a search's best candidates may be shown as [`Band::Weak`].
+pub const WEAK_RANKS: usize = 5;
+
+/// The lowest score shown as [`Band::Weak`]: below it a candidate is noise
+/// even at the top of a search (see SCORING.md).
+pub const WEAK_FLOOR: f64 = 0.005;
 
 impl Default for Thresholds {
     /// Calibrated defaults: see SCORING.md.
@@ -349,6 +365,29 @@ impl Default for Thresholds {
 }
 
 impl Thresholds {
+    /// Thresholds for the duplicate check at registration: a pair at or
+    /// above `likely` is reported as a probable re-registration of the same
+    /// child; `possible` pairs may be listed for review. See SCORING.md.
+    pub fn duplicate() -> Self {
+        Self {
+            likely: 0.50,
+            possible: 0.20,
+        }
+    }
+
+    /// The band of the candidate at `rank` (0 = best) of a search's
+    /// best-first list: [`Thresholds::band`], or [`Band::Weak`] for one of
+    /// the first [`WEAK_RANKS`] that scores at least [`WEAK_FLOOR`]. A true
+    /// match with little evidence in a large registry often ranks first with
+    /// a low score; an officer must see it, marked as weak.
+    pub fn band_ranked(&self, score: f64, rank: usize) -> Option<Band> {
+        match self.band(score) {
+            Some(band) => Some(band),
+            None if rank < WEAK_RANKS && score >= WEAK_FLOOR => Some(Band::Weak),
+            None => None,
+        }
+    }
+
     /// The band of `score`, or `None` when it is below `possible`.
     pub fn band(&self, score: f64) -> Option<Band> {
         if score >= self.likely {

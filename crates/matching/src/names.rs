@@ -30,30 +30,105 @@ pub(crate) struct Tok {
     pub(crate) group: Option<&'static str>,
     pub(crate) phonetic: String,
     pub(crate) script: Script,
+    /// The fold with vowel length and doubled letters collapsed (`Nour`,
+    /// `Noor`, `Nuur`, `Nur` → `nur`; `Youssouf`, `Yūsuf` → `yusuf`).
+    pub(crate) short: String,
 }
 
 impl Tok {
-    fn new(fold: String, script: Script) -> Self {
+    pub(crate) fn new(fold: String, script: Script) -> Self {
         Self {
             skeletons: skeletons(&fold),
             group: group_of(&fold),
             phonetic: phonetic(&fold),
+            short: vowel_length_fold(&fold),
             fold,
             script,
         }
     }
 }
 
+/// Collapses what romanisation schemes disagree about in vowel length and
+/// gemination: `ou`/`oo`/`uu` → `u`, `ee`/`ii` → `i`, `aa` → `a`, doubled
+/// consonants single, French `dj` → `j`.
+pub(crate) fn vowel_length_fold(fold: &str) -> String {
+    let replaced = fold
+        .replace("ou", "u")
+        .replace("oo", "u")
+        .replace("uu", "u")
+        .replace("ee", "i")
+        .replace("ii", "i")
+        .replace("aa", "a")
+        .replace("dj", "j");
+    let mut out = String::with_capacity(replaced.len());
+    for c in replaced.chars() {
+        if !out.ends_with(c) {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// First parts of the Arabic `Abd` compounds (`'Abd al-'Aziz`, `Abdel
+/// Rahman`, `عبد الله`), which schemes write as one word or several.
+const ABD_PREFIXES: &[&str] = &[
+    "abd", "abdul", "abdel", "abdal", "abdol", "abdur", "abdoul", "aabd", "aabdal", "aabdul",
+];
+/// `Abdu`/`Abdo` join the next word only across an article (`Abdu al-Karim`):
+/// alone they are names of their own.
+const ABD_SHORT: &[&str] = &["abdu", "abdo", "aabdu"];
+/// Arabic articles written apart (`al-Aziz`, `el Rahman`, `ar-Rahman`).
+const ARTICLES: &[&str] = &[
+    "al", "el", "ul", "ar", "ur", "er", "ad", "ed", "an", "en", "as", "es", "at", "ash", "az",
+];
+/// Connectives of a name chain (`Ahmed bin Ali`): not names.
+const CONNECTIVES: &[&str] = &["bin", "ibn", "bint", "ben", "wad", "walad", "ould"];
+
 /// Prepares every token of a name. Each whitespace-separated word keeps the
 /// script it was written in, so a comparison can tell a transliteration
 /// (`Сергій` / `Serhiy`) from a Latin spelling variant.
+///
+/// Compounds written apart are joined (`'Abd al-'Aziz` → `abdalaziz`, which
+/// shares its skeleton with `Abdulaziz`), and articles and connectives
+/// standing alone (`al`, `bin`) are dropped when other tokens remain.
 pub(crate) fn prepare(name: &str) -> Vec<Tok> {
-    let mut out = Vec::new();
+    let mut words: Vec<(String, Script)> = Vec::new();
     for word in name.split_whitespace() {
         let script = script_of(word);
         for fold in fold_tokens(word) {
-            out.push(Tok::new(fold, script));
+            words.push((fold, script));
         }
+    }
+    let mut out = Vec::with_capacity(words.len());
+    let mut i = 0;
+    while i < words.len() {
+        let (fold, script) = &words[i];
+        let next = words.get(i + 1).map(|w| w.0.as_str());
+        let after = words.get(i + 2).map(|w| w.0.as_str());
+        let article = next.is_some_and(|n| ARTICLES.contains(&n));
+        let is_abd = ABD_PREFIXES.contains(&fold.as_str());
+        let is_short = ABD_SHORT.contains(&fold.as_str());
+        if (is_abd || is_short)
+            && article
+            && let Some(after) = after
+        {
+            let merged = format!("{fold}{}{after}", next.unwrap_or_default());
+            out.push(Tok::new(merged, *script));
+            i += 3;
+            continue;
+        }
+        if is_abd && let Some(next) = next {
+            out.push(Tok::new(format!("{fold}{next}"), *script));
+            i += 2;
+            continue;
+        }
+        let filler = ARTICLES.contains(&fold.as_str()) || CONNECTIVES.contains(&fold.as_str());
+        if filler && words.len() > 1 {
+            i += 1;
+            continue;
+        }
+        out.push(Tok::new(fold.clone(), *script));
+        i += 1;
     }
     out
 }
@@ -118,6 +193,9 @@ pub(crate) fn compare_tokens(a: &Tok, b: &Tok) -> (Level, crate::Reason) {
             Reason::EquivalentName
         };
         return (Level::Variant, reason);
+    }
+    if a.short == b.short && a.short.len() >= 3 {
+        return (Level::Variant, Reason::TransliterationVariant);
     }
     if shared_skeleton {
         let reason = if scripts_differ || somali_letters(a) || somali_letters(b) {

@@ -10,8 +10,6 @@ use crate::normalise::fold_tokens;
 /// log2 likelihood ratios per comparison level, indexed by [`Level`].
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Weights {
-    /// log2 prior odds that a proposed pair is a match.
-    pub(crate) prior: f64,
     pub(crate) given: [f64; 5],
     pub(crate) family: [f64; 5],
     /// Each further token of a name chain (grandfather's name, …).
@@ -24,13 +22,15 @@ pub(crate) struct Weights {
     pub(crate) birth_conflict: f64,
     /// Penalty for a name found in the other name field (given ↔ family).
     pub(crate) swap_penalty: f64,
+    /// Penalty for a chain whose head is found one place down the other
+    /// chain (the father's name left out on one side).
+    pub(crate) shift_penalty: f64,
 }
 
 /// Name and birth-date weights fitted on FEBRL3 (see SCORING.md: `cargo run
 /// --release -p haven-matching --example febrl -- fit DIR`); the rest are
 /// set by argument in the functions below.
 pub(crate) const WEIGHTS: Weights = Weights {
-    prior: -12.5,
     given: [7.5, 6.5, 6.5, 1.6, -2.9],
     family: [7.6, 7.5, 7.5, 1.5, -3.4],
     chain: [4.0, 3.0, 2.5, 1.0, -3.5],
@@ -39,6 +39,28 @@ pub(crate) const WEIGHTS: Weights = Weights {
     birth_year: -2.7,
     birth_conflict: -3.9,
     swap_penalty: 3.0,
+    shift_penalty: 4.0,
+};
+
+/// The calibration fitted on the synthetic population (tuning seed 1, 10k
+/// and 100k registry records; seed 7 held out): see SCORING.md and
+/// `tests/eval/fit_calibration.py`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Calibration {
+    /// Multiplies every field weight: the FEBRL-fitted weights overstate
+    /// independent evidence on name-chain data, where fields repeat each
+    /// other.
+    pub(crate) scale: f64,
+    /// log2 prior odds for a registry of up to 5,000 records.
+    pub(crate) prior: f64,
+    /// Change of the prior per doubling of the registry beyond 5,000.
+    pub(crate) size_slope: f64,
+}
+
+pub(crate) const CALIBRATION: Calibration = Calibration {
+    scale: 0.73,
+    prior: -8.55,
+    size_slope: -0.80,
 };
 
 /// Average chance that a random pair agrees on a given or family name
@@ -109,6 +131,8 @@ pub(crate) struct Prepared {
     /// The fractional-year span the birth can lie in.
     pub(crate) birth_span: Option<(f64, f64)>,
     pub(crate) has_birth_date: bool,
+    /// The birth span comes from an age estimate alone (no date).
+    pub(crate) age_only: bool,
     pub(crate) place: Vec<String>,
 }
 
@@ -152,6 +176,7 @@ impl Prepared {
             exact_birth,
             birth_span: birth_span(person),
             has_birth_date: person.birth_date.is_some(),
+            age_only: person.birth_date.is_none() && person.age.is_some(),
             place: person
                 .place
                 .iter()
@@ -166,14 +191,38 @@ impl Prepared {
     }
 }
 
-/// Folded endings of East Slavic patronymics (Ukrainian and Russian, as
-/// romanised by the fold): `Pavlovych`, `Ivanovich`, `Oleksandrivna`.
+/// Folded endings of East Slavic patronymics in the romanisations officers
+/// use (Ukrainian and Russian, English, French and Polish style):
+/// `Pavlovych`, `Ivanovich`, `Ivanovitch`, `Pawłowycz`, `Oleksandrivna`,
+/// `Iwanowna`, longest first so that the stem is what remains.
 const PATRONYMIC_ENDINGS: &[&str] = &[
-    "ovych", "evych", "ovich", "evich", "ivich", "ovna", "evna", "ivna", "ichna", "ychna",
+    "ovitch", "evitch", "ovych", "evych", "ovich", "evich", "ivich", "owycz", "ewycz", "owicz",
+    "ewicz", "yivna", "iivna", "ichna", "ychna", "ovna", "evna", "ivna", "owna", "ewna", "iwna",
+    "yich", "ich", "vych", "vich", "wycz", "wicz", "vna", "wna",
 ];
 
+/// The ending that makes a token a patronymic, if any.
+fn patronymic_ending(fold: &str) -> Option<&'static str> {
+    if fold.len() < 7 {
+        return None;
+    }
+    PATRONYMIC_ENDINGS
+        .iter()
+        .find(|e| e.len() >= 4 && fold.ends_with(*e))
+        .copied()
+}
+
 fn is_patronymic(token: &Tok) -> bool {
-    token.fold.len() >= 7 && PATRONYMIC_ENDINGS.iter().any(|e| token.fold.ends_with(e))
+    patronymic_ending(&token.fold).is_some()
+}
+
+/// The father's name inside a patronymic, as a token (`Oleksandrovych` →
+/// `oleksandr`, `Serhiivna` → `serhi`, `Wołodymyrowycz` → `wolodymyr`), so
+/// that patronymics compare by the name they carry, in any romanisation.
+fn patronymic_stem(token: &Tok) -> Option<Tok> {
+    let ending = patronymic_ending(&token.fold)?;
+    let stem = &token.fold[..token.fold.len() - ending.len()];
+    (stem.len() >= 3).then(|| Tok::new(stem.to_owned(), token.script))
 }
 
 /// The span of birth times a person's record allows: a non-estimated birth
@@ -202,6 +251,10 @@ pub(crate) struct Query {
     pub(crate) relation: Relation,
     /// Extra age tolerance (years) for the time since separation.
     pub(crate) tolerance: f64,
+    /// Whole years between separation and the request, when the sought
+    /// child's age is an estimate: the inquirer may give the age the child
+    /// had at separation, which puts the birth that much later.
+    pub(crate) separation_years: f64,
 }
 
 impl Query {
@@ -220,6 +273,11 @@ impl Query {
                 .unwrap_or_default(),
             relation: sought.relation,
             tolerance: 0.5 + (0.25 * years_apart).min(2.0),
+            separation_years: if sought.person.birth_date.is_none() && sought.person.age.is_some() {
+                years_apart.floor()
+            } else {
+                0.0
+            },
         }
     }
 }
@@ -257,7 +315,12 @@ pub(crate) fn compare_prepared(
         compare_sibling(candidate, sibling, &mut evidence);
     }
     cap_household(&mut evidence);
-    let prior = WEIGHTS.prior + freq.prior_shift();
+    // Calibration on field-like data (SCORING.md): the field weights are
+    // scaled as one, so the evidence still sums to the score.
+    for e in &mut evidence {
+        e.weight *= CALIBRATION.scale;
+    }
+    let prior = CALIBRATION.prior + freq.prior_shift();
     let total: f64 = prior + evidence.iter().map(|e| e.weight).sum::<f64>();
     (probability(total), evidence)
 }
@@ -490,25 +553,42 @@ fn compare_family(q: &Prepared, c: &Prepared, freq: &dyn Frequencies, out: &mut 
     }
     matched.sort_by_key(|m| m.0);
     let reordered = matched.windows(2).any(|w| w[0].1 > w[1].1);
-    match matched.iter().find(|m| m.0 == 0) {
-        Some(&(_, j, level, reason)) => {
-            // The father's name found further down the other chain: a real
-            // reordering only if something else moved into the first place.
-            let crossed = matched.iter().any(|m| m.0 != 0 && m.1 == 0);
-            let (weight, reason, strength) = if j == 0 {
-                (family_weight(level), reason, strength(level))
-            } else if crossed {
+    // The token that carries the family-name evidence: the first sought
+    // token where the other chain has it first too; else a head found one
+    // place down the other chain (one side left out the father's name, so
+    // the grandfather's name stands first); else a crossing (reordered).
+    let straight = matched.iter().position(|m| m.0 == 0 && m.1 == 0);
+    let sought_head = matched.iter().position(|m| m.0 == 0);
+    let record_head = matched.iter().position(|m| m.1 == 0);
+    let head = straight.or(sought_head).or(record_head);
+    match head.map(|h| (h, matched[h])) {
+        Some((_, (0, 0, level, reason))) => {
+            let weight = family_weight(level) + tf_adjustment(freq, &f[0], &g[0], level);
+            out.push(evidence(Field::FamilyName, strength(level), weight, reason));
+        }
+        Some((_, (i, j, level, _))) => {
+            // Crossed: the sought head is further down the record's chain
+            // and something else of the sought chain stands first there.
+            let crossed = (i == 0 && matched.iter().any(|m| m.0 != 0 && m.1 == 0))
+                || (j == 0 && matched.iter().any(|m| m.1 != 0 && m.0 == 0));
+            let (weight, reason) = if crossed {
                 (
                     family_weight(level) - WEIGHTS.swap_penalty,
                     Reason::ReorderedTokens,
-                    strength(level),
                 )
             } else {
-                let weight = WEIGHTS.chain[level.index()] - WEIGHTS.swap_penalty;
-                (weight, Reason::ReorderedTokens, Strength::Weak)
+                (
+                    family_weight(level) - WEIGHTS.shift_penalty,
+                    Reason::DroppedTokens,
+                )
             };
-            let weight = weight + tf_adjustment(freq, &f[0], &g[j], level);
-            out.push(evidence(Field::FamilyName, strength, weight, reason));
+            let weight = weight + tf_adjustment(freq, &f[i], &g[j], level);
+            let s = if level <= Level::Typo {
+                Strength::Strong
+            } else {
+                Strength::Weak
+            };
+            out.push(evidence(Field::FamilyName, s, weight, reason));
         }
         None => out.push(evidence(
             Field::FamilyName,
@@ -517,7 +597,10 @@ fn compare_family(q: &Prepared, c: &Prepared, freq: &dyn Frequencies, out: &mut 
             Reason::DifferentName,
         )),
     }
-    let rest: Vec<&(usize, usize, Level, Reason)> = matched.iter().filter(|m| m.0 != 0).collect();
+    if let Some(h) = head {
+        matched.remove(h);
+    }
+    let rest: Vec<&(usize, usize, Level, Reason)> = matched.iter().collect();
     let unmatched_f = used_f.iter().filter(|u| !**u).count();
     let unmatched_g = used_g.iter().filter(|u| !**u).count();
     let disagreeing = unmatched_f.min(unmatched_g);
@@ -586,14 +669,30 @@ fn compare_birth(query: &Query, c: &Prepared, out: &mut Vec<Evidence>) {
     // two spans cover together.
     let width = (a.1 - a.0) + (b.1 - b.0);
     let chance = (width / 18.0).clamp(0.02, 0.9);
+    let overlap_weight = (0.9 / chance).log2().clamp(0.2, 5.0);
+    // An age given as one number by a relative or an officer is an estimate
+    // with its usual error: one year off is common, two or three years off
+    // happens (about one estimate in ten), so a gap costs less per year
+    // than between two recorded dates.
+    let estimated = q.age_only || c.age_only;
+    let (base, per_year, floor) = if estimated {
+        (-1.5, 1.5, -7.0)
+    } else {
+        (-3.0, 2.0, -10.0)
+    };
+    // The age at separation given as today's: the birth moves earlier by
+    // the years since separation.
+    let at_separation = (query.separation_years >= 1.0).then(|| {
+        let shift = query.separation_years;
+        ((a.0 - shift) - b.1).max(b.0 - (a.1 - shift)).max(0.0)
+    });
     if gap <= 0.0 {
-        let weight = (0.9 / chance).log2().clamp(0.2, 5.0);
         let reason = if field == Field::Birth {
             Reason::SameBirthYear
         } else {
             Reason::AgeWithinEstimate
         };
-        out.push(evidence(field, Strength::Strong, weight, reason));
+        out.push(evidence(field, Strength::Strong, overlap_weight, reason));
     } else if gap <= query.tolerance {
         out.push(evidence(
             field,
@@ -601,8 +700,16 @@ fn compare_birth(query: &Query, c: &Prepared, out: &mut Vec<Evidence>) {
             -0.3,
             Reason::AgeWithinTolerance,
         ));
+    } else if at_separation.is_some_and(|g| g <= 0.5) {
+        // About one inquirer in eight gives the age at separation.
+        out.push(evidence(
+            field,
+            Strength::Weak,
+            (overlap_weight - 3.0).max(-1.0),
+            Reason::AgeAtSeparation,
+        ));
     } else {
-        let weight = (-3.0 - 2.0 * (gap - query.tolerance)).max(-10.0);
+        let weight = (base - per_year * (gap - query.tolerance)).max(floor);
         out.push(evidence(
             field,
             Strength::Disagrees,
@@ -650,20 +757,39 @@ fn compare_sex(a: Sex, b: Sex, out: &mut Vec<Evidence>) {
     }
 }
 
-/// Admin paths compare level by level from the country down.
+/// Two spellings of one admin area (`Banadir` / `Benadir`, `Hirat` /
+/// `Herat`): every word agrees at least as a spelling variant.
+fn same_area(a: &str, b: &str) -> bool {
+    if a == b {
+        return true;
+    }
+    let (x, y) = (prepare(a), prepare(b));
+    x.len() == y.len()
+        && !x.is_empty()
+        && x.iter()
+            .zip(&y)
+            .all(|(p, q)| compare_tokens(p, q).0 <= Level::Typo)
+}
+
+/// Admin paths compare level by level from the country down, in any
+/// spelling of each area. A path that agrees as far as both go counts by
+/// its depth; one that parts below the country (another region or
+/// district of the same country) counts against, since a place of birth
+/// does not change between registrations.
 fn compare_place(a: &[String], b: &[String], out: &mut Vec<Evidence>) {
     if a.is_empty() || b.is_empty() {
         return;
     }
-    let shared = a.iter().zip(b).take_while(|(x, y)| x == y).count();
-    if shared == a.len() && shared == b.len() {
+    let shared = a.iter().zip(b).take_while(|(x, y)| same_area(x, y)).count();
+    let common = a.len().min(b.len());
+    if shared == a.len() && shared == b.len() && shared >= 2 {
         out.push(evidence(
             Field::Place,
             Strength::Exact,
             1.5,
             Reason::SamePlace,
         ));
-    } else if shared > 0 {
+    } else if shared == common {
         let levels = u8::try_from(shared).unwrap_or(u8::MAX);
         let weight = (0.4 * shared as f64).min(1.2);
         out.push(evidence(
@@ -673,6 +799,15 @@ fn compare_place(a: &[String], b: &[String], out: &mut Vec<Evidence>) {
             Reason::NearbyPlace {
                 shared_levels: levels,
             },
+        ));
+    } else if shared > 0 {
+        // Same country, another region (-1.0) or another district (-0.5).
+        let weight = if shared == 1 { -1.0 } else { -0.5 };
+        out.push(evidence(
+            Field::Place,
+            Strength::Disagrees,
+            weight,
+            Reason::DifferentPlace,
         ));
     } else {
         out.push(evidence(
@@ -702,11 +837,17 @@ fn parent_weight(a: &[Tok], b: &[Tok]) -> Option<(Level, f64)> {
         && let (Some(x2), Some(y2)) = (a.get(1), b.get(1))
     {
         // The parent's own father or surname.
-        weight += if compare_tokens(x2, y2).0 < Level::Weak {
-            1.5
-        } else {
-            -2.0
-        };
+        let second = compare_tokens(x2, y2).0 < Level::Weak;
+        weight += if second { 1.5 } else { -2.0 };
+        // In a chain, the parent's grandfather: what tells apart two
+        // households with the same popular father's and grandfather's names.
+        if second && let (Some(x3), Some(y3)) = (a.get(2), b.get(2)) {
+            weight += if compare_tokens(x3, y3).0 < Level::Weak {
+                1.0
+            } else {
+                -2.5
+            };
+        }
     }
     Some((level, weight))
 }
@@ -744,7 +885,7 @@ fn compare_parents(query: &Query, c: &Prepared, out: &mut Vec<Evidence>) {
     // A patronymic on both sides, or one side's patronymic against the
     // other's recorded father.
     let patronymic = match (&q.patronymic, &c.patronymic) {
-        (a, b) if !a.is_empty() && !b.is_empty() => Some(compare_tokens(&a[0], &b[0]).0),
+        (a, b) if !a.is_empty() && !b.is_empty() => Some(compare_patronymics(&a[0], &b[0])),
         (a, _) if !a.is_empty() && !c.father.is_empty() => {
             Some(patronymic_vs_name(&a[0], &c.father[0]))
         }
@@ -780,15 +921,50 @@ fn compare_parents(query: &Query, c: &Prepared, out: &mut Vec<Evidence>) {
     }
 }
 
+/// Two patronymics: as written, else by the names they carry
+/// (`Oleksandrovych` / `Aleksandrovich`, `Serhiivna` / `Sergeevna`).
+fn compare_patronymics(a: &Tok, b: &Tok) -> Level {
+    let direct = compare_tokens(a, b).0;
+    if direct < Level::Weak {
+        return direct;
+    }
+    match (patronymic_stem(a), patronymic_stem(b)) {
+        (Some(x), Some(y)) => direct.min(stem_level(&x, &y)),
+        _ => direct,
+    }
+}
+
+/// Two stems of fathers' names: as names, or one a prefix of the other
+/// (`serhi` / `serhii`, `pavl` / `pavlo`).
+fn stem_level(x: &Tok, y: &Tok) -> Level {
+    let level = compare_tokens(x, y).0;
+    let (short, long) = if x.short.len() <= y.short.len() {
+        (&x.short, &y.short)
+    } else {
+        (&y.short, &x.short)
+    };
+    if level > Level::Typo && short.len() >= 4 && long.starts_with(short.as_str()) {
+        return Level::Typo;
+    }
+    level
+}
+
 /// A patronymic against a father's given name: the patronymic starts with
-/// the name's stem (`Pavlovych` / `Pavlo`, `Oleksandrivna` / `Oleksandr`).
+/// the name's stem (`Pavlovych` / `Pavlo`, `Oleksandrivna` / `Oleksandr`),
+/// or the name it carries agrees with the father's name in any spelling
+/// (`Aleksandrovich` / `Oleksandr`, `Wołodymyrowycz` / `Volodymyr`).
 fn patronymic_vs_name(patronymic: &Tok, name: &Tok) -> Level {
     let stem_len = name.fold.len().saturating_sub(1).max(3);
     let stem = &name.fold[..stem_len.min(name.fold.len())];
     if patronymic.fold.starts_with(stem) {
-        Level::Variant
-    } else {
-        Level::Disagree
+        return Level::Variant;
+    }
+    let Some(carried) = patronymic_stem(patronymic) else {
+        return Level::Disagree;
+    };
+    match stem_level(&carried, name) {
+        level if level <= Level::Typo => Level::Variant,
+        level => level,
     }
 }
 

@@ -35,7 +35,32 @@ pub(crate) fn skeletons(token: &str) -> Vec<String> {
     if let Some(somali) = somali_reading(token) {
         push_selective(&mut out, skeleton(&somali));
     }
+    if let Some(polish) = polish_reading(token) {
+        push_selective(&mut out, skeleton(&polish));
+    }
     out
+}
+
+/// Rewrites a token as a Polish-style spelling of Cyrillic would read it,
+/// if it looks like one: `j` is the glide `y` (`Jurij` = Yurii, `Jarosław`),
+/// `ch` is `kh` (`Charkiw`).
+fn polish_reading(token: &str) -> Option<String> {
+    let bytes = token.as_bytes();
+    let polish_j = bytes
+        .iter()
+        .enumerate()
+        .any(|(i, &b)| b == b'j' && (i == 0 || bytes[i - 1] != b'd'));
+    // Only where other Polish letters show (`w`, `sz`, `cz`, a final `ij`):
+    // `Jamal` stays a `j`.
+    let polish_letters = token.contains('w')
+        || token.contains("sz")
+        || token.contains("cz")
+        || token.ends_with("ij")
+        || token.ends_with("yj");
+    if !polish_j || !polish_letters {
+        return None;
+    }
+    Some(token.replace('j', "y").replace("ch", "kh"))
 }
 
 /// Keeps a skeleton only when it is long enough and not already present.
@@ -110,6 +135,9 @@ const DIGRAPHS: &[(&str, char)] = &[
     ("kh", 'h'),
     ("gh", 'g'),
     ("sh", 'x'),
+    ("szcz", 'x'),
+    ("sz", 'x'),
+    ("cz", 'c'),
     ("ch", 'c'),
     ("zh", 'j'),
     ("dj", 'j'),

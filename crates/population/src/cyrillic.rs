@@ -18,6 +18,12 @@ pub(crate) enum Romanisation {
     RuPassport,
     /// Popular English spelling: Alexander, Dmitry, Yury, Maxim.
     RuPopular,
+    /// Polish-style spelling of Ukrainian forms, as officers trained in
+    /// Poland write them: Wołodymyr, Szewczenko, Jurij, Hałyna.
+    PlUa,
+    /// Polish-style spelling of Russian forms: Siergiej is not attempted,
+    /// only the letters: Aleksandr, Wiktor, Siemionow → Semjonow.
+    PlRu,
 }
 
 fn is_vowel(c: char) -> bool {
@@ -44,7 +50,30 @@ pub(crate) fn romanise(text: &str, system: Romanisation) -> String {
         let after_vowel = prev.is_some_and(|p| is_vowel(p) || p == 'ь' || p == 'ъ');
         let word_end = next.is_none_or(|n| !n.is_alphabetic());
         let mut consumed = 1;
+        // Polish writes a hard л as ł; Ukrainian е and и are hard, Russian soft.
+        let before_soft = matches!(next, Some('і' | 'ь' | 'я' | 'ю' | 'є' | 'ї' | 'ё'))
+            || (system == PlRu && matches!(next, Some('е' | 'и')));
         let piece: &str = match (system, c) {
+            (PlUa | PlRu, 'в') => "w",
+            (PlUa, 'г') => "h",
+            (PlUa | PlRu, 'г' | 'ґ') => "g",
+            (PlUa | PlRu, 'є') => "je",
+            (PlRu, 'е') if initial || after_vowel => "je",
+            (PlRu, 'ё') => "jo",
+            (PlUa | PlRu, 'ж') => "ż",
+            (PlUa, 'и') => "y",
+            (PlUa | PlRu, 'ї') => "ji",
+            (PlUa | PlRu, 'й') => "j",
+            (PlUa | PlRu, 'л') if !before_soft => "ł",
+            (PlUa | PlRu, 'х') => "ch",
+            (PlUa | PlRu, 'ц') => "c",
+            (PlUa | PlRu, 'ч') => "cz",
+            (PlUa | PlRu, 'ш') => "sz",
+            (PlUa | PlRu, 'щ') => "szcz",
+            (PlUa | PlRu, 'ю') if initial || after_vowel => "ju",
+            (PlUa | PlRu, 'ю') => "iu",
+            (PlUa | PlRu, 'я') if initial || after_vowel => "ja",
+            (PlUa | PlRu, 'я') => "ia",
             // Popular English spelling contracts a few clusters.
             (RuPopular, 'к') if next == Some('с') => {
                 consumed = 2;
@@ -232,6 +261,15 @@ mod tests {
         assert_eq!(romanise("Николай", RuPopular), "Nikolai");
         assert_eq!(romanise("Максим", RuPopular), "Maxim");
         assert_eq!(romanise("Евгений", RuBgn), "Yevgeniy");
+    }
+
+    #[test]
+    fn polish_style_spellings() {
+        assert_eq!(romanise("Володимир", PlUa), "Wołodymyr");
+        assert_eq!(romanise("Шевченко", PlUa), "Szewczenko");
+        assert_eq!(romanise("Юрій", PlUa), "Jurij");
+        assert_eq!(romanise("Галина", PlUa), "Hałyna");
+        assert_eq!(romanise("Виктор", PlRu), "Wiktor");
     }
 
     #[test]

@@ -9,7 +9,7 @@ use crate::names::{Pool, table};
 use crate::rng::Rng;
 use crate::writer::{Tok, Writer};
 use crate::{
-    Birth, Config, Culture, Inquirer, Person, Population, RegisteredChild, Relation, Sex,
+    Birth, Config, Culture, Inquirer, Noise, Person, Population, RegisteredChild, Relation, Sex,
     SoughtChild, TracingRequest,
 };
 
@@ -46,7 +46,23 @@ const INQUIRER_DROP_GRANDFATHER: f64 = 0.2;
 /// Inquirer: chance of giving father and grandfather in swapped order.
 const INQUIRER_SWAP_CHAIN: f64 = 0.02;
 /// Inquirer: chance of swapping given and family name.
-const INQUIRER_SWAP_GIVEN_FAMILY: f64 = 0.02;
+const INQUIRER_SWAP_GIVEN_FAMILY: f64 = 0.03;
+/// Chance of leaving out the father's name, so that the grandfather's name
+/// stands as the family name (chain cultures).
+const OFFICER_DROP_FATHER: f64 = 0.03;
+const INQUIRER_DROP_FATHER: f64 = 0.06;
+/// Chance of writing the whole chain in the given-name field.
+const OFFICER_FULL_NAME_IN_GIVEN: f64 = 0.03;
+const INQUIRER_FULL_NAME_IN_GIVEN: f64 = 0.04;
+/// Officer: chance of swapping given and family name.
+const OFFICER_SWAP_GIVEN_FAMILY: f64 = 0.01;
+/// Officer: chance of writing a nickname as the given name (the child gave it).
+const OFFICER_NICKNAME_AS_GIVEN: f64 = 0.03;
+/// Inquirer: chance of giving the age the child had at separation as the
+/// age today (the form asks "age", the parent remembers the last one known).
+const INQUIRER_AGE_AT_SEPARATION: f64 = 0.12;
+/// Inquirer: chance of an age off by two or three years.
+const INQUIRER_AGE_OFF_TWO: f64 = 0.07;
 /// Chance that a Ukrainian/Russian family name includes the patronymic.
 const OFFICER_PATRONYMIC: f64 = 0.8;
 const INQUIRER_PATRONYMIC: f64 = 0.55;
@@ -54,7 +70,7 @@ const INQUIRER_PATRONYMIC: f64 = 0.55;
 const OFFICER_NICKNAME: f64 = 0.12;
 /// Inquirer: chance of giving a nickname instead of the given name, and of
 /// adding one among other names.
-const INQUIRER_NICKNAME_AS_GIVEN: f64 = 0.06;
+const INQUIRER_NICKNAME_AS_GIVEN: f64 = 0.08;
 const INQUIRER_NICKNAME_OTHER: f64 = 0.15;
 /// Officer: chance of recording the father's and the mother's name.
 const OFFICER_FATHER_NAME: f64 = 0.85;
@@ -196,7 +212,9 @@ pub fn generate(config: &Config) -> Population {
                 // A second agency, later, with its own officer and habits.
                 let day = day_between(&mut rng, first_day.add_days(1), today);
                 let officer = Writer::officer(house.culture, &mut rng);
-                let rec = register(&mut rng, house, &kids[p], p, day, &officer, consent);
+                let mut rec = register(&mut rng, house, &kids[p], p, day, &officer, consent);
+                rec.noise.push(Noise::ReRegistration);
+                rec.noise.sort_unstable();
                 kids[p].records.push(children.len());
                 children.push(rec);
             }
@@ -624,28 +642,46 @@ fn place_path(writer: &Writer, region: usize, district: usize, depth: usize) -> 
 }
 
 /// An officer's age assessment: error growing with age, heaping on
-/// multiples of five, ranges of zero to four years.
-fn officer_age_estimate(rng: &mut Rng, born: Day, on: Day) -> (u32, u32) {
+/// multiples of five, ranges of zero to four years. Labels: heaped, and
+/// off by two years or more (the true age outside the range by 2+).
+fn officer_age_estimate(rng: &mut Rng, born: Day, on: Day, noise: &mut Vec<Noise>) -> (u32, u32) {
     let years = born.days_until(on) as f64 / 365.25;
     let sd = 0.3 + years / 15.0;
     let mut centre = (years + normal(rng) * sd).round().max(0.0);
     if centre >= 4.0 && rng.gen_bool(0.25) {
-        centre = (centre / 5.0).round() * 5.0;
+        let heaped = (centre / 5.0).round() * 5.0;
+        if heaped != centre {
+            noise.push(Noise::AgeHeaped);
+        }
+        centre = heaped;
     }
     let width = [0u32, 1, 2, 4][weighted_index(rng, &[25.0, 20.0, 45.0, 10.0])];
     let centre = centre.min(17.0) as u32;
     let min = centre.saturating_sub(width / 2);
+    let completed = born.years_until(on).max(0) as u32;
+    if completed + 2 <= min || completed >= min + width + 2 {
+        noise.push(Noise::AgeOffTwoPlus);
+    }
     (min, min + width)
 }
 
 /// What an officer records about birth. Rates: full date 30%, year and
 /// month 5%, year only 20% (one in ten a year off), 1 January convention
 /// 15%, age estimate 25%, nothing 5%.
-fn officer_birth(rng: &mut Rng, born: Day, registered: Day) -> Option<Birth> {
+fn officer_birth(
+    rng: &mut Rng,
+    born: Day,
+    registered: Day,
+    noise: &mut Vec<Noise>,
+) -> Option<Birth> {
     match weighted_index(rng, &[30.0, 5.0, 20.0, 15.0, 25.0, 5.0]) {
         0 => Some(Birth::Date(PartialDay::full(born))),
-        1 => Some(Birth::Date(PartialDay::year_month(born))),
+        1 => {
+            noise.push(Noise::PartialDate);
+            Some(Birth::Date(PartialDay::year_month(born)))
+        }
         2 => {
+            noise.push(Noise::PartialDate);
             let off = if rng.gen_bool(0.1) {
                 if rng.gen_bool(0.5) { 1 } else { -1 }
             } else {
@@ -656,7 +692,7 @@ fn officer_birth(rng: &mut Rng, born: Day, registered: Day) -> Option<Birth> {
             Some(Birth::Date(p))
         }
         3 => {
-            let (lo, hi) = officer_age_estimate(rng, born, registered);
+            let (lo, hi) = officer_age_estimate(rng, born, registered, noise);
             let age = (lo + hi) / 2;
             Some(Birth::Date(PartialDay {
                 year: registered.year - age as i32,
@@ -666,7 +702,7 @@ fn officer_birth(rng: &mut Rng, born: Day, registered: Day) -> Option<Birth> {
             }))
         }
         4 => {
-            let (min_years, max_years) = officer_age_estimate(rng, born, registered);
+            let (min_years, max_years) = officer_age_estimate(rng, born, registered, noise);
             Some(Birth::AgeEstimate {
                 min_years,
                 max_years,
@@ -689,25 +725,54 @@ fn register(
 ) -> RegisteredChild {
     let culture = house.culture;
     let pool = kid.pool();
-    let given_name = officer
+    let mut noise = officer.labels();
+    officer.take_slips();
+    let mut other_names = Vec::new();
+    let mut given_name = officer
         .write(rng, Tok::Name(pool, kid.given))
         .unwrap_or_default();
-    let drop_gf = rng.gen_bool(OFFICER_DROP_GRANDFATHER);
-    let patronymic = rng.gen_bool(OFFICER_PATRONYMIC);
-    let family_name = officer.write_all(
-        rng,
-        &family_toks(house, kid.female, drop_gf, patronymic, false),
-    );
-    let mut other_names = Vec::new();
-    if rng.gen_bool(OFFICER_NICKNAME) {
+    if rng.gen_bool(OFFICER_NICKNAME_AS_GIVEN)
+        && let Some(nick) = officer.write(rng, Tok::Short(pool, kid.given))
+    {
+        noise.push(Noise::NicknameAsGiven);
+        other_names.push(std::mem::replace(&mut given_name, nick));
+    } else if rng.gen_bool(OFFICER_NICKNAME) {
         other_names.extend(officer.write(rng, Tok::Short(pool, kid.given)));
     }
+    let drop_gf = rng.gen_bool(OFFICER_DROP_GRANDFATHER);
+    let drop_father = culture.is_chain() && rng.gen_bool(OFFICER_DROP_FATHER);
+    let patronymic = rng.gen_bool(OFFICER_PATRONYMIC);
+    let mut toks = family_toks(
+        house,
+        kid.female,
+        drop_gf && !drop_father,
+        patronymic,
+        false,
+    );
+    if drop_father {
+        toks.remove(0);
+        noise.push(Noise::DroppedFather);
+    } else if drop_gf && culture.is_chain() {
+        noise.push(Noise::DroppedGrandfather);
+    }
+    let mut family_name = officer.write_all(rng, &toks);
+    shift_fields(
+        rng,
+        &mut given_name,
+        &mut family_name,
+        OFFICER_FULL_NAME_IN_GIVEN,
+        OFFICER_SWAP_GIVEN_FAMILY,
+        &mut noise,
+    );
     if culture == Culture::Somali && rng.gen_bool(0.05) {
         other_names
             .push(SOMALI_DESCRIPTORS[rng.gen_range(0..SOMALI_DESCRIPTORS.len())].to_string());
     }
+    if officer.take_slips() > 0 {
+        noise.push(Noise::Typo);
+    }
     let sex = recorded_sex(rng, kid.female, OFFICER_SEX_UNKNOWN, OFFICER_SEX_WRONG);
-    let birth = officer_birth(rng, kid.born, registered_on);
+    let birth = officer_birth(rng, kid.born, registered_on, &mut noise);
     let father_name = rng.gen_bool(OFFICER_FATHER_NAME).then(|| {
         let short = rng.gen_bool(0.35);
         let pat = rng.gen_bool(0.6);
@@ -733,6 +798,34 @@ fn register(
         place_of_birth,
         registered_on,
         consent_for_tracing: rng.gen_bool(consent_share),
+        noise: {
+            noise.sort_unstable();
+            noise.dedup();
+            noise
+        },
+    }
+}
+
+/// Moves names between fields as writers do: the whole chain typed into the
+/// given-name field (family left empty), or given and family swapped.
+fn shift_fields(
+    rng: &mut Rng,
+    given: &mut String,
+    family: &mut String,
+    full_in_given: f64,
+    swap: f64,
+    noise: &mut Vec<Noise>,
+) {
+    if family.is_empty() {
+        return;
+    }
+    if rng.gen_bool(full_in_given) {
+        *given = format!("{given} {family}");
+        family.clear();
+        noise.push(Noise::FullNameInGiven);
+    } else if rng.gen_bool(swap) {
+        std::mem::swap(given, family);
+        noise.push(Noise::GivenFamilySwapped);
     }
 }
 
@@ -857,6 +950,7 @@ fn remembered_age(
     separated: Day,
     filed_on: Day,
     parent: bool,
+    noise: &mut Vec<Noise>,
 ) -> (Option<(u32, u32)>, Option<PartialDay>) {
     let (p_full, p_year, p_off) = if parent {
         (0.45, 0.25, 0.08)
@@ -872,6 +966,7 @@ fn remembered_age(
         } else {
             0
         };
+        noise.push(Noise::PartialDate);
         Some(PartialDay::year_only(born.year + off))
     } else {
         None
@@ -888,13 +983,36 @@ fn remembered_age(
         } else {
             0
         };
+        let err = if rng.gen_bool(INQUIRER_AGE_OFF_TWO) {
+            let size = rng.gen_range(2..=3);
+            if rng.gen_bool(0.5) { size } else { -size }
+        } else {
+            err
+        };
         let mut believed = (at_separation + err).max(0);
         if !parent && believed >= 5 && rng.gen_bool(0.1) {
-            believed = (believed + 2) / 5 * 5;
+            let heaped = (believed + 2) / 5 * 5;
+            if heaped != believed {
+                noise.push(Noise::AgeHeaped);
+            }
+            believed = heaped;
         }
         let elapsed = separated.days_until(filed_on) as f64 / 365.25;
-        // Completed years now lie between believed + ⌊elapsed⌋ and one more.
-        let lo = believed + elapsed.floor() as i32;
+        // Completed years now lie between believed + ⌊elapsed⌋ and one more,
+        // unless the inquirer gives the age at separation as today's.
+        let carried = if rng.gen_bool(INQUIRER_AGE_AT_SEPARATION) {
+            if elapsed >= 1.0 {
+                noise.push(Noise::AgeAtSeparation);
+            }
+            0
+        } else {
+            elapsed.floor() as i32
+        };
+        let lo = believed + carried;
+        let now = born.years_until(filed_on);
+        if lo > now + 2 || lo + 1 < now - 1 {
+            noise.push(Noise::AgeOffTwoPlus);
+        }
         let (lo, hi) = if rng.gen_bool(0.2) {
             (lo - 1, lo + 1)
         } else {
@@ -965,12 +1083,15 @@ fn make_request(
         .map(|&p| {
             let kid = &kids[p];
             let pool = kid.pool();
+            let mut noise = w.labels();
+            w.take_slips();
             let mut other_names = Vec::new();
             let full_given = w.write(rng, Tok::Name(pool, kid.given)).unwrap_or_default();
             let mut given_name = full_given.clone();
             if rng.gen_bool(INQUIRER_NICKNAME_AS_GIVEN) {
                 if let Some(nick) = w.write(rng, Tok::Short(pool, kid.given)) {
                     given_name = nick;
+                    noise.push(Noise::NicknameAsGiven);
                     if rng.gen_bool(0.5) {
                         other_names.push(full_given);
                     }
@@ -979,16 +1100,36 @@ fn make_request(
                 other_names.extend(w.write(rng, Tok::Short(pool, kid.given)));
             }
             let drop_gf = rng.gen_bool(INQUIRER_DROP_GRANDFATHER);
-            let swap = rng.gen_bool(INQUIRER_SWAP_CHAIN);
+            let drop_father = c.is_chain() && rng.gen_bool(INQUIRER_DROP_FATHER);
+            let swap = !drop_gf && !drop_father && rng.gen_bool(INQUIRER_SWAP_CHAIN);
             let pat = rng.gen_bool(INQUIRER_PATRONYMIC);
-            let mut family_name =
-                w.write_all(rng, &family_toks(house, kid.female, drop_gf, pat, swap));
-            if rng.gen_bool(INQUIRER_SWAP_GIVEN_FAMILY) {
-                std::mem::swap(&mut given_name, &mut family_name);
+            let mut toks = family_toks(house, kid.female, drop_gf && !drop_father, pat, swap);
+            if drop_father {
+                toks.remove(0);
+                noise.push(Noise::DroppedFather);
+            } else if drop_gf && c.is_chain() {
+                noise.push(Noise::DroppedGrandfather);
+            }
+            if swap && c.is_chain() {
+                noise.push(Noise::ChainReordered);
+            }
+            let mut family_name = w.write_all(rng, &toks);
+            shift_fields(
+                rng,
+                &mut given_name,
+                &mut family_name,
+                INQUIRER_FULL_NAME_IN_GIVEN,
+                INQUIRER_SWAP_GIVEN_FAMILY,
+                &mut noise,
+            );
+            if w.take_slips() > 0 {
+                noise.push(Noise::Typo);
             }
             let sex = recorded_sex(rng, kid.female, INQUIRER_SEX_UNKNOWN, INQUIRER_SEX_WRONG);
             let (age_estimate, birth_date) =
-                remembered_age(rng, kid.born, house.separated, filed_on, parent);
+                remembered_age(rng, kid.born, house.separated, filed_on, parent, &mut noise);
+            noise.sort_unstable();
+            noise.dedup();
             let n_districts = region.districts.len();
             let last_seen_place = match weighted_index(rng, &[45.0, 25.0, 15.0, 10.0, 5.0]) {
                 0 => place_path(&w, house.region, house.district, 3),
@@ -1013,6 +1154,7 @@ fn make_request(
                 last_seen_place,
                 separated_on,
                 circumstances: circumstances.clone(),
+                noise,
             }
         })
         .collect();

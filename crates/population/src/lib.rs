@@ -27,6 +27,95 @@ mod writer;
 pub use calendar::{Day, PartialDay};
 pub use generate::generate;
 
+/// One kind of difficulty a written record carries, compared with a clean
+/// copy in the canonical spelling: the labels by which figures are reported
+/// per slice. A record or sought child carries every label that applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Noise {
+    /// Written in the culture's own script (Arabic, Persian, Ge'ez, Cyrillic).
+    NativeScript,
+    /// French-style romanisation (Youssef, Abdelaziz, Chérif, Djamal).
+    FrenchRomanisation,
+    /// Scholarly Arabic romanisation (`'Abd al-'Azīz`, `Yūsuf`).
+    ScholarlyRomanisation,
+    /// Polish-style spelling of Cyrillic (Wołodymyr, Szewczenko).
+    PolishRomanisation,
+    /// Russian forms and readings of a Ukrainian name (Aleksandr, Sergei).
+    RussianForms,
+    /// Somali orthography (Maxamed, Cabdi) rather than English-style.
+    SomaliOrthography,
+    /// Vowel length written differently (Nour / Nur / Noor).
+    ShortVowel,
+    /// Everything in capitals.
+    AllCaps,
+    /// At least one slip of the pen in a name.
+    Typo,
+    /// A nickname or short form written as the given name.
+    NicknameAsGiven,
+    /// The father's name left out: the grandfather's name is written as
+    /// the family name.
+    DroppedFather,
+    /// The grandfather's name left out of the chain.
+    DroppedGrandfather,
+    /// The whole name chain written in the given-name field.
+    FullNameInGiven,
+    /// Given and family names swapped.
+    GivenFamilySwapped,
+    /// Father's and grandfather's names in swapped order.
+    ChainReordered,
+    /// An age rounded to a multiple of five.
+    AgeHeaped,
+    /// The age at separation given as today's age.
+    AgeAtSeparation,
+    /// An age off by two years or more.
+    AgeOffTwoPlus,
+    /// A date of birth known only to the year or month.
+    PartialDate,
+    /// A second registration of a child already registered (another agency
+    /// or officer, later).
+    ReRegistration,
+}
+
+impl Noise {
+    /// Stable snake_case label for reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Noise::NativeScript => "native_script",
+            Noise::FrenchRomanisation => "french_romanisation",
+            Noise::ScholarlyRomanisation => "scholarly_romanisation",
+            Noise::PolishRomanisation => "polish_romanisation",
+            Noise::RussianForms => "russian_forms",
+            Noise::SomaliOrthography => "somali_orthography",
+            Noise::ShortVowel => "short_vowel",
+            Noise::AllCaps => "all_caps",
+            Noise::Typo => "typo",
+            Noise::NicknameAsGiven => "nickname_as_given",
+            Noise::DroppedFather => "dropped_father",
+            Noise::DroppedGrandfather => "dropped_grandfather",
+            Noise::FullNameInGiven => "full_name_in_given",
+            Noise::GivenFamilySwapped => "given_family_swapped",
+            Noise::ChainReordered => "chain_reordered",
+            Noise::AgeHeaped => "age_heaped",
+            Noise::AgeAtSeparation => "age_at_separation",
+            Noise::AgeOffTwoPlus => "age_off_two_plus",
+            Noise::PartialDate => "partial_date",
+            Noise::ReRegistration => "re_registration",
+        }
+    }
+
+    /// Whether the label is about names (else about age, dates or the record).
+    pub fn is_name(self) -> bool {
+        !matches!(
+            self,
+            Noise::AgeHeaped
+                | Noise::AgeAtSeparation
+                | Noise::AgeOffTwoPlus
+                | Noise::PartialDate
+                | Noise::ReRegistration
+        )
+    }
+}
+
 /// What to generate.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -36,9 +125,12 @@ pub struct Config {
     /// households made up for no-match requests come on top.
     pub households: usize,
     /// Share of tracing requests none of whose sought children is
-    /// registered (default 0.3; clamped to 0..=0.95).
+    /// registered (default 0.3, which with unregistered siblings and
+    /// withheld consent leaves about 36 % of sought children without a
+    /// searchable match; clamped to 0..=0.95).
     pub no_match_share: f64,
-    /// Share of registered children registered twice (default 0.05).
+    /// Share of registered children registered twice (default 0.08): by
+    /// another agency or officer, later, in that officer's own spelling.
     pub duplicate_share: f64,
     /// Share of registered households for which a relative files a tracing
     /// request (default 0.6).
@@ -55,7 +147,7 @@ impl Default for Config {
             seed: 1,
             households: 1_000,
             no_match_share: 0.3,
-            duplicate_share: 0.05,
+            duplicate_share: 0.08,
             request_share: 0.6,
             consent_share: 0.9,
             today: Day::new(2026, 1, 15),
@@ -163,6 +255,8 @@ pub struct RegisteredChild {
     pub registered_on: Day,
     /// Whether the child (or guardian) consented to tracing.
     pub consent_for_tracing: bool,
+    /// Ground truth: the difficulties this registration carries, sorted.
+    pub noise: Vec<Noise>,
 }
 
 /// A relative's request to find one or more children.
@@ -239,6 +333,8 @@ pub struct SoughtChild {
     pub separated_on: Option<PartialDay>,
     /// A short generic phrase.
     pub circumstances: String,
+    /// Ground truth: the difficulties this description carries, sorted.
+    pub noise: Vec<Noise>,
 }
 
 /// Ground truth about one generated child.

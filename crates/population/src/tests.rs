@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::{Birth, Config, Culture, Population, Relation, generate};
+use crate::{Birth, Config, Culture, Noise, Population, Relation, generate};
 
 fn population(households: usize, seed: u64) -> Population {
     generate(&Config {
@@ -40,7 +40,7 @@ fn shares_are_roughly_as_configured() {
     let registered: HashSet<usize> = pop.children.iter().map(|c| c.person).collect();
     let dup_share = pop.duplicate_pairs().len() as f64 / registered.len() as f64;
     assert!(
-        (dup_share - 0.05).abs() < 0.015,
+        (dup_share - 0.08).abs() < 0.02,
         "duplicate share {dup_share}"
     );
 
@@ -223,7 +223,11 @@ fn ages_are_consistent_with_dates() {
                 checked += 1;
                 let now = p.born.years_until(req.filed_on) as u32;
                 exact += usize::from(lo <= now && now <= hi);
-                close += usize::from(lo.saturating_sub(1) <= now && now <= hi + 1);
+                // Unless labelled as given at separation or off by two
+                // years, the age is within a year of the truth.
+                let labelled = s.noise.contains(&Noise::AgeAtSeparation)
+                    || s.noise.contains(&Noise::AgeOffTwoPlus);
+                close += usize::from(labelled || (lo.saturating_sub(1) <= now && now <= hi + 1));
                 // Age now = age at separation + elapsed years, in the same terms.
                 let at_sep = p.born.years_until(p.separated_on);
                 let elapsed = p.separated_on.years_until(req.filed_on);
@@ -232,7 +236,7 @@ fn ages_are_consistent_with_dates() {
         }
     }
     assert!(checked > 500);
-    assert!(exact * 100 > checked * 70, "{exact}/{checked} exact");
+    assert!(exact * 100 > checked * 60, "{exact}/{checked} exact");
     assert!(
         close * 100 > checked * 95,
         "{close}/{checked} within a year"
@@ -356,7 +360,9 @@ fn names_vary_between_sides() {
         for (s, child) in req.sought.iter().enumerate() {
             for i in pop.true_matches(r, s) {
                 pairs += 1;
-                differ += usize::from(pop.children[i].given_name != child.given_name);
+                differ += usize::from(
+                    pop.children[i].given_name.to_lowercase() != child.given_name.to_lowercase(),
+                );
             }
         }
     }
@@ -378,4 +384,84 @@ fn generates_one_hundred_thousand_households() {
     let pop = population(100_000, 31);
     assert!(pop.children.len() > 100_000);
     assert!(pop.requests.len() > 50_000);
+}
+
+#[test]
+fn every_noise_label_appears_on_some_record_or_sought_child() {
+    let pop = population(3_000, 31);
+    let mut seen: HashSet<Noise> = HashSet::new();
+    for c in &pop.children {
+        seen.extend(c.noise.iter().copied());
+    }
+    for r in &pop.requests {
+        for s in &r.sought {
+            seen.extend(s.noise.iter().copied());
+        }
+    }
+    let all = [
+        Noise::NativeScript,
+        Noise::FrenchRomanisation,
+        Noise::ScholarlyRomanisation,
+        Noise::PolishRomanisation,
+        Noise::RussianForms,
+        Noise::SomaliOrthography,
+        Noise::ShortVowel,
+        Noise::AllCaps,
+        Noise::Typo,
+        Noise::NicknameAsGiven,
+        Noise::DroppedFather,
+        Noise::DroppedGrandfather,
+        Noise::FullNameInGiven,
+        Noise::GivenFamilySwapped,
+        Noise::ChainReordered,
+        Noise::AgeHeaped,
+        Noise::AgeAtSeparation,
+        Noise::AgeOffTwoPlus,
+        Noise::PartialDate,
+        Noise::ReRegistration,
+    ];
+    for n in all {
+        assert!(seen.contains(&n), "{} never appears", n.as_str());
+    }
+}
+
+#[test]
+fn labels_describe_what_was_written() {
+    let pop = population(3_000, 37);
+    let mut checked = 0;
+    for c in &pop.children {
+        if c.noise.contains(&Noise::FullNameInGiven) {
+            assert!(c.family_name.is_empty(), "{c:?}");
+            assert!(c.given_name.split_whitespace().count() >= 2, "{c:?}");
+            checked += 1;
+        }
+        if c.noise.contains(&Noise::AllCaps) {
+            assert_eq!(c.given_name, c.given_name.to_uppercase());
+        }
+        let again = pop.people[c.person].records.len() > 1;
+        if c.noise.contains(&Noise::ReRegistration) {
+            assert!(again, "a re-registration has a first registration");
+        }
+    }
+    assert!(checked > 5);
+    // Dropping the father leaves the grandfather's name as the family name.
+    for r in &pop.requests {
+        for s in &r.sought {
+            if s.noise.contains(&Noise::DroppedFather)
+                && !s.noise.contains(&Noise::GivenFamilySwapped)
+                && !s.noise.contains(&Noise::FullNameInGiven)
+            {
+                assert!(!s.family_name.is_empty());
+            }
+        }
+    }
+}
+
+#[test]
+fn about_a_third_of_sought_children_have_no_registration() {
+    let pop = population(4_000, 41);
+    let sought: Vec<_> = pop.requests.iter().flat_map(|r| &r.sought).collect();
+    let unregistered = sought.iter().filter(|s| s.person.is_none()).count() as f64;
+    let share = unregistered / sought.len() as f64;
+    assert!((0.28..0.42).contains(&share), "unregistered share {share}");
 }

@@ -2,12 +2,14 @@
 //! spellings and slips of the pen. Registering officers and inquirers are
 //! both writers; the gap between two writers is what matching must bridge.
 
+use std::cell::Cell;
+
 use rand::Rng as _;
 
-use crate::Culture;
 use crate::cyrillic::{Romanisation, feminine_surname, patronymic, romanise};
 use crate::names::{Entry, Pool, table};
 use crate::rng::Rng;
+use crate::{Culture, Noise};
 
 /// One word of a name, before it is written down.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,6 +22,20 @@ pub(crate) enum Tok {
     Patronymic { father: u16, female: bool },
     /// Ukrainian/Russian surname, feminine when `female`.
     Surname { idx: u16, female: bool },
+}
+
+/// How a writer romanises names that are not Cyrillic, beyond picking one
+/// of the spellings the name tables list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scheme {
+    /// One of the listed spellings.
+    Table,
+    /// French-style: ou for u, ch for sh, dj for j, Abdel for Abdul.
+    French,
+    /// Scholarly Arabic: `'Abd al-'Azīz`, `'Alī`, long vowels with macrons.
+    Scholarly,
+    /// Vowel length written the other way: Nour → Nur, Nur → Noor.
+    VowelLength,
 }
 
 /// A writer's fixed habits.
@@ -42,7 +58,33 @@ pub(crate) struct Writer {
     /// Seeds the writer's habitual variant per name, so one writer spells a
     /// name the same way each time.
     habit: u64,
+    /// Romanisation habit for Latin output of non-Cyrillic names.
+    pub(crate) scheme: Scheme,
+    /// Writes everything in capitals.
+    pub(crate) caps: bool,
+    /// Slips made so far (for the `Typo` label).
+    slips: Cell<u32>,
 }
+
+/// Chance of each romanisation scheme among writers using Latin letters
+/// (French, scholarly, vowel length; the rest use the tables), by culture.
+fn scheme_shares(c: Culture) -> [f64; 3] {
+    match c {
+        Culture::Arabic => [0.18, 0.10, 0.10],
+        Culture::DariPashto => [0.08, 0.06, 0.12],
+        Culture::Somali => [0.05, 0.0, 0.15],
+        Culture::Tigrinya => [0.0, 0.0, 0.15],
+        Culture::UkrainianRussian => [0.0, 0.0, 0.0],
+    }
+}
+
+/// Share of Ukrainian/Russian writers using Polish-style spelling.
+const POLISH_SHARE: f64 = 0.12;
+
+/// Share of officers (forms filled in capitals) and inquirers' scribes
+/// writing everything in capitals.
+const OFFICER_CAPS: f64 = 0.12;
+const INQUIRER_CAPS: f64 = 0.05;
 
 /// Share of officers writing in the native script, by culture. Somali is
 /// written in Latin letters by everyone.
@@ -79,7 +121,14 @@ impl Writer {
             _ => 0,
         };
         let x: f64 = rng.r#gen();
-        let system = if group == 0 {
+        let polish = culture == Culture::UkrainianRussian && rng.gen_bool(POLISH_SHARE);
+        let system = if polish {
+            if group == 0 {
+                Romanisation::PlUa
+            } else {
+                Romanisation::PlRu
+            }
+        } else if group == 0 {
             if x < 0.5 {
                 Romanisation::UaNational
             } else if x < 0.85 {
@@ -94,7 +143,7 @@ impl Writer {
         } else {
             Romanisation::RuPopular
         };
-        Self {
+        let mut w = Self {
             culture,
             native,
             group,
@@ -103,7 +152,24 @@ impl Writer {
             typo_rate: 0.0,
             place_bias: 0.7,
             habit: rng.r#gen(),
+            scheme: Scheme::Table,
+            caps: false,
+            slips: Cell::new(0),
+        };
+        let shares = scheme_shares(culture);
+        let y: f64 = rng.r#gen();
+        if !native {
+            w.scheme = if y < shares[0] {
+                Scheme::French
+            } else if y < shares[0] + shares[1] {
+                Scheme::Scholarly
+            } else if y < shares[0] + shares[1] + shares[2] {
+                Scheme::VowelLength
+            } else {
+                Scheme::Table
+            };
         }
+        w
     }
 
     /// The reference spelling: canonical forms, Latin letters (Ukrainian
@@ -119,7 +185,45 @@ impl Writer {
             typo_rate: 0.0,
             place_bias: 1.0,
             habit: 0,
+            scheme: Scheme::Table,
+            caps: false,
+            slips: Cell::new(0),
         }
+    }
+
+    /// The labels this writer's habits give everything they write (slips
+    /// are counted separately: see [`Writer::take_slips`]).
+    pub(crate) fn labels(&self) -> Vec<Noise> {
+        let mut v = Vec::new();
+        if self.native {
+            v.push(Noise::NativeScript);
+        }
+        match self.scheme {
+            Scheme::French => v.push(Noise::FrenchRomanisation),
+            Scheme::Scholarly => v.push(Noise::ScholarlyRomanisation),
+            Scheme::VowelLength => v.push(Noise::ShortVowel),
+            Scheme::Table => {}
+        }
+        if matches!(self.system, Romanisation::PlUa | Romanisation::PlRu)
+            && self.culture == Culture::UkrainianRussian
+            && !self.native
+        {
+            v.push(Noise::PolishRomanisation);
+        }
+        match self.culture {
+            Culture::UkrainianRussian if self.group == 1 => v.push(Noise::RussianForms),
+            Culture::Somali if self.group == 0 => v.push(Noise::SomaliOrthography),
+            _ => {}
+        }
+        if self.caps {
+            v.push(Noise::AllCaps);
+        }
+        v
+    }
+
+    /// Slips made since the last call, resetting the count.
+    pub(crate) fn take_slips(&self) -> u32 {
+        self.slips.replace(0)
     }
 
     /// A registering officer: careful (about 4% of words with a slip).
@@ -129,6 +233,7 @@ impl Writer {
         w.typo_rate = 0.04;
         w.canonical_bias = 0.6;
         w.place_bias = 0.75;
+        w.caps = rng.gen_bool(OFFICER_CAPS);
         w
     }
 
@@ -141,6 +246,7 @@ impl Writer {
         w.typo_rate = 0.10;
         w.canonical_bias = 0.5;
         w.place_bias = 0.55;
+        w.caps = rng.gen_bool(INQUIRER_CAPS);
         w
     }
 
@@ -189,9 +295,11 @@ impl Writer {
                     self.finish_cyrillic(self.cyrillic(e))
                 } else if self.native && !e.native.is_empty() {
                     self.choose(&e.native, 0.75).to_string()
+                } else if self.scheme == Scheme::Scholarly {
+                    scholarly(e)
                 } else {
-                    self.choose(e.group(self.group), self.canonical_bias)
-                        .to_string()
+                    let chosen = self.choose(e.group(self.group), self.canonical_bias);
+                    self.apply_scheme(chosen)
                 }
             }
             Tok::Short(pool, idx) => {
@@ -203,7 +311,7 @@ impl Writer {
                 if slavic {
                     self.finish_cyrillic(s)
                 } else {
-                    s.clone()
+                    self.apply_scheme(s)
                 }
             }
             Tok::Patronymic { father, female } => {
@@ -224,14 +332,29 @@ impl Writer {
         })
     }
 
-    /// Writes one word, with this writer's rate of slips.
+    /// French-style or vowel-length respelling of a Latin word.
+    fn apply_scheme(&self, word: &str) -> String {
+        match self.scheme {
+            Scheme::French => french(word),
+            Scheme::VowelLength => vowel_length(word),
+            Scheme::Table | Scheme::Scholarly => word.to_string(),
+        }
+    }
+
+    /// Writes one word, with this writer's rate of slips, in capitals if
+    /// that is the writer's habit.
     pub(crate) fn write(&self, rng: &mut Rng, tok: Tok) -> Option<String> {
         let s = self.spell(rng, tok)?;
-        Some(if rng.gen_bool(self.typo_rate) {
-            typo(rng, &s)
+        let s = if rng.gen_bool(self.typo_rate) {
+            let slipped = typo(rng, &s);
+            if slipped != s {
+                self.slips.set(self.slips.get() + 1);
+            }
+            slipped
         } else {
             s
-        })
+        };
+        Some(if self.caps { s.to_uppercase() } else { s })
     }
 
     /// Writes several words as one space-separated string.
@@ -250,6 +373,121 @@ impl Writer {
         };
         self.choose(spellings, bias).to_string()
     }
+}
+
+/// Re-cases `out` like `model`: capitalised when the model starts upper-case.
+fn like_case(model: &str, out: &str) -> String {
+    if model.chars().next().is_some_and(char::is_uppercase) {
+        let mut cs = out.chars();
+        cs.next()
+            .map(|f| f.to_uppercase().chain(cs).collect())
+            .unwrap_or_default()
+    } else {
+        out.to_string()
+    }
+}
+
+/// French-style romanisation of a Latin spelling: `ou` for u, `ch` for sh,
+/// `dj` for an initial j, `i` for ee, `Abdel` for Abdul (Youssef, Nour,
+/// Abdelaziz, Choukri, Djamal).
+pub(crate) fn french(word: &str) -> String {
+    let lower = word.to_lowercase();
+    let lower = lower
+        .replacen("abdul", "abdel", 1)
+        .replace("sh", "ch")
+        .replace("ee", "i")
+        .replace("oo", "u");
+    let chars: Vec<char> = lower.chars().collect();
+    let mut out = String::with_capacity(lower.len() + 4);
+    for (i, &c) in chars.iter().enumerate() {
+        let prev = i.checked_sub(1).map(|p| chars[p]);
+        match c {
+            'u' if prev != Some('o') && prev != Some('q') => out.push_str("ou"),
+            'j' if i == 0 => out.push_str("dj"),
+            _ => out.push(c),
+        }
+    }
+    like_case(word, &out)
+}
+
+/// Vowel length the other way round: a long vowel written short (Nour →
+/// Nur, Saeed → Said, Nuur → Nur), or, when there is none, the first u or i
+/// inside the word written long (Nur → Noor, Amin → Ameen).
+pub(crate) fn vowel_length(word: &str) -> String {
+    let lower = word.to_lowercase();
+    for (long, short) in [
+        ("ou", "u"),
+        ("oo", "u"),
+        ("uu", "u"),
+        ("ee", "i"),
+        ("ii", "i"),
+        ("aa", "a"),
+    ] {
+        if lower.contains(long) {
+            return like_case(word, &lower.replacen(long, short, 1));
+        }
+    }
+    let chars: Vec<char> = lower.chars().collect();
+    for i in 1..chars.len().saturating_sub(1) {
+        let long = match chars[i] {
+            'u' => "oo",
+            'i' => "ee",
+            _ => continue,
+        };
+        let vowel = |c: char| "aeiouy".contains(c);
+        if !vowel(chars[i - 1]) && !vowel(chars[i + 1]) {
+            let out: String = chars[..i].iter().collect::<String>()
+                + long
+                + &chars[i + 1..].iter().collect::<String>();
+            return like_case(word, &out);
+        }
+    }
+    word.to_string()
+}
+
+/// Scholarly romanisation of an Arabic-script name: the spelling with u
+/// rather than o (Muhammad, Yusuf), the ayn written `'` where the native
+/// form starts with one (`'Ali`, `'Umar`), `'Abd al-` for the Abd- names,
+/// and long vowels marked with macrons (`Yūsuf` is not attempted: doubled
+/// and diphthong vowels only, `Sa'īd`).
+pub(crate) fn scholarly(entry: &Entry) -> String {
+    let spellings = entry.group(0);
+    let base = spellings
+        .iter()
+        .find(|s| s.contains('u') && !s.to_lowercase().contains('o') && !s.contains(' '))
+        .unwrap_or(&spellings[0]);
+    let lower = base.to_lowercase();
+    let ayn = entry.native.iter().any(|n| n.starts_with('\u{0639}'));
+    for prefix in ["abdul", "abdel", "abdal", "abdur", "abdu", "abd"] {
+        if let Some(rest) = lower.strip_prefix(prefix)
+            && rest.len() >= 3
+        {
+            let rest = rest.trim_start_matches(['r', 'l']);
+            let rest = if rest.starts_with("lah") || rest.starts_with("llah") {
+                "Allah".to_string()
+            } else {
+                let mut cs = rest.chars();
+                let Some(first) = cs.next() else { break };
+                let tail: String = cs.collect();
+                let mark = if rest.starts_with("aziz") { "'" } else { "" };
+                format!("al-{mark}{}{}", first.to_uppercase(), macrons(&tail))
+            };
+            return format!("'Abd {rest}");
+        }
+    }
+    let marked = macrons(&lower);
+    let word = like_case(base, &marked);
+    if ayn { format!("'{word}") } else { word }
+}
+
+/// Doubled vowels and `ee`/`ou` as macron vowels (Saeed → Saīd, Nour → Nūr).
+fn macrons(word: &str) -> String {
+    word.replace("aa", "ā")
+        .replace("ee", "ī")
+        .replace("ii", "ī")
+        .replace("oo", "ū")
+        .replace("ou", "ū")
+        .replace("uu", "ū")
 }
 
 /// QWERTY neighbours, for substitutions that look like real slips.
@@ -344,9 +582,8 @@ mod tests {
         for i in 0..n {
             let w = Writer::inquirer(Culture::Somali, &mut rng, true);
             let tok = Tok::Name(Pool::Male, (i % t.male.entries.len()) as u16);
-            let clean = w.spell(&mut rng, tok);
-            let written = w.write(&mut rng, tok);
-            slips += usize::from(clean != written);
+            w.write(&mut rng, tok);
+            slips += w.take_slips() as usize;
         }
         let rate = slips as f64 / n as f64;
         assert!((0.07..0.13).contains(&rate), "slip rate {rate}");
