@@ -115,8 +115,10 @@ pub(crate) async fn raise_for_request(
     {
         let ctx = context_of(db, &request, &sought.id).await?;
         let query = convert::sought(sought, request.inquirer.as_ref(), today);
-        for candidate in matcher.find(&query, &ctx, ALERT_CANDIDATES) {
-            if matcher.thresholds().band(candidate.score) == Some(Band::Likely) {
+        let ranked = matcher.find(&query, &ctx, ALERT_CANDIDATES);
+        let bands = matcher.thresholds().bands_for(&ranked);
+        for (candidate, band) in ranked.into_iter().zip(bands) {
+            if band == Some(Band::Likely) {
                 raise(
                     db,
                     row,

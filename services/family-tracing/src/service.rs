@@ -654,13 +654,17 @@ impl FamilyTracingService {
             convert::day_of(crate::now_micros()),
         );
         let thresholds = self.matcher.thresholds();
-        let found: Vec<_> = self
-            .matcher
-            .find(&query, &ctx, limit)
+        // Bands are decided on the ranked list (a first candidate far ahead of the second is committed
+        // to; the best few under `possible` are shown as weak), so the list holds at least two.
+        let ranked = self.matcher.find(&query, &ctx, limit.max(2));
+        let bands = thresholds.bands_for(&ranked);
+        let found: Vec<_> = ranked
             .into_iter()
-            .filter(|c| thresholds.band(c.score).is_some())
+            .zip(bands)
+            .filter_map(|(candidate, band)| band.map(|band| (candidate, band)))
+            .take(limit)
             .collect();
-        let ids: Vec<String> = found.iter().map(|c| convert::child_id(c.id)).collect();
+        let ids: Vec<String> = found.iter().map(|(c, _)| convert::child_id(c.id)).collect();
         let profiles = child_profile::Entity::find()
             .filter(child_profile::Column::ChildId.is_in(ids.clone()))
             .all(&self.db)
@@ -674,7 +678,7 @@ impl FamilyTracingService {
             "tracing",
         )];
         let mut candidates = Vec::with_capacity(found.len());
-        for (candidate, child_id) in found.iter().zip(ids) {
+        for ((candidate, band), child_id) in found.iter().zip(ids) {
             // The projection may have dropped the child since the index saw it (consent withdrawn).
             let Some((profile, stored_identity)) = profiles
                 .iter()
@@ -717,9 +721,10 @@ impl FamilyTracingService {
                 child_id,
                 assessment: Some(MatchAssessment {
                     score: candidate.score,
-                    band: match thresholds.band(candidate.score) {
-                        Some(Band::Likely) => MatchBand::Likely,
-                        _ => MatchBand::Possible,
+                    band: match band {
+                        Band::Likely => MatchBand::Likely,
+                        Band::Possible => MatchBand::Possible,
+                        Band::Weak => MatchBand::Weak,
                     } as i32,
                     evidence: candidate.evidence.iter().map(convert::evidence).collect(),
                 }),
