@@ -41,7 +41,10 @@ fn the_dump_layers_file_and_environment_and_masks_secrets() {
         "{stdout}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(stdout.contains("issuer_name = \"Haven Uganda\""), "{stdout}");
+    assert!(
+        stdout.contains("issuer_name = \"Haven Uganda\""),
+        "{stdout}"
+    );
     assert!(stdout.contains("rate_limit_burst = 7"), "{stdout}");
     assert!(stdout.contains("rate_limit_per_second = 9"), "{stdout}");
     assert!(
@@ -58,12 +61,22 @@ fn the_dump_layers_file_and_environment_and_masks_secrets() {
     let dumped = dir.path().join("dumped.toml");
     std::fs::write(&dumped, stdout.as_bytes()).expect("write");
     let again = haven()
-        .args(["--config", dumped.to_str().expect("utf-8"), "config", "dump"])
+        .args([
+            "--config",
+            dumped.to_str().expect("utf-8"),
+            "config",
+            "dump",
+        ])
         .output()
         .expect("runs");
     assert!(again.status.success());
     let again = String::from_utf8_lossy(&again.stdout);
-    let body = |text: &str| text.lines().filter(|l| !l.starts_with('#')).collect::<Vec<_>>().join("\n");
+    let body = |text: &str| {
+        text.lines()
+            .filter(|l| !l.starts_with('#'))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
     assert_eq!(body(&again), body(&stdout));
 }
 

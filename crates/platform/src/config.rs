@@ -423,7 +423,10 @@ pub const ENV_ALIASES: &[(&str, &[&str])] = &[
     ("HAVEN_LEARNING_LISTEN", &["learning.listen"]),
     ("HAVEN_LEARNING_DATABASE_URL", &["learning.database_url"]),
     ("HAVEN_PUBLIC_URL", &["learning.public_url"]),
-    ("HAVEN_TRUSTED_ISSUERS_PATH", &["learning.trusted_issuers_path"]),
+    (
+        "HAVEN_TRUSTED_ISSUERS_PATH",
+        &["learning.trusted_issuers_path"],
+    ),
     ("HAVEN_PASSPORT_ALGORITHM", &["learning.passport_algorithm"]),
     ("HAVEN_PASSPORT_KEY_PATH", &["learning.passport_key_path"]),
     (
@@ -682,8 +685,9 @@ impl HavenConfig {
     /// Defaults, then `file` if given, then `HAVEN_*` variables from the process environment (see
     /// [`HavenConfig::load_from`]).
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
-        let vars = std::env::vars_os()
-            .filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)));
+        let vars = std::env::vars_os().filter_map(|(name, value)| {
+            Some((name.into_string().ok()?, value.into_string().ok()?))
+        });
         Self::load_from(file, vars)
     }
 
@@ -983,13 +987,19 @@ mod tests {
             Some(&file.0),
             vars(&[
                 ("HAVEN_GATEWAY__LISTEN", "0.0.0.0:7001"),
-                ("HAVEN_LEARNING__ISSUER_NAME", "Haven Uganda, Kampala office"),
+                (
+                    "HAVEN_LEARNING__ISSUER_NAME",
+                    "Haven Uganda, Kampala office",
+                ),
                 ("HAVEN_IDENTITY__DATABASE_URL", "postgres://x/y"),
             ]),
         )
         .expect("file and env");
         assert_eq!(config.gateway.listen.port(), 7001);
-        assert_eq!(config.gateway.rate_limit_burst, 7, "the file's, not set again");
+        assert_eq!(
+            config.gateway.rate_limit_burst, 7,
+            "the file's, not set again"
+        );
         assert_eq!(config.learning.issuer_name, "Haven Uganda, Kampala office");
         assert_eq!(config.identity_database_url(), "postgres://x/y");
         assert_eq!(
@@ -1003,7 +1013,10 @@ mod tests {
         let config = env(&[
             ("HAVEN_DATA_DIR", "/var/lib/haven"),
             ("HAVEN_BUS_NAMESPACE", "2024"),
-            ("HAVEN_PREVIOUS_MASTER_KEY_PATHS", "[/keys/v1.key, /keys/v2.key]"),
+            (
+                "HAVEN_PREVIOUS_MASTER_KEY_PATHS",
+                "[/keys/v1.key, /keys/v2.key]",
+            ),
             ("HAVEN_AUTH__LEEWAY_SECS", "5"),
             ("HAVEN_AUTH__CLIENT_TOKEN_TTL_SECS", "120"),
             ("HAVEN_GATEWAY__RATE_LIMIT_PER_SECOND", "9"),
@@ -1012,7 +1025,10 @@ mod tests {
             ("HAVEN_IDENTITY__RETENTION__CHECK_INTERVAL_SECS", "60"),
             ("HAVEN_FAMILY_TRACING__LIKELY_THRESHOLD", "0.9"),
             ("HAVEN_FAMILY_TRACING__POSSIBLE_THRESHOLD", "0.25"),
-            ("HAVEN_FAMILY_TRACING__PREVIOUS_MASTER_KEY_PATHS", "[/keys/ft-v1.key]"),
+            (
+                "HAVEN_FAMILY_TRACING__PREVIOUS_MASTER_KEY_PATHS",
+                "[/keys/ft-v1.key]",
+            ),
             ("HAVEN_LEARNING__PASSPORT_ALGORITHM", "RS256"),
             (
                 "HAVEN_AUDIT__TRUSTED_CHECKPOINT_KEYS",
@@ -1021,7 +1037,10 @@ mod tests {
         ])
         .expect("loads");
         assert_eq!(config.data_dir, Path::new("/var/lib/haven"));
-        assert_eq!(config.bus_namespace, "2024", "digits stay text for a text key");
+        assert_eq!(
+            config.bus_namespace, "2024",
+            "digits stay text for a text key"
+        );
         assert_eq!(
             config.previous_master_key_paths,
             vec![PathBuf::from("/keys/v1.key"), PathBuf::from("/keys/v2.key")]
@@ -1112,8 +1131,8 @@ mod tests {
                     (*value).to_owned(),
                 ));
             }
-            let by_name = HavenConfig::load_from(None, by_name)
-                .unwrap_or_else(|e| panic!("{new_name}: {e}"));
+            let by_name =
+                HavenConfig::load_from(None, by_name).unwrap_or_else(|e| panic!("{new_name}: {e}"));
             assert_eq!(by_alias, by_name, "{alias} and {new_name}");
             assert_ne!(by_alias, HavenConfig::default(), "{alias} changed nothing");
         }
@@ -1198,7 +1217,10 @@ mod tests {
         assert!(err.to_string().contains("HAVEN_AUTH__LEEWAY_SECS"), "{err}");
         let err = env(&[("HAVEN_PASSPORT_ALGORITHM", "rs256")])
             .expect_err("names are case-sensitive, as in JOSE");
-        assert!(err.to_string().contains("HAVEN_PASSPORT_ALGORITHM"), "{err}");
+        assert!(
+            err.to_string().contains("HAVEN_PASSPORT_ALGORITHM"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -1253,7 +1275,10 @@ mod tests {
             Some(&file.0),
             vars(&[
                 ("HAVEN_AUDIT_CHECKPOINT_KEY_PATH", "/etc/haven/audit.pem"),
-                ("HAVEN_AUDIT_TRUSTED_CHECKPOINT_KEYS", "ed25519:b, ed25519:c"),
+                (
+                    "HAVEN_AUDIT_TRUSTED_CHECKPOINT_KEYS",
+                    "ed25519:b, ed25519:c",
+                ),
                 ("HAVEN_AUDIT_CHECKPOINT_DIR", "/var/log/haven"),
                 ("HAVEN_AUDIT_CHECKPOINT_INTERVAL_SECS", "10"),
             ]),
@@ -1319,25 +1344,36 @@ mod tests {
         }
         assert!(dumped.contains("redis://********@redis:6379/0"), "{dumped}");
         assert!(
-            dumped.contains(
-                "postgres://********@db:5432/identity?sslmode=require&password=********"
-            ),
+            dumped
+                .contains("postgres://********@db:5432/identity?sslmode=require&password=********"),
             "{dumped}"
         );
         assert!(dumped.contains("postgres://db/learning"), "{dumped}");
-        assert!(dumped.contains("issuer_name = \"Haven Uganda\""), "{dumped}");
+        assert!(
+            dumped.contains("issuer_name = \"Haven Uganda\""),
+            "{dumped}"
+        );
         assert!(dumped.contains("[identity.retention]"), "{dumped}");
     }
 
     #[test]
     fn secret_looking_keys_are_masked() {
-        for key in ["password", "client_secret", "master_key", "key", "api_token"] {
+        for key in [
+            "password",
+            "client_secret",
+            "master_key",
+            "key",
+            "api_token",
+        ] {
             assert!(is_secret_key(key), "{key}");
         }
         for key in ["master_key_path", "trusted_checkpoint_keys", "issuer_name"] {
             assert!(!is_secret_key(key), "{key}");
         }
-        assert_eq!(mask_url("sqlite://.haven/identity.db?mode=rwc"), "sqlite://.haven/identity.db?mode=rwc");
+        assert_eq!(
+            mask_url("sqlite://.haven/identity.db?mode=rwc"),
+            "sqlite://.haven/identity.db?mode=rwc"
+        );
         assert_eq!(mask_url("redis://user@h"), "redis://********@h");
     }
 }
@@ -1351,5 +1387,79 @@ mod example_file {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/haven.example.toml");
         let config = HavenConfig::from_file(&path).expect("example parses");
         assert_eq!(config, HavenConfig::default());
+    }
+
+    /// Every key path, optional ones included (every option set).
+    fn every_key() -> Vec<String> {
+        let mut config = HavenConfig::default();
+        let path = || Some(PathBuf::from("/x"));
+        let text = || Some("x".to_owned());
+        config.redis_url = text();
+        config.master_key_path = path();
+        config.auth.jwks_path = path();
+        config.auth.policy_path = path();
+        config.auth.clients_path = path();
+        config.gateway.trusted_proxy_header = text();
+        config.identity.database_url = text();
+        config.identity.retention = RetentionConfig {
+            case_days: Some(1),
+            learner_days: Some(1),
+            check_interval_secs: Some(1),
+        };
+        config.family_tracing.database_url = text();
+        config.family_tracing.master_key_path = path();
+        config.learning.database_url = text();
+        config.learning.public_url = text();
+        config.learning.trusted_issuers_path = path();
+        config.learning.passport_key_path = path();
+        config.audit.checkpoint_key_path = path();
+        config.audit.checkpoint_dir = path();
+        fn walk(table: &toml::Table, prefix: &str, out: &mut Vec<String>) {
+            for (key, value) in table {
+                let path = format!("{prefix}{key}");
+                match value {
+                    toml::Value::Table(inner) => walk(inner, &format!("{path}."), out),
+                    _ => out.push(path),
+                }
+            }
+        }
+        let mut keys = Vec::new();
+        walk(
+            &toml::Table::try_from(&config).expect("serializes"),
+            "",
+            &mut keys,
+        );
+        keys
+    }
+
+    /// The chart check (deploy/check_chart.py) takes the variables Haven reads from this file, and
+    /// operators take the options from it: each key is there, set or commented out, in its table.
+    #[test]
+    fn the_documented_example_names_every_key() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/haven.example.toml");
+        let text = std::fs::read_to_string(path).expect("example reads");
+        let mut documented = std::collections::BTreeSet::new();
+        let mut table = String::new();
+        for line in text.lines() {
+            if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+                table = format!("{name}.");
+                continue;
+            }
+            let line = line.strip_prefix('#').unwrap_or(line).trim_start();
+            if let Some((key, _)) = line.split_once('=') {
+                let key = key.trim();
+                if !key.is_empty() && key.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+                    documented.insert(format!("{table}{key}"));
+                }
+            }
+        }
+        let keys = every_key();
+        assert!(keys.len() > 40, "{keys:?}");
+        for key in keys {
+            assert!(
+                documented.contains(&key),
+                "{key} is not in deploy/haven.example.toml"
+            );
+        }
     }
 }
