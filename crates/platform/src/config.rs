@@ -602,7 +602,8 @@ impl figment::Provider for EnvLayer {
                     entry.var
                 )));
             }
-            insert(&mut dict, &path, entry.value.clone(), &entry.var)?;
+            insert(&mut dict, &path, entry.value.clone(), &entry.var)
+                .map_err(figment::Error::from)?;
         }
         Ok(figment::Profile::Default.collect(dict))
     }
@@ -614,9 +615,12 @@ fn insert(
     path: &[&str],
     value: figment::value::Value,
     var: &str,
-) -> Result<(), figment::Error> {
+) -> Result<(), String> {
     let (first, rest) = path.split_first().expect("a key path is never empty");
     if rest.is_empty() {
+        if let Some(figment::value::Value::Dict(..)) = dict.get(*first) {
+            return Err(format!("{var}: `{first}` is a section, not a value"));
+        }
         dict.insert((*first).to_owned(), value);
         return Ok(());
     }
@@ -625,9 +629,7 @@ fn insert(
         .or_insert_with(|| figment::value::Value::from(figment::value::Dict::new()));
     match child {
         figment::value::Value::Dict(_, inner) => insert(inner, rest, value, var),
-        _ => Err(figment::Error::from(format!(
-            "{var}: `{first}` is a value, not a section"
-        ))),
+        _ => Err(format!("{var}: `{first}` is a value, not a section")),
     }
 }
 
@@ -1235,6 +1237,14 @@ mod tests {
         }
         let err = env(&[("HAVEN_DATA_DIR__X", "1")]).expect_err("refused");
         assert!(err.to_string().contains("HAVEN_DATA_DIR__X"), "{err}");
+        // A key set both as a value and as a section is refused whatever the order of the environment.
+        for pair in [
+            [("HAVEN_DATA_DIR", "/d"), ("HAVEN_DATA_DIR__X", "1")],
+            [("HAVEN_DATA_DIR__X", "1"), ("HAVEN_DATA_DIR", "/d")],
+        ] {
+            let err = env(&pair).expect_err("refused");
+            assert!(err.to_string().contains("HAVEN_DATA_DIR"), "{err}");
+        }
     }
 
     #[test]
