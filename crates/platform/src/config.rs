@@ -1,10 +1,12 @@
 //! Layered configuration, the same for every key: defaults, then an optional TOML file, then the
-//! environment, read with figment. Every key `a.b.c` is also the variable `HAVEN_A__B__C`
-//! (`HAVEN_LEARNING__ISSUER_NAME` sets `learning.issuer_name`; a top-level key is `HAVEN_DATA_DIR`).
-//! Lists are written `[a, b]` and tables `{k = v}`; an empty value unsets an optional text or path.
-//! The variables Haven read before ([`ENV_ALIASES`], such as `HAVEN_GATEWAY_LISTEN`) still work, below
-//! the `__` names. `deploy/haven.example.toml` documents every option; `haven config dump` prints the
-//! effective configuration with secrets masked.
+//! environment (figment). `deploy/haven.example.toml` documents every option.
+//!
+//! Every key `a.b.c` is also the variable `HAVEN_A__B__C` (`HAVEN_LEARNING__ISSUER_NAME` sets
+//! `learning.issuer_name`; a top-level key is `HAVEN_DATA_DIR`). Lists are written `[a, b]` and
+//! tables `{k = v}`; an empty value unsets an optional text or path. The variables Haven read before
+//! ([`ENV_ALIASES`], such as `HAVEN_GATEWAY_LISTEN`) still work, below the `__` names, so that
+//! deployments written for them keep working. `haven config dump` prints the effective configuration
+//! with secrets masked ([`HavenConfig::to_masked_toml`]).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
