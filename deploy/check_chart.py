@@ -32,6 +32,7 @@ CHART = ROOT / "helm" / "haven"
 PRODUCTION_VALUES = ROOT / "deploy" / "values-production.yaml"
 COMPOSE = ROOT / "deploy" / "compose.yaml"
 CLI_MAIN = ROOT / "crates" / "cli" / "src" / "main.rs"
+EXAMPLE_CONFIG = ROOT / "deploy" / "haven.example.toml"
 CONFIG_SOURCES = [
     ROOT / "crates" / "platform" / "src" / "config.rs",
     ROOT / "crates" / "cli" / "src" / "main.rs",
@@ -448,8 +449,24 @@ def serve_roles() -> tuple[set[str], str]:
     return roles, f"enum {enum_name} in {os.path.relpath(CLI_MAIN, ROOT)}"
 
 
+def config_key_vars() -> set[str]:
+    """`HAVEN_<KEY>` / `HAVEN_<SECTION>__<KEY>` for every key in deploy/haven.example.toml, set or
+    commented out: each config key path is a variable (crates/platform/src/config.rs)."""
+    names: set[str] = set()
+    section: list[str] = []
+    for line in EXAMPLE_CONFIG.read_text().splitlines():
+        header = re.match(r"^\[([a-z_.]+)\]\s*$", line)
+        if header:
+            section = header.group(1).split(".")
+            continue
+        key = re.match(r"^#?\s?([a-z_]+)\s*=", line)
+        if key:
+            names.add("HAVEN_" + "__".join(section + [key.group(1)]).upper())
+    return names
+
+
 def known_haven_vars() -> set[str]:
-    names = set(DECLARED_HAVEN_VARS)
+    names = set(DECLARED_HAVEN_VARS) | config_key_vars()
     for path in CONFIG_SOURCES:
         if path.exists():
             names |= set(re.findall(r"\b(HAVEN_[A-Z0-9_]+)\b", path.read_text()))

@@ -23,11 +23,13 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// learning records, behind one gRPC gateway with JWT authentication and role-based redaction.
 ///
 /// Configuration comes from defaults, then --config FILE (TOML, see deploy/haven.example.toml, which lists
-/// every option), then HAVEN_* environment variables, for example HAVEN_DATA_DIR, HAVEN_REDIS_URL,
-/// HAVEN_JWKS_PATH, HAVEN_POLICY_PATH, HAVEN_MASTER_KEY (the key itself) or HAVEN_MASTER_KEY_PATH,
-/// HAVEN_FAMILY_TRACING_MASTER_KEY or HAVEN_FAMILY_TRACING_MASTER_KEY_PATH (family tracing's own key),
-/// HAVEN_GATEWAY_LISTEN, and per service HAVEN_<SERVICE>_LISTEN, HAVEN_<SERVICE>_DATABASE_URL and
-/// HAVEN_<SERVICE>_URL (IDENTITY, FAMILY_TRACING, LEARNING). HAVEN_LOG sets the log filter (default info).
+/// every option), then HAVEN_* environment variables: every key a.b.c is HAVEN_A__B__C, for example
+/// HAVEN_DATA_DIR, HAVEN_LEARNING__ISSUER_NAME, HAVEN_GATEWAY__RATE_LIMIT_PER_SECOND,
+/// HAVEN_IDENTITY__DATABASE_URL; lists are written [a,b]. The earlier names (HAVEN_GATEWAY_LISTEN,
+/// HAVEN_IDENTITY_DATABASE_URL, HAVEN_JWKS_PATH, ...) still work; a __ name set too wins.
+/// HAVEN_MASTER_KEY and HAVEN_FAMILY_TRACING_MASTER_KEY hold the master keys themselves and win over
+/// master_key_path and family_tracing.master_key_path. HAVEN_LOG sets the log filter (default info).
+/// `haven config dump` prints the effective configuration with secrets masked.
 #[derive(Debug, Parser)]
 #[command(name = "haven", version)]
 struct Cli {
@@ -107,6 +109,11 @@ enum Command {
         #[arg(long)]
         exp: Option<u64>,
     },
+    /// Show the configuration.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
     /// Print a development token signed with the data dir's key. The token alone is the last line.
     Token {
         #[arg(long, value_name = "DIR")]
@@ -126,6 +133,14 @@ enum Command {
         #[arg(long, default_value = "15m", value_parser = parse_ttl)]
         ttl: Duration,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Print the effective configuration (defaults, then --config FILE, then HAVEN_* variables) as
+    /// TOML that `--config` reads back, with secrets masked: passwords in database and Redis URLs, and
+    /// whether HAVEN_MASTER_KEY / HAVEN_FAMILY_TRACING_MASTER_KEY are set, never their values.
+    Dump,
 }
 
 #[derive(Debug, Subcommand)]
@@ -239,6 +254,35 @@ fn parse_ttl(text: &str) -> Result<Duration, String> {
         return Err("ttl must be between 1s and 24h".into());
     }
     Ok(Duration::from_secs(seconds))
+}
+
+/// `haven config dump`: where the configuration came from, whether the master keys are given as
+/// values (never the values), then the configuration as TOML with secrets masked.
+fn config_dump(config: &HavenConfig, file: Option<&std::path::Path>) -> String {
+    let mut out = String::from(
+        "# Effective Haven configuration: defaults, then the file, then HAVEN_* variables.\n",
+    );
+    match file {
+        Some(path) => out.push_str(&format!("# File: {}\n", path.display())),
+        None => out.push_str("# File: none\n"),
+    }
+    for (var, key) in [
+        ("HAVEN_MASTER_KEY", "master_key_path"),
+        (
+            "HAVEN_FAMILY_TRACING_MASTER_KEY",
+            "family_tracing.master_key_path",
+        ),
+    ] {
+        if std::env::var_os(var).is_some() {
+            out.push_str(&format!(
+                "# {var} is set ({}); it wins over {key}.\n",
+                haven_platform::config::MASK
+            ));
+        }
+    }
+    out.push('\n');
+    out.push_str(&config.to_masked_toml());
+    out
 }
 
 /// Logs, spans and metrics for a long-running command (see `haven_platform::telemetry`); the guard
@@ -511,6 +555,11 @@ async fn main() -> anyhow::Result<()> {
                 .await?;
             list.revoke(&jti, exp.unwrap_or(now + 24 * 3600)).await?;
             println!("revoked {jti}");
+        }
+        Command::Config {
+            command: ConfigCommand::Dump,
+        } => {
+            print!("{}", config_dump(&config, cli.config.as_deref()));
         }
         Command::Token {
             data_dir,

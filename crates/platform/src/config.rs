@@ -1,5 +1,12 @@
-//! Layered configuration: defaults, then an optional TOML file, then `HAVEN_*` environment variables.
-//! `deploy/haven.example.toml` documents every option.
+//! Layered configuration, the same for every key: defaults, then an optional TOML file, then the
+//! environment (figment). `deploy/haven.example.toml` documents every option.
+//!
+//! Every key `a.b.c` is also the variable `HAVEN_A__B__C` (`HAVEN_LEARNING__ISSUER_NAME` sets
+//! `learning.issuer_name`; a top-level key is `HAVEN_DATA_DIR`). Lists are written `[a, b]` and
+//! tables `{k = v}`; an empty value unsets an optional text or path. The variables Haven read before
+//! ([`ENV_ALIASES`], such as `HAVEN_GATEWAY_LISTEN`) still work, below the `__` names, so that
+//! deployments written for them keep working. `haven config dump` prints the effective configuration
+//! with secrets masked ([`HavenConfig::to_masked_toml`]).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -13,10 +20,11 @@ pub enum ConfigError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("config file {path} is not valid: {message}")]
-    Parse { path: PathBuf, message: String },
-    #[error("environment variable {name} is not valid: {message}")]
-    Env { name: String, message: String },
+    /// A layer (the file or a variable) holds an unknown key or a value of the wrong kind. The message
+    /// names the key as that layer spells it (`HAVEN_GATEWAY__LISTEN`, `gateway.listen`) and the
+    /// layer (`TOML file /etc/haven.toml`, `` `HAVEN_*` environment variable(s)``).
+    #[error("configuration is not valid: {message}")]
+    Layered { message: String },
     #[error("{key} is not valid: {message}")]
     Invalid { key: &'static str, message: String },
 }
@@ -27,6 +35,7 @@ pub struct HavenConfig {
     /// Where the embedded default keeps its SQLite files and development signing key.
     pub data_dir: PathBuf,
     /// Redis for events, token revocation and rate limits. Absent: in memory (embedded default).
+    #[serde(deserialize_with = "empty_as_none")]
     pub redis_url: Option<String>,
     /// A prefix for every key Haven keeps in Redis (event streams, revoked tokens, rate limits), for
     /// deployments that share one Redis. Empty: none.
@@ -34,6 +43,7 @@ pub struct HavenConfig {
     /// File holding the master key that wraps every child's data key ("v<version>:<base64>"). The
     /// `HAVEN_MASTER_KEY` variable, holding the key itself, wins over it. Absent both: `haven up` creates
     /// `<data_dir>/keys/master.key`; `haven serve` refuses to start.
+    #[serde(deserialize_with = "empty_as_none")]
     pub master_key_path: Option<PathBuf>,
     /// Earlier master keys, kept while their data keys are re-wrapped under the current one.
     pub previous_master_key_paths: Vec<PathBuf>,
@@ -49,11 +59,14 @@ pub struct HavenConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct AuthConfig {
     /// JWKS file with the public keys tokens are verified against. Absent: the data dir's development key.
+    #[serde(deserialize_with = "empty_as_none")]
     pub jwks_path: Option<PathBuf>,
     /// Access policy file (roles x classes x scope). Absent: the shipped default policy.
+    #[serde(deserialize_with = "empty_as_none")]
     pub policy_path: Option<PathBuf>,
     /// Machine clients (partner, lms) for the gateway's token endpoint; written by `haven client add`.
     /// Absent: the token endpoint refuses every client.
+    #[serde(deserialize_with = "empty_as_none")]
     pub clients_path: Option<PathBuf>,
     /// Lifetime of a client-credentials token, in seconds; at most `max_token_lifetime_secs`.
     pub client_token_ttl_secs: u64,
@@ -91,6 +104,7 @@ pub struct GatewayConfig {
     /// address, such as `x-forwarded-for` (the rightmost address counts). The token endpoint limits
     /// failed attempts per caller address. Absent: the TCP peer's address. Set it only when every
     /// request reaches the gateway through that proxy, or callers can claim any address.
+    #[serde(deserialize_with = "empty_as_none")]
     pub trusted_proxy_header: Option<String>,
 }
 
@@ -99,6 +113,7 @@ pub struct GatewayConfig {
 pub struct IdentityConfig {
     pub listen: SocketAddr,
     /// Absent: `sqlite://<data_dir>/identity.db`.
+    #[serde(deserialize_with = "empty_as_none")]
     pub database_url: Option<String>,
     pub retention: RetentionConfig,
 }
@@ -108,19 +123,23 @@ pub struct IdentityConfig {
 pub struct FamilyTracingConfig {
     pub listen: SocketAddr,
     /// Absent: `sqlite://<data_dir>/family-tracing.db`.
+    #[serde(deserialize_with = "empty_as_none")]
     pub database_url: Option<String>,
     /// Where the service reaches the identity service to read consenting children's identity.
     pub identity_url: String,
     /// A candidate scoring at least this is `likely`: worth acting on. Raise it where a wrong
     /// proposal costs more than a missed one.
+    #[serde(deserialize_with = "exact_f64")]
     pub likely_threshold: f64,
     /// A candidate scoring at least this is `possible`; below it, candidates are not shown.
+    #[serde(deserialize_with = "exact_f64")]
     pub possible_threshold: f64,
     /// File holding family tracing's own master key ("v<version>:<base64>"), which wraps each tracing
     /// request's and each child profile's data key. Not identity's key, so neither service's key opens
     /// the other's data. The `HAVEN_FAMILY_TRACING_MASTER_KEY` variable, holding the key itself, wins
     /// over it. Absent both: `haven up` creates `<data_dir>/keys/family-tracing.key`; `haven serve`
     /// refuses to start.
+    #[serde(deserialize_with = "empty_as_none")]
     pub master_key_path: Option<PathBuf>,
     /// Earlier family tracing master keys, kept while data keys are re-wrapped under the current one.
     pub previous_master_key_paths: Vec<PathBuf>,
@@ -131,19 +150,23 @@ pub struct FamilyTracingConfig {
 pub struct LearningConfig {
     pub listen: SocketAddr,
     /// Absent: `sqlite://<data_dir>/learning.db`.
+    #[serde(deserialize_with = "empty_as_none")]
     pub database_url: Option<String>,
     /// The issuer name printed in learning passports.
     pub issuer_name: String,
     /// The public base URL of the gateway, where verifiers fetch the passport status list
     /// (`<public_url>/passports/status/1`). Absent: `http://<gateway.listen>`.
+    #[serde(deserialize_with = "empty_as_none")]
     pub public_url: Option<String>,
     /// JWKS file of other deployments' passport issuers whose passports ImportPassport accepts.
+    #[serde(deserialize_with = "empty_as_none")]
     pub trusted_issuers_path: Option<PathBuf>,
     /// How passports are signed: EdDSA (Ed25519) unless a partner's verifier only takes RS256, the one
     /// algorithm Open Badges 3.0 requires of every verifier.
     pub passport_algorithm: PassportAlgorithm,
     /// PKCS#8 PEM private key that signs passports, of `passport_algorithm`. Absent: the data dir's key
     /// for that algorithm, created on first start.
+    #[serde(deserialize_with = "empty_as_none")]
     pub passport_key_path: Option<PathBuf>,
 }
 
@@ -195,6 +218,7 @@ impl std::str::FromStr for PassportAlgorithm {
 pub struct AuditConfig {
     /// PKCS#8 PEM Ed25519 private key that signs checkpoints. Keep it away from the databases' admins.
     /// Absent: `<data_dir>/keys/audit-checkpoint.pem`, created (mode 0600) on first start.
+    #[serde(deserialize_with = "empty_as_none")]
     pub checkpoint_key_path: Option<PathBuf>,
     /// Public keys (`ed25519:<base64url>`, as `haven audit public-key` prints them) that `haven audit
     /// verify` accepts besides the signing key's own: earlier keys after a rotation, or the only keys
@@ -202,6 +226,7 @@ pub struct AuditConfig {
     pub trusted_checkpoint_keys: Vec<String>,
     /// Where each service appends its checkpoints, one JSON line each (`<service>.jsonl`).
     /// Absent: `<data_dir>/audit-checkpoints`.
+    #[serde(deserialize_with = "empty_as_none")]
     pub checkpoint_dir: Option<PathBuf>,
     /// Seconds between checkpoints while a log grows (1 to 60). Entries appended since the last
     /// checkpoint are the window in which a rewrite goes unnoticed.
@@ -334,14 +359,372 @@ impl Default for LearningConfig {
     }
 }
 
+/// The prefix of every configuration variable.
+pub const ENV_PREFIX: &str = "HAVEN_";
+
+/// The separator between key path segments in a variable name: `HAVEN_LEARNING__ISSUER_NAME` sets
+/// `learning.issuer_name`.
+pub const ENV_SEPARATOR: &str = "__";
+
+/// The top-level keys that are values, not sections: `HAVEN_DATA_DIR` sets `data_dir`. Any other
+/// `HAVEN_*` name without `__` is not a key path (`HAVEN_LOG`, `HAVEN_MASTER_KEY`, test variables) and
+/// is left alone, unless it is one of [`ENV_ALIASES`].
+const TOP_LEVEL_VALUES: &[&str] = &[
+    "data_dir",
+    "redis_url",
+    "bus_namespace",
+    "master_key_path",
+    "previous_master_key_paths",
+];
+
+/// The variables Haven read before every key had a `HAVEN_<SECTION>__<KEY>` name, and the keys each
+/// sets. They keep working, below the `__` names: when a key is set both ways, the `__` name wins.
+/// The top-level names (`HAVEN_DATA_DIR`, `HAVEN_REDIS_URL`, `HAVEN_BUS_NAMESPACE`,
+/// `HAVEN_MASTER_KEY_PATH`) are already key paths and need no alias.
+pub const ENV_ALIASES: &[(&str, &[&str])] = &[
+    ("HAVEN_JWKS_PATH", &["auth.jwks_path"]),
+    ("HAVEN_CLIENTS_PATH", &["auth.clients_path"]),
+    ("HAVEN_POLICY_PATH", &["auth.policy_path"]),
+    ("HAVEN_ISSUER", &["auth.issuer"]),
+    ("HAVEN_AUDIENCE", &["auth.audience"]),
+    (
+        "HAVEN_MAX_TOKEN_LIFETIME_SECS",
+        &["auth.max_token_lifetime_secs"],
+    ),
+    (
+        "HAVEN_REVOCATION_MAX_STALENESS_SECS",
+        &["auth.revocation_max_staleness_secs"],
+    ),
+    ("HAVEN_GATEWAY_LISTEN", &["gateway.listen"]),
+    (
+        "HAVEN_IDENTITY_URL",
+        &["gateway.identity_url", "family_tracing.identity_url"],
+    ),
+    ("HAVEN_FAMILY_TRACING_URL", &["gateway.family_tracing_url"]),
+    ("HAVEN_LEARNING_URL", &["gateway.learning_url"]),
+    (
+        "HAVEN_RATE_LIMIT_PER_SECOND",
+        &["gateway.rate_limit_per_second"],
+    ),
+    ("HAVEN_RATE_LIMIT_BURST", &["gateway.rate_limit_burst"]),
+    (
+        "HAVEN_TRUSTED_PROXY_HEADER",
+        &["gateway.trusted_proxy_header"],
+    ),
+    ("HAVEN_IDENTITY_LISTEN", &["identity.listen"]),
+    ("HAVEN_IDENTITY_DATABASE_URL", &["identity.database_url"]),
+    ("HAVEN_FAMILY_TRACING_LISTEN", &["family_tracing.listen"]),
+    (
+        "HAVEN_FAMILY_TRACING_DATABASE_URL",
+        &["family_tracing.database_url"],
+    ),
+    (
+        "HAVEN_FAMILY_TRACING_MASTER_KEY_PATH",
+        &["family_tracing.master_key_path"],
+    ),
+    ("HAVEN_LEARNING_LISTEN", &["learning.listen"]),
+    ("HAVEN_LEARNING_DATABASE_URL", &["learning.database_url"]),
+    ("HAVEN_PUBLIC_URL", &["learning.public_url"]),
+    (
+        "HAVEN_TRUSTED_ISSUERS_PATH",
+        &["learning.trusted_issuers_path"],
+    ),
+    ("HAVEN_PASSPORT_ALGORITHM", &["learning.passport_algorithm"]),
+    ("HAVEN_PASSPORT_KEY_PATH", &["learning.passport_key_path"]),
+    (
+        "HAVEN_AUDIT_CHECKPOINT_KEY_PATH",
+        &["audit.checkpoint_key_path"],
+    ),
+    (
+        "HAVEN_AUDIT_TRUSTED_CHECKPOINT_KEYS",
+        &["audit.trusted_checkpoint_keys"],
+    ),
+    ("HAVEN_AUDIT_CHECKPOINT_DIR", &["audit.checkpoint_dir"]),
+    (
+        "HAVEN_AUDIT_CHECKPOINT_INTERVAL_SECS",
+        &["audit.checkpoint_interval_secs"],
+    ),
+];
+
+/// Aliases whose value was a comma-separated list before lists could be written `[a,b]`.
+const COMMA_LIST_ALIASES: &[&str] = &["HAVEN_AUDIT_TRUSTED_CHECKPOINT_KEYS"];
+
+/// What a masked secret prints as in [`HavenConfig::to_masked_toml`].
+pub const MASK: &str = "********";
+
+/// TOML read with the workspace's `toml` crate. figment's own `toml` feature would build a second,
+/// older `toml` (0.8) beside it for the same job.
+struct TomlFormat;
+
+impl figment::providers::Format for TomlFormat {
+    type Error = toml::de::Error;
+    const NAME: &'static str = "TOML";
+
+    fn from_str<T: serde::de::DeserializeOwned>(string: &str) -> Result<T, Self::Error> {
+        toml::from_str(string)
+    }
+}
+
+/// One environment layer: each variable, the key paths it sets and its value. Read from a list of
+/// variables rather than the process environment (figment's `Env`), so that tests set none, and so
+/// that an error names the variable that was set (`HAVEN_GATEWAY__LISTEN`, or an alias).
+struct EnvLayer {
+    name: &'static str,
+    entries: Vec<EnvEntry>,
+}
+
+struct EnvEntry {
+    var: String,
+    key: String,
+    value: figment::value::Value,
+}
+
+impl EnvLayer {
+    /// The old names of [`ENV_ALIASES`] that are set.
+    fn aliases(vars: &[(String, String)]) -> Self {
+        let mut entries = Vec::new();
+        for (var, value) in vars {
+            let Some((_, keys)) = ENV_ALIASES.iter().find(|(name, _)| name == var) else {
+                continue;
+            };
+            let value = if COMMA_LIST_ALIASES.contains(&var.as_str())
+                && !value.trim_start().starts_with('[')
+            {
+                figment::value::Value::from(
+                    value
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|item| !item.is_empty())
+                        .map(str::to_owned)
+                        .collect::<Vec<_>>(),
+                )
+            } else {
+                env_value(value)
+            };
+            for key in keys.iter() {
+                entries.push(EnvEntry {
+                    var: var.clone(),
+                    key: (*key).to_owned(),
+                    value: value.clone(),
+                });
+            }
+        }
+        EnvLayer {
+            name: "legacy `HAVEN_*` alias variable(s)",
+            entries,
+        }
+    }
+
+    /// `HAVEN_<KEY>` for the top-level values and `HAVEN_<SECTION>__<KEY>` for the rest.
+    fn key_paths(vars: &[(String, String)]) -> Self {
+        let mut entries = Vec::new();
+        for (var, value) in vars {
+            let Some(rest) = var.strip_prefix(ENV_PREFIX) else {
+                continue;
+            };
+            let key = rest.to_ascii_lowercase();
+            let nested = key.contains(ENV_SEPARATOR);
+            if !nested && !TOP_LEVEL_VALUES.contains(&key.as_str()) {
+                continue;
+            }
+            entries.push(EnvEntry {
+                var: var.clone(),
+                key: key.replace(ENV_SEPARATOR, "."),
+                value: env_value(value),
+            });
+        }
+        EnvLayer {
+            name: "`HAVEN_*` environment variable(s)",
+            entries,
+        }
+    }
+}
+
+/// A variable's value: a list (`[a, b]`) or table (`{k = v}`) in figment's syntax when it looks like
+/// one, else the text itself. Text becomes a number or boolean only where the key wants one (figment's
+/// lossy extraction), so `HAVEN_BUS_NAMESPACE=2024` stays the text "2024".
+fn env_value(raw: &str) -> figment::value::Value {
+    let trimmed = raw.trim();
+    if trimmed.starts_with('[') || trimmed.starts_with('{') {
+        let parsed: figment::value::Value = trimmed.parse().unwrap_or_else(|e| match e {});
+        if !matches!(parsed, figment::value::Value::String(..)) {
+            return parsed;
+        }
+    }
+    figment::value::Value::from(raw.to_owned())
+}
+
+impl EnvLayer {
+    /// The variable that set `key`, or a key below it.
+    fn var_of(&self, key: &str) -> Option<String> {
+        let below = format!("{key}.");
+        self.entries
+            .iter()
+            .find(|e| e.key == key)
+            .or_else(|| self.entries.iter().find(|e| e.key.starts_with(&below)))
+            .map(|e| e.var.clone())
+    }
+}
+
+impl figment::Provider for EnvLayer {
+    fn metadata(&self) -> figment::Metadata {
+        let names: Vec<(String, String)> = self
+            .entries
+            .iter()
+            .map(|e| (e.key.clone(), e.var.clone()))
+            .collect();
+        figment::Metadata::named(self.name).interpolater(
+            move |_: &figment::Profile, keys: &[&str]| {
+                let key = keys.join(".");
+                let prefix = format!("{key}.");
+                names
+                    .iter()
+                    .find(|(k, _)| *k == key)
+                    .or_else(|| names.iter().find(|(k, _)| k.starts_with(&prefix)))
+                    .map(|(_, var)| var.clone())
+                    .unwrap_or_else(|| {
+                        format!(
+                            "{ENV_PREFIX}{}",
+                            keys.join(ENV_SEPARATOR).to_ascii_uppercase()
+                        )
+                    })
+            },
+        )
+    }
+
+    fn data(
+        &self,
+    ) -> Result<figment::value::Map<figment::Profile, figment::value::Dict>, figment::Error> {
+        let mut dict = figment::value::Dict::new();
+        for entry in &self.entries {
+            let path: Vec<&str> = entry.key.split('.').collect();
+            if path.iter().any(|segment| segment.is_empty()) {
+                return Err(figment::Error::from(format!(
+                    "{} does not name a key path (empty segment)",
+                    entry.var
+                )));
+            }
+            insert(&mut dict, &path, entry.value.clone(), &entry.var)
+                .map_err(figment::Error::from)?;
+        }
+        Ok(figment::Profile::Default.collect(dict))
+    }
+}
+
+/// Puts `value` at `path` in `dict`, making the tables on the way.
+fn insert(
+    dict: &mut figment::value::Dict,
+    path: &[&str],
+    value: figment::value::Value,
+    var: &str,
+) -> Result<(), String> {
+    let (first, rest) = path.split_first().expect("a key path is never empty");
+    if rest.is_empty() {
+        if let Some(figment::value::Value::Dict(..)) = dict.get(*first) {
+            return Err(format!("{var}: `{first}` is a section, not a value"));
+        }
+        dict.insert((*first).to_owned(), value);
+        return Ok(());
+    }
+    let child = dict
+        .entry((*first).to_owned())
+        .or_insert_with(|| figment::value::Value::from(figment::value::Dict::new()));
+    match child {
+        figment::value::Value::Dict(_, inner) => insert(inner, rest, value, var),
+        _ => Err(format!("{var}: `{first}` is a value, not a section")),
+    }
+}
+
+/// Reads an optional text or path setting where an empty value means unset, so that an empty
+/// variable (`HAVEN_REDIS_URL=`) or `""` in the file turns an option off.
+fn empty_as_none<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: From<String>,
+{
+    let text: Option<String> = Option::deserialize(deserializer)?;
+    Ok(text.filter(|t| !t.is_empty()).map(T::from))
+}
+
+/// Reads a fraction without losing digits. figment turns the text of a variable such as `0.9` into an
+/// `f32` when it has few digits (its `Num` parser), which widens to 0.8999999761581421; text is parsed
+/// as `f64` here instead, and an `f32` is widened through its shortest decimal form.
+fn exact_f64<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
+    struct Fraction;
+
+    impl serde::de::Visitor<'_> for Fraction {
+        type Value = f64;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a number")
+        }
+
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<f64, E> {
+            Ok(v)
+        }
+
+        fn visit_f32<E: serde::de::Error>(self, v: f32) -> Result<f64, E> {
+            v.to_string().parse().map_err(E::custom)
+        }
+
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<f64, E> {
+            Ok(v as f64)
+        }
+
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<f64, E> {
+            Ok(v as f64)
+        }
+
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<f64, E> {
+            v.trim()
+                .parse()
+                .map_err(|_| E::invalid_value(serde::de::Unexpected::Str(v), &self))
+        }
+    }
+
+    deserializer.deserialize_any(Fraction)
+}
+
 impl HavenConfig {
-    /// Defaults, then `file` if given, then `HAVEN_*` variables from the process environment.
+    /// Defaults, then `file` if given, then `HAVEN_*` variables from the process environment (see
+    /// [`HavenConfig::load_from`]).
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
-        let mut config = match file {
-            Some(path) => Self::from_file(path)?,
-            None => HavenConfig::default(),
-        };
-        config.apply_env(|name| std::env::var(name).ok())?;
+        let vars = std::env::vars_os().filter_map(|(name, value)| {
+            Some((name.into_string().ok()?, value.into_string().ok()?))
+        });
+        Self::load_from(file, vars)
+    }
+
+    /// Defaults, then `file` if given, then the legacy [`ENV_ALIASES`] among `vars`, then the
+    /// key-path variables among `vars`: `HAVEN_<KEY>` for a top-level value, `HAVEN_<SECTION>__<KEY>`
+    /// (and `__` again for each level) for the rest. Later layers win, key by key.
+    ///
+    /// Each layer is checked alone first, so that an unknown key or a bad value is reported with the
+    /// file or the variable it came from. A `HAVEN_*` name without `__` that is neither a top-level
+    /// key nor an alias is not Haven configuration and is ignored (`HAVEN_LOG`, `HAVEN_MASTER_KEY`).
+    pub fn load_from(
+        file: Option<&Path>,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let vars: Vec<(String, String)> = vars
+            .into_iter()
+            .filter(|(name, _)| name.starts_with(ENV_PREFIX))
+            .collect();
+        let mut figment = figment::Figment::new();
+        if let Some(path) = file {
+            let layer = Self::file_layer(path)?;
+            check_layer(&layer, &|_| None)?;
+            figment = figment.merge(layer);
+        }
+        let aliases = EnvLayer::aliases(&vars);
+        check_layer(&aliases, &|key| aliases.var_of(key))?;
+        let key_paths = EnvLayer::key_paths(&vars);
+        check_layer(&key_paths, &|key| key_paths.var_of(key))?;
+        let config: HavenConfig = figment
+            .merge(aliases)
+            .merge(key_paths)
+            .extract_lossy()
+            .map_err(ConfigError::from)?;
         config.validate()?;
         Ok(config)
     }
@@ -361,143 +744,154 @@ impl HavenConfig {
         Ok(())
     }
 
+    /// Defaults, then `path`, without the environment.
     pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let layer = Self::file_layer(path)?;
+        figment::Figment::from(layer)
+            .extract_lossy()
+            .map_err(ConfigError::from)
+    }
+
+    /// The file as a layer. A file that is named but missing is an error (figment alone would skip it).
+    fn file_layer(path: &Path) -> Result<figment::providers::Data<TomlFormat>, ConfigError> {
+        std::fs::File::open(path).map_err(|source| ConfigError::Read {
             path: path.to_path_buf(),
             source,
         })?;
-        toml::from_str(&text).map_err(|e| ConfigError::Parse {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })
+        Ok(<TomlFormat as figment::providers::Format>::file_exact(path))
     }
 
-    /// Applies overrides from `HAVEN_*` variables, read through `lookup` so tests need no process env.
-    pub fn apply_env(
-        &mut self,
-        lookup: impl Fn(&str) -> Option<String>,
-    ) -> Result<(), ConfigError> {
-        fn parse<T: std::str::FromStr>(name: &str, value: String) -> Result<T, ConfigError>
-        where
-            T::Err: std::fmt::Display,
-        {
-            value.parse().map_err(|e: T::Err| ConfigError::Env {
-                name: name.into(),
-                message: e.to_string(),
-            })
+    /// The configuration as TOML, as `haven config dump` prints it, with secrets masked: the value of
+    /// any key naming a password, secret, token or key (`*_key`, not `*_key_path`), and the user
+    /// information and password-like query parameters of every `*_url`.
+    pub fn to_masked_toml(&self) -> String {
+        let mut value = toml::Value::try_from(self).expect("the configuration serializes to TOML");
+        mask_secrets(&mut value, "");
+        toml::to_string_pretty(&value).expect("a TOML value prints")
+    }
+}
+
+/// Checks one layer alone against the config struct (every key there is optional). `var_of` names the
+/// variable that set a key path, for the environment layers.
+fn check_layer(
+    layer: &impl figment::Provider,
+    var_of: &dyn Fn(&str) -> Option<String>,
+) -> Result<(), ConfigError> {
+    figment::Figment::from(layer)
+        .extract_lossy::<HavenConfig>()
+        .map(drop)
+        .map_err(|e| layered(e, var_of))
+}
+
+fn layered(error: figment::Error, var_of: &dyn Fn(&str) -> Option<String>) -> ConfigError {
+    ConfigError::Layered {
+        message: error
+            .into_iter()
+            .map(|e| describe(&e, var_of))
+            .collect::<Vec<_>>()
+            .join("; "),
+    }
+}
+
+/// One figment error, with an unknown key spelled out as its whole path and, from the environment, as
+/// the variable that set it (figment reports the enclosing table only).
+fn describe(error: &figment::Error, var_of: &dyn Fn(&str) -> Option<String>) -> String {
+    let figment::error::Kind::UnknownField(field, expected) = &error.kind else {
+        return error.to_string();
+    };
+    let mut path: Vec<&str> = error.path.iter().map(String::as_str).collect();
+    if path.last() != Some(&field.as_str()) {
+        path.push(field);
+    }
+    let key = path.join(".");
+    let expected = expected.join(", ");
+    if let Some(var) = var_of(&key) {
+        return format!(
+            "unknown variable {var}: `{key}` is not a configuration key (`{field}` is not one of: \
+             {expected})"
+        );
+    }
+    let place = match &error.metadata {
+        Some(metadata) => match &metadata.source {
+            Some(source) => format!(" in {} {source}", metadata.name),
+            None => format!(" in {}", metadata.name),
+        },
+        None => String::new(),
+    };
+    format!("unknown key `{key}`{place} (`{field}` is not one of: {expected})")
+}
+
+impl From<figment::Error> for ConfigError {
+    fn from(error: figment::Error) -> Self {
+        layered(error, &|_| None)
+    }
+}
+
+/// Whether a key's text value is a secret in itself.
+fn is_secret_key(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    ["password", "secret", "token", "credential"]
+        .iter()
+        .any(|word| key.contains(word))
+        || key == "key"
+        || key.ends_with("_key")
+}
+
+fn mask_secrets(value: &mut toml::Value, key: &str) {
+    match value {
+        toml::Value::Table(table) => {
+            for (k, v) in table.iter_mut() {
+                mask_secrets(v, k);
+            }
         }
-        if let Some(v) = lookup("HAVEN_DATA_DIR") {
-            self.data_dir = PathBuf::from(v);
+        toml::Value::Array(items) => {
+            for item in items {
+                mask_secrets(item, key);
+            }
         }
-        if let Some(v) = lookup("HAVEN_REDIS_URL") {
-            self.redis_url = Some(v).filter(|v| !v.is_empty());
+        toml::Value::String(text) if is_secret_key(key) => *text = MASK.to_owned(),
+        toml::Value::String(text) if key.to_ascii_lowercase().ends_with("url") => {
+            *text = mask_url(text)
         }
-        if let Some(v) = lookup("HAVEN_BUS_NAMESPACE") {
-            self.bus_namespace = v;
-        }
-        if let Some(v) = lookup("HAVEN_MASTER_KEY_PATH") {
-            self.master_key_path = Some(PathBuf::from(v));
-        }
-        if let Some(v) = lookup("HAVEN_JWKS_PATH") {
-            self.auth.jwks_path = Some(PathBuf::from(v));
-        }
-        if let Some(v) = lookup("HAVEN_CLIENTS_PATH") {
-            self.auth.clients_path = Some(PathBuf::from(v));
-        }
-        if let Some(v) = lookup("HAVEN_POLICY_PATH") {
-            self.auth.policy_path = Some(PathBuf::from(v));
-        }
-        if let Some(v) = lookup("HAVEN_ISSUER") {
-            self.auth.issuer = v;
-        }
-        if let Some(v) = lookup("HAVEN_AUDIENCE") {
-            self.auth.audience = v;
-        }
-        if let Some(v) = lookup("HAVEN_MAX_TOKEN_LIFETIME_SECS") {
-            self.auth.max_token_lifetime_secs = parse("HAVEN_MAX_TOKEN_LIFETIME_SECS", v)?;
-        }
-        if let Some(v) = lookup("HAVEN_REVOCATION_MAX_STALENESS_SECS") {
-            self.auth.revocation_max_staleness_secs =
-                parse("HAVEN_REVOCATION_MAX_STALENESS_SECS", v)?;
-        }
-        if let Some(v) = lookup("HAVEN_TRUSTED_PROXY_HEADER") {
-            self.gateway.trusted_proxy_header = Some(v).filter(|v| !v.is_empty());
-        }
-        if let Some(v) = lookup("HAVEN_GATEWAY_LISTEN") {
-            self.gateway.listen = parse("HAVEN_GATEWAY_LISTEN", v)?;
-        }
-        if let Some(v) = lookup("HAVEN_IDENTITY_URL") {
-            self.gateway.identity_url = v.clone();
-            self.family_tracing.identity_url = v;
-        }
-        if let Some(v) = lookup("HAVEN_FAMILY_TRACING_URL") {
-            self.gateway.family_tracing_url = v;
-        }
-        if let Some(v) = lookup("HAVEN_LEARNING_URL") {
-            self.gateway.learning_url = v;
-        }
-        if let Some(v) = lookup("HAVEN_FAMILY_TRACING_LISTEN") {
-            self.family_tracing.listen = parse("HAVEN_FAMILY_TRACING_LISTEN", v)?;
-        }
-        if let Some(v) = lookup("HAVEN_FAMILY_TRACING_DATABASE_URL") {
-            self.family_tracing.database_url = Some(v);
-        }
-        if let Some(v) = lookup("HAVEN_FAMILY_TRACING_MASTER_KEY_PATH") {
-            self.family_tracing.master_key_path = Some(PathBuf::from(v));
-        }
-        if let Some(v) = lookup("HAVEN_LEARNING_LISTEN") {
-            self.learning.listen = parse("HAVEN_LEARNING_LISTEN", v)?;
-        }
-        if let Some(v) = lookup("HAVEN_LEARNING_DATABASE_URL") {
-            self.learning.database_url = Some(v);
-        }
-        if let Some(v) = lookup("HAVEN_PUBLIC_URL") {
-            self.learning.public_url = Some(v).filter(|v| !v.is_empty());
-        }
-        if let Some(v) = lookup("HAVEN_TRUSTED_ISSUERS_PATH") {
-            self.learning.trusted_issuers_path = Some(PathBuf::from(v));
-        }
-        if let Some(v) = lookup("HAVEN_PASSPORT_ALGORITHM") {
-            self.learning.passport_algorithm = parse("HAVEN_PASSPORT_ALGORITHM", v)?;
-        }
-        if let Some(v) = lookup("HAVEN_PASSPORT_KEY_PATH") {
-            self.learning.passport_key_path =
-                Some(PathBuf::from(v)).filter(|p| !p.as_os_str().is_empty());
-        }
-        if let Some(v) = lookup("HAVEN_RATE_LIMIT_PER_SECOND") {
-            self.gateway.rate_limit_per_second = parse("HAVEN_RATE_LIMIT_PER_SECOND", v)?;
-        }
-        if let Some(v) = lookup("HAVEN_RATE_LIMIT_BURST") {
-            self.gateway.rate_limit_burst = parse("HAVEN_RATE_LIMIT_BURST", v)?;
-        }
-        if let Some(v) = lookup("HAVEN_IDENTITY_LISTEN") {
-            self.identity.listen = parse("HAVEN_IDENTITY_LISTEN", v)?;
-        }
-        if let Some(v) = lookup("HAVEN_IDENTITY_DATABASE_URL") {
-            self.identity.database_url = Some(v);
-        }
-        if let Some(v) = lookup("HAVEN_AUDIT_CHECKPOINT_KEY_PATH") {
-            self.audit.checkpoint_key_path =
-                Some(PathBuf::from(v)).filter(|p| !p.as_os_str().is_empty());
-        }
-        if let Some(v) = lookup("HAVEN_AUDIT_TRUSTED_CHECKPOINT_KEYS") {
-            self.audit.trusted_checkpoint_keys = v
-                .split(',')
-                .map(str::trim)
-                .filter(|k| !k.is_empty())
-                .map(str::to_owned)
+        _ => {}
+    }
+}
+
+/// `postgres://user:pw@host/db?password=x` -> `postgres://********@host/db?password=********`.
+pub fn mask_url(url: &str) -> String {
+    let (scheme, rest) = match url.find("://") {
+        Some(at) => url.split_at(at + 3),
+        None => ("", url),
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let authority = match authority.rfind('@') {
+        Some(at) => format!("{MASK}{}", &authority[at..]),
+        None => authority.to_owned(),
+    };
+    let tail = match tail.split_once('?') {
+        Some((path, query)) => {
+            let (query, fragment) = match query.split_once('#') {
+                Some((q, f)) => (q, format!("#{f}")),
+                None => (query, String::new()),
+            };
+            let query: Vec<String> = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((name, _)) if is_secret_key(name) || name.eq_ignore_ascii_case("pass") => {
+                        format!("{name}={MASK}")
+                    }
+                    _ => pair.to_owned(),
+                })
                 .collect();
+            format!("{path}?{}{fragment}", query.join("&"))
         }
-        if let Some(v) = lookup("HAVEN_AUDIT_CHECKPOINT_DIR") {
-            self.audit.checkpoint_dir =
-                Some(PathBuf::from(v)).filter(|p| !p.as_os_str().is_empty());
-        }
-        if let Some(v) = lookup("HAVEN_AUDIT_CHECKPOINT_INTERVAL_SECS") {
-            self.audit.checkpoint_interval_secs = parse("HAVEN_AUDIT_CHECKPOINT_INTERVAL_SECS", v)?;
-        }
-        Ok(())
-    }
+        None => tail.to_owned(),
+    };
+    format!("{scheme}{authority}{tail}")
+}
 
+impl HavenConfig {
     /// The identity service's database: configured, or a SQLite file in the data dir.
     pub fn identity_database_url(&self) -> String {
         self.database_url(&self.identity.database_url, "identity.db")
@@ -540,103 +934,368 @@ impl HavenConfig {
 mod tests {
     use super::*;
 
+    fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    fn env(pairs: &[(&str, &str)]) -> Result<HavenConfig, ConfigError> {
+        HavenConfig::load_from(None, vars(pairs))
+    }
+
+    /// A config file in a fresh temporary directory, removed when the guard drops.
+    struct TempFile(PathBuf);
+
+    impl TempFile {
+        fn new(name: &str, text: &str) -> Self {
+            let dir = std::env::temp_dir().join(format!(
+                "haven-config-{}-{}",
+                std::process::id(),
+                uuid::Uuid::now_v7()
+            ));
+            std::fs::create_dir_all(&dir).expect("temp dir");
+            let path = dir.join(name);
+            std::fs::write(&path, text).expect("write config");
+            TempFile(path)
+        }
+    }
+
+    impl Drop for TempFile {
+        fn drop(&mut self) {
+            if let Some(dir) = self.0.parent() {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+        }
+    }
+
     #[test]
-    fn env_overrides_file_values() {
-        let mut config: HavenConfig =
-            toml::from_str("[gateway]\nlisten = \"127.0.0.1:7000\"\n").expect("parses");
+    fn no_file_and_no_variables_give_the_defaults() {
+        assert_eq!(env(&[]).expect("loads"), HavenConfig::default());
+    }
+
+    #[test]
+    fn the_environment_overrides_the_file_which_overrides_the_defaults() {
+        let file = TempFile::new(
+            "haven.toml",
+            "[gateway]\nlisten = \"127.0.0.1:7000\"\nrate_limit_burst = 7\n\
+             [learning]\nissuer_name = \"From the file\"\n",
+        );
+        let config = HavenConfig::load_from(Some(&file.0), vec![]).expect("file alone");
         assert_eq!(config.gateway.listen.port(), 7000);
-        config
-            .apply_env(|name| match name {
-                "HAVEN_GATEWAY_LISTEN" => Some("127.0.0.1:7001".into()),
-                "HAVEN_IDENTITY_DATABASE_URL" => Some("postgres://x/y".into()),
-                _ => None,
-            })
-            .expect("applies");
+        assert_eq!(config.gateway.rate_limit_burst, 7);
+        assert_eq!(config.learning.issuer_name, "From the file");
+
+        let config = HavenConfig::load_from(
+            Some(&file.0),
+            vars(&[
+                ("HAVEN_GATEWAY__LISTEN", "0.0.0.0:7001"),
+                (
+                    "HAVEN_LEARNING__ISSUER_NAME",
+                    "Haven Uganda, Kampala office",
+                ),
+                ("HAVEN_IDENTITY__DATABASE_URL", "postgres://x/y"),
+            ]),
+        )
+        .expect("file and env");
         assert_eq!(config.gateway.listen.port(), 7001);
+        assert_eq!(
+            config.gateway.rate_limit_burst, 7,
+            "the file's, not set again"
+        );
+        assert_eq!(config.learning.issuer_name, "Haven Uganda, Kampala office");
         assert_eq!(config.identity_database_url(), "postgres://x/y");
-    }
-
-    #[test]
-    fn token_lifetime_revocation_staleness_and_proxy_header_come_from_env() {
-        let mut config = HavenConfig::default();
-        assert_eq!(config.auth.max_token_lifetime_secs, 24 * 3600);
-        assert_eq!(config.auth.revocation_max_staleness_secs, 60);
-        assert_eq!(config.gateway.trusted_proxy_header, None);
-        config
-            .apply_env(|name| match name {
-                "HAVEN_MAX_TOKEN_LIFETIME_SECS" => Some("3600".into()),
-                "HAVEN_REVOCATION_MAX_STALENESS_SECS" => Some("0".into()),
-                "HAVEN_TRUSTED_PROXY_HEADER" => Some("x-forwarded-for".into()),
-                _ => None,
-            })
-            .expect("applies");
-        assert_eq!(config.auth.max_token_lifetime_secs, 3600);
-        assert_eq!(config.auth.revocation_max_staleness_secs, 0);
         assert_eq!(
-            config.gateway.trusted_proxy_header.as_deref(),
-            Some("x-forwarded-for")
+            config.gateway.rate_limit_per_second, 50,
+            "neither: the default"
         );
-        config
-            .apply_env(|name| (name == "HAVEN_TRUSTED_PROXY_HEADER").then(String::new))
-            .expect("applies");
-        assert_eq!(config.gateway.trusted_proxy_header, None, "empty unsets it");
     }
 
     #[test]
-    fn a_bad_env_value_names_the_variable() {
-        let mut config = HavenConfig::default();
-        let err = config
-            .apply_env(|name| (name == "HAVEN_GATEWAY_LISTEN").then(|| "nope".to_string()))
-            .expect_err("rejected");
-        assert!(err.to_string().contains("HAVEN_GATEWAY_LISTEN"));
-    }
-
-    #[test]
-    fn the_passport_algorithm_is_eddsa_unless_set_to_rs256() {
+    fn every_level_of_nesting_and_every_kind_of_value_can_be_set() {
+        let config = env(&[
+            ("HAVEN_DATA_DIR", "/var/lib/haven"),
+            ("HAVEN_BUS_NAMESPACE", "2024"),
+            (
+                "HAVEN_PREVIOUS_MASTER_KEY_PATHS",
+                "[/keys/v1.key, /keys/v2.key]",
+            ),
+            ("HAVEN_AUTH__LEEWAY_SECS", "5"),
+            ("HAVEN_AUTH__CLIENT_TOKEN_TTL_SECS", "120"),
+            ("HAVEN_GATEWAY__RATE_LIMIT_PER_SECOND", "9"),
+            ("HAVEN_GATEWAY__REQUEST_TIMEOUT_MS", "2500"),
+            ("HAVEN_IDENTITY__RETENTION__CASE_DAYS", "3650"),
+            ("HAVEN_IDENTITY__RETENTION__CHECK_INTERVAL_SECS", "60"),
+            ("HAVEN_FAMILY_TRACING__LIKELY_THRESHOLD", "0.9"),
+            ("HAVEN_FAMILY_TRACING__POSSIBLE_THRESHOLD", "0.25"),
+            (
+                "HAVEN_FAMILY_TRACING__PREVIOUS_MASTER_KEY_PATHS",
+                "[/keys/ft-v1.key]",
+            ),
+            ("HAVEN_LEARNING__PASSPORT_ALGORITHM", "RS256"),
+            (
+                "HAVEN_AUDIT__TRUSTED_CHECKPOINT_KEYS",
+                "[ed25519:abc-_, \"ed25519:d,e\"]",
+            ),
+        ])
+        .expect("loads");
+        assert_eq!(config.data_dir, Path::new("/var/lib/haven"));
         assert_eq!(
-            HavenConfig::default().learning.passport_algorithm,
-            PassportAlgorithm::EdDsa
+            config.bus_namespace, "2024",
+            "digits stay text for a text key"
         );
-        let mut config: HavenConfig =
-            toml::from_str("[learning]\npassport_algorithm = \"RS256\"\n").expect("parses");
+        assert_eq!(
+            config.previous_master_key_paths,
+            vec![PathBuf::from("/keys/v1.key"), PathBuf::from("/keys/v2.key")]
+        );
+        assert_eq!(config.auth.leeway_secs, 5);
+        assert_eq!(config.auth.client_token_ttl_secs, 120);
+        assert_eq!(config.gateway.rate_limit_per_second, 9);
+        assert_eq!(config.gateway.request_timeout_ms, 2500);
+        assert_eq!(config.identity.retention.case_days, Some(3650));
+        assert_eq!(config.identity.retention.check_interval_secs, Some(60));
+        assert_eq!(
+            config.family_tracing.likely_threshold, 0.9,
+            "not 0.8999999761581421, figment's f32"
+        );
+        assert_eq!(config.family_tracing.possible_threshold, 0.25);
+        assert_eq!(
+            config.family_tracing.previous_master_key_paths,
+            vec![PathBuf::from("/keys/ft-v1.key")]
+        );
         assert_eq!(config.learning.passport_algorithm, PassportAlgorithm::Rs256);
-        config
-            .apply_env(|name| match name {
-                "HAVEN_PASSPORT_ALGORITHM" => Some("EdDSA".into()),
-                "HAVEN_PASSPORT_KEY_PATH" => Some("/etc/haven/passport.pem".into()),
-                _ => None,
-            })
-            .expect("applies");
-        assert_eq!(config.learning.passport_algorithm, PassportAlgorithm::EdDsa);
         assert_eq!(
-            config.learning.passport_key_path.as_deref(),
-            Some(Path::new("/etc/haven/passport.pem"))
+            config.audit.trusted_checkpoint_keys,
+            vec!["ed25519:abc-_".to_owned(), "ed25519:d,e".to_owned()]
         );
+    }
+
+    #[test]
+    fn variables_that_are_not_key_paths_are_left_alone() {
+        let config = env(&[
+            ("HAVEN_LOG", "debug"),
+            ("HAVEN_LOG_FORMAT", "json"),
+            ("HAVEN_MASTER_KEY", "v1:c2VjcmV0"),
+            ("HAVEN_FAMILY_TRACING_MASTER_KEY", "v1:c2VjcmV0"),
+            ("HAVEN_TEST_DATABASE_URL", "postgres://t/t"),
+            ("OTHER__THING", "x"),
+        ])
+        .expect("loads");
+        assert_eq!(config, HavenConfig::default());
+    }
+
+    /// Every old name and its `__` name give the same configuration.
+    #[test]
+    fn every_alias_sets_what_its_key_path_sets() {
+        let samples: &[(&str, &str)] = &[
+            ("auth.jwks_path", "/etc/haven/jwks.json"),
+            ("auth.clients_path", "/etc/haven/clients.toml"),
+            ("auth.policy_path", "/etc/haven/policy.toml"),
+            ("auth.issuer", "https://idp.example"),
+            ("auth.audience", "haven-prod"),
+            ("auth.max_token_lifetime_secs", "3600"),
+            ("auth.revocation_max_staleness_secs", "0"),
+            ("gateway.listen", "0.0.0.0:8443"),
+            ("gateway.identity_url", "http://identity:50061"),
+            ("gateway.family_tracing_url", "http://ft:50062"),
+            ("gateway.learning_url", "http://learning:50063"),
+            ("gateway.rate_limit_per_second", "11"),
+            ("gateway.rate_limit_burst", "22"),
+            ("gateway.trusted_proxy_header", "x-forwarded-for"),
+            ("identity.listen", "0.0.0.0:1"),
+            ("identity.database_url", "postgres://a/identity"),
+            ("family_tracing.listen", "0.0.0.0:2"),
+            ("family_tracing.database_url", "postgres://a/ft"),
+            ("family_tracing.master_key_path", "/k/ft.key"),
+            ("learning.listen", "0.0.0.0:3"),
+            ("learning.database_url", "postgres://a/learning"),
+            ("learning.public_url", "https://haven.example"),
+            ("learning.trusted_issuers_path", "/etc/haven/issuers.json"),
+            ("learning.passport_algorithm", "RS256"),
+            ("learning.passport_key_path", "/k/passport.pem"),
+            ("audit.checkpoint_key_path", "/k/audit.pem"),
+            ("audit.trusted_checkpoint_keys", "[ed25519:a,ed25519:b]"),
+            ("audit.checkpoint_dir", "/var/log/haven"),
+            ("audit.checkpoint_interval_secs", "10"),
+        ];
+        for (alias, keys) in ENV_ALIASES {
+            let key = keys[0];
+            let (_, value) = samples
+                .iter()
+                .find(|(k, _)| *k == key)
+                .unwrap_or_else(|| panic!("no sample value for {key} ({alias})"));
+            let new_name = format!("HAVEN_{}", key.replace('.', "__").to_ascii_uppercase());
+            let by_alias = env(&[(alias, value)]).unwrap_or_else(|e| panic!("{alias}: {e}"));
+            let mut by_name = vars(&[(&new_name, value)]);
+            // The one alias that sets two keys: set both by their `__` names.
+            for extra in &keys[1..] {
+                by_name.push((
+                    format!("HAVEN_{}", extra.replace('.', "__").to_ascii_uppercase()),
+                    (*value).to_owned(),
+                ));
+            }
+            let by_name =
+                HavenConfig::load_from(None, by_name).unwrap_or_else(|e| panic!("{new_name}: {e}"));
+            assert_eq!(by_alias, by_name, "{alias} and {new_name}");
+            assert_ne!(by_alias, HavenConfig::default(), "{alias} changed nothing");
+        }
+    }
+
+    #[test]
+    fn the_key_path_name_wins_over_its_alias() {
+        let both = [
+            ("HAVEN_GATEWAY__LISTEN", "127.0.0.1:7002"),
+            ("HAVEN_GATEWAY_LISTEN", "127.0.0.1:7001"),
+        ];
+        assert_eq!(env(&both).expect("loads").gateway.listen.port(), 7002);
+        let mut reversed = both;
+        reversed.reverse();
+        assert_eq!(
+            env(&reversed).expect("loads").gateway.listen.port(),
+            7002,
+            "whatever the order of the environment"
+        );
+    }
+
+    #[test]
+    fn the_identity_url_alias_sets_both_callers_of_identity() {
+        let config = env(&[
+            ("HAVEN_IDENTITY_URL", "http://identity:50061"),
+            ("HAVEN_FAMILY_TRACING__IDENTITY_URL", "http://other:50061"),
+        ])
+        .expect("loads");
+        assert_eq!(config.gateway.identity_url, "http://identity:50061");
+        assert_eq!(config.family_tracing.identity_url, "http://other:50061");
+    }
+
+    #[test]
+    fn legacy_lists_are_comma_separated() {
+        let config = env(&[(
+            "HAVEN_AUDIT_TRUSTED_CHECKPOINT_KEYS",
+            "ed25519:b, ed25519:c,",
+        )])
+        .expect("loads");
+        assert_eq!(
+            config.audit.trusted_checkpoint_keys,
+            vec!["ed25519:b".to_owned(), "ed25519:c".to_owned()]
+        );
+    }
+
+    #[test]
+    fn an_empty_value_unsets_an_optional_setting() {
+        let file = TempFile::new(
+            "haven.toml",
+            "redis_url = \"redis://r:6379\"\n[gateway]\ntrusted_proxy_header = \"x-real-ip\"\n\
+             [learning]\npassport_key_path = \"/k/p.pem\"\n",
+        );
+        let config = HavenConfig::load_from(
+            Some(&file.0),
+            vars(&[
+                ("HAVEN_REDIS_URL", ""),
+                ("HAVEN_TRUSTED_PROXY_HEADER", ""),
+                ("HAVEN_LEARNING__PASSPORT_KEY_PATH", ""),
+                ("HAVEN_BUS_NAMESPACE", ""),
+            ]),
+        )
+        .expect("loads");
+        assert_eq!(config.redis_url, None);
+        assert_eq!(config.gateway.trusted_proxy_header, None);
+        assert_eq!(config.learning.passport_key_path, None);
+        assert_eq!(config.bus_namespace, "");
+    }
+
+    #[test]
+    fn a_bad_value_names_the_variable_it_came_from() {
+        for name in ["HAVEN_GATEWAY_LISTEN", "HAVEN_GATEWAY__LISTEN"] {
+            let err = env(&[(name, "nope")]).expect_err("rejected");
+            assert!(err.to_string().contains(name), "{name}: {err}");
+        }
+        let err = env(&[("HAVEN_FAMILY_TRACING__LIKELY_THRESHOLD", "high")]).expect_err("rejected");
         assert!(
-            toml::from_str::<HavenConfig>("[learning]\npassport_algorithm = \"HS256\"\n").is_err()
+            err.to_string()
+                .contains("HAVEN_FAMILY_TRACING__LIKELY_THRESHOLD"),
+            "{err}"
         );
-        let err = config
-            .apply_env(|name| (name == "HAVEN_PASSPORT_ALGORITHM").then(|| "rs256".to_string()))
+        let err = env(&[("HAVEN_AUTH__LEEWAY_SECS", "ten")]).expect_err("rejected");
+        assert!(err.to_string().contains("HAVEN_AUTH__LEEWAY_SECS"), "{err}");
+        let err = env(&[("HAVEN_PASSPORT_ALGORITHM", "rs256")])
             .expect_err("names are case-sensitive, as in JOSE");
-        assert!(err.to_string().contains("HAVEN_PASSPORT_ALGORITHM"));
+        assert!(
+            err.to_string().contains("HAVEN_PASSPORT_ALGORITHM"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn an_unknown_variable_under_a_section_is_refused_by_name() {
+        for name in [
+            "HAVEN_GATEWAY__RATE_LIMIT_PER_SECONDS",
+            "HAVEN_IDENTITY__RETENTION__CASE_YEARS",
+            "HAVEN_GATWAY__LISTEN",
+        ] {
+            let err = env(&[(name, "1")]).expect_err("refused");
+            assert!(err.to_string().contains(name), "{name}: {err}");
+        }
+        let err = env(&[("HAVEN_DATA_DIR__X", "1")]).expect_err("refused");
+        assert!(err.to_string().contains("HAVEN_DATA_DIR__X"), "{err}");
+        // A key set both as a value and as a section is refused whatever the order of the environment.
+        for pair in [
+            [("HAVEN_DATA_DIR", "/d"), ("HAVEN_DATA_DIR__X", "1")],
+            [("HAVEN_DATA_DIR__X", "1"), ("HAVEN_DATA_DIR", "/d")],
+        ] {
+            let err = env(&pair).expect_err("refused");
+            assert!(err.to_string().contains("HAVEN_DATA_DIR"), "{err}");
+        }
+    }
+
+    #[test]
+    fn an_unknown_or_bad_key_in_the_file_is_refused_naming_file_and_key() {
+        let file = TempFile::new("haven.toml", "[gateway]\ncolour = \"blue\"\n");
+        let err = HavenConfig::load_from(Some(&file.0), vec![]).expect_err("refused");
+        let text = err.to_string();
+        assert!(text.contains("colour"), "{text}");
+        assert!(text.contains("haven.toml"), "{text}");
+        assert!(
+            HavenConfig::from_file(&file.0).is_err(),
+            "from_file is as strict"
+        );
+
+        let file = TempFile::new("bad.toml", "[learning]\npassport_algorithm = \"HS256\"\n");
+        let err = HavenConfig::load_from(Some(&file.0), vec![]).expect_err("refused");
+        assert!(err.to_string().contains("HS256"), "{err}");
+
+        let file = TempFile::new("broken.toml", "[gateway\n");
+        let err = HavenConfig::load_from(Some(&file.0), vec![]).expect_err("refused");
+        assert!(err.to_string().contains("broken.toml"), "{err}");
+
+        let missing = Path::new("/nonexistent/haven.toml");
+        let err = HavenConfig::load_from(Some(missing), vec![]).expect_err("refused");
+        assert!(matches!(err, ConfigError::Read { .. }), "{err}");
     }
 
     #[test]
     fn audit_checkpoints_are_configured_by_file_and_env_within_bounds() {
-        let mut config: HavenConfig = toml::from_str(
+        let file = TempFile::new(
+            "haven.toml",
             "[audit]\ncheckpoint_interval_secs = 2\ntrusted_checkpoint_keys = [\"ed25519:a\"]\n",
-        )
-        .expect("parses");
+        );
+        let config = HavenConfig::load_from(Some(&file.0), vec![]).expect("loads");
         assert_eq!(config.audit.checkpoint_interval_secs, 2);
-        config
-            .apply_env(|name| match name {
-                "HAVEN_AUDIT_CHECKPOINT_KEY_PATH" => Some("/etc/haven/audit.pem".into()),
-                "HAVEN_AUDIT_TRUSTED_CHECKPOINT_KEYS" => Some("ed25519:b, ed25519:c".into()),
-                "HAVEN_AUDIT_CHECKPOINT_DIR" => Some("/var/log/haven".into()),
-                "HAVEN_AUDIT_CHECKPOINT_INTERVAL_SECS" => Some("10".into()),
-                _ => None,
-            })
-            .expect("applies");
+        assert_eq!(config.audit.trusted_checkpoint_keys, vec!["ed25519:a"]);
+        let mut config = HavenConfig::load_from(
+            Some(&file.0),
+            vars(&[
+                ("HAVEN_AUDIT_CHECKPOINT_KEY_PATH", "/etc/haven/audit.pem"),
+                (
+                    "HAVEN_AUDIT_TRUSTED_CHECKPOINT_KEYS",
+                    "ed25519:b, ed25519:c",
+                ),
+                ("HAVEN_AUDIT_CHECKPOINT_DIR", "/var/log/haven"),
+                ("HAVEN_AUDIT_CHECKPOINT_INTERVAL_SECS", "10"),
+            ]),
+        )
+        .expect("applies");
         assert_eq!(
             config.audit_checkpoint_key_path(),
             Path::new("/etc/haven/audit.pem")
@@ -650,10 +1309,8 @@ mod tests {
             config.audit.checkpoint_interval(),
             std::time::Duration::from_secs(10)
         );
-        config.validate().expect("10 s is within bounds");
 
-        config.audit.checkpoint_interval_secs = 0;
-        let err = config.validate().expect_err("0 s is refused");
+        let err = env(&[("HAVEN_AUDIT__CHECKPOINT_INTERVAL_SECS", "0")]).expect_err("0 s");
         assert!(err.to_string().contains("audit.checkpoint_interval_secs"));
         config.audit.checkpoint_interval_secs = 3600;
         assert!(config.validate().is_err(), "an hour-long window is refused");
@@ -674,8 +1331,62 @@ mod tests {
     }
 
     #[test]
-    fn unknown_keys_are_rejected() {
-        assert!(toml::from_str::<HavenConfig>("colour = \"blue\"\n").is_err());
+    fn the_dump_masks_secrets_and_reads_back() {
+        let defaults = HavenConfig::default();
+        let dumped = defaults.to_masked_toml();
+        let file = TempFile::new("dump.toml", &dumped);
+        assert_eq!(
+            HavenConfig::from_file(&file.0).expect("the dump is a config file"),
+            defaults
+        );
+
+        let config = env(&[
+            ("HAVEN_REDIS_URL", "redis://:hunter2@redis:6379/0"),
+            (
+                "HAVEN_IDENTITY__DATABASE_URL",
+                "postgres://haven:s3cret@db:5432/identity?sslmode=require&password=p4ss",
+            ),
+            ("HAVEN_LEARNING__DATABASE_URL", "postgres://db/learning"),
+            ("HAVEN_LEARNING__ISSUER_NAME", "Haven Uganda"),
+        ])
+        .expect("loads");
+        let dumped = config.to_masked_toml();
+        for secret in ["hunter2", "s3cret", "p4ss", "haven:"] {
+            assert!(!dumped.contains(secret), "{secret} leaked:\n{dumped}");
+        }
+        assert!(dumped.contains("redis://********@redis:6379/0"), "{dumped}");
+        assert!(
+            dumped
+                .contains("postgres://********@db:5432/identity?sslmode=require&password=********"),
+            "{dumped}"
+        );
+        assert!(dumped.contains("postgres://db/learning"), "{dumped}");
+        assert!(
+            dumped.contains("issuer_name = \"Haven Uganda\""),
+            "{dumped}"
+        );
+        assert!(dumped.contains("[identity.retention]"), "{dumped}");
+    }
+
+    #[test]
+    fn secret_looking_keys_are_masked() {
+        for key in [
+            "password",
+            "client_secret",
+            "master_key",
+            "key",
+            "api_token",
+        ] {
+            assert!(is_secret_key(key), "{key}");
+        }
+        for key in ["master_key_path", "trusted_checkpoint_keys", "issuer_name"] {
+            assert!(!is_secret_key(key), "{key}");
+        }
+        assert_eq!(
+            mask_url("sqlite://.haven/identity.db?mode=rwc"),
+            "sqlite://.haven/identity.db?mode=rwc"
+        );
+        assert_eq!(mask_url("redis://user@h"), "redis://********@h");
     }
 }
 
@@ -688,5 +1399,79 @@ mod example_file {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/haven.example.toml");
         let config = HavenConfig::from_file(&path).expect("example parses");
         assert_eq!(config, HavenConfig::default());
+    }
+
+    /// Every key path, optional ones included (every option set).
+    fn every_key() -> Vec<String> {
+        let mut config = HavenConfig::default();
+        let path = || Some(PathBuf::from("/x"));
+        let text = || Some("x".to_owned());
+        config.redis_url = text();
+        config.master_key_path = path();
+        config.auth.jwks_path = path();
+        config.auth.policy_path = path();
+        config.auth.clients_path = path();
+        config.gateway.trusted_proxy_header = text();
+        config.identity.database_url = text();
+        config.identity.retention = RetentionConfig {
+            case_days: Some(1),
+            learner_days: Some(1),
+            check_interval_secs: Some(1),
+        };
+        config.family_tracing.database_url = text();
+        config.family_tracing.master_key_path = path();
+        config.learning.database_url = text();
+        config.learning.public_url = text();
+        config.learning.trusted_issuers_path = path();
+        config.learning.passport_key_path = path();
+        config.audit.checkpoint_key_path = path();
+        config.audit.checkpoint_dir = path();
+        fn walk(table: &toml::Table, prefix: &str, out: &mut Vec<String>) {
+            for (key, value) in table {
+                let path = format!("{prefix}{key}");
+                match value {
+                    toml::Value::Table(inner) => walk(inner, &format!("{path}."), out),
+                    _ => out.push(path),
+                }
+            }
+        }
+        let mut keys = Vec::new();
+        walk(
+            &toml::Table::try_from(&config).expect("serializes"),
+            "",
+            &mut keys,
+        );
+        keys
+    }
+
+    /// The chart check (deploy/check_chart.py) takes the variables Haven reads from this file, and
+    /// operators take the options from it: each key is there, set or commented out, in its table.
+    #[test]
+    fn the_documented_example_names_every_key() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/haven.example.toml");
+        let text = std::fs::read_to_string(path).expect("example reads");
+        let mut documented = std::collections::BTreeSet::new();
+        let mut table = String::new();
+        for line in text.lines() {
+            if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+                table = format!("{name}.");
+                continue;
+            }
+            let line = line.strip_prefix('#').unwrap_or(line).trim_start();
+            if let Some((key, _)) = line.split_once('=') {
+                let key = key.trim();
+                if !key.is_empty() && key.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+                    documented.insert(format!("{table}{key}"));
+                }
+            }
+        }
+        let keys = every_key();
+        assert!(keys.len() > 40, "{keys:?}");
+        for key in keys {
+            assert!(
+                documented.contains(&key),
+                "{key} is not in deploy/haven.example.toml"
+            );
+        }
     }
 }

@@ -70,38 +70,45 @@ app.kubernetes.io/component: {{ .component }}
 What the chart knows about each component, keyed as in .Values.components: the `haven serve` role, the
 resource suffix, the variables it is configured by, its database key in the Secret, and which components
 it calls over gRPC (this drives both the URLs it is given and the NetworkPolicies of its callees).
+Variables are config key paths: HAVEN_<SECTION>__<KEY> sets <section>.<key> (deploy/haven.example.toml).
+A caller reaches a callee through HAVEN_<caller section>__<callee urlKey>, e.g. the gateway's
+HAVEN_GATEWAY__IDENTITY_URL (gateway.identity_url) and family tracing's HAVEN_FAMILY_TRACING__IDENTITY_URL.
 */}}
 {{- define "haven.componentMeta" -}}
 gateway:
   suffix: gateway
   serve: gateway
-  listenEnv: HAVEN_GATEWAY_LISTEN
-  urlEnv: ""
+  section: GATEWAY
+  listenEnv: HAVEN_GATEWAY__LISTEN
+  urlKey: ""
   databaseEnv: ""
   databaseKey: ""
   calls: [identity, familyTracing, learning]
 identity:
   suffix: identity
   serve: identity
-  listenEnv: HAVEN_IDENTITY_LISTEN
-  urlEnv: HAVEN_IDENTITY_URL
-  databaseEnv: HAVEN_IDENTITY_DATABASE_URL
+  section: IDENTITY
+  listenEnv: HAVEN_IDENTITY__LISTEN
+  urlKey: IDENTITY_URL
+  databaseEnv: HAVEN_IDENTITY__DATABASE_URL
   databaseKey: identityDatabaseUrl
   calls: []
 familyTracing:
   suffix: family-tracing
   serve: family-tracing
-  listenEnv: HAVEN_FAMILY_TRACING_LISTEN
-  urlEnv: HAVEN_FAMILY_TRACING_URL
-  databaseEnv: HAVEN_FAMILY_TRACING_DATABASE_URL
+  section: FAMILY_TRACING
+  listenEnv: HAVEN_FAMILY_TRACING__LISTEN
+  urlKey: FAMILY_TRACING_URL
+  databaseEnv: HAVEN_FAMILY_TRACING__DATABASE_URL
   databaseKey: familyTracingDatabaseUrl
   calls: [identity]
 learning:
   suffix: learning
   serve: learning
-  listenEnv: HAVEN_LEARNING_LISTEN
-  urlEnv: HAVEN_LEARNING_URL
-  databaseEnv: HAVEN_LEARNING_DATABASE_URL
+  section: LEARNING
+  listenEnv: HAVEN_LEARNING__LISTEN
+  urlKey: LEARNING_URL
+  databaseEnv: HAVEN_LEARNING__DATABASE_URL
   databaseKey: learningDatabaseUrl
   calls: []
 {{- end -}}
@@ -115,11 +122,11 @@ learning:
 - name: HAVEN_LOG_FORMAT
   value: {{ .Values.logFormat | quote }}
 {{- with .Values.auth.issuer }}
-- name: HAVEN_ISSUER
+- name: HAVEN_AUTH__ISSUER
   value: {{ . | quote }}
 {{- end }}
 {{- with .Values.auth.audience }}
-- name: HAVEN_AUDIENCE
+- name: HAVEN_AUTH__AUDIENCE
   value: {{ . | quote }}
 {{- end }}
 {{- end -}}
