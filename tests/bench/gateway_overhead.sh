@@ -1,19 +1,27 @@
 #!/usr/bin/env bash
 # Authenticated GetChild through the gateway versus straight to the identity service, on SQLite, with
-# gateway, identity and load generator as three processes on this machine. Prints haven-load's report
-# for both runs; BENCHMARKS.md quotes them.
+# gateway, identity and load generator as separate processes on this machine. Prints haven-load's report
+# for each run; BENCHMARKS.md quotes them.
 #
-#   tests/bench/gateway_overhead.sh [seconds] [concurrency]
+#   tests/bench/gateway_overhead.sh [seconds] [concurrency] [rounds]
+#
+# With BASELINE_HAVEN=/path/to/an/older/haven, a second gateway from that binary serves the same identity
+# service on port 50152, and each round measures the new gateway, the baseline gateway and the direct path
+# back to back, so the comparison shares one machine state (A/B, alternating).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SECONDS_PER_RUN="${1:-20}"
 CONCURRENCY="${2:-64}"
+ROUNDS="${3:-1}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/haven/target}"
 cargo build --release -q -p haven -p haven-tests --bin haven --bin haven-load
 BIN="$CARGO_TARGET_DIR/release"
 
 DATA="$(mktemp -d)"
-cleanup() { kill "${GATEWAY_PID:-}" "${IDENTITY_PID:-}" 2>/dev/null || true; rm -rf "$DATA"; }
+cleanup() {
+  kill "${GATEWAY_PID:-}" "${BASELINE_PID:-}" "${IDENTITY_PID:-}" 2>/dev/null || true
+  rm -rf "$DATA"
+}
 trap cleanup EXIT
 
 export HAVEN_DATA_DIR="$DATA" HAVEN_LOG=warn
@@ -26,17 +34,28 @@ TOKEN="$("$BIN/haven" token --role caseworker --sub bench-cw --agency bench-agen
 
 "$BIN/haven" serve identity >/dev/null & IDENTITY_PID=$!
 "$BIN/haven" serve gateway >/dev/null & GATEWAY_PID=$!
+PIDS=(--pid gateway="$GATEWAY_PID" --pid identity="$IDENTITY_PID")
+if [ -n "${BASELINE_HAVEN:-}" ]; then
+  HAVEN_GATEWAY_LISTEN=127.0.0.1:50152 "$BASELINE_HAVEN" serve gateway >/dev/null & BASELINE_PID=$!
+  PIDS+=(--pid baseline-gateway="$BASELINE_PID")
+fi
 sleep 1
 
 ID="$("$BIN/haven-load" register --target http://127.0.0.1:50151 --token "$TOKEN")"
-echo "# child $ID; $(nproc) cores; $(date -u +%FT%TZ)"
+echo "# child $ID; $(nproc) cores; $(date -u +%FT%TZ); $ROUNDS round(s) of ${SECONDS_PER_RUN}s"
 
-echo "## through the gateway"
-"$BIN/haven-load" get --target http://127.0.0.1:50151 --token "$TOKEN" --id "$ID" \
-  --seconds "$SECONDS_PER_RUN" --concurrency "$CONCURRENCY" \
-  --pid gateway="$GATEWAY_PID" --pid identity="$IDENTITY_PID"
+load() {
+  "$BIN/haven-load" get --target "$1" --token "$TOKEN" --id "$ID" \
+    --seconds "$SECONDS_PER_RUN" --concurrency "$CONCURRENCY" "${PIDS[@]}"
+}
 
-echo "## straight to the identity service"
-"$BIN/haven-load" get --target http://127.0.0.1:50161 --token "$TOKEN" --id "$ID" \
-  --seconds "$SECONDS_PER_RUN" --concurrency "$CONCURRENCY" \
-  --pid gateway="$GATEWAY_PID" --pid identity="$IDENTITY_PID"
+for round in $(seq 1 "$ROUNDS"); do
+  echo "## round $round: through the gateway"
+  load http://127.0.0.1:50151
+  if [ -n "${BASELINE_HAVEN:-}" ]; then
+    echo "## round $round: through the baseline gateway ($BASELINE_HAVEN)"
+    load http://127.0.0.1:50152
+  fi
+  echo "## round $round: straight to the identity service"
+  load http://127.0.0.1:50161
+done

@@ -8,6 +8,7 @@ mod keys;
 mod location;
 mod policy;
 mod revocation;
+mod rules;
 mod verify;
 
 pub use claims::{Claims, Principal};
@@ -24,6 +25,7 @@ pub use revocation::{
     REDIS_TIMEOUT, RedisRevocations, RevocationError, RevocationList, RevocationSettings,
     SYNC_INTERVAL,
 };
+pub use rules::{Requirement, RuleTable, Verdict, method_name};
 pub use verify::{
     AuthError, Authenticator, DEFAULT_MAX_LIFETIME_SECS, TokenVerifier, VerifierSettings,
 };

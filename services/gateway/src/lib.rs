@@ -1,29 +1,24 @@
 //! The Haven gateway: the one public gRPC port. It authenticates every call (JWT, cached verification,
-//! revocation on every call), rejects RPCs the caller's roles can never use, rate limits per principal,
-//! and forwards to the owning service with the caller's token. It also serves health and reflection.
+//! revocation on every call), rejects RPCs the caller's roles can never use (the rule table in authz),
+//! rate limits per principal, and forwards each call unread to the service that owns its path prefix,
+//! with the caller's token. It serves health, reflection and the token endpoint itself.
 
-mod edge;
+pub mod forward;
 mod limiter;
-mod rules;
 mod tokens;
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use haven_authz::{Authenticator, Policy};
+use haven_authz::{Authenticator, Policy, RuleTable};
 use haven_platform::config::GatewayConfig;
 use haven_proto::auth::tokens_server::TokensServer;
-use haven_proto::family_tracing::family_tracing_server::FamilyTracingServer;
-use haven_proto::identity::child_identity_server::ChildIdentityServer;
-use haven_proto::identity::identity_audit_server::IdentityAuditServer;
-use haven_proto::learning::learning_records_server::LearningRecordsServer;
 use tokio::net::TcpListener;
 use tonic::transport::{Channel, Endpoint};
 
-pub use edge::{Edge, Upstreams};
+pub use forward::{Forwarder, Route};
 pub use limiter::RateLimiter;
-pub use rules::{PublicRpc, may_ever_call};
 pub use tokens::{FAILURES_PER_ADDRESS, FAILURES_PER_CLIENT, TokenEndpoint, TokenIssuer};
 
 #[derive(Debug, thiserror::Error)]
@@ -55,7 +50,26 @@ pub fn service_channel(url: &str, timeout: Duration) -> Result<Channel, GatewayE
         .connect_lazy())
 }
 
-/// Serves the gateway on a bound listener until `shutdown`.
+/// The services behind the gateway, by the package prefix of their methods' paths.
+pub fn haven_routes(config: &GatewayConfig) -> Result<Vec<Route>, GatewayError> {
+    let timeout = Duration::from_millis(config.request_timeout_ms);
+    Ok(vec![
+        Route {
+            prefix: "/haven.identity.v1.".into(),
+            channel: service_channel(&config.identity_url, timeout)?,
+        },
+        Route {
+            prefix: "/haven.family_tracing.v1.".into(),
+            channel: service_channel(&config.family_tracing_url, timeout)?,
+        },
+        Route {
+            prefix: "/haven.learning.v1.".into(),
+            channel: service_channel(&config.learning_url, timeout)?,
+        },
+    ])
+}
+
+/// Serves the gateway for Haven's services and rule table on a bound listener until `shutdown`.
 pub async fn serve(
     config: &GatewayConfig,
     auth: Authenticator,
@@ -65,65 +79,79 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), GatewayError> {
-    let timeout = Duration::from_millis(config.request_timeout_ms);
-    let identity = service_channel(&config.identity_url, timeout)?;
-    let family_tracing = service_channel(&config.family_tracing_url, timeout)?;
-    let learning = service_channel(&config.learning_url, timeout)?;
-    let tokens = TokensServer::new(TokenEndpoint::new(
-        token_issuer,
-        limiter.clone(),
-        config.trusted_proxy_header.clone(),
-    ));
-    let auth_layer = auth.clone();
-    let edge = Edge::new(
-        Upstreams {
-            identity,
-            family_tracing,
-            learning,
-        },
+    let routes = haven_routes(config)?;
+    let edge = Edge {
         auth,
         policy,
+        rules: RuleTable::haven(),
+        routes,
         limiter,
+        token_issuer,
+    };
+    serve_edge(config, edge, listener, shutdown).await
+}
+
+/// Everything the gateway serves with: who may call what, and where each method goes.
+#[derive(Debug)]
+pub struct Edge {
+    pub auth: Authenticator,
+    pub policy: Arc<Policy>,
+    pub rules: RuleTable,
+    pub routes: Vec<Route>,
+    pub limiter: RateLimiter,
+    pub token_issuer: Option<TokenIssuer>,
+}
+
+/// Serves the gateway with any routes and rule table: health, reflection and the token endpoint are its
+/// own; every other path is authenticated, checked and forwarded unread (see [`forward`]).
+pub async fn serve_edge(
+    config: &GatewayConfig,
+    edge: Edge,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), GatewayError> {
+    let timeout = Duration::from_millis(config.request_timeout_ms);
+    let tokens = TokensServer::new(TokenEndpoint::new(
+        edge.token_issuer,
+        edge.limiter.clone(),
+        config.trusted_proxy_header.clone(),
+    ));
+    let forwarder = Forwarder::new(
+        edge.routes,
+        edge.policy,
+        Arc::new(edge.rules),
+        edge.limiter,
         timeout,
-        config.max_message_bytes,
     );
     let (health, health_service) = tonic_health::server::health_reporter();
-    health.set_serving::<ChildIdentityServer<Edge>>().await;
-    health.set_serving::<IdentityAuditServer<Edge>>().await;
-    health.set_serving::<FamilyTracingServer<Edge>>().await;
-    health.set_serving::<LearningRecordsServer<Edge>>().await;
+    for service in [
+        "haven.identity.v1.ChildIdentity",
+        "haven.identity.v1.IdentityAudit",
+        "haven.family_tracing.v1.FamilyTracing",
+        "haven.learning.v1.LearningRecords",
+    ] {
+        health
+            .set_service_status(service, tonic_health::ServingStatus::Serving)
+            .await;
+    }
     let (reflection_v1, reflection_v1alpha) = haven_platform::server::reflection()?;
+    let mut routes = tonic::service::Routes::builder();
+    routes
+        .add_service(health_service)
+        .add_service(tokens)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha);
+    let mut routes = routes.routes();
+    // Anything the gateway does not serve itself goes to the forwarder.
+    let router = std::mem::take(routes.axum_router_mut()).fallback_service(forwarder);
     tonic::transport::Server::builder()
         .timeout(timeout)
         .layer(haven_platform::telemetry::grpc::ServerTelemetryLayer::new(
             "gateway",
         ))
         .layer(haven_platform::server::OversizeStatusLayer)
-        .layer(haven_platform::auth::AuthLayer::new(auth_layer))
-        .add_service(health_service)
-        .add_service(tokens)
-        .add_service(reflection_v1)
-        .add_service(reflection_v1alpha)
-        .add_service(
-            IdentityAuditServer::new(edge.clone())
-                .max_decoding_message_size(config.max_message_bytes)
-                .max_encoding_message_size(config.max_message_bytes),
-        )
-        .add_service(
-            LearningRecordsServer::new(edge.clone())
-                .max_decoding_message_size(config.max_message_bytes)
-                .max_encoding_message_size(config.max_message_bytes),
-        )
-        .add_service(
-            FamilyTracingServer::new(edge.clone())
-                .max_decoding_message_size(config.max_message_bytes)
-                .max_encoding_message_size(config.max_message_bytes),
-        )
-        .add_service(
-            ChildIdentityServer::new(edge)
-                .max_decoding_message_size(config.max_message_bytes)
-                .max_encoding_message_size(config.max_message_bytes),
-        )
+        .layer(haven_platform::auth::AuthLayer::new(edge.auth))
+        .add_routes(tonic::service::Routes::from(router))
         .serve_with_incoming_shutdown(haven_platform::server::incoming(listener), shutdown)
         .await?;
     Ok(())
