@@ -14,51 +14,9 @@ use haven_authz::{Permission, Policy, Requirement, RuleTable};
 use haven_gateway::{Edge, RateLimiter, Route};
 use haven_platform::config::GatewayConfig;
 use haven_tests::TestSuite;
-use prost::bytes::{Buf as _, BufMut as _};
-use tonic::codec::{BufferSettings, Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::server::NamedService;
 use tonic::transport::Channel;
 use tonic::{Code, Request, Response, Status};
-
-#[derive(Debug, Clone, Default)]
-struct Raw;
-
-impl Codec for Raw {
-    type Encode = Vec<u8>;
-    type Decode = Vec<u8>;
-    type Encoder = Raw;
-    type Decoder = Raw;
-    fn encoder(&mut self) -> Raw {
-        Raw
-    }
-    fn decoder(&mut self) -> Raw {
-        Raw
-    }
-}
-
-impl Encoder for Raw {
-    type Item = Vec<u8>;
-    type Error = Status;
-    fn encode(&mut self, item: Vec<u8>, buf: &mut EncodeBuf<'_>) -> Result<(), Status> {
-        buf.put_slice(&item);
-        Ok(())
-    }
-    fn buffer_settings(&self) -> BufferSettings {
-        BufferSettings::default()
-    }
-}
-
-impl Decoder for Raw {
-    type Item = Vec<u8>;
-    type Error = Status;
-    fn decode(&mut self, buf: &mut DecodeBuf<'_>) -> Result<Option<Vec<u8>>, Status> {
-        let len = buf.remaining();
-        Ok(Some(buf.copy_to_bytes(len).to_vec()))
-    }
-    fn buffer_settings(&self) -> BufferSettings {
-        BufferSettings::default()
-    }
-}
 
 /// Answers every call with its own body reversed, and counts the calls that reached it.
 #[derive(Debug, Clone, Default)]
@@ -93,29 +51,12 @@ impl tower::Service<http::Request<tonic::body::Body>> for EchoService {
     }
     fn call(&mut self, request: http::Request<tonic::body::Body>) -> Self::Future {
         self.calls.fetch_add(1, Ordering::SeqCst);
-        Box::pin(async move { Ok(tonic::server::Grpc::new(Raw).unary(Reverse, request).await) })
+        Box::pin(async move {
+            Ok(tonic::server::Grpc::new(haven_tests::raw::Raw)
+                .unary(Reverse, request)
+                .await)
+        })
     }
-}
-
-async fn raw_call(
-    channel: Channel,
-    path: &'static str,
-    token: Option<&str>,
-    body: Vec<u8>,
-) -> Result<Vec<u8>, Status> {
-    let mut grpc = tonic::client::Grpc::new(channel);
-    grpc.ready()
-        .await
-        .map_err(|e| Status::unavailable(e.to_string()))?;
-    let mut request = Request::new(body);
-    if let Some(token) = token {
-        request.metadata_mut().insert(
-            "authorization",
-            format!("Bearer {token}").parse().expect("header"),
-        );
-    }
-    let path = tonic::codegen::http::uri::PathAndQuery::from_static(path);
-    grpc.unary(request, path, Raw).await.map(|r| r.into_inner())
 }
 
 #[tokio::test]
@@ -170,7 +111,7 @@ async fn a_new_service_is_forwarded_with_a_route_and_a_rule_and_no_gateway_chang
     let caseworker = t.token("caseworker", "cw-1", "agency-a");
     let body = vec![1, 2, 3, 250];
 
-    let answer = raw_call(
+    let answer = haven_tests::raw::call(
         channel.clone(),
         "/haven.testonly.v1.Echo/Ping",
         Some(&supervisor),
@@ -178,10 +119,14 @@ async fn a_new_service_is_forwarded_with_a_route_and_a_rule_and_no_gateway_chang
     )
     .await
     .expect("the supervisor's ping is forwarded");
-    assert_eq!(answer, [250, 3, 2, 1, 1], "body forwarded unread, token carried");
+    assert_eq!(
+        answer,
+        [250, 3, 2, 1, 1],
+        "body forwarded unread, token carried"
+    );
     assert_eq!(calls.load(Ordering::SeqCst), 1);
 
-    let denied = raw_call(
+    let denied = haven_tests::raw::call(
         channel.clone(),
         "/haven.testonly.v1.Echo/Ping",
         Some(&caseworker),
@@ -192,12 +137,17 @@ async fn a_new_service_is_forwarded_with_a_route_and_a_rule_and_no_gateway_chang
     assert_eq!(denied.code(), Code::PermissionDenied);
     assert_eq!(denied.message(), "your role may not call Ping");
 
-    let anonymous = raw_call(channel.clone(), "/haven.testonly.v1.Echo/Ping", None, body.clone())
-        .await
-        .expect_err("no token");
+    let anonymous = haven_tests::raw::call(
+        channel.clone(),
+        "/haven.testonly.v1.Echo/Ping",
+        None,
+        body.clone(),
+    )
+    .await
+    .expect_err("no token");
     assert_eq!(anonymous.code(), Code::Unauthenticated);
 
-    let unruled = raw_call(
+    let unruled = haven_tests::raw::call(
         channel.clone(),
         "/haven.testonly.v1.Echo/Pong",
         Some(&supervisor),
@@ -207,7 +157,11 @@ async fn a_new_service_is_forwarded_with_a_route_and_a_rule_and_no_gateway_chang
     .expect_err("no rule, no forwarding");
     assert_eq!(unruled.code(), Code::Unimplemented);
 
-    assert_eq!(calls.load(Ordering::SeqCst), 1, "refused calls never reached the service");
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "refused calls never reached the service"
+    );
     gateway.abort();
     echo_server.abort();
     t.stop().await;

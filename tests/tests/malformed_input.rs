@@ -10,74 +10,11 @@ use haven_proto::identity::{
 };
 use haven_tests::fixtures::{case_child, id_of, register};
 use haven_tests::{TestSuite, authed};
-use prost::bytes::{Buf as _, BufMut as _};
-use tonic::codec::{BufferSettings, Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::transport::Channel;
-use tonic::{Code, Request, Status};
+use tonic::{Code, Status};
 use tonic_types::StatusExt as _;
 
 /// Sends and receives bytes as they are: the request body is whatever the test wrote.
-#[derive(Debug, Clone, Default)]
-struct Raw;
-
-impl Codec for Raw {
-    type Encode = Vec<u8>;
-    type Decode = Vec<u8>;
-    type Encoder = Raw;
-    type Decoder = Raw;
-    fn encoder(&mut self) -> Raw {
-        Raw
-    }
-    fn decoder(&mut self) -> Raw {
-        Raw
-    }
-}
-
-impl Encoder for Raw {
-    type Item = Vec<u8>;
-    type Error = Status;
-    fn encode(&mut self, item: Vec<u8>, buf: &mut EncodeBuf<'_>) -> Result<(), Status> {
-        buf.put_slice(&item);
-        Ok(())
-    }
-    fn buffer_settings(&self) -> BufferSettings {
-        BufferSettings::default()
-    }
-}
-
-impl Decoder for Raw {
-    type Item = Vec<u8>;
-    type Error = Status;
-    fn decode(&mut self, buf: &mut DecodeBuf<'_>) -> Result<Option<Vec<u8>>, Status> {
-        let len = buf.remaining();
-        Ok(Some(buf.copy_to_bytes(len).to_vec()))
-    }
-    fn buffer_settings(&self) -> BufferSettings {
-        BufferSettings::default()
-    }
-}
-
-async fn raw_call(
-    channel: Channel,
-    path: &str,
-    token: Option<&str>,
-    body: Vec<u8>,
-) -> Result<Vec<u8>, Status> {
-    let mut grpc = tonic::client::Grpc::new(channel);
-    grpc.ready()
-        .await
-        .map_err(|e| Status::unavailable(e.to_string()))?;
-    let mut request = Request::new(body);
-    if let Some(token) = token {
-        request.metadata_mut().insert(
-            "authorization",
-            format!("Bearer {token}").parse().expect("header"),
-        );
-    }
-    let path = tonic::codegen::http::uri::PathAndQuery::try_from(path).expect("path");
-    grpc.unary(request, path, Raw).await.map(|r| r.into_inner())
-}
-
 fn channel_to(addr: std::net::SocketAddr) -> Channel {
     Channel::from_shared(format!("http://{addr}"))
         .expect("url")
@@ -144,7 +81,7 @@ async fn malformed_bodies_answer_unauthenticated_without_a_token_and_invalid_arg
             }
             let token = t.token(role, &format!("{role}-1"), "agency-a");
             for (what, body) in malformed_bodies() {
-                let anonymous = raw_call(channel.clone(), path, None, body.clone())
+                let anonymous = haven_tests::raw::call(channel.clone(), path, None, body.clone())
                     .await
                     .expect_err("no token");
                 assert_eq!(
@@ -152,12 +89,13 @@ async fn malformed_bodies_answer_unauthenticated_without_a_token_and_invalid_arg
                     Code::Unauthenticated,
                     "{what} to {path} via {door} without a token: {anonymous:?}"
                 );
-                let forged = raw_call(channel.clone(), path, Some("not.a.jwt"), body.clone())
-                    .await
-                    .expect_err("bad token");
+                let forged =
+                    haven_tests::raw::call(channel.clone(), path, Some("not.a.jwt"), body.clone())
+                        .await
+                        .expect_err("bad token");
                 assert_eq!(forged.code(), Code::Unauthenticated, "{what} via {door}");
 
-                let status = raw_call(channel.clone(), path, Some(&token), body)
+                let status = haven_tests::raw::call(channel.clone(), path, Some(&token), body)
                     .await
                     .expect_err("malformed");
                 assert_eq!(
@@ -178,7 +116,7 @@ async fn malformed_bodies_answer_unauthenticated_without_a_token_and_invalid_arg
 
     // A well-formed body still works through the same raw path: the codec refuses only what is broken.
     let cw = t.token("caseworker", "cw-1", "agency-a");
-    let listed = raw_call(
+    let listed = haven_tests::raw::call(
         channel_to(t.suite.gateway_addr),
         "/haven.identity.v1.ChildIdentity/ListChildren",
         Some(&cw),
@@ -202,7 +140,7 @@ async fn a_message_over_the_limit_is_resource_exhausted_at_the_gateway_and_at_ea
     };
     let body = prost::Message::encode_to_vec(&huge);
     for addr in [t.suite.gateway_addr, t.suite.identity_addr] {
-        let status = raw_call(
+        let status = haven_tests::raw::call(
             channel_to(addr),
             "/haven.identity.v1.ChildIdentity/SearchChildren",
             Some(&cw),

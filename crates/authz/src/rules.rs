@@ -31,9 +31,10 @@ impl Requirement {
         match self {
             Requirement::Reads(class) => policy.ever_readable(principal).contains(*class),
             Requirement::Writes(class) => policy.ever_writable(principal).contains(*class),
-            Requirement::WritesAnyOf(classes) => {
-                !policy.ever_writable(principal).intersection(*classes).is_empty()
-            }
+            Requirement::WritesAnyOf(classes) => !policy
+                .ever_writable(principal)
+                .intersection(*classes)
+                .is_empty(),
             Requirement::Has(permission) => policy.has_permission(principal, *permission),
             Requirement::RoleOr(role, otherwise) => {
                 principal.has_role(*role) || otherwise.allows(policy, principal)
@@ -72,7 +73,8 @@ const AUDIT: &str = "/haven.identity.v1.IdentityAudit/";
 const TRACING: &str = "/haven.family_tracing.v1.FamilyTracing/";
 const LEARNING: &str = "/haven.learning.v1.LearningRecords/";
 
-/// Haven's RPCs: (service prefix, method, requirement).
+/// Haven's RPCs: (service prefix, method, requirement). One line per RPC, so the table reads as one.
+#[rustfmt::skip]
 const HAVEN_RULES: &[(&str, &str, Requirement)] = &[
     (IDENTITY, "RegisterChild", Requirement::Writes(DataClass::Identity)),
     (IDENTITY, "UpdateChild", Requirement::WritesAnyOf(CHILD_RECORD)),

@@ -137,7 +137,10 @@ impl Forwarder {
         let Some(mut upstream) = self.upstream(&path) else {
             return Status::unimplemented(format!("no service serves {path}")).into_http();
         };
-        if let Err(status) = self.admit(&path, request.extensions().get::<Caller>()).await {
+        if let Err(status) = self
+            .admit(&path, request.extensions().get::<Caller>())
+            .await
+        {
             return status.into_http();
         }
         let (parts, body) = request.into_parts();
