@@ -806,3 +806,27 @@ fn a_different_place_of_birth_counts_against_a_duplicate() {
     // The re-weighting never reports what scores under its floor.
     assert_eq!(crate::duplicate_probability(&candidate(3, 0.001)), 0.0);
 }
+
+#[test]
+fn a_name_chain_written_as_the_given_name_is_read_as_swapped_fields() {
+    // The sought child's chain (father's, grandfather's names) in the given
+    // field, the child's own name in the family field; the father's name
+    // misspelled.
+    let mut registered = aged(person("Yohannes", "Tesfai Nathnael"), 14, 16, TODAY);
+    registered.sex = Sex::Male;
+    let mut asked = aged(person("Teafaye Natneal", "Yohannes"), 14, 16, TODAY);
+    asked.sex = Sex::Male;
+    let (swapped, evidence) = compare(&sought(asked), &registered, None);
+    let given = evidence
+        .iter()
+        .find(|e| e.field == Field::GivenName)
+        .expect("given name evidence");
+    assert_eq!(given.strength, Strength::Exact, "{evidence:?}");
+    assert_eq!(given.reason, Reason::ReorderedTokens);
+    // Another child with the same chain and another given name scores lower.
+    let mut other = registered.clone();
+    other.given_name = "Mehari".into();
+    let asked = aged(person("Teafaye Natneal", "Yohannes"), 14, 16, TODAY);
+    let (sibling, _) = compare(&sought(asked), &other, None);
+    assert!(swapped > sibling, "{swapped} vs {sibling}");
+}
