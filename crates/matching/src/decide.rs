@@ -20,10 +20,13 @@ pub(crate) struct RankedRule {
     pub(crate) later: f64,
 }
 
+/// Fitted on the tuning seed at 10k and 100k records together: the highest
+/// `likely` recall with precision at least 0.955 and false `likely` at most
+/// 1.7 % at both sizes.
 pub(crate) const RANKED: RankedRule = RankedRule {
-    share: 0.75,
-    cap: 6.0,
-    lead: 3.25,
+    share: 1.0,
+    cap: 8.0,
+    lead: 4.75,
     later: 0.80,
 };
 
