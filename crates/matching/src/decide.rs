@@ -60,6 +60,12 @@ const DUPLICATE_DISAGREE: [f64; 9] = [2.252, 1.359, 1.329, 0.0, 1.206, 0.843, 0.
 /// best F1 on the tuning seed.
 const DUPLICATE_INTERCEPT: f64 = -7.252;
 
+/// A pair scoring this much on the calibrated score alone is reported
+/// whatever the re-weighting says: the fit saw records with places of birth
+/// and parents' names, and records without them (FEBRL3's) should not lose
+/// what the score already knows.
+const DUPLICATE_SCORE_ALONE: f64 = 0.95;
+
 /// Scores below this are never reported as duplicates, whatever the
 /// re-weighting says (the fit saw only pairs from 0.01 up).
 const DUPLICATE_FLOOR: f64 = 0.01;
@@ -136,12 +142,19 @@ impl Thresholds {
     /// The bands of duplicate-check candidates (use with
     /// [`Thresholds::duplicate`]): each candidate's
     /// [`duplicate_probability`] against `likely` (report as a probable
-    /// re-registration) and `possible` (list for review). Order is kept;
-    /// the caller drops the record's own id.
+    /// re-registration) and `possible` (list for review); a candidate whose
+    /// score alone reaches 0.95 is `likely` in any case. Order is kept; the
+    /// caller drops the record's own id.
     pub fn duplicate_bands(&self, candidates: &[Candidate]) -> Vec<Option<Band>> {
         candidates
             .iter()
-            .map(|c| self.band(duplicate_probability(c)))
+            .map(|c| {
+                if c.score >= DUPLICATE_SCORE_ALONE {
+                    Some(Band::Likely)
+                } else {
+                    self.band(duplicate_probability(c))
+                }
+            })
             .collect()
     }
 }

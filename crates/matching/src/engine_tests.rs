@@ -830,3 +830,12 @@ fn a_name_chain_written_as_the_given_name_is_read_as_swapped_fields() {
     let (sibling, _) = compare(&sought(asked), &other, None);
     assert!(swapped > sibling, "{swapped} vs {sibling}");
 }
+
+#[test]
+fn a_pair_that_scores_very_high_alone_is_a_duplicate_whatever_the_reweighting() {
+    // No evidence to re-weight, but a score of 0.97: reported.
+    let t = Thresholds::duplicate();
+    let bands = t.duplicate_bands(&[candidate(1, 0.97), candidate(2, 0.30)]);
+    assert_eq!(bands[0], Some(Band::Likely));
+    assert_ne!(bands[1], Some(Band::Likely));
+}
