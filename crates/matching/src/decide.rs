@@ -5,7 +5,7 @@
 //! lists").
 
 use crate::model::{Band, Candidate, Field, Thresholds};
-use crate::score::{log2_odds, probability};
+use crate::score::{CALIBRATION, log2_odds, probability};
 
 /// The ranked `likely` rule of [`Thresholds::bands_for`]: the best
 /// candidate is `likely` when
@@ -66,6 +66,13 @@ const DUPLICATE_INTERCEPT: f64 = -7.252;
 /// what the score already knows.
 const DUPLICATE_SCORE_ALONE: f64 = 0.95;
 
+/// The registry-size part of the prior (log2) in the data the re-weighting
+/// was fitted on: 10,233 registrations, `CALIBRATION.size_slope ×
+/// log2(10,233 / 5,000)`. A candidate's own size part (recovered from its
+/// score) is applied relative to it, so that a larger registry, with more
+/// look-alike households per child, needs more evidence for a duplicate.
+const DUPLICATE_FIT_SIZE_SHIFT: f64 = -0.827;
+
 /// Scores below this are never reported as duplicates, whatever the
 /// re-weighting says (the fit saw only pairs from 0.01 up).
 const DUPLICATE_FLOOR: f64 = 0.01;
@@ -73,13 +80,17 @@ const DUPLICATE_FLOOR: f64 = 0.01;
 /// The probability that a duplicate-check candidate (from
 /// [`crate::Index::find_duplicates`] or [`crate::compare`]) is the same
 /// child registered again: its evidence re-weighted field by field for two
-/// officers' records of one child (see SCORING.md). Use it with
+/// officers' records of one child, with the registry-size part of the
+/// score's prior (see SCORING.md). Use it with
 /// [`Thresholds::duplicate`]; [`Thresholds::duplicate_bands`] does both.
 pub fn duplicate_probability(candidate: &Candidate) -> f64 {
     if candidate.score < DUPLICATE_FLOOR {
         return 0.0;
     }
-    let mut z = DUPLICATE_INTERCEPT;
+    let evidence: f64 = candidate.evidence.iter().map(|e| e.weight).sum();
+    // The score is the logistic of prior + size part + evidence.
+    let size_shift = (log2_odds(candidate.score) - CALIBRATION.prior - evidence).clamp(-12.0, 0.0);
+    let mut z = DUPLICATE_INTERCEPT + size_shift - DUPLICATE_FIT_SIZE_SHIFT;
     for (k, field) in DUPLICATE_FIELDS.iter().enumerate() {
         let weight: f64 = candidate
             .evidence
