@@ -84,14 +84,45 @@ def tracing_figures(tracing, rule):
     return hits / max(predicted, 1), hits / max(true_pairs, 1), false_likely / max(unmatched, 1)
 
 
+def ranked_arrays(tracing):
+    """Per sought child: log2 odds of the best, its lead, whether it is
+    true, true later candidates from 0.80 / 0.90 up, all later ones from
+    0.80 / 0.90 up, matchable, true pairs."""
+    rows = []
+    for matchable, cands in tracing:
+        if cands:
+            s1 = cands[0][0]
+            s2 = cands[1][0] if len(cands) > 1 else 0.0
+            later = cands[1:]
+            rows.append([
+                log2_odds(s1), log2_odds(s1) - log2_odds(s2), cands[0][1],
+                sum(l for s, l in later if s >= 0.8), sum(l for s, l in later if s >= 0.9),
+                sum(1 for s, _ in later if s >= 0.8), sum(1 for s, _ in later if s >= 0.9),
+                matchable, max(1, sum(l for _, l in cands)) if matchable else 0,
+            ])
+        else:
+            rows.append([-99.0, 0.0, 0, 0, 0, 0, 0, matchable, 1 if matchable else 0])
+    return np.array(rows, dtype=float)
+
+
+def ranked_figures(a, share, cap, lead, later, likely=0.8):
+    commit = a[:, 0] + share * np.minimum(a[:, 1], cap) >= log2_odds(likely) + lead
+    k = 0 if later < 0.85 else 1
+    hits = (commit * (a[:, 2] + a[:, 3 + k])).sum()
+    predicted = (commit * (1 + a[:, 5 + k])).sum()
+    unmatched = a[:, 7] == 0
+    return (hits / max(predicted, 1), hits / max(a[:, 8].sum(), 1),
+            commit[unmatched].mean() if unmatched.any() else 0.0)
+
+
 def fit_ranked(files):
+    arrays = [ranked_arrays(t) for t, _ in files]
     best = None
     for share in [0.0, 0.25, 0.5, 0.75, 1.0]:
         for cap in [4.0, 6.0, 8.0]:
             for lead in np.arange(-2.0, 5.01, 0.25):
                 for later in [0.8, 0.9]:
-                    rule = lambda c: ranked_likely(c, share, cap, lead, later)
-                    figures = [tracing_figures(t, rule) for t, _ in files]
+                    figures = [ranked_figures(a, share, cap, lead, later) for a in arrays]
                     if all(p >= 0.955 and f <= 0.017 for p, _, f in figures):
                         recall = min(r for _, r, _ in figures)
                         if best is None or recall > best[0]:

@@ -103,6 +103,8 @@ fn febrl4(dir: &Path, thresholds: Thresholds) -> Result<(), Box<dyn Error>> {
         index.upsert(i as RecordId, &record.person);
     }
     let (mut at1, mut at10, mut predicted, mut tp, mut queries) = (0, 0, 0, 0, 0);
+    // `likely` as `Thresholds::bands_for` decides it on the ranked list.
+    let (mut ranked_predicted, mut ranked_tp) = (0, 0);
     let mut missed: Vec<String> = Vec::new();
     for record in &b {
         let Some(&want) = truth.get(record.rec_id.as_str()) else {
@@ -126,6 +128,12 @@ fn febrl4(dir: &Path, thresholds: Thresholds) -> Result<(), Box<dyn Error>> {
                 brief(&record.person),
                 target.map(brief)
             ));
+        }
+        for (band, id) in thresholds.bands_for(&found).iter().zip(&ids) {
+            if *band == Some(Band::Likely) {
+                ranked_predicted += 1;
+                ranked_tp += usize::from(*id == want);
+            }
         }
         for (candidate, id) in found.iter().zip(&ids) {
             if thresholds.band(candidate.score) == Some(Band::Likely) {
@@ -151,6 +159,10 @@ fn febrl4(dir: &Path, thresholds: Thresholds) -> Result<(), Box<dyn Error>> {
     println!(
         "  likely (>= {:.2}): precision {p:.4} recall {r:.4} F1 {f:.4} ({predicted} predicted)",
         thresholds.likely
+    );
+    let (p, r, f) = f1(ranked_tp, ranked_predicted, links.len());
+    println!(
+        "  likely (Thresholds::bands_for): precision {p:.4} recall {r:.4} F1 {f:.4} ({ranked_predicted} predicted)"
     );
     for line in missed {
         println!("{line}");
@@ -189,8 +201,20 @@ fn febrl3(dir: &Path, thresholds: Thresholds) -> Result<(), Box<dyn Error>> {
     }
     let mut predicted: HashSet<(usize, usize)> = HashSet::new();
     let mut proposed: HashSet<(usize, usize)> = HashSet::new();
+    // Pairs `Thresholds::duplicate_bands` reports (with `Thresholds::duplicate()`).
+    let mut reported: HashSet<(usize, usize)> = HashSet::new();
+    let duplicate = Thresholds::duplicate();
     for (i, record) in records.iter().enumerate() {
-        for candidate in index.find_duplicates(&record.person, ASKED, 20) {
+        let candidates = index.find_duplicates(&record.person, ASKED, 20);
+        for (candidate, band) in candidates
+            .iter()
+            .zip(duplicate.duplicate_bands(&candidates))
+        {
+            if band == Some(Band::Likely) && candidate.id as usize != i {
+                reported.insert(ordered(i, candidate.id as usize));
+            }
+        }
+        for candidate in candidates {
             let j = candidate.id as usize;
             if j == i {
                 continue;
@@ -217,6 +241,13 @@ fn febrl3(dir: &Path, thresholds: Thresholds) -> Result<(), Box<dyn Error>> {
         "  likely (>= {:.2}): precision {p:.4} recall {r:.4} F1 {f:.4} ({} predicted)",
         thresholds.likely,
         predicted.len()
+    );
+    let tp = reported.intersection(&truth).count();
+    let (p, r, f) = f1(tp, reported.len(), truth.len());
+    println!(
+        "  Thresholds::duplicate_bands (likely {:.2}): precision {p:.4} recall {r:.4} F1 {f:.4} ({} predicted)",
+        duplicate.likely,
+        reported.len()
     );
     Ok(())
 }

@@ -3,7 +3,7 @@
 //! and registration dedup, overall, by community and by noise type.
 //!
 //! ```text
-//! cargo run --release -p haven-matching --example population -- [HOUSEHOLDS] [SEED] [--no-dedup]
+//! cargo run --release -p haven-matching --example population -- [HOUSEHOLDS] [SEED] [--no-dedup] [--sweep] [--requests N] [--lists FILE] [--dump FILE]
 //! ```
 //!
 //! 4,750 households give about 10,000 registrations, 47,500 about 100,000.
@@ -254,7 +254,13 @@ fn culture(c: pop::Culture) -> &'static str {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let numbers: Vec<u64> = args.iter().filter_map(|a| a.parse().ok()).collect();
+    // Positional numbers (households, seed): not the value of a flag.
+    let numbers: Vec<u64> = args
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i == 0 || !args[i - 1].starts_with("--"))
+        .filter_map(|(_, a)| a.parse().ok())
+        .collect();
     let dedup = !args.iter().any(|a| a == "--no-dedup");
     // `--dump FILE`: one line per top-ten candidate (evidence sum without
     // the prior, log2 of the registry size, true match 0/1, rank), the
@@ -273,6 +279,14 @@ fn main() {
         .position(|a| a == "--lists")
         .and_then(|i| args.get(i + 1))
         .map(|path| std::io::BufWriter::new(std::fs::File::create(path).expect("lists file")));
+    // `--requests N`: trace only the first N requests (a sample, for
+    // registries too large to trace every request of, e.g. 1M records).
+    let request_limit = args
+        .iter()
+        .position(|a| a == "--requests")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|n| n.parse::<usize>().ok())
+        .unwrap_or(usize::MAX);
     let config = pop::Config {
         households: numbers.first().copied().unwrap_or(4_750) as usize,
         seed: numbers.get(1).copied().unwrap_or(1),
@@ -300,7 +314,7 @@ fn main() {
     let debug = std::env::var("POP_DEBUG").ok();
     let mut debug_shown = 0;
     let mut sought_count = 0usize;
-    for (r, request) in population.requests.iter().enumerate() {
+    for (r, request) in population.requests.iter().enumerate().take(request_limit) {
         let queries: Vec<Sought> = request.sought.iter().map(|s| sought(request, s)).collect();
         let mut lists: Vec<Vec<Candidate>> = queries
             .iter()

@@ -806,3 +806,36 @@ fn a_different_place_of_birth_counts_against_a_duplicate() {
     // The re-weighting never reports what scores under its floor.
     assert_eq!(crate::duplicate_probability(&candidate(3, 0.001)), 0.0);
 }
+
+#[test]
+fn a_name_chain_written_as_the_given_name_is_read_as_swapped_fields() {
+    // The sought child's chain (father's, grandfather's names) in the given
+    // field, the child's own name in the family field; the father's name
+    // misspelled.
+    let mut registered = aged(person("Yohannes", "Tesfai Nathnael"), 14, 16, TODAY);
+    registered.sex = Sex::Male;
+    let mut asked = aged(person("Teafaye Natneal", "Yohannes"), 14, 16, TODAY);
+    asked.sex = Sex::Male;
+    let (swapped, evidence) = compare(&sought(asked), &registered, None);
+    let given = evidence
+        .iter()
+        .find(|e| e.field == Field::GivenName)
+        .expect("given name evidence");
+    assert_eq!(given.strength, Strength::Exact, "{evidence:?}");
+    assert_eq!(given.reason, Reason::ReorderedTokens);
+    // Another child with the same chain and another given name scores lower.
+    let mut other = registered.clone();
+    other.given_name = "Mehari".into();
+    let asked = aged(person("Teafaye Natneal", "Yohannes"), 14, 16, TODAY);
+    let (sibling, _) = compare(&sought(asked), &other, None);
+    assert!(swapped > sibling, "{swapped} vs {sibling}");
+}
+
+#[test]
+fn a_pair_that_scores_very_high_alone_is_a_duplicate_whatever_the_reweighting() {
+    // No evidence to re-weight, but a score of 0.97: reported.
+    let t = Thresholds::duplicate();
+    let bands = t.duplicate_bands(&[candidate(1, 0.97), candidate(2, 0.30)]);
+    assert_eq!(bands[0], Some(Band::Likely));
+    assert_ne!(bands[1], Some(Band::Likely));
+}

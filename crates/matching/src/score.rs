@@ -444,36 +444,71 @@ fn family_weight(level: Level) -> f64 {
 fn compare_names(q: &Prepared, c: &Prepared, freq: &dyn Frequencies, out: &mut Vec<Evidence>) {
     let given = best_pair(&q.given, &c.given);
     // Swapped fields: the given name recorded as the family name and back.
-    if let (Some(qg), Some(cg), Some(qf), Some(cf)) = (
-        q.given.first(),
-        c.given.first(),
-        q.family.first(),
-        c.family.first(),
-    ) {
-        let straight_given = given.map_or(Level::Disagree, |g| g.0);
-        let straight = given_weight(straight_given) + family_weight(compare_tokens(qf, cf).0);
-        let a = compare_tokens(qg, cf);
-        let b = compare_tokens(qf, cg);
-        let swapped = given_weight(a.0) + family_weight(b.0) - 2.0 * WEIGHTS.swap_penalty;
-        if swapped > straight + 1.0 {
-            let penalty = WEIGHTS.swap_penalty;
-            out.push(evidence(
-                Field::GivenName,
-                strength(a.0),
-                given_weight(a.0) - penalty + tf_adjustment(freq, qg, cf, a.0),
-                Reason::ReorderedTokens,
-            ));
-            out.push(evidence(
-                Field::FamilyName,
-                strength(b.0),
-                family_weight(b.0) - penalty + tf_adjustment(freq, qf, cg, b.0),
-                Reason::ReorderedTokens,
-            ));
-            return;
-        }
+    if let Some(swap) = swapped_fields(q, c, given, freq) {
+        out.extend(swap);
+        return;
     }
     compare_given(q, c, given, freq, out);
     compare_family(q, c, freq, out);
+}
+
+/// Evidence for given and family names written in each other's fields, when
+/// that reading beats the straight one by more than a bit.
+///
+/// The side whose given-name field holds more tokens than its family field
+/// is the swapped one (a name chain written as the given name): the child's
+/// given name is then in its family field. The chain side compares as its
+/// best-agreeing pair of tokens, so a misspelled or left-out father's name
+/// does not hide the grandfather's.
+fn swapped_fields(
+    q: &Prepared,
+    c: &Prepared,
+    given: Option<Pair<'_>>,
+    freq: &dyn Frequencies,
+) -> Option<[Evidence; 2]> {
+    let (qg, cg, qf, cf) = (
+        q.given.first()?,
+        c.given.first()?,
+        q.family.first()?,
+        c.family.first()?,
+    );
+    let straight_given = given.map_or(Level::Disagree, |g| g.0);
+    let straight = given_weight(straight_given) + family_weight(compare_tokens(qf, cf).0);
+    let sought_swapped = q.given.len() > q.family.len() && c.given.len() <= c.family.len();
+    // (given-name pair, chain tokens of each side)
+    let ((gx, gy), (chain_a, chain_b)) = if sought_swapped {
+        ((qf, cg), (&q.given, &c.family))
+    } else {
+        ((qg, cf), (&q.family, &c.given))
+    };
+    let (name_level, name_reason) = compare_tokens(gx, gy);
+    let (chain_level, chain_reason, cx, cy) = best_pair(chain_a, chain_b)?;
+    let penalty = WEIGHTS.swap_penalty;
+    let swapped = given_weight(name_level) + family_weight(chain_level) - 2.0 * penalty;
+    if swapped <= straight + 1.0 {
+        return None;
+    }
+    let reason = |level: Level, r: Reason| {
+        if level < Level::Weak {
+            Reason::ReorderedTokens
+        } else {
+            r
+        }
+    };
+    Some([
+        evidence(
+            Field::GivenName,
+            strength(name_level),
+            given_weight(name_level) - penalty + tf_adjustment(freq, gx, gy, name_level),
+            reason(name_level, name_reason),
+        ),
+        evidence(
+            Field::FamilyName,
+            strength(chain_level),
+            family_weight(chain_level) - penalty + tf_adjustment(freq, cx, cy, chain_level),
+            reason(chain_level, chain_reason),
+        ),
+    ])
 }
 
 fn compare_given(
