@@ -20,7 +20,8 @@ BIN="$CARGO_TARGET_DIR/release"
 DATA="$(mktemp -d)"
 cleanup() {
   kill "${GATEWAY_PID:-}" "${BASELINE_PID:-}" "${IDENTITY_PID:-}" 2>/dev/null || true
-  rm -rf "$DATA"
+  wait 2>/dev/null || true
+  rm -rf "$DATA" 2>/dev/null || true
 }
 trap cleanup EXIT
 
