@@ -147,7 +147,9 @@ impl From<sea_orm::DbErr> for ServiceError {
             _ => false,
         };
         if transient {
-            ServiceError::Unavailable(format!("database unavailable: {error}"))
+            // The driver's words stay in the log: they can name tables, hosts or constraint details.
+            tracing::warn!(%error, "database unavailable");
+            ServiceError::Unavailable("database unavailable; retry with the same request_id".into())
         } else {
             ServiceError::Internal(error.to_string())
         }
@@ -205,6 +207,10 @@ mod tests {
         ] {
             let status: Status = ServiceError::from(error).into();
             assert_eq!(status.code(), Code::Unavailable, "{}", status.message());
+            assert!(
+                !status.message().contains("expected to read"),
+                "driver text stays in the log"
+            );
         }
         let wrong = DbErr::Query(RuntimeErr::SqlxError(Arc::new(sqlx::Error::RowNotFound)));
         assert_eq!(ServiceError::from(wrong).code(), Code::Internal);
