@@ -25,7 +25,7 @@ pub use revocation::{
     REDIS_TIMEOUT, RedisRevocations, RevocationError, RevocationList, RevocationSettings,
     SYNC_INTERVAL,
 };
-pub use rules::{Requirement, RuleTable, Verdict, method_name};
+pub use rules::{Door, Requirement, RuleTable, Verdict, method_name};
 pub use verify::{
     AuthError, Authenticator, DEFAULT_MAX_LIFETIME_SECS, TokenVerifier, VerifierSettings,
 };

@@ -44,6 +44,15 @@ impl Requirement {
     }
 }
 
+/// Where a call is checked. The gateway and the service that owns the RPC read the same table; they
+/// differ only for the tracing service's own principal, which calls identity directly and is nobody at
+/// the gateway.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Door {
+    Gateway,
+    Service,
+}
+
 /// What the table says of one call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
@@ -157,13 +166,19 @@ impl RuleTable {
         self.rules.get(method_path).copied()
     }
 
-    /// Whether any record could ever allow this principal the call.
-    pub fn verdict(&self, policy: &Policy, principal: &Principal, method_path: &str) -> Verdict {
+    /// Whether any record could ever allow this principal the call, checked at `door`.
+    pub fn verdict(
+        &self,
+        policy: &Policy,
+        principal: &Principal,
+        method_path: &str,
+        door: Door,
+    ) -> Verdict {
         let Some(requirement) = self.rules.get(method_path) else {
             return Verdict::Unknown;
         };
         // The tracing service's own principal talks to identity directly; at the edge it is nobody.
-        if principal.has_role(Role::TracingService) {
+        if door == Door::Gateway && principal.has_role(Role::TracingService) {
             return Verdict::Denied;
         }
         if requirement.allows(policy, principal) {

@@ -4,13 +4,19 @@
 //!
 //! So a call without a valid token answers UNAUTHENTICATED whatever its body holds (a malformed body
 //! from an anonymous caller never reaches the decoder), and a handler never verifies a token twice.
+//!
+//! At a service the layer also applies the coarse rule table ([`RuleTable`]), the same one the gateway
+//! checks, so a handler starts from a caller whose roles could ever be allowed the RPC and decides per
+//! record only.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use haven_authz::{AuthError, Authenticator, Principal};
+use haven_authz::{
+    AuthError, Authenticator, Door, Policy, Principal, RuleTable, Verdict, method_name,
+};
 use tonic::{Request, Status};
 
 /// Paths served without a token: health checks, reflection and the token endpoint itself.
@@ -70,15 +76,64 @@ pub async fn caller<T>(
     auth.authenticate(value).await.map_err(auth_status)
 }
 
+/// The coarse check of one call against the rule table: PERMISSION_DENIED when no record could ever
+/// allow the caller's roles the RPC, UNIMPLEMENTED for a method the table does not know (an RPC nobody
+/// wrote a rule for is never open).
+pub fn admit(
+    rules: &RuleTable,
+    policy: &Policy,
+    principal: &Principal,
+    method_path: &str,
+    door: Door,
+) -> Result<(), Status> {
+    match rules.verdict(policy, principal, method_path, door) {
+        Verdict::Allowed => Ok(()),
+        Verdict::Unknown => Err(Status::unimplemented(format!(
+            "no method {}",
+            method_name(method_path)
+        ))),
+        Verdict::Denied => {
+            tracing::warn!(
+                rpc = method_name(method_path),
+                sub = %principal.sub,
+                agency = %principal.agency,
+                ?door,
+                "call denied: no role of the caller may use this rpc"
+            );
+            Err(Status::permission_denied(format!(
+                "your role may not call {}",
+                method_name(method_path)
+            )))
+        }
+    }
+}
+
+/// The rule table and policy a service checks each call against, after authentication.
+#[derive(Debug, Clone)]
+struct Rules {
+    table: Arc<RuleTable>,
+    policy: Arc<Policy>,
+}
+
 /// The tower layer; see the module documentation.
 #[derive(Debug, Clone)]
 pub struct AuthLayer {
     auth: Authenticator,
+    rules: Option<Rules>,
 }
 
 impl AuthLayer {
+    /// Authentication only: the gateway, which checks the rule table itself before rate limiting.
     pub fn new(auth: Authenticator) -> Self {
-        AuthLayer { auth }
+        AuthLayer { auth, rules: None }
+    }
+
+    /// Authentication and the coarse rule check, for a service that owns the methods in `table`.
+    pub fn for_service(auth: Authenticator, table: Arc<RuleTable>, policy: Arc<Policy>) -> Self {
+        AuthLayer {
+            auth,
+            rules: Some(Rules { table, policy }),
+        }
     }
 }
 
@@ -88,6 +143,7 @@ impl<S> tower::Layer<S> for AuthLayer {
         AuthService {
             inner,
             auth: self.auth.clone(),
+            rules: self.rules.clone(),
         }
     }
 }
@@ -96,6 +152,7 @@ impl<S> tower::Layer<S> for AuthLayer {
 pub struct AuthService<S> {
     inner: S,
     auth: Authenticator,
+    rules: Option<Rules>,
 }
 
 type BoxFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send>>;
@@ -125,11 +182,23 @@ where
             return Box::pin(inner.call(request));
         }
         let auth = self.auth.clone();
+        let rules = self.rules.clone();
         Box::pin(async move {
             let method: Arc<str> = Arc::from(request.uri().path());
             let header = request.headers().get(http::header::AUTHORIZATION);
             match verify_header(&auth, header).await {
                 Ok(principal) => {
+                    if let Some(rules) = &rules
+                        && let Err(status) = admit(
+                            &rules.table,
+                            &rules.policy,
+                            &principal,
+                            &method,
+                            Door::Service,
+                        )
+                    {
+                        return Ok(status.into_http());
+                    }
                     request
                         .extensions_mut()
                         .insert(Caller { principal, method });

@@ -3,9 +3,16 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
+use haven_authz::{Authenticator, Policy, RuleTable};
 use tokio::net::TcpListener;
+use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
+use tower::layer::util::{Identity, Stack};
+
+use crate::auth::AuthLayer;
+use crate::telemetry::grpc::ServerTelemetryLayer;
 
 /// A listener bound before the server starts, so tests can bind port 0 and learn the port without a race.
 pub async fn bind(addr: SocketAddr) -> std::io::Result<(TcpListener, SocketAddr)> {
@@ -17,6 +24,28 @@ pub async fn bind(addr: SocketAddr) -> std::io::Result<(TcpListener, SocketAddr)
 /// The incoming stream tonic's `serve_with_incoming_shutdown` expects, with TCP_NODELAY set.
 pub fn incoming(listener: TcpListener) -> TcpIncoming {
     TcpIncoming::from(listener).with_nodelay(Some(true))
+}
+
+/// The layers every Haven service runs, outermost first: telemetry (one span per call, the trace
+/// carried in), oversize messages answered RESOURCE_EXHAUSTED, then authentication and the coarse
+/// rule table before the body is read.
+pub type ServiceLayers =
+    Stack<AuthLayer, Stack<OversizeStatusLayer, Stack<ServerTelemetryLayer, Identity>>>;
+
+/// A server builder for the service called `component`, with [`ServiceLayers`] over Haven's rule table.
+pub fn service_builder(
+    component: &'static str,
+    auth: Authenticator,
+    policy: Arc<Policy>,
+) -> Server<ServiceLayers> {
+    Server::builder()
+        .layer(ServerTelemetryLayer::new(component))
+        .layer(OversizeStatusLayer)
+        .layer(AuthLayer::for_service(
+            auth,
+            Arc::new(RuleTable::haven()),
+            policy,
+        ))
 }
 
 /// The server reflection services (v1 and v1alpha, for older grpcurl) over Haven's descriptor set.

@@ -90,15 +90,11 @@ pub async fn serve(
         .set_serving::<FamilyTracingServer<FamilyTracingService>>()
         .await;
     let auth = service.auth().clone();
+    let policy = service.policy().clone();
     let server = FamilyTracingServer::new(service)
         .max_decoding_message_size(max_message_bytes)
         .max_encoding_message_size(max_message_bytes);
-    tonic::transport::Server::builder()
-        .layer(haven_platform::telemetry::grpc::ServerTelemetryLayer::new(
-            "family-tracing",
-        ))
-        .layer(haven_platform::server::OversizeStatusLayer)
-        .layer(haven_platform::auth::AuthLayer::new(auth))
+    haven_platform::server::service_builder("family-tracing", auth, policy)
         .add_service(health_service)
         .add_service(server)
         .serve_with_incoming_shutdown(haven_platform::server::incoming(listener), shutdown)

@@ -116,6 +116,10 @@ impl FamilyTracingService {
         &self.auth
     }
 
+    pub fn policy(&self) -> &Arc<Policy> {
+        &self.policy
+    }
+
     async fn principal<T>(&self, request: &Request<T>) -> Result<Arc<Principal>, Status> {
         haven_platform::auth::caller(&self.auth, request).await
     }

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use haven_authz::{Policy, RuleTable, Verdict, method_name};
-use haven_platform::auth::{Caller, OPEN_PATHS};
+use haven_authz::{Door, Policy, RuleTable, method_name};
+use haven_platform::auth::{Caller, OPEN_PATHS, admit};
 use haven_platform::telemetry::grpc::{ClientTelemetry, TracedChannel};
 use tonic::Status;
 use tonic::body::Body;
@@ -95,27 +95,7 @@ impl Forwarder {
             return Err(Status::unauthenticated("missing bearer token"));
         };
         let principal = &caller.principal;
-        match self.rules.verdict(&self.policy, principal, path) {
-            Verdict::Allowed => {}
-            Verdict::Unknown => {
-                return Err(Status::unimplemented(format!(
-                    "no method {}",
-                    method_name(path)
-                )));
-            }
-            Verdict::Denied => {
-                tracing::warn!(
-                    rpc = method_name(path),
-                    sub = %principal.sub,
-                    agency = %principal.agency,
-                    "call denied: no role of the caller may use this rpc"
-                );
-                return Err(Status::permission_denied(format!(
-                    "your role may not call {}",
-                    method_name(path)
-                )));
-            }
-        }
+        admit(&self.rules, &self.policy, principal, path, Door::Gateway)?;
         if !self
             .limiter
             .allow(&format!("{}/{}", principal.agency, principal.sub))

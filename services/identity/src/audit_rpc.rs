@@ -1,11 +1,9 @@
 //! `haven.identity.v1.IdentityAudit`: the audit log read back, for roles granted the `audit` class.
 //! Auditors never see a child record through it, only who did what to which record id.
 
-use std::sync::Arc;
-
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use haven_authz::{Authenticator, ClassSet, DataClass, Policy, Principal};
+use haven_authz::{Authenticator, ClassSet, DataClass, Principal};
 use haven_platform::ServiceError;
 use haven_platform::audit::{AuditWriter, log};
 use haven_proto::identity::identity_audit_server::IdentityAudit;
@@ -28,23 +26,12 @@ const MAX_PAGE_SIZE: u32 = 500;
 pub struct IdentityAuditService {
     db: DatabaseConnection,
     auth: Authenticator,
-    policy: Arc<Policy>,
     audit: AuditWriter,
 }
 
 impl IdentityAuditService {
-    pub(crate) fn new(
-        db: DatabaseConnection,
-        auth: Authenticator,
-        policy: Arc<Policy>,
-        audit: AuditWriter,
-    ) -> Self {
-        IdentityAuditService {
-            db,
-            auth,
-            policy,
-            audit,
-        }
+    pub(crate) fn new(db: DatabaseConnection, auth: Authenticator, audit: AuditWriter) -> Self {
+        IdentityAuditService { db, auth, audit }
     }
 
     async fn list(
@@ -52,15 +39,6 @@ impl IdentityAuditService {
         principal: &Principal,
         request: ListAuditEntriesRequest,
     ) -> Result<ListAuditEntriesResponse, ServiceError> {
-        if !self
-            .policy
-            .ever_readable(principal)
-            .contains(DataClass::Audit)
-        {
-            return Err(ServiceError::PermissionDenied(
-                "your role may not read the audit log".into(),
-            ));
-        }
         if request.record_id.is_empty() && request.actor.is_empty() {
             return Err(ServiceError::invalid(
                 "record_id",

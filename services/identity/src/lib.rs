@@ -59,19 +59,14 @@ pub async fn serve(
     let audit = IdentityAuditServer::new(IdentityAuditService::new(
         service.database().clone(),
         service.auth().clone(),
-        service.policy().clone(),
         service.audit_writer().clone(),
     ));
     let auth = service.auth().clone();
+    let policy = service.policy().clone();
     let server = ChildIdentityServer::new(service)
         .max_decoding_message_size(max_message_bytes)
         .max_encoding_message_size(max_message_bytes);
-    tonic::transport::Server::builder()
-        .layer(haven_platform::telemetry::grpc::ServerTelemetryLayer::new(
-            "identity",
-        ))
-        .layer(haven_platform::server::OversizeStatusLayer)
-        .layer(haven_platform::auth::AuthLayer::new(auth))
+    haven_platform::server::service_builder("identity", auth, policy)
         .add_service(health_service)
         .add_service(server)
         .add_service(audit)

@@ -159,15 +159,6 @@ impl IdentityService {
                 "must be 10 to 2000 characters",
             ));
         }
-        if !self
-            .policy
-            .ever_writable(principal)
-            .contains(DataClass::Protection)
-        {
-            return Err(ServiceError::PermissionDenied(
-                "your role may not refer cases".into(),
-            ));
-        }
         let may_override = self
             .policy
             .has_permission(principal, Permission::ConsentOverride);

@@ -405,15 +405,6 @@ impl IdentityService {
                 "must be 1 to 128 characters",
             ));
         }
-        if !self
-            .policy
-            .ever_writable(principal)
-            .contains(DataClass::Protection)
-        {
-            return Err(ServiceError::PermissionDenied(
-                "your role may not assign cases".into(),
-            ));
-        }
         let action = if request.unassign {
             "unassign"
         } else {

@@ -62,15 +62,11 @@ pub async fn serve(
         .set_serving::<LearningRecordsServer<LearningService>>()
         .await;
     let auth = service.auth().clone();
+    let policy = service.policy().clone();
     let server = LearningRecordsServer::new(service)
         .max_decoding_message_size(max_message_bytes)
         .max_encoding_message_size(max_message_bytes);
-    tonic::transport::Server::builder()
-        .layer(haven_platform::telemetry::grpc::ServerTelemetryLayer::new(
-            "learning",
-        ))
-        .layer(haven_platform::server::OversizeStatusLayer)
-        .layer(haven_platform::auth::AuthLayer::new(auth))
+    haven_platform::server::service_builder("learning", auth, policy)
         .add_service(health_service)
         .add_service(server)
         .serve_with_incoming_shutdown(haven_platform::server::incoming(listener), shutdown)
