@@ -86,18 +86,13 @@ fn normalise_level(level: &str) -> String {
 
 /// Lowercase hex, the form tags take in SQL columns (portable across SQLite and PostgreSQL).
 pub fn tag_hex(tag: &LocationTag) -> String {
-    tag.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(tag)
 }
 
 /// Parses [`tag_hex`] output.
 pub fn tag_from_hex(text: &str) -> Option<LocationTag> {
-    if text.len() != 32 {
-        return None;
-    }
     let mut tag = [0u8; 16];
-    for (i, byte) in tag.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
+    hex::decode_to_slice(text, &mut tag).ok()?;
     Some(tag)
 }
 

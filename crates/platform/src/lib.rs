@@ -15,6 +15,7 @@ pub mod paging;
 pub mod sealing;
 pub mod server;
 pub mod telemetry;
+pub mod time;
 pub mod validate;
 
 pub use config::HavenConfig;

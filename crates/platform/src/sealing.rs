@@ -944,7 +944,7 @@ mod tests {
             [
                 BASE64.encode(bytes),
                 format!("{bytes:?}"),
-                bytes.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+                hex::encode(bytes),
             ]
         };
         let shown = format!("{master:?} {master:#?}");

@@ -18,7 +18,7 @@ use crate::entity::referral;
 use crate::record::{
     CHILD_CLASSES, class_list, now_micros, parse_class_list, timestamp, wire_class,
 };
-use crate::service::{IdentityService, decode_cursor, encode_cursor, hex};
+use crate::service::{IdentityService, decode_cursor, encode_cursor};
 use crate::store::{REFERRAL_ACCEPTED, REFERRAL_REVOKED, ReferralCreated};
 use crate::validate;
 
@@ -171,7 +171,7 @@ impl IdentityService {
                     .into(),
             ));
         }
-        let body_hash = hex(&Sha256::digest(
+        let body_hash = hex::encode(Sha256::digest(
             CreateReferralRequest {
                 request_id: String::new(),
                 ..request.clone()

@@ -217,7 +217,7 @@ impl IdentityService {
         }
 
         let id = uuid::Uuid::now_v7().to_string();
-        let body_hash = hex(&Sha256::digest(child.encode_to_vec()));
+        let body_hash = hex::encode(Sha256::digest(child.encode_to_vec()));
         let new = NewChild {
             id: id.clone(),
             child,
@@ -635,10 +635,6 @@ fn written_classes(child: &Child) -> ClassSet {
         classes = classes.union(ClassSet::of(&[DataClass::Protection]));
     }
     classes
-}
-
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 const CURSOR_PREFIX: &str = "c1:";

@@ -21,7 +21,7 @@ mod writer;
 
 use std::collections::{BTreeSet, HashMap};
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use crate::time::now_micros;
 
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
@@ -58,13 +58,6 @@ pub struct AuditEntry {
     pub classes: String,
 }
 
-fn now_micros() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_micros() as i64)
-        .unwrap_or(0)
-}
-
 /// The hash an entry commits to: the previous hash and every field, length-prefixed so no two
 /// different entries serialise alike.
 pub fn chain_hash(prev_hash: &str, row: &log::Model) -> String {
@@ -85,11 +78,7 @@ pub fn chain_hash(prev_hash: &str, row: &log::Model) -> String {
         hasher.update((part.len() as u64).to_be_bytes());
         hasher.update(part.as_bytes());
     }
-    hex(&hasher.finalize())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(hasher.finalize())
 }
 
 /// Appends entries on `conn`, which should be the caller's transaction. Call it first in a write

@@ -18,6 +18,7 @@ pub use entity::{Column as OutboxColumn, Model as OutboxRow};
 pub use migration::CreateOutbox;
 
 use crate::bus::Bus;
+use crate::time::now_micros;
 
 /// Adds an event to the outbox on `conn`, which should be the transaction of the change it reports.
 pub async fn append<C: ConnectionTrait>(
@@ -36,13 +37,6 @@ pub async fn append<C: ConnectionTrait>(
     .exec_without_returning(conn)
     .await?;
     Ok(())
-}
-
-fn now_micros() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_micros() as i64)
-        .unwrap_or(0)
 }
 
 /// Publishes pending events in order until none is left or the bus refuses one; returns how many were
