@@ -3,6 +3,13 @@
 //! caller's JWT itself, decides on the learner from a projection of identity's children plus its own
 //! enrolments, and writes every change with its audit entry and outbox event in one transaction.
 
+/// The full method path of a `LearningRecords` RPC, as audit entries and idempotency keys name it.
+macro_rules! rpc {
+    ($name:literal) => {
+        concat!("/haven.learning.v1.LearningRecords/", $name)
+    };
+}
+
 mod convert;
 pub mod curriculum;
 pub mod didkey;
@@ -14,6 +21,7 @@ pub mod passport;
 pub mod print;
 mod projection;
 mod service;
+mod store;
 mod validate;
 
 use std::future::Future;

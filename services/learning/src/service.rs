@@ -16,32 +16,27 @@
 //! The service knows nothing of protection cases, so no answer, error or count can depend on one.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use haven_authz::{Authenticator, ClassSet, DataClass, Policy, Principal, RecordAttrs, Role};
 use haven_platform::ServiceError;
-use haven_platform::audit::{self, AuditEntry, AuditWriter};
-use haven_platform::group_commit::{self, BatchedWrite, GroupCommit, Written};
-use haven_platform::outbox;
+use haven_platform::audit::{AuditEntry, AuditWriter};
 use haven_proto::learning::learning_records_server::LearningRecords;
 use haven_proto::learning::*;
 use prost::Message as _;
-use sea_orm::sea_query::{Expr, OnConflict, Query};
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
-    DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, IntoActiveModel as _, QueryFilter,
-    QueryOrder, QuerySelect, QueryTrait as _, TransactionTrait,
-};
+use sea_orm::DatabaseConnection;
 use sha2::{Digest as _, Sha256};
 use tonic::{Request, Response, Status};
 
-use crate::convert::{enrolment_view, micros_of, now_micros, record_view, timestamp};
-use crate::entity::{
-    affiliation, alignment, child, enrolment, framework, idempotency, label, passport, record,
-};
-use crate::events::{self, LEARNING_STREAM};
+use crate::convert::{enrolment_view, micros_of, new_record, now_micros, record_view, timestamp};
+use crate::curriculum::{outcome_key, outcome_ref};
+use crate::entity::{enrolment, passport};
 use crate::passport::{
     Achievement, PassportContent, PassportIssuer, Recipient, Score, TrustList, VerifiedPassport,
+};
+use crate::store::{
+    Correction, EnrolmentChanges, EnrolmentUpdate, FrameworkImport, Imported, Learner, NewRecord,
+    RequestKey, Store,
 };
 use crate::{curriculum, paging, validate};
 
@@ -51,66 +46,20 @@ pub const STATUS_LIST_ID: &str = "1";
 const MAX_PASSPORT_RECORDS: u64 = 1000;
 const MAX_ALIGNMENTS: usize = 500;
 
-macro_rules! rpc {
-    ($name:literal) => {
-        concat!("/haven.learning.v1.LearningRecords/", $name)
-    };
-}
-
 /// The learning service.
 #[derive(Debug, Clone)]
 pub struct LearningService {
-    db: DatabaseConnection,
+    pub(crate) store: Store,
     auth: Authenticator,
-    policy: Arc<Policy>,
-    audit: AuditWriter,
-    issuer: Arc<PassportIssuer>,
+    pub(crate) policy: Arc<Policy>,
+    pub(crate) audit: AuditWriter,
+    pub(crate) issuer: Arc<PassportIssuer>,
     /// Issuers whose passports ImportPassport and VerifyPassport accept; always includes our own key.
-    trusted: Arc<TrustList>,
-    /// RecordLearning and CorrectLearningRecord commit in groups: one transaction, chain lock and commit
-    /// for all the requests waiting at that moment.
-    records: GroupCommit<RecordWrites>,
-    corrections: GroupCommit<CorrectionWrites>,
-    known_outcomes: Arc<KnownOutcomes>,
-}
-
-/// Outcome codes seen to exist, per level (`framework/subject/level/`). Curriculum labels are only ever
-/// added (ImportFramework upserts; nothing deletes them), so what was once seen still exists: a hit here
-/// is as good as a query, and anything not seen yet is asked of the database.
-#[derive(Debug, Default)]
-struct KnownOutcomes {
-    levels: RwLock<HashMap<String, Arc<HashSet<String>>>>,
-}
-
-/// Levels remembered at most; past that, the cache starts over.
-const MAX_KNOWN_LEVELS: usize = 4096;
-
-impl KnownOutcomes {
-    fn get(&self, level: &str) -> Option<Arc<HashSet<String>>> {
-        self.levels
-            .read()
-            .ok()
-            .and_then(|levels| levels.get(level).cloned())
-    }
-
-    fn remember(&self, level: String, outcomes: Arc<HashSet<String>>) {
-        if let Ok(mut levels) = self.levels.write() {
-            if levels.len() >= MAX_KNOWN_LEVELS {
-                levels.clear();
-            }
-            levels.insert(level, outcomes);
-        }
-    }
-}
-
-/// A learner as access decisions see it: the projected child and its organisations.
-struct Learner {
-    child: child::Model,
-    affiliations: Vec<String>,
+    pub(crate) trusted: Arc<TrustList>,
 }
 
 impl Learner {
-    fn attrs(&self) -> RecordAttrs<'_> {
+    pub(crate) fn attrs(&self) -> RecordAttrs<'_> {
         RecordAttrs {
             owner: &self.child.owner,
             agency: &self.child.agency,
@@ -129,25 +78,9 @@ impl Learner {
 /// assessment happened.
 type LevelTally = (SubjectProgress, HashSet<String>, i64);
 
-/// Outcome of an idempotency check inside a write transaction.
-enum Replay {
-    New,
-    Same(Vec<String>),
-}
-
-fn body_hash(message: &impl prost::Message) -> String {
-    Sha256::digest(message.encode_to_vec())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-fn outcome_key(framework: &str, subject: &str, level: &str, outcome: &str) -> String {
-    format!("{framework}/{subject}/{level}/{outcome}")
-}
-
 impl LearningService {
-    /// Needs a migrated database and a running tokio runtime (it starts the audit writer).
+    /// Needs a migrated database and a running tokio runtime (it starts the audit writer and the
+    /// group-commit writers).
     pub fn new(
         db: DatabaseConnection,
         auth: Authenticator,
@@ -157,10 +90,7 @@ impl LearningService {
         let trusted = issuer.trust_list();
         LearningService {
             audit: AuditWriter::spawn(db.clone()),
-            records: GroupCommit::spawn(db.clone(), RecordWrites),
-            corrections: GroupCommit::spawn(db.clone(), CorrectionWrites),
-            known_outcomes: Arc::default(),
-            db,
+            store: Store::new(db),
             auth,
             policy,
             issuer: Arc::new(issuer),
@@ -178,7 +108,7 @@ impl LearningService {
 
     /// The service's database (for its outbox relay).
     pub fn database(&self) -> &DatabaseConnection {
-        &self.db
+        self.store.db()
     }
 
     pub fn issuer(&self) -> &PassportIssuer {
@@ -193,31 +123,9 @@ impl LearningService {
         haven_platform::auth::caller(&self.auth, request).await
     }
 
-    fn entry(
-        principal: &Principal,
-        action: &'static str,
-        rpc: &'static str,
-        record_id: &str,
-    ) -> AuditEntry {
-        AuditEntry {
-            actor: principal.sub.clone(),
-            roles: principal
-                .roles
-                .iter()
-                .map(|r| r.as_str())
-                .collect::<Vec<_>>()
-                .join(","),
-            agency: principal.agency.clone(),
-            action,
-            rpc,
-            record_id: record_id.to_owned(),
-            classes: DataClass::Education.as_str().to_owned(),
-        }
-    }
-
     // --- coarse refusals: what a role can never do, whatever the learner -------------------------
 
-    fn may_ever_read(&self, principal: &Principal) -> Result<(), ServiceError> {
+    pub(crate) fn may_ever_read(&self, principal: &Principal) -> Result<(), ServiceError> {
         if self
             .policy
             .ever_readable(principal)
@@ -230,7 +138,7 @@ impl LearningService {
         ))
     }
 
-    fn may_ever_write(&self, principal: &Principal) -> Result<(), ServiceError> {
+    pub(crate) fn may_ever_write(&self, principal: &Principal) -> Result<(), ServiceError> {
         if self
             .policy
             .ever_writable(principal)
@@ -244,7 +152,7 @@ impl LearningService {
     }
 
     /// Learning platforms write records through their own rule (enrolment at their organisation).
-    fn is_platform(&self, principal: &Principal) -> bool {
+    pub(crate) fn is_platform(&self, principal: &Principal) -> bool {
         principal.has_role(Role::Lms)
             && !self
                 .policy
@@ -252,7 +160,7 @@ impl LearningService {
                 .contains(DataClass::Education)
     }
 
-    fn may_read_curricula(&self, principal: &Principal) -> Result<(), ServiceError> {
+    pub(crate) fn may_read_curricula(&self, principal: &Principal) -> Result<(), ServiceError> {
         let any = self
             .policy
             .ever_readable(principal)
@@ -265,35 +173,36 @@ impl LearningService {
         ))
     }
 
-    // --- the learner decision -------------------------------------------------------------------
-
-    async fn learner<C: ConnectionTrait>(
-        conn: &C,
-        child_id: &str,
-    ) -> Result<Option<Learner>, ServiceError> {
-        // One query: the child left-joined with its affiliations.
-        let found = child::Entity::find_by_id(child_id.to_owned())
-            .find_with_related(affiliation::Entity)
-            .all(conn)
-            .await?;
-        Ok(found
-            .into_iter()
-            .next()
-            .map(|(child, affiliations)| Learner {
-                child,
-                affiliations: affiliations.into_iter().map(|a| a.organisation).collect(),
-            }))
+    /// Verifying a passport reads curricula, and more than a learning platform may: a verification
+    /// tells whether a child's credential is genuine.
+    pub(crate) fn may_verify_passports(&self, principal: &Principal) -> Result<(), ServiceError> {
+        self.may_read_curricula(principal)?;
+        if principal.has_role(Role::Lms)
+            && !self
+                .policy
+                .ever_readable(principal)
+                .contains(DataClass::Education)
+        {
+            return Err(ServiceError::PermissionDenied(
+                "your role may not verify passports".into(),
+            ));
+        }
+        Ok(())
     }
 
+    // --- the learner decision -------------------------------------------------------------------
+
     /// The learner if the caller may read their education data; NOT_FOUND otherwise.
-    async fn readable_learner(
+    pub(crate) async fn readable_learner(
         &self,
         principal: &Principal,
         child_id: &str,
     ) -> Result<Learner, ServiceError> {
         self.may_ever_read(principal)?;
         validate::id("child_id", child_id)?;
-        let learner = Self::learner(&self.db, child_id)
+        let learner = self
+            .store
+            .learner(child_id)
             .await?
             .ok_or(ServiceError::NotFound("learner"))?;
         let access = self
@@ -308,81 +217,30 @@ impl LearningService {
 
     /// Whether the caller may write this learner's records: educators through the policy, learning
     /// platforms through an active enrolment at their organisation.
-    async fn may_write_records<C: ConnectionTrait>(
+    pub(crate) async fn may_write_records(
         &self,
-        conn: &C,
         principal: &Principal,
         learner: &Learner,
     ) -> Result<bool, ServiceError> {
         if self.is_platform(principal) {
-            let enrolled = enrolment::Entity::find()
-                .filter(enrolment::Column::ChildId.eq(learner.child.child_id.as_str()))
-                .filter(enrolment::Column::Organisation.eq(principal.agency.as_str()))
-                .filter(enrolment::Column::Status.eq(EnrolmentStatus::Active as i32))
-                .one(conn)
-                .await?;
-            return Ok(enrolled.is_some());
+            return self
+                .store
+                .has_active_enrolment(&learner.child.child_id, &principal.agency)
+                .await;
         }
-        Ok(self
-            .policy
-            .access(principal, &learner.attrs())
-            .write
-            .contains(DataClass::Education))
+        Ok(self.may_write_education(principal, learner))
     }
 
-    fn may_write_education(&self, principal: &Principal, learner: &Learner) -> bool {
+    pub(crate) fn may_write_education(&self, principal: &Principal, learner: &Learner) -> bool {
         self.policy
             .access(principal, &learner.attrs())
             .write
             .contains(DataClass::Education)
     }
 
-    /// Within a write transaction (after the audit append, which serialises writers): has this caller
-    /// used this key before, for the same request?
-    async fn replay(
-        txn: &DatabaseTransaction,
-        principal: &Principal,
-        request_id: &str,
-        rpc: &str,
-        hash: &str,
-    ) -> Result<Replay, ServiceError> {
-        let earlier =
-            idempotency::Entity::find_by_id((principal.sub.clone(), request_id.to_owned()))
-                .one(txn)
-                .await?;
-        match earlier {
-            None => Ok(Replay::New),
-            Some(row) if row.rpc == rpc && row.body_hash == hash => {
-                Ok(Replay::Same(result_ids(&row)))
-            }
-            Some(_) => Err(key_reused()),
-        }
-    }
-
-    async fn remember(
-        txn: &DatabaseTransaction,
-        principal: &Principal,
-        request_id: &str,
-        rpc: &str,
-        hash: String,
-        ids: &[String],
-    ) -> Result<(), ServiceError> {
-        idempotency::Entity::insert(idempotency::ActiveModel {
-            principal: Set(principal.sub.clone()),
-            request_id: Set(request_id.to_owned()),
-            rpc: Set(rpc.to_owned()),
-            body_hash: Set(hash),
-            result_ids: Set(ids.join(",")),
-            created_at_us: Set(now_micros()),
-        })
-        .exec_without_returning(txn)
-        .await?;
-        Ok(())
-    }
-
     // --- curricula -----------------------------------------------------------------------------
 
-    async fn import_framework(
+    pub(crate) async fn import_framework(
         &self,
         principal: &Principal,
         request: ImportFrameworkRequest,
@@ -420,9 +278,7 @@ impl LearningService {
                 })
                 .collect(),
         };
-        let existing = framework::Entity::find_by_id(request.framework_code.clone())
-            .one(&self.db)
-            .await?;
+        let existing = self.store.framework(&request.framework_code).await?;
         if existing
             .as_ref()
             .is_some_and(|f| f.organisation != principal.agency)
@@ -437,13 +293,10 @@ impl LearningService {
                 "a new framework needs at least one title",
             ));
         }
-        let known: HashSet<(String, String, String)> = label::Entity::find()
-            .filter(label::Column::FrameworkCode.eq(request.framework_code.as_str()))
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(|l| (l.subject_code, l.level_code, l.outcome_code))
-            .collect();
+        let known = self
+            .store
+            .framework_outcomes(&request.framework_code)
+            .await?;
         let new_outcomes: HashSet<(&str, &str, &str)> = rows
             .iter()
             .map(|r| {
@@ -462,108 +315,47 @@ impl LearningService {
         if !response.errors.is_empty() || request.dry_run {
             return Ok(response);
         }
-        let now = now_micros();
         let titles: BTreeMap<String, String> = request
             .titles
             .iter()
             .map(|t| (t.lang.clone(), t.text.clone()))
             .collect();
-        let txn = self.db.begin().await?;
-        audit::append(
-            &txn,
-            &[Self::entry(
-                principal,
-                "import",
-                rpc!("ImportFramework"),
-                &request.framework_code,
-            )],
-        )
-        .await?;
-        match existing {
-            None => {
-                framework::Entity::insert(framework::ActiveModel {
-                    code: Set(request.framework_code.clone()),
-                    titles: Set(serde_json::to_string(&titles).unwrap_or_default()),
-                    organisation: Set(principal.agency.clone()),
-                    created_at_us: Set(now),
-                    updated_at_us: Set(now),
-                })
-                .exec_without_returning(&txn)
-                .await?;
-            }
-            Some(row) => {
-                let mut merged: BTreeMap<String, String> =
-                    serde_json::from_str(&row.titles).unwrap_or_default();
-                merged.extend(titles);
-                framework::Entity::update_many()
-                    .col_expr(
-                        framework::Column::Titles,
-                        Expr::value(serde_json::to_string(&merged).unwrap_or_default()),
-                    )
-                    .col_expr(framework::Column::UpdatedAtUs, Expr::value(now))
-                    .filter(framework::Column::Code.eq(request.framework_code.as_str()))
-                    .exec(&txn)
-                    .await?;
-            }
-        }
-        for chunk in rows.chunks(500) {
-            let models = chunk.iter().map(|r| label::ActiveModel {
-                framework_code: Set(request.framework_code.clone()),
-                subject_code: Set(r.subject_code.clone()),
-                level_code: Set(r.level_code.clone()),
-                outcome_code: Set(r.outcome_code.clone()),
-                lang: Set(r.lang.clone()),
-                subject_label: Set(r.subject_label.clone()),
-                level_label: Set(r.level_label.clone()),
-                outcome_label: Set(r.outcome_label.clone()),
-            });
-            label::Entity::insert_many(models)
-                .on_conflict(
-                    OnConflict::columns([
-                        label::Column::FrameworkCode,
-                        label::Column::SubjectCode,
-                        label::Column::LevelCode,
-                        label::Column::OutcomeCode,
-                        label::Column::Lang,
-                    ])
-                    .update_columns([
-                        label::Column::SubjectLabel,
-                        label::Column::LevelLabel,
-                        label::Column::OutcomeLabel,
-                    ])
-                    .to_owned(),
-                )
-                .exec_without_returning(&txn)
-                .await?;
-        }
-        txn.commit().await?;
+        self.store
+            .import_framework(
+                entry(
+                    principal,
+                    "import",
+                    rpc!("ImportFramework"),
+                    &request.framework_code,
+                ),
+                FrameworkImport {
+                    code: &request.framework_code,
+                    existing,
+                    titles,
+                    organisation: &principal.agency,
+                    rows: &rows,
+                    now: now_micros(),
+                },
+            )
+            .await?;
         response.imported = true;
         Ok(response)
     }
 
-    async fn get_framework(
+    pub(crate) async fn get_framework(
         &self,
         principal: &Principal,
         request: GetFrameworkRequest,
     ) -> Result<Framework, ServiceError> {
         self.may_read_curricula(principal)?;
-        let row = framework::Entity::find_by_id(request.code.clone())
-            .one(&self.db)
+        let row = self
+            .store
+            .framework(&request.code)
             .await?
             .ok_or(ServiceError::NotFound("framework"))?;
-        let labels = label::Entity::find()
-            .filter(label::Column::FrameworkCode.eq(row.code.as_str()))
-            .order_by_asc(label::Column::SubjectCode)
-            .order_by_asc(label::Column::LevelCode)
-            .order_by_asc(label::Column::OutcomeCode)
-            .order_by_asc(label::Column::Lang)
-            .all(&self.db)
-            .await?;
+        let labels = self.store.labels_of(&row.code).await?;
         let prefix = format!("{}/", row.code);
-        let aligned = alignment::Entity::find()
-            .filter(alignment::Column::FromOutcome.starts_with(prefix.as_str()))
-            .all(&self.db)
-            .await?;
+        let aligned = self.store.alignments_from_prefix(&prefix).await?;
         let mut alignments: HashMap<String, Vec<OutcomeRef>> = HashMap::new();
         for a in aligned {
             if let Some(to) = outcome_ref(&a.to_outcome) {
@@ -625,7 +417,7 @@ impl LearningService {
         })
     }
 
-    async fn list_frameworks(
+    pub(crate) async fn list_frameworks(
         &self,
         principal: &Principal,
         request: ListFrameworksRequest,
@@ -633,25 +425,15 @@ impl LearningService {
         self.may_read_curricula(principal)?;
         let page = request.page.unwrap_or_default();
         let size = paging::page_size(&page)?;
-        let mut query = framework::Entity::find().order_by_asc(framework::Column::Code);
-        if let Some(after) = paging::decode_cursor(&page.page_token)? {
-            query = query.filter(framework::Column::Code.gt(after));
-        }
-        let mut rows = query.limit(u64::from(size) + 1).all(&self.db).await?;
+        let after = paging::decode_cursor(&page.page_token)?;
+        let mut rows = self
+            .store
+            .frameworks_page(after, u64::from(size) + 1)
+            .await?;
         let next_page_token = paging::finish_page(&mut rows, size, |r| r.code.as_str());
         let mut frameworks = Vec::with_capacity(rows.len());
         for row in rows {
-            let outcomes = label::Entity::find()
-                .select_only()
-                .column(label::Column::SubjectCode)
-                .column(label::Column::LevelCode)
-                .column(label::Column::OutcomeCode)
-                .distinct()
-                .filter(label::Column::FrameworkCode.eq(row.code.as_str()))
-                .into_tuple::<(String, String, String)>()
-                .all(&self.db)
-                .await?
-                .len();
+            let outcomes = self.store.outcome_count(&row.code).await?;
             frameworks.push(FrameworkSummary {
                 titles: titles_of(&row.titles),
                 code: row.code,
@@ -665,24 +447,7 @@ impl LearningService {
         })
     }
 
-    async fn outcome_exists<C: ConnectionTrait>(
-        conn: &C,
-        framework: &str,
-        subject: &str,
-        level: &str,
-        outcome: Option<&str>,
-    ) -> Result<bool, ServiceError> {
-        let mut query = label::Entity::find()
-            .filter(label::Column::FrameworkCode.eq(framework))
-            .filter(label::Column::SubjectCode.eq(subject))
-            .filter(label::Column::LevelCode.eq(level));
-        if let Some(outcome) = outcome {
-            query = query.filter(label::Column::OutcomeCode.eq(outcome));
-        }
-        Ok(query.one(conn).await?.is_some())
-    }
-
-    async fn align_outcomes(
+    pub(crate) async fn align_outcomes(
         &self,
         principal: &Principal,
         request: AlignOutcomesRequest,
@@ -702,14 +467,15 @@ impl LearningService {
                 let field = format!("alignments[{i}].{side}");
                 match r {
                     Some(r)
-                        if Self::outcome_exists(
-                            &self.db,
-                            &r.framework_code,
-                            &r.subject_code,
-                            &r.level_code,
-                            Some(&r.outcome_code),
-                        )
-                        .await? =>
+                        if self
+                            .store
+                            .outcome_exists(
+                                &r.framework_code,
+                                &r.subject_code,
+                                &r.level_code,
+                                Some(&r.outcome_code),
+                            )
+                            .await? =>
                     {
                         keys.push(outcome_key(
                             &r.framework_code,
@@ -729,40 +495,16 @@ impl LearningService {
             }
         }
         v.finish()?;
-        let txn = self.db.begin().await?;
-        audit::append(
-            &txn,
-            &[Self::entry(principal, "align", rpc!("AlignOutcomes"), "")],
-        )
-        .await?;
-        let mut added = 0;
-        for (from, to) in pairs {
-            for (a, b) in [(&from, &to), (&to, &from)] {
-                let exists = alignment::Entity::find_by_id((a.clone(), b.clone()))
-                    .one(&txn)
-                    .await?
-                    .is_some();
-                if exists {
-                    continue;
-                }
-                alignment::Entity::insert(alignment::ActiveModel {
-                    from_outcome: Set(a.clone()),
-                    to_outcome: Set(b.clone()),
-                })
-                .exec_without_returning(&txn)
-                .await?;
-                if a == &from {
-                    added += 1;
-                }
-            }
-        }
-        txn.commit().await?;
+        let added = self
+            .store
+            .align(entry(principal, "align", rpc!("AlignOutcomes"), ""), pairs)
+            .await?;
         Ok(AlignOutcomesResponse { added })
     }
 
     // --- enrolments ----------------------------------------------------------------------------
 
-    async fn enrol(
+    pub(crate) async fn enrol(
         &self,
         principal: &Principal,
         request: EnrolLearnerRequest,
@@ -785,8 +527,9 @@ impl LearningService {
         );
         v.finish()?;
         if !request.framework_code.is_empty()
-            && framework::Entity::find_by_id(request.framework_code.clone())
-                .one(&self.db)
+            && self
+                .store
+                .framework(&request.framework_code)
                 .await?
                 .is_none()
         {
@@ -798,7 +541,9 @@ impl LearningService {
         // A school enrols only a child it already reaches (identity's word: its educator registered the
         // child, or the case's owner placed the child with it). Anything else answers as a missing child
         // does, so the answer tells nothing of children out of reach.
-        let learner = Self::learner(&self.db, &request.child_id)
+        let learner = self
+            .store
+            .learner(&request.child_id)
             .await?
             .filter(|learner| learner.affiliations.contains(&principal.agency))
             .ok_or(ServiceError::NotFound("child"))?;
@@ -806,24 +551,6 @@ impl LearningService {
             return Err(ServiceError::NotFound("child"));
         }
         let rpc = rpc!("EnrolLearner");
-        let hash = body_hash(&request);
-        let txn = self.db.begin().await?;
-        audit::append(
-            &txn,
-            &[Self::entry(principal, "create", rpc, &request.child_id)],
-        )
-        .await?;
-        if let Replay::Same(ids) =
-            Self::replay(&txn, principal, &request.request_id, rpc, &hash).await?
-        {
-            txn.rollback().await?;
-            let id = ids.first().cloned().unwrap_or_default();
-            let row = enrolment::Entity::find_by_id(id)
-                .one(&self.db)
-                .await?
-                .ok_or(ServiceError::NotFound("enrolment"))?;
-            return Ok(enrolment_view(&row));
-        }
         let now = now_micros();
         let row = enrolment::Model {
             id: uuid::Uuid::now_v7().to_string(),
@@ -843,26 +570,20 @@ impl LearningService {
             updated_at_us: now,
             updated_by: principal.sub.clone(),
         };
-        enrolment::Entity::insert(enrolment::ActiveModel::from(row.clone()))
-            .exec_without_returning(&txn)
-            .await?;
-        let (event_id, event) =
-            events::learner_enrolled(&row.child_id, &row.organisation, &row.id, now);
-        outbox::append(&txn, LEARNING_STREAM, &event_id, event).await?;
-        Self::remember(
-            &txn,
+        let key = RequestKey {
             principal,
-            &request.request_id,
+            request_id: &request.request_id,
             rpc,
-            hash,
-            std::slice::from_ref(&row.id),
-        )
-        .await?;
-        txn.commit().await?;
+            body_hash: body_hash(&request),
+        };
+        let row = self
+            .store
+            .enrol(entry(principal, "create", rpc, &request.child_id), key, row)
+            .await?;
         Ok(enrolment_view(&row))
     }
 
-    async fn update_enrolment(
+    pub(crate) async fn update_enrolment(
         &self,
         principal: &Principal,
         request: UpdateEnrolmentRequest,
@@ -915,11 +636,14 @@ impl LearningService {
                 "must not exceed sessions_held",
             ));
         }
-        let current = enrolment::Entity::find_by_id(request.id.clone())
-            .one(&self.db)
+        let current = self
+            .store
+            .enrolment(&request.id)
             .await?
             .ok_or(ServiceError::NotFound("enrolment"))?;
-        let learner = Self::learner(&self.db, &current.child_id)
+        let learner = self
+            .store
+            .learner(&current.child_id)
             .await?
             .ok_or(ServiceError::NotFound("enrolment"))?;
         if !self.may_write_education(principal, &learner) {
@@ -931,66 +655,42 @@ impl LearningService {
             ));
         }
         let now = now_micros();
-        let txn = self.db.begin().await?;
-        audit::append(
-            &txn,
-            &[Self::entry(
-                principal,
-                "update",
-                rpc!("UpdateEnrolment"),
-                &current.child_id,
-            )],
-        )
-        .await?;
-        let mut update = enrolment::Entity::update_many()
-            .col_expr(
-                enrolment::Column::Version,
-                Expr::value(request.expected_version + 1),
-            )
-            .col_expr(enrolment::Column::UpdatedAtUs, Expr::value(now))
-            .col_expr(
-                enrolment::Column::UpdatedBy,
-                Expr::value(principal.sub.clone()),
-            )
-            .filter(enrolment::Column::Id.eq(request.id.as_str()))
-            .filter(enrolment::Column::Version.eq(request.expected_version));
-        if set_status {
-            update = update.col_expr(enrolment::Column::Status, Expr::value(source.status));
-        }
-        if set_attendance {
-            let as_of = attendance.as_of.as_ref().map(micros_of).unwrap_or(now);
-            update = update
-                .col_expr(
-                    enrolment::Column::SessionsHeld,
-                    Expr::value(i64::from(attendance.sessions_held)),
+        let changes = EnrolmentChanges {
+            status: set_status.then_some(source.status),
+            attendance: set_attendance.then(|| {
+                (
+                    i64::from(attendance.sessions_held),
+                    i64::from(attendance.sessions_attended),
+                    attendance.as_of.as_ref().map(micros_of).unwrap_or(now),
                 )
-                .col_expr(
-                    enrolment::Column::SessionsAttended,
-                    Expr::value(i64::from(attendance.sessions_attended)),
-                )
-                .col_expr(enrolment::Column::AttendanceAsOfUs, Expr::value(as_of));
-        }
-        if update.exec(&txn).await?.rows_affected == 0 {
-            txn.rollback().await?;
-            let version = enrolment::Entity::find_by_id(request.id.clone())
-                .one(&self.db)
-                .await?
-                .map(|r| r.version)
-                .unwrap_or_default();
-            return Err(ServiceError::FailedPrecondition(format!(
+            }),
+            updated_by: principal.sub.clone(),
+            now,
+        };
+        let updated = self
+            .store
+            .update_enrolment(
+                entry(
+                    principal,
+                    "update",
+                    rpc!("UpdateEnrolment"),
+                    &current.child_id,
+                ),
+                &request.id,
+                request.expected_version,
+                changes,
+            )
+            .await?;
+        match updated {
+            EnrolmentUpdate::Updated(row) => Ok(enrolment_view(&row)),
+            EnrolmentUpdate::Stale(version) => Err(ServiceError::FailedPrecondition(format!(
                 "expected_version {} does not match the current version {version}",
                 request.expected_version
-            )));
+            ))),
         }
-        txn.commit().await?;
-        let row = enrolment::Entity::find_by_id(request.id)
-            .one(&self.db)
-            .await?
-            .ok_or(ServiceError::NotFound("enrolment"))?;
-        Ok(enrolment_view(&row))
     }
 
-    async fn list_enrolments(
+    pub(crate) async fn list_enrolments(
         &self,
         principal: &Principal,
         request: ListEnrolmentsRequest,
@@ -998,16 +698,14 @@ impl LearningService {
         let learner = self.readable_learner(principal, &request.child_id).await?;
         let page = request.page.unwrap_or_default();
         let size = paging::page_size(&page)?;
-        let mut query = enrolment::Entity::find()
-            .filter(enrolment::Column::ChildId.eq(learner.child.child_id.as_str()))
-            .order_by_asc(enrolment::Column::Id);
-        if let Some(after) = paging::decode_cursor(&page.page_token)? {
-            query = query.filter(enrolment::Column::Id.gt(after));
-        }
-        let mut rows = query.limit(u64::from(size) + 1).all(&self.db).await?;
+        let after = paging::decode_cursor(&page.page_token)?;
+        let mut rows = self
+            .store
+            .enrolments_page(&learner.child.child_id, after, u64::from(size) + 1)
+            .await?;
         let next_page_token = paging::finish_page(&mut rows, size, |r| r.id.as_str());
         self.audit
-            .record(vec![Self::entry(
+            .record(vec![entry(
                 principal,
                 "list",
                 rpc!("ListEnrolments"),
@@ -1032,40 +730,21 @@ impl LearningService {
         if record.framework_code.is_empty() {
             return Ok(());
         }
-        let level = outcome_key(
-            &record.framework_code,
-            &record.subject_code,
-            &record.level_code,
-            "",
-        );
-        let seen = self.known_outcomes.get(&level);
-        let known = match seen {
-            Some(known) if record.outcome_codes.iter().all(|c| known.contains(c)) => known,
-            _ => {
-                // Every outcome of the level, in one query: none means the level is unknown.
-                let known: HashSet<String> = label::Entity::find()
-                    .select_only()
-                    .column(label::Column::OutcomeCode)
-                    .distinct()
-                    .filter(label::Column::FrameworkCode.eq(record.framework_code.as_str()))
-                    .filter(label::Column::SubjectCode.eq(record.subject_code.as_str()))
-                    .filter(label::Column::LevelCode.eq(record.level_code.as_str()))
-                    .into_tuple::<String>()
-                    .all(&self.db)
-                    .await?
-                    .into_iter()
-                    .collect();
-                if known.is_empty() {
-                    return Err(ServiceError::invalid(
-                        format!("{prefix}level_code"),
-                        "is not a level of that subject in a known framework",
-                    ));
-                }
-                let known = Arc::new(known);
-                self.known_outcomes.remember(level, Arc::clone(&known));
-                known
-            }
-        };
+        let known = self
+            .store
+            .known_outcomes(
+                &record.framework_code,
+                &record.subject_code,
+                &record.level_code,
+                &record.outcome_codes,
+            )
+            .await?;
+        if known.is_empty() {
+            return Err(ServiceError::invalid(
+                format!("{prefix}level_code"),
+                "is not a level of that subject in a known framework",
+            ));
+        }
         if let Some(i) = record.outcome_codes.iter().position(|c| !known.contains(c)) {
             return Err(ServiceError::invalid(
                 format!("{prefix}outcome_codes[{i}]"),
@@ -1075,49 +754,7 @@ impl LearningService {
         Ok(())
     }
 
-    /// The stored form of a new record: the caller's content with every server-set field set here.
-    fn new_record(
-        principal: &Principal,
-        mut body: LearningRecord,
-        replaces: &str,
-        now: i64,
-    ) -> record::Model {
-        let id = uuid::Uuid::now_v7().to_string();
-        body.id = id.clone();
-        body.organisation = principal.agency.clone();
-        body.recorded_by = principal.sub.clone();
-        if body.recorder_role.is_empty() {
-            body.recorder_role = if principal.has_role(Role::Lms) {
-                "lms"
-            } else {
-                "educator"
-            }
-            .into();
-        }
-        body.recorded_at = Some(timestamp(now));
-        body.replaces = replaces.to_owned();
-        body.voided = false;
-        body.void_reason.clear();
-        body.voided_at = None;
-        body.voided_by.clear();
-        if body.occurred_at.is_none() {
-            body.occurred_at = Some(timestamp(now));
-        }
-        body.outcome_codes.sort();
-        body.outcome_codes.dedup();
-        record::Model {
-            id,
-            child_id: body.child_id.clone(),
-            organisation: principal.agency.clone(),
-            body: body.encode_to_vec(),
-            voided: false,
-            void_reason: None,
-            voided_at_us: None,
-            voided_by: None,
-        }
-    }
-
-    async fn record_learning(
+    pub(crate) async fn record_learning(
         &self,
         principal: &Arc<Principal>,
         request: RecordLearningRequest,
@@ -1133,28 +770,29 @@ impl LearningService {
         body.provenance = None;
         body.recorder_role.clear();
         validate::record("record.", &body)?;
-        let learner = Self::learner(&self.db, &body.child_id)
+        let learner = self
+            .store
+            .learner(&body.child_id)
             .await?
             .ok_or(ServiceError::NotFound("learner"))?;
-        if !self
-            .may_write_records(&self.db, principal, &learner)
-            .await?
-        {
+        if !self.may_write_records(principal, &learner).await? {
             return Err(ServiceError::NotFound("learner"));
         }
         self.check_curriculum("record.", &body).await?;
         let hash = body_hash(&request);
-        self.records
-            .write(NewRecord {
+        let audit = entry(principal, "create", rpc!("RecordLearning"), &body.child_id);
+        self.store
+            .record(NewRecord {
                 principal: Arc::clone(principal),
                 request_id: request.request_id,
                 body_hash: hash,
                 body,
+                audit,
             })
             .await
     }
 
-    async fn correct_record(
+    pub(crate) async fn correct_record(
         &self,
         principal: &Arc<Principal>,
         request: CorrectLearningRecordRequest,
@@ -1165,17 +803,17 @@ impl LearningService {
         validate::request_id(&request.request_id)?;
         validate::id("record_id", &request.record_id)?;
         validate::reason("reason", &request.reason, 3)?;
-        let current = record::Entity::find_by_id(request.record_id.clone())
-            .one(&self.db)
+        let current = self
+            .store
+            .learning_record(&request.record_id)
             .await?
             .ok_or(ServiceError::NotFound("learning record"))?;
-        let learner = Self::learner(&self.db, &current.child_id)
+        let learner = self
+            .store
+            .learner(&current.child_id)
             .await?
             .ok_or(ServiceError::NotFound("learning record"))?;
-        if !self
-            .may_write_records(&self.db, principal, &learner)
-            .await?
-        {
+        if !self.may_write_records(principal, &learner).await? {
             return Err(ServiceError::NotFound("learning record"));
         }
         if current.organisation != principal.agency {
@@ -1212,32 +850,26 @@ impl LearningService {
             None => None,
         };
         let hash = body_hash(&request);
-        self.corrections
-            .write(Correction {
+        let audit = entry(
+            principal,
+            "correct",
+            rpc!("CorrectLearningRecord"),
+            &current.child_id,
+        );
+        self.store
+            .correct(Correction {
                 principal: Arc::clone(principal),
                 request_id: request.request_id,
                 body_hash: hash,
                 current,
                 reason: request.reason.trim().to_owned(),
                 replacement,
+                audit,
             })
             .await
     }
 
-    async fn records_of(
-        &self,
-        child_id: &str,
-        limit: u64,
-    ) -> Result<Vec<record::Model>, ServiceError> {
-        Ok(record::Entity::find()
-            .filter(record::Column::ChildId.eq(child_id))
-            .order_by_asc(record::Column::Id)
-            .limit(limit)
-            .all(&self.db)
-            .await?)
-    }
-
-    async fn list_records(
+    pub(crate) async fn list_records(
         &self,
         principal: &Principal,
         request: ListLearningRecordsRequest,
@@ -1245,20 +877,18 @@ impl LearningService {
         let learner = self.readable_learner(principal, &request.child_id).await?;
         let page = request.page.unwrap_or_default();
         let size = paging::page_size(&page)?;
-        let mut query = record::Entity::find()
-            .filter(record::Column::ChildId.eq(learner.child.child_id.as_str()))
-            .order_by_asc(record::Column::Id);
-        if let Some(after) = paging::decode_cursor(&page.page_token)? {
-            query = query.filter(record::Column::Id.gt(after));
-        }
-        let mut rows = query.limit(u64::from(size) + 1).all(&self.db).await?;
+        let after = paging::decode_cursor(&page.page_token)?;
+        let mut rows = self
+            .store
+            .records_page(&learner.child.child_id, after, u64::from(size) + 1)
+            .await?;
         let next_page_token = paging::finish_page(&mut rows, size, |r| r.id.as_str());
         let records = rows
             .iter()
             .map(record_view)
             .collect::<Result<Vec<_>, _>>()?;
         self.audit
-            .record(vec![Self::entry(
+            .record(vec![entry(
                 principal,
                 "list",
                 rpc!("ListLearningRecords"),
@@ -1271,13 +901,16 @@ impl LearningService {
         })
     }
 
-    async fn progress(
+    pub(crate) async fn progress(
         &self,
         principal: &Principal,
         request: GetProgressRequest,
     ) -> Result<Progress, ServiceError> {
         let learner = self.readable_learner(principal, &request.child_id).await?;
-        let rows = self.records_of(&learner.child.child_id, 100_000).await?;
+        let rows = self
+            .store
+            .records_of(&learner.child.child_id, 100_000)
+            .await?;
         let mut by_level: BTreeMap<(String, String, String), LevelTally> = BTreeMap::new();
         for row in rows.iter().filter(|r| !r.voided) {
             let r = record_view(row)?;
@@ -1325,22 +958,16 @@ impl LearningService {
         for ((framework, subject, level), (mut p, outcomes, _)) in by_level {
             p.outcomes_achieved = outcomes.len() as u32;
             if !framework.is_empty() {
-                p.outcomes_total = label::Entity::find()
-                    .select_only()
-                    .column(label::Column::OutcomeCode)
-                    .distinct()
-                    .filter(label::Column::FrameworkCode.eq(framework.as_str()))
-                    .filter(label::Column::SubjectCode.eq(subject.as_str()))
-                    .filter(label::Column::LevelCode.eq(level.as_str()))
-                    .into_tuple::<String>()
-                    .all(&self.db)
+                p.outcomes_total = self
+                    .store
+                    .outcomes_of_level(&framework, &subject, &level)
                     .await?
                     .len() as u32;
             }
             subjects.push(p);
         }
         self.audit
-            .record(vec![Self::entry(
+            .record(vec![entry(
                 principal,
                 "read",
                 rpc!("GetProgress"),
@@ -1364,10 +991,7 @@ impl LearningService {
         if frameworks.is_empty() {
             return Ok(labels);
         }
-        let rows = label::Entity::find()
-            .filter(label::Column::FrameworkCode.is_in(frameworks.iter().map(String::as_str)))
-            .all(&self.db)
-            .await?;
+        let rows = self.store.labels_of_frameworks(frameworks).await?;
         for l in rows {
             let key = outcome_key(
                 &l.framework_code,
@@ -1382,7 +1006,7 @@ impl LearningService {
         Ok(labels)
     }
 
-    async fn issue_passport(
+    pub(crate) async fn issue_passport(
         &self,
         principal: &Principal,
         request: IssuePassportRequest,
@@ -1393,13 +1017,16 @@ impl LearningService {
         if request.valid_days > 3650 {
             return Err(ServiceError::invalid("valid_days", "must be at most 3650"));
         }
-        let learner = Self::learner(&self.db, &request.child_id)
+        let learner = self
+            .store
+            .learner(&request.child_id)
             .await?
             .ok_or(ServiceError::NotFound("learner"))?;
         if !self.may_write_education(principal, &learner) {
             return Err(ServiceError::NotFound("learner"));
         }
         let rows = self
+            .store
             .records_of(&request.child_id, MAX_PASSPORT_RECORDS)
             .await?;
         let records = rows
@@ -1474,31 +1101,22 @@ impl LearningService {
             .issuer
             .issue(&content)
             .map_err(|e| ServiceError::Internal(format!("passport signing: {e}")))?;
-        let txn = self.db.begin().await?;
-        audit::append(
-            &txn,
-            &[Self::entry(
-                principal,
-                "issue",
-                rpc!("IssuePassport"),
-                &request.child_id,
-            )],
-        )
-        .await?;
-        passport::Entity::insert(passport::ActiveModel {
-            credential_id: Set(issued.credential_id.clone()),
-            child_id: Set(Some(request.child_id.clone())),
-            organisation: Set(principal.agency.clone()),
-            issued_by: Set(principal.sub.clone()),
-            issued_at_us: Set(now),
-            status_list_id: Set(STATUS_LIST_ID.into()),
-            revoked_at_us: Set(None),
-            revoked_by: Set(None),
-            revoke_reason: Set(None),
-        })
-        .exec_without_returning(&txn)
-        .await?;
-        txn.commit().await?;
+        self.store
+            .record_issued(
+                entry(principal, "issue", rpc!("IssuePassport"), &request.child_id),
+                passport::Model {
+                    credential_id: issued.credential_id.clone(),
+                    child_id: Some(request.child_id.clone()),
+                    organisation: principal.agency.clone(),
+                    issued_by: principal.sub.clone(),
+                    issued_at_us: now,
+                    status_list_id: STATUS_LIST_ID.into(),
+                    revoked_at_us: None,
+                    revoked_by: None,
+                    revoke_reason: None,
+                },
+            )
+            .await?;
         Ok(haven_proto::learning::Passport {
             credential_id: issued.credential_id,
             jwt: issued.jwt,
@@ -1511,22 +1129,12 @@ impl LearningService {
         })
     }
 
-    async fn verify_passport(
+    pub(crate) async fn verify_passport(
         &self,
         principal: &Principal,
         request: VerifyPassportRequest,
     ) -> Result<PassportVerification, ServiceError> {
-        self.may_read_curricula(principal)?;
-        if principal.has_role(Role::Lms)
-            && !self
-                .policy
-                .ever_readable(principal)
-                .contains(DataClass::Education)
-        {
-            return Err(ServiceError::PermissionDenied(
-                "your role may not verify passports".into(),
-            ));
-        }
+        self.may_verify_passports(principal)?;
         if request.jwt.len() > 4 * 1024 * 1024 {
             return Err(ServiceError::invalid("jwt", "must be at most 4 MiB"));
         }
@@ -1571,9 +1179,7 @@ impl LearningService {
         if !self.issuer.issued_here(&verified.issuer) {
             return Ok((false, false));
         }
-        let row = passport::Entity::find_by_id(verified.credential_id.clone())
-            .one(&self.db)
-            .await?;
+        let row = self.store.passport(&verified.credential_id).await?;
         Ok((true, row.is_some_and(|r| r.revoked_at_us.is_some())))
     }
 
@@ -1590,10 +1196,16 @@ impl LearningService {
         if framework.is_empty() {
             return Ok(None);
         }
-        let mut all_local = Self::outcome_exists(&self.db, framework, subject, level, None).await?;
+        let mut all_local = self
+            .store
+            .outcome_exists(framework, subject, level, None)
+            .await?;
         for o in outcomes {
             all_local = all_local
-                && Self::outcome_exists(&self.db, framework, subject, level, Some(o)).await?;
+                && self
+                    .store
+                    .outcome_exists(framework, subject, level, Some(o))
+                    .await?;
         }
         if all_local {
             return Ok(Some((
@@ -1611,10 +1223,7 @@ impl LearningService {
         let mut local_outcomes = Vec::with_capacity(outcomes.len());
         for o in outcomes {
             let from = outcome_key(framework, subject, level, o);
-            let targets = alignment::Entity::find()
-                .filter(alignment::Column::FromOutcome.eq(from.as_str()))
-                .all(&self.db)
-                .await?;
+            let targets = self.store.alignments_from(&from).await?;
             let target = targets
                 .iter()
                 .filter_map(|t| outcome_ref(&t.to_outcome))
@@ -1636,7 +1245,7 @@ impl LearningService {
         Ok(placed.map(|(f, s, l)| (f, s, l, local_outcomes)))
     }
 
-    async fn import_passport(
+    pub(crate) async fn import_passport(
         &self,
         principal: &Principal,
         request: ImportPassportRequest,
@@ -1644,7 +1253,9 @@ impl LearningService {
         self.may_ever_write(principal)?;
         validate::request_id(&request.request_id)?;
         validate::id("child_id", &request.child_id)?;
-        let learner = Self::learner(&self.db, &request.child_id)
+        let learner = self
+            .store
+            .learner(&request.child_id)
             .await?
             .ok_or(ServiceError::NotFound("learner"))?;
         if !self.may_write_education(principal, &learner) {
@@ -1660,6 +1271,7 @@ impl LearningService {
             ));
         }
         let already = self
+            .store
             .records_of(&request.child_id, 100_000)
             .await?
             .iter()
@@ -1746,60 +1358,52 @@ impl LearningService {
                 }),
                 ..Default::default()
             };
-            rows.push(Self::new_record(principal, body, "", now));
+            rows.push(new_record(principal, body, "", now));
         }
         let rpc = rpc!("ImportPassport");
-        let hash = body_hash(&request);
-        // Checked after the replay lookup below would answer a retry; a second import under a new key
-        // would only duplicate the records.
-        let txn = self.db.begin().await?;
-        audit::append(
-            &txn,
-            &[Self::entry(principal, "import", rpc, &request.child_id)],
-        )
-        .await?;
-        if let Replay::Same(ids) =
-            Self::replay(&txn, principal, &request.request_id, rpc, &hash).await?
-        {
-            txn.rollback().await?;
-            let stored = record::Entity::find()
-                .filter(record::Column::Id.is_in(ids))
-                .order_by_asc(record::Column::Id)
-                .all(&self.db)
-                .await?;
-            let records = stored
-                .iter()
-                .map(record_view)
-                .collect::<Result<Vec<_>, _>>()?;
-            let aligned = records
-                .iter()
-                .filter(|r| r.provenance.as_ref().is_some_and(|p| p.aligned))
-                .count() as u32;
-            return Ok(ImportPassportResponse {
-                unaligned: records.len() as u32 - aligned,
-                aligned,
-                records,
-                issuer: verified.issuer,
-                credential_id: verified.credential_id,
-            });
+        let key = RequestKey {
+            principal,
+            request_id: &request.request_id,
+            rpc,
+            body_hash: body_hash(&request),
+        };
+        // The store checks `already` after the replay lookup, which answers a retry; a second import
+        // under a new key would only duplicate the records.
+        let imported = self
+            .store
+            .import_records(
+                entry(principal, "import", rpc, &request.child_id),
+                key,
+                &rows,
+                already,
+                now,
+            )
+            .await?;
+        match imported {
+            Imported::Written => {}
+            Imported::Replayed(stored) => {
+                let records = stored
+                    .iter()
+                    .map(record_view)
+                    .collect::<Result<Vec<_>, _>>()?;
+                let aligned = records
+                    .iter()
+                    .filter(|r| r.provenance.as_ref().is_some_and(|p| p.aligned))
+                    .count() as u32;
+                return Ok(ImportPassportResponse {
+                    unaligned: records.len() as u32 - aligned,
+                    aligned,
+                    records,
+                    issuer: verified.issuer,
+                    credential_id: verified.credential_id,
+                });
+            }
+            Imported::Duplicate => {
+                return Err(ServiceError::FailedPrecondition(
+                    "this passport was already imported for this learner".into(),
+                ));
+            }
         }
-        if already {
-            txn.rollback().await?;
-            return Err(ServiceError::FailedPrecondition(
-                "this passport was already imported for this learner".into(),
-            ));
-        }
-        let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
-        for row in &rows {
-            record::Entity::insert(record::ActiveModel::from(row.clone()))
-                .exec_without_returning(&txn)
-                .await?;
-            let (event_id, event) =
-                events::learning_recorded(&row.id, &row.child_id, &row.organisation, "", now);
-            outbox::append(&txn, LEARNING_STREAM, &event_id, event).await?;
-        }
-        Self::remember(&txn, principal, &request.request_id, rpc, hash, &ids).await?;
-        txn.commit().await?;
         Ok(ImportPassportResponse {
             records: rows
                 .iter()
@@ -1812,15 +1416,16 @@ impl LearningService {
         })
     }
 
-    async fn revoke_passport(
+    pub(crate) async fn revoke_passport(
         &self,
         principal: &Principal,
         request: RevokePassportRequest,
     ) -> Result<RevokePassportResponse, ServiceError> {
         self.may_ever_write(principal)?;
         validate::reason("reason", &request.reason, 3)?;
-        let row = passport::Entity::find_by_id(request.credential_id.clone())
-            .one(&self.db)
+        let row = self
+            .store
+            .passport(&request.credential_id)
             .await?
             .filter(|p| p.organisation == principal.agency)
             .ok_or(ServiceError::NotFound("passport"))?;
@@ -1830,33 +1435,16 @@ impl LearningService {
             });
         }
         let now = now_micros();
-        let txn = self.db.begin().await?;
         let record_id = row.child_id.clone().unwrap_or_default();
-        audit::append(
-            &txn,
-            &[Self::entry(
-                principal,
-                "revoke",
-                rpc!("RevokePassport"),
-                &record_id,
-            )],
-        )
-        .await?;
-        passport::Entity::update_many()
-            .col_expr(passport::Column::RevokedAtUs, Expr::value(now))
-            .col_expr(
-                passport::Column::RevokedBy,
-                Expr::value(principal.sub.clone()),
+        self.store
+            .revoke_passport(
+                entry(principal, "revoke", rpc!("RevokePassport"), &record_id),
+                &row.credential_id,
+                principal.sub.clone(),
+                request.reason.trim().to_owned(),
+                now,
             )
-            .col_expr(
-                passport::Column::RevokeReason,
-                Expr::value(request.reason.trim().to_owned()),
-            )
-            .filter(passport::Column::CredentialId.eq(row.credential_id.as_str()))
-            .filter(passport::Column::RevokedAtUs.is_null())
-            .exec(&txn)
             .await?;
-        txn.commit().await?;
         Ok(RevokePassportResponse {
             revoked_at: Some(timestamp(now)),
         })
@@ -1867,15 +1455,7 @@ impl LearningService {
         if list_id != STATUS_LIST_ID {
             return Err(ServiceError::NotFound("status list"));
         }
-        let revoked: Vec<String> = passport::Entity::find()
-            .select_only()
-            .column(passport::Column::CredentialId)
-            .filter(passport::Column::StatusListId.eq(list_id))
-            .filter(passport::Column::RevokedAtUs.is_not_null())
-            .order_by_asc(passport::Column::CredentialId)
-            .into_tuple::<String>()
-            .all(&self.db)
-            .await?;
+        let revoked = self.store.revoked_credentials(list_id).await?;
         let jwt = self
             .issuer
             .status_list_credential(list_id, &revoked, now_micros() / 1_000_000)
@@ -1888,409 +1468,35 @@ impl LearningService {
     }
 }
 
-// --- group-committed writes ---------------------------------------------------------------------
-
-/// A RecordLearning request that passed authorization and validation, waiting for its batch.
-struct NewRecord {
-    principal: Arc<Principal>,
-    request_id: String,
-    body_hash: String,
-    /// The caller's record, validated; the server-set fields are filled in when it is written.
-    body: LearningRecord,
-}
-
-/// RecordLearning's part of a batch: the idempotency check, the record, its outbox event and its key.
-#[derive(Debug)]
-struct RecordWrites;
-
-fn idempotency_key(principal: &Principal, request_id: &str) -> String {
-    format!("{}\n{request_id}", principal.sub)
-}
-
-fn result_ids(row: &idempotency::Model) -> Vec<String> {
-    row.result_ids
-        .split(',')
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect()
-}
-
-fn key_reused() -> ServiceError {
-    ServiceError::AlreadyExists("request_id was already used for a different request".into())
-}
-
-/// Inserts rows a few hundred at a time, so no statement exceeds a backend's limit on bound parameters.
-async fn insert_in_chunks<A>(txn: &DatabaseTransaction, rows: Vec<A>) -> Result<(), DbErr>
-where
-    A: ActiveModelTrait + Send,
-{
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        let chunk: Vec<A> = rows.by_ref().take(500).collect();
-        <A::Entity as EntityTrait>::insert_many(chunk)
-            .exec_without_returning(txn)
-            .await?;
-    }
-    Ok(())
-}
-
-impl RecordWrites {
-    /// The stored record, its outbox event and its idempotency key, with the answer and audit entry.
-    fn prepare(
-        request: &NewRecord,
-        now: i64,
-    ) -> Result<(PreparedRecord, Written<LearningRecord>), ServiceError> {
-        let row = LearningService::new_record(&request.principal, request.body.clone(), "", now);
-        let response = record_view(&row)?;
-        let (event_id, event) =
-            events::learning_recorded(&row.id, &row.child_id, &row.organisation, "", now);
-        let audit = vec![LearningService::entry(
-            &request.principal,
-            "create",
-            rpc!("RecordLearning"),
-            &row.child_id,
-        )];
-        let key = idempotency::Model {
-            principal: request.principal.sub.clone(),
-            request_id: request.request_id.clone(),
-            rpc: rpc!("RecordLearning").to_owned(),
-            body_hash: request.body_hash.clone(),
-            result_ids: row.id.clone(),
-            created_at_us: now,
-        };
-        let event = haven_platform::outbox::OutboxRow {
-            event_id,
-            stream: LEARNING_STREAM.to_owned(),
-            payload: event,
-            created_at_us: now,
-            sent_at_us: None,
-        };
-        Ok((
-            PreparedRecord { row, event, key },
-            Written { response, audit },
-        ))
-    }
-}
-
-struct PreparedRecord {
-    row: record::Model,
-    event: haven_platform::outbox::OutboxRow,
-    key: idempotency::Model,
-}
-
-#[async_trait::async_trait]
-impl BatchedWrite for RecordWrites {
-    type Request = NewRecord;
-    type Response = LearningRecord;
-
-    const WRITES_IN_BULK: bool = true;
-
-    fn key(&self, request: &NewRecord) -> Option<String> {
-        Some(idempotency_key(&request.principal, &request.request_id))
-    }
-
-    async fn write_one(
-        &self,
-        txn: &DatabaseTransaction,
-        request: &NewRecord,
-    ) -> group_commit::Outcome<LearningRecord> {
-        let rpc = rpc!("RecordLearning");
-        if let Replay::Same(ids) = LearningService::replay(
-            txn,
-            &request.principal,
-            &request.request_id,
-            rpc,
-            &request.body_hash,
-        )
-        .await?
-        {
-            let row = record::Entity::find_by_id(ids.first().cloned().unwrap_or_default())
-                .one(txn)
-                .await?
-                .ok_or(ServiceError::NotFound("learning record"))?;
-            return Ok(Written {
-                response: record_view(&row)?,
-                audit: Vec::new(),
-            });
-        }
-        let (prepared, written) = Self::prepare(request, now_micros())?;
-        record::Entity::insert(prepared.row.into_active_model())
-            .exec_without_returning(txn)
-            .await?;
-        haven_platform::outbox::OutboxEntity::insert(prepared.event.into_active_model())
-            .exec_without_returning(txn)
-            .await?;
-        idempotency::Entity::insert(prepared.key.into_active_model())
-            .exec_without_returning(txn)
-            .await?;
-        Ok(written)
-    }
-
-    /// The whole batch in a handful of statements. The keys are claimed first, with one insert that
-    /// skips keys already used (it goes through the primary key, whatever the planner thinks of the
-    /// table); only the requests whose key was taken read the earlier use, to replay or refuse. Then
-    /// one multi-row insert each for the new records and their events.
-    async fn write_all(
-        &self,
-        txn: &DatabaseTransaction,
-        requests: &[&NewRecord],
-    ) -> Result<Vec<group_commit::Outcome<LearningRecord>>, DbErr> {
-        let rpc = rpc!("RecordLearning");
-        let now = now_micros();
-        let mut prepared = Vec::with_capacity(requests.len());
-        let mut keys = Vec::with_capacity(requests.len());
-        for request in requests {
-            let candidate = Self::prepare(request, now);
-            if let Ok((record, _)) = &candidate {
-                keys.push(record.key.clone().into_active_model());
-            }
-            prepared.push(candidate);
-        }
-        let claimed = claim_keys(txn, keys).await?;
-        let is_claimed = |request: &NewRecord| {
-            claimed.contains(&(request.principal.sub.clone(), request.request_id.clone()))
-        };
-        let taken: Vec<&NewRecord> = requests
+/// The audit entry of one call about one record (a child, a framework, or none).
+fn entry(
+    principal: &Principal,
+    action: &'static str,
+    rpc: &'static str,
+    record_id: &str,
+) -> AuditEntry {
+    AuditEntry {
+        actor: principal.sub.clone(),
+        roles: principal
+            .roles
             .iter()
-            .zip(&prepared)
-            .filter(|(request, candidate)| candidate.is_ok() && !is_claimed(request))
-            .map(|(request, _)| *request)
-            .collect();
-        let earlier = earlier_uses(txn, &taken).await?;
-        let replayed_ids: Vec<String> = earlier
-            .values()
-            .filter(|row| row.rpc == rpc)
-            .filter_map(|row| result_ids(row).into_iter().next())
-            .collect();
-        let replayed: HashMap<String, record::Model> = if replayed_ids.is_empty() {
-            HashMap::new()
-        } else {
-            record::Entity::find()
-                .filter(record::Column::Id.is_in(replayed_ids))
-                .all(txn)
-                .await?
-                .into_iter()
-                .map(|row| (row.id.clone(), row))
-                .collect()
-        };
-        let mut outcomes = Vec::with_capacity(requests.len());
-        let (mut rows, mut events) = (Vec::new(), Vec::new());
-        for (request, candidate) in requests.iter().zip(prepared) {
-            let (record, written) = match candidate {
-                Ok(candidate) => candidate,
-                Err(error) => {
-                    outcomes.push(Err(error));
-                    continue;
-                }
-            };
-            if is_claimed(request) {
-                rows.push(record.row.into_active_model());
-                events.push(record.event.into_active_model());
-                outcomes.push(Ok(written));
-                continue;
-            }
-            let earlier = earlier.get(&(request.principal.sub.clone(), request.request_id.clone()));
-            outcomes.push(match earlier {
-                Some(row) if row.rpc == rpc && row.body_hash == request.body_hash => {
-                    let first = result_ids(row).into_iter().next().unwrap_or_default();
-                    replayed
-                        .get(&first)
-                        .ok_or(ServiceError::NotFound("learning record"))
-                        .and_then(record_view)
-                        .map(|response| Written {
-                            response,
-                            audit: Vec::new(),
-                        })
-                }
-                Some(_) => Err(key_reused()),
-                // Neither claimed nor found: something else is wrong; write this one on its own.
-                None => return Err(DbErr::Custom("idempotency key neither new nor used".into())),
-            });
-        }
-        insert_in_chunks(txn, rows).await?;
-        insert_in_chunks(txn, events).await?;
-        Ok(outcomes)
+            .map(|r| r.as_str())
+            .collect::<Vec<_>>()
+            .join(","),
+        agency: principal.agency.clone(),
+        action,
+        rpc,
+        record_id: record_id.to_owned(),
+        classes: DataClass::Education.as_str().to_owned(),
     }
 }
 
-/// Inserts idempotency keys, skipping those already used, and returns the ones inserted.
-async fn claim_keys(
-    txn: &DatabaseTransaction,
-    keys: Vec<idempotency::ActiveModel>,
-) -> Result<HashSet<(String, String)>, DbErr> {
-    let mut claimed = HashSet::with_capacity(keys.len());
-    let mut keys = keys.into_iter().peekable();
-    while keys.peek().is_some() {
-        let chunk: Vec<_> = keys.by_ref().take(500).collect();
-        let mut insert = idempotency::Entity::insert_many(chunk).into_query();
-        insert
-            .on_conflict(
-                OnConflict::columns([
-                    idempotency::Column::Principal,
-                    idempotency::Column::RequestId,
-                ])
-                .do_nothing()
-                .to_owned(),
-            )
-            .returning(Query::returning().columns([
-                idempotency::Column::Principal,
-                idempotency::Column::RequestId,
-            ]));
-        for row in txn.query_all(&insert).await? {
-            claimed.insert((
-                row.try_get::<String>("", "principal")?,
-                row.try_get::<String>("", "request_id")?,
-            ));
-        }
-    }
-    Ok(claimed)
-}
-
-/// The earlier uses of these requests' keys (rare: retries and reused keys), by exact key.
-async fn earlier_uses(
-    txn: &DatabaseTransaction,
-    requests: &[&NewRecord],
-) -> Result<HashMap<(String, String), idempotency::Model>, DbErr> {
-    if requests.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let mut any = Condition::any();
-    for request in requests {
-        any = any.add(
-            Condition::all()
-                .add(idempotency::Column::Principal.eq(request.principal.sub.as_str()))
-                .add(idempotency::Column::RequestId.eq(request.request_id.as_str())),
-        );
-    }
-    Ok(idempotency::Entity::find()
-        .filter(any)
-        .all(txn)
-        .await?
-        .into_iter()
-        .map(|row| ((row.principal.clone(), row.request_id.clone()), row))
-        .collect())
-}
-
-/// A CorrectLearningRecord request that passed authorization and validation, waiting for its batch.
-struct Correction {
-    principal: Arc<Principal>,
-    request_id: String,
-    body_hash: String,
-    /// The record to void, as read when the request was checked.
-    current: record::Model,
-    reason: String,
-    replacement: Option<LearningRecord>,
-}
-
-/// CorrectLearningRecord's part of a batch: each correction in its own savepoint (corrections are rare;
-/// they gain from sharing the commit, not from bulk statements).
-#[derive(Debug)]
-struct CorrectionWrites;
-
-#[async_trait::async_trait]
-impl BatchedWrite for CorrectionWrites {
-    type Request = Correction;
-    type Response = CorrectLearningRecordResponse;
-
-    fn key(&self, request: &Correction) -> Option<String> {
-        Some(idempotency_key(&request.principal, &request.request_id))
-    }
-
-    async fn write_one(
-        &self,
-        txn: &DatabaseTransaction,
-        request: &Correction,
-    ) -> group_commit::Outcome<CorrectLearningRecordResponse> {
-        let rpc = rpc!("CorrectLearningRecord");
-        let principal = request.principal.as_ref();
-        let current = &request.current;
-        if let Replay::Same(ids) =
-            LearningService::replay(txn, principal, &request.request_id, rpc, &request.body_hash)
-                .await?
-        {
-            let mut response = CorrectLearningRecordResponse::default();
-            for (i, id) in ids.iter().enumerate() {
-                let row = record::Entity::find_by_id(id.clone())
-                    .one(txn)
-                    .await?
-                    .ok_or(ServiceError::NotFound("learning record"))?;
-                if i == 0 {
-                    response.voided = Some(record_view(&row)?);
-                } else {
-                    response.replacement = Some(record_view(&row)?);
-                }
-            }
-            return Ok(Written {
-                response,
-                audit: Vec::new(),
-            });
-        }
-        let now = now_micros();
-        let voided = record::Entity::update_many()
-            .col_expr(record::Column::Voided, Expr::value(true))
-            .col_expr(
-                record::Column::VoidReason,
-                Expr::value(request.reason.clone()),
-            )
-            .col_expr(record::Column::VoidedAtUs, Expr::value(now))
-            .col_expr(record::Column::VoidedBy, Expr::value(principal.sub.clone()))
-            .filter(record::Column::Id.eq(current.id.as_str()))
-            .filter(record::Column::Voided.eq(false))
-            .exec(txn)
-            .await?;
-        if voided.rows_affected == 0 {
-            return Err(ServiceError::FailedPrecondition(
-                "the record is already voided".into(),
-            ));
-        }
-        let mut ids = vec![current.id.clone()];
-        let mut replacement_row = None;
-        if let Some(r) = &request.replacement {
-            let row = LearningService::new_record(principal, r.clone(), &current.id, now);
-            record::Entity::insert(record::ActiveModel::from(row.clone()))
-                .exec_without_returning(txn)
-                .await?;
-            ids.push(row.id.clone());
-            replacement_row = Some(row);
-        }
-        let event_record = replacement_row
-            .as_ref()
-            .map(|r| r.id.as_str())
-            .unwrap_or(&current.id);
-        let (event_id, event) = events::learning_recorded(
-            event_record,
-            &current.child_id,
-            &current.organisation,
-            &current.id,
-            now,
-        );
-        outbox::append(txn, LEARNING_STREAM, &event_id, event).await?;
-        LearningService::remember(
-            txn,
-            principal,
-            &request.request_id,
-            rpc,
-            request.body_hash.clone(),
-            &ids,
-        )
-        .await?;
-        let voided_row = record::Entity::find_by_id(current.id.clone())
-            .one(txn)
-            .await?
-            .ok_or(ServiceError::NotFound("learning record"))?;
-        Ok(Written {
-            response: CorrectLearningRecordResponse {
-                voided: Some(record_view(&voided_row)?),
-                replacement: replacement_row.as_ref().map(record_view).transpose()?,
-            },
-            audit: vec![LearningService::entry(
-                principal,
-                "correct",
-                rpc,
-                &current.child_id,
-            )],
-        })
-    }
+/// The request's hash, kept with its idempotency key so a reused key with another body is refused.
+fn body_hash(message: &impl prost::Message) -> String {
+    Sha256::digest(message.encode_to_vec())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 fn add_label(labels: &mut Vec<Label>, lang: &str, text: &str) {
@@ -2308,16 +1514,6 @@ fn titles_of(json: &str) -> Vec<Label> {
         .into_iter()
         .map(|(lang, text)| Label { lang, text })
         .collect()
-}
-
-fn outcome_ref(key: &str) -> Option<OutcomeRef> {
-    let mut parts = key.splitn(4, '/');
-    Some(OutcomeRef {
-        framework_code: parts.next()?.to_owned(),
-        subject_code: parts.next()?.to_owned(),
-        level_code: parts.next()?.to_owned(),
-        outcome_code: parts.next()?.to_owned(),
-    })
 }
 
 macro_rules! handle {
