@@ -10,6 +10,7 @@ macro_rules! rpc {
     };
 }
 
+mod access;
 mod convert;
 pub mod curriculum;
 pub mod didkey;
@@ -20,6 +21,7 @@ mod paging;
 pub mod passport;
 pub mod print;
 mod projection;
+mod rpc;
 mod service;
 mod store;
 mod validate;
@@ -37,7 +39,8 @@ pub use events::LEARNING_STREAM;
 pub use migration::Migrator;
 pub use passport::{PassportError, PassportIssuer, TrustList, VerifiedPassport};
 pub use projection::Applied;
-pub use service::{LearningService, STATUS_LIST_ID};
+pub use rpc::STATUS_LIST_ID;
+pub use service::LearningService;
 
 /// Connects to the learning database and applies pending migrations.
 pub async fn connect_and_migrate(url: &str) -> Result<DatabaseConnection, DbErr> {
