@@ -1,5 +1,6 @@
 //! Conversions between stored rows and contract messages, one each, plus time helpers.
 
+use haven_authz::{Principal, Role};
 use haven_platform::ServiceError;
 use haven_proto::learning::{Attendance, Enrolment, LearningRecord};
 use prost::Message as _;
@@ -57,4 +58,46 @@ pub(crate) fn record_view(row: &record::Model) -> Result<LearningRecord, Service
     view.voided_at = row.voided_at_us.map(timestamp);
     view.voided_by = row.voided_by.clone().unwrap_or_default();
     Ok(view)
+}
+
+/// The stored form of a new record: the caller's content with every server-set field set here.
+pub(crate) fn new_record(
+    principal: &Principal,
+    mut body: LearningRecord,
+    replaces: &str,
+    now: i64,
+) -> record::Model {
+    let id = uuid::Uuid::now_v7().to_string();
+    body.id = id.clone();
+    body.organisation = principal.agency.clone();
+    body.recorded_by = principal.sub.clone();
+    if body.recorder_role.is_empty() {
+        body.recorder_role = if principal.has_role(Role::Lms) {
+            "lms"
+        } else {
+            "educator"
+        }
+        .into();
+    }
+    body.recorded_at = Some(timestamp(now));
+    body.replaces = replaces.to_owned();
+    body.voided = false;
+    body.void_reason.clear();
+    body.voided_at = None;
+    body.voided_by.clear();
+    if body.occurred_at.is_none() {
+        body.occurred_at = Some(timestamp(now));
+    }
+    body.outcome_codes.sort();
+    body.outcome_codes.dedup();
+    record::Model {
+        id,
+        child_id: body.child_id.clone(),
+        organisation: principal.agency.clone(),
+        body: body.encode_to_vec(),
+        voided: false,
+        void_reason: None,
+        voided_at_us: None,
+        voided_by: None,
+    }
 }

@@ -1,7 +1,10 @@
 //! Curriculum frameworks from CSV: a small RFC 4180 reader and the row checks, reporting every bad row
-//! by line and column so a ministry's spreadsheet can be fixed in one pass.
+//! by line and column so a ministry's spreadsheet can be fixed in one pass; and the
+//! `framework/subject/level/outcome` keys that name an outcome in alignments and caches.
 
 use std::collections::HashSet;
+
+use haven_proto::learning::OutcomeRef;
 
 /// The columns a framework CSV has, in this order.
 pub const CSV_HEADER: [&str; 7] = [
@@ -22,6 +25,22 @@ pub const EXAMPLE_FRAMEWORK_CSV: &str = include_str!("../curricula/haven-common.
 const MAX_CODE: usize = 64;
 const MAX_LABEL: usize = 500;
 pub(crate) const MAX_ROWS: usize = 20_000;
+
+/// The key of an outcome (of a level, with an empty `outcome`), as alignments store it.
+pub(crate) fn outcome_key(framework: &str, subject: &str, level: &str, outcome: &str) -> String {
+    format!("{framework}/{subject}/{level}/{outcome}")
+}
+
+/// The outcome a key names, if it is one.
+pub(crate) fn outcome_ref(key: &str) -> Option<OutcomeRef> {
+    let mut parts = key.splitn(4, '/');
+    Some(OutcomeRef {
+        framework_code: parts.next()?.to_owned(),
+        subject_code: parts.next()?.to_owned(),
+        level_code: parts.next()?.to_owned(),
+        outcome_code: parts.next()?.to_owned(),
+    })
+}
 
 /// One good row.
 #[derive(Debug, Clone, PartialEq, Eq)]

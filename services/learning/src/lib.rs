@@ -3,6 +3,14 @@
 //! caller's JWT itself, decides on the learner from a projection of identity's children plus its own
 //! enrolments, and writes every change with its audit entry and outbox event in one transaction.
 
+/// The full method path of a `LearningRecords` RPC, as audit entries and idempotency keys name it.
+macro_rules! rpc {
+    ($name:literal) => {
+        concat!("/haven.learning.v1.LearningRecords/", $name)
+    };
+}
+
+mod access;
 mod convert;
 pub mod curriculum;
 pub mod didkey;
@@ -13,7 +21,9 @@ mod paging;
 pub mod passport;
 pub mod print;
 mod projection;
+mod rpc;
 mod service;
+mod store;
 mod validate;
 
 use std::future::Future;
@@ -29,7 +39,8 @@ pub use events::LEARNING_STREAM;
 pub use migration::Migrator;
 pub use passport::{PassportError, PassportIssuer, TrustList, VerifiedPassport};
 pub use projection::Applied;
-pub use service::{LearningService, STATUS_LIST_ID};
+pub use rpc::STATUS_LIST_ID;
+pub use service::LearningService;
 
 /// Connects to the learning database and applies pending migrations.
 pub async fn connect_and_migrate(url: &str) -> Result<DatabaseConnection, DbErr> {

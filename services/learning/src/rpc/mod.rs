@@ -1,0 +1,45 @@
+//! The `haven.learning.v1.LearningRecords` handlers, one module per area: check the caller and the input,
+//! decide with [`crate::access`], persist through [`crate::store`], answer with the contract's messages.
+//! `LearningService` itself (in `service.rs`) only authenticates and delegates here.
+
+mod curricula;
+mod enrolments;
+mod passports;
+mod records;
+
+use haven_authz::{DataClass, Principal};
+use haven_platform::audit::AuditEntry;
+use sha2::{Digest as _, Sha256};
+
+pub use passports::STATUS_LIST_ID;
+
+/// The audit entry of one call about one record (a child, a framework, or none).
+fn entry(
+    principal: &Principal,
+    action: &'static str,
+    rpc: &'static str,
+    record_id: &str,
+) -> AuditEntry {
+    AuditEntry {
+        actor: principal.sub.clone(),
+        roles: principal
+            .roles
+            .iter()
+            .map(|r| r.as_str())
+            .collect::<Vec<_>>()
+            .join(","),
+        agency: principal.agency.clone(),
+        action,
+        rpc,
+        record_id: record_id.to_owned(),
+        classes: DataClass::Education.as_str().to_owned(),
+    }
+}
+
+/// The request's hash, kept with its idempotency key so a reused key with another body is refused.
+fn body_hash(message: &impl prost::Message) -> String {
+    Sha256::digest(message.encode_to_vec())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}

@@ -1,0 +1,397 @@
+//! The group-committed writes: RecordLearning and CorrectLearningRecord requests that passed their
+//! checks wait here for a batch, and are written many to a transaction (see
+//! `haven_platform::group_commit`), each still under its own idempotency key.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use haven_authz::Principal;
+use haven_platform::ServiceError;
+use haven_platform::audit::AuditEntry;
+use haven_platform::group_commit::{self, BatchedWrite, Written};
+use haven_platform::outbox;
+use haven_proto::learning::{CorrectLearningRecordResponse, LearningRecord};
+use sea_orm::sea_query::{Expr, OnConflict, Query};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, DbErr,
+    EntityTrait, IntoActiveModel as _, QueryFilter, QueryTrait as _,
+};
+
+use super::{Replay, RequestKey, idempotency_key, key_reused, remember, replay, result_ids};
+use crate::convert::{new_record, now_micros, record_view};
+use crate::entity::{idempotency, record};
+use crate::events::{self, LEARNING_STREAM};
+
+/// A RecordLearning request that passed authorization and validation, waiting for its batch.
+#[derive(Debug)]
+pub(crate) struct NewRecord {
+    pub(crate) principal: Arc<Principal>,
+    pub(crate) request_id: String,
+    pub(crate) body_hash: String,
+    /// The caller's record, validated; the server-set fields are filled in when it is written.
+    pub(crate) body: LearningRecord,
+    /// Appended only if the record is written (a replay changes nothing).
+    pub(crate) audit: AuditEntry,
+}
+
+/// RecordLearning's part of a batch: the idempotency check, the record, its outbox event and its key.
+#[derive(Debug)]
+pub(super) struct RecordWrites;
+
+/// Inserts rows a few hundred at a time, so no statement exceeds a backend's limit on bound parameters.
+async fn insert_in_chunks<A>(txn: &DatabaseTransaction, rows: Vec<A>) -> Result<(), DbErr>
+where
+    A: ActiveModelTrait + Send,
+{
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<A> = rows.by_ref().take(500).collect();
+        <A::Entity as EntityTrait>::insert_many(chunk)
+            .exec_without_returning(txn)
+            .await?;
+    }
+    Ok(())
+}
+
+impl RecordWrites {
+    /// The stored record, its outbox event and its idempotency key, with the answer and audit entry.
+    fn prepare(
+        request: &NewRecord,
+        now: i64,
+    ) -> Result<(PreparedRecord, Written<LearningRecord>), ServiceError> {
+        let row = new_record(&request.principal, request.body.clone(), "", now);
+        let response = record_view(&row)?;
+        let (event_id, event) =
+            events::learning_recorded(&row.id, &row.child_id, &row.organisation, "", now);
+        let audit = vec![request.audit.clone()];
+        let key = idempotency::Model {
+            principal: request.principal.sub.clone(),
+            request_id: request.request_id.clone(),
+            rpc: rpc!("RecordLearning").to_owned(),
+            body_hash: request.body_hash.clone(),
+            result_ids: row.id.clone(),
+            created_at_us: now,
+        };
+        let event = outbox::OutboxRow {
+            event_id,
+            stream: LEARNING_STREAM.to_owned(),
+            payload: event,
+            created_at_us: now,
+            sent_at_us: None,
+        };
+        Ok((
+            PreparedRecord { row, event, key },
+            Written { response, audit },
+        ))
+    }
+}
+
+struct PreparedRecord {
+    row: record::Model,
+    event: outbox::OutboxRow,
+    key: idempotency::Model,
+}
+
+#[async_trait::async_trait]
+impl BatchedWrite for RecordWrites {
+    type Request = NewRecord;
+    type Response = LearningRecord;
+
+    const WRITES_IN_BULK: bool = true;
+
+    fn key(&self, request: &NewRecord) -> Option<String> {
+        Some(idempotency_key(&request.principal, &request.request_id))
+    }
+
+    async fn write_one(
+        &self,
+        txn: &DatabaseTransaction,
+        request: &NewRecord,
+    ) -> group_commit::Outcome<LearningRecord> {
+        let key = RequestKey {
+            principal: &request.principal,
+            request_id: &request.request_id,
+            rpc: rpc!("RecordLearning"),
+            body_hash: request.body_hash.clone(),
+        };
+        if let Replay::Same(ids) = replay(txn, &key).await? {
+            let row = record::Entity::find_by_id(ids.first().cloned().unwrap_or_default())
+                .one(txn)
+                .await?
+                .ok_or(ServiceError::NotFound("learning record"))?;
+            return Ok(Written {
+                response: record_view(&row)?,
+                audit: Vec::new(),
+            });
+        }
+        let (prepared, written) = Self::prepare(request, now_micros())?;
+        record::Entity::insert(prepared.row.into_active_model())
+            .exec_without_returning(txn)
+            .await?;
+        outbox::OutboxEntity::insert(prepared.event.into_active_model())
+            .exec_without_returning(txn)
+            .await?;
+        idempotency::Entity::insert(prepared.key.into_active_model())
+            .exec_without_returning(txn)
+            .await?;
+        Ok(written)
+    }
+
+    /// The whole batch in a handful of statements. The keys are claimed first, with one insert that
+    /// skips keys already used (it goes through the primary key, whatever the planner thinks of the
+    /// table); only the requests whose key was taken read the earlier use, to replay or refuse. Then
+    /// one multi-row insert each for the new records and their events.
+    async fn write_all(
+        &self,
+        txn: &DatabaseTransaction,
+        requests: &[&NewRecord],
+    ) -> Result<Vec<group_commit::Outcome<LearningRecord>>, DbErr> {
+        let rpc = rpc!("RecordLearning");
+        let now = now_micros();
+        let mut prepared = Vec::with_capacity(requests.len());
+        let mut keys = Vec::with_capacity(requests.len());
+        for request in requests {
+            let candidate = Self::prepare(request, now);
+            if let Ok((record, _)) = &candidate {
+                keys.push(record.key.clone().into_active_model());
+            }
+            prepared.push(candidate);
+        }
+        let claimed = claim_keys(txn, keys).await?;
+        let is_claimed = |request: &NewRecord| {
+            claimed.contains(&(request.principal.sub.clone(), request.request_id.clone()))
+        };
+        let taken: Vec<&NewRecord> = requests
+            .iter()
+            .zip(&prepared)
+            .filter(|(request, candidate)| candidate.is_ok() && !is_claimed(request))
+            .map(|(request, _)| *request)
+            .collect();
+        let earlier = earlier_uses(txn, &taken).await?;
+        let replayed_ids: Vec<String> = earlier
+            .values()
+            .filter(|row| row.rpc == rpc)
+            .filter_map(|row| result_ids(row).into_iter().next())
+            .collect();
+        let replayed: HashMap<String, record::Model> = if replayed_ids.is_empty() {
+            HashMap::new()
+        } else {
+            record::Entity::find()
+                .filter(record::Column::Id.is_in(replayed_ids))
+                .all(txn)
+                .await?
+                .into_iter()
+                .map(|row| (row.id.clone(), row))
+                .collect()
+        };
+        let mut outcomes = Vec::with_capacity(requests.len());
+        let (mut rows, mut events) = (Vec::new(), Vec::new());
+        for (request, candidate) in requests.iter().zip(prepared) {
+            let (record, written) = match candidate {
+                Ok(candidate) => candidate,
+                Err(error) => {
+                    outcomes.push(Err(error));
+                    continue;
+                }
+            };
+            if is_claimed(request) {
+                rows.push(record.row.into_active_model());
+                events.push(record.event.into_active_model());
+                outcomes.push(Ok(written));
+                continue;
+            }
+            let earlier = earlier.get(&(request.principal.sub.clone(), request.request_id.clone()));
+            outcomes.push(match earlier {
+                Some(row) if row.rpc == rpc && row.body_hash == request.body_hash => {
+                    let first = result_ids(row).into_iter().next().unwrap_or_default();
+                    replayed
+                        .get(&first)
+                        .ok_or(ServiceError::NotFound("learning record"))
+                        .and_then(record_view)
+                        .map(|response| Written {
+                            response,
+                            audit: Vec::new(),
+                        })
+                }
+                Some(_) => Err(key_reused()),
+                // Neither claimed nor found: something else is wrong; write this one on its own.
+                None => return Err(DbErr::Custom("idempotency key neither new nor used".into())),
+            });
+        }
+        insert_in_chunks(txn, rows).await?;
+        insert_in_chunks(txn, events).await?;
+        Ok(outcomes)
+    }
+}
+
+/// Inserts idempotency keys, skipping those already used, and returns the ones inserted.
+async fn claim_keys(
+    txn: &DatabaseTransaction,
+    keys: Vec<idempotency::ActiveModel>,
+) -> Result<HashSet<(String, String)>, DbErr> {
+    let mut claimed = HashSet::with_capacity(keys.len());
+    let mut keys = keys.into_iter().peekable();
+    while keys.peek().is_some() {
+        let chunk: Vec<_> = keys.by_ref().take(500).collect();
+        let mut insert = idempotency::Entity::insert_many(chunk).into_query();
+        insert
+            .on_conflict(
+                OnConflict::columns([
+                    idempotency::Column::Principal,
+                    idempotency::Column::RequestId,
+                ])
+                .do_nothing()
+                .to_owned(),
+            )
+            .returning(Query::returning().columns([
+                idempotency::Column::Principal,
+                idempotency::Column::RequestId,
+            ]));
+        for row in txn.query_all(&insert).await? {
+            claimed.insert((
+                row.try_get::<String>("", "principal")?,
+                row.try_get::<String>("", "request_id")?,
+            ));
+        }
+    }
+    Ok(claimed)
+}
+
+/// The earlier uses of these requests' keys (rare: retries and reused keys), by exact key.
+async fn earlier_uses(
+    txn: &DatabaseTransaction,
+    requests: &[&NewRecord],
+) -> Result<HashMap<(String, String), idempotency::Model>, DbErr> {
+    if requests.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let mut any = Condition::any();
+    for request in requests {
+        any = any.add(
+            Condition::all()
+                .add(idempotency::Column::Principal.eq(request.principal.sub.as_str()))
+                .add(idempotency::Column::RequestId.eq(request.request_id.as_str())),
+        );
+    }
+    Ok(idempotency::Entity::find()
+        .filter(any)
+        .all(txn)
+        .await?
+        .into_iter()
+        .map(|row| ((row.principal.clone(), row.request_id.clone()), row))
+        .collect())
+}
+
+/// A CorrectLearningRecord request that passed authorization and validation, waiting for its batch.
+#[derive(Debug)]
+pub(crate) struct Correction {
+    pub(crate) principal: Arc<Principal>,
+    pub(crate) request_id: String,
+    pub(crate) body_hash: String,
+    /// The record to void, as read when the request was checked.
+    pub(crate) current: record::Model,
+    pub(crate) reason: String,
+    pub(crate) replacement: Option<LearningRecord>,
+    /// Appended only if the correction is written (a replay changes nothing).
+    pub(crate) audit: AuditEntry,
+}
+
+/// CorrectLearningRecord's part of a batch: each correction in its own savepoint (corrections are rare;
+/// they gain from sharing the commit, not from bulk statements).
+#[derive(Debug)]
+pub(super) struct CorrectionWrites;
+
+#[async_trait::async_trait]
+impl BatchedWrite for CorrectionWrites {
+    type Request = Correction;
+    type Response = CorrectLearningRecordResponse;
+
+    fn key(&self, request: &Correction) -> Option<String> {
+        Some(idempotency_key(&request.principal, &request.request_id))
+    }
+
+    async fn write_one(
+        &self,
+        txn: &DatabaseTransaction,
+        request: &Correction,
+    ) -> group_commit::Outcome<CorrectLearningRecordResponse> {
+        let principal = request.principal.as_ref();
+        let current = &request.current;
+        let key = RequestKey {
+            principal,
+            request_id: &request.request_id,
+            rpc: rpc!("CorrectLearningRecord"),
+            body_hash: request.body_hash.clone(),
+        };
+        if let Replay::Same(ids) = replay(txn, &key).await? {
+            let mut response = CorrectLearningRecordResponse::default();
+            for (i, id) in ids.iter().enumerate() {
+                let row = record::Entity::find_by_id(id.clone())
+                    .one(txn)
+                    .await?
+                    .ok_or(ServiceError::NotFound("learning record"))?;
+                if i == 0 {
+                    response.voided = Some(record_view(&row)?);
+                } else {
+                    response.replacement = Some(record_view(&row)?);
+                }
+            }
+            return Ok(Written {
+                response,
+                audit: Vec::new(),
+            });
+        }
+        let now = now_micros();
+        let voided = record::Entity::update_many()
+            .col_expr(record::Column::Voided, Expr::value(true))
+            .col_expr(
+                record::Column::VoidReason,
+                Expr::value(request.reason.clone()),
+            )
+            .col_expr(record::Column::VoidedAtUs, Expr::value(now))
+            .col_expr(record::Column::VoidedBy, Expr::value(principal.sub.clone()))
+            .filter(record::Column::Id.eq(current.id.as_str()))
+            .filter(record::Column::Voided.eq(false))
+            .exec(txn)
+            .await?;
+        if voided.rows_affected == 0 {
+            return Err(ServiceError::FailedPrecondition(
+                "the record is already voided".into(),
+            ));
+        }
+        let mut ids = vec![current.id.clone()];
+        let mut replacement_row = None;
+        if let Some(r) = &request.replacement {
+            let row = new_record(principal, r.clone(), &current.id, now);
+            record::Entity::insert(record::ActiveModel::from(row.clone()))
+                .exec_without_returning(txn)
+                .await?;
+            ids.push(row.id.clone());
+            replacement_row = Some(row);
+        }
+        let event_record = replacement_row
+            .as_ref()
+            .map(|r| r.id.as_str())
+            .unwrap_or(&current.id);
+        let (event_id, event) = events::learning_recorded(
+            event_record,
+            &current.child_id,
+            &current.organisation,
+            &current.id,
+            now,
+        );
+        outbox::append(txn, LEARNING_STREAM, &event_id, event).await?;
+        remember(txn, &key, &ids).await?;
+        let voided_row = record::Entity::find_by_id(current.id.clone())
+            .one(txn)
+            .await?
+            .ok_or(ServiceError::NotFound("learning record"))?;
+        Ok(Written {
+            response: CorrectLearningRecordResponse {
+                voided: Some(record_view(&voided_row)?),
+                replacement: replacement_row.as_ref().map(record_view).transpose()?,
+            },
+            audit: vec![request.audit.clone()],
+        })
+    }
+}
