@@ -1,7 +1,9 @@
 //! Access decisions of the learning service: what a role can never do, and what the caller may do with
 //! one learner.
 //!
-//! Who may do what (the gateway's coarse rules mirror the first check of each handler):
+//! Who may do what. The coarse part (which roles may call an RPC at all) is the rule table in
+//! `haven_authz::rules`, checked before a handler runs, at the gateway and again by this service's auth
+//! layer; what follows decides per learner.
 //! - educator: everything about learners their organisation reaches (policy scope `affiliated`). Only
 //!   the identity service widens that reach (`LearnerAffiliationChanged`): a school's educator registered
 //!   the child, or the case's owner placed the child with the school. Enrolling needs that reach first.
@@ -40,33 +42,7 @@ impl Learner {
 }
 
 impl LearningService {
-    // --- coarse refusals: what a role can never do, whatever the learner -------------------------
-
-    pub(crate) fn may_ever_read(&self, principal: &Principal) -> Result<(), ServiceError> {
-        if self
-            .policy
-            .ever_readable(principal)
-            .contains(DataClass::Education)
-        {
-            return Ok(());
-        }
-        Err(ServiceError::PermissionDenied(
-            "your role may not read learning records".into(),
-        ))
-    }
-
-    pub(crate) fn may_ever_write(&self, principal: &Principal) -> Result<(), ServiceError> {
-        if self
-            .policy
-            .ever_writable(principal)
-            .contains(DataClass::Education)
-        {
-            return Ok(());
-        }
-        Err(ServiceError::PermissionDenied(
-            "your role may not write learning records".into(),
-        ))
-    }
+    // --- coarse refusals beyond the rule table (checked before any handler, by the auth layer) ---
 
     /// Learning platforms write records through their own rule (enrolment at their organisation).
     pub(crate) fn is_platform(&self, principal: &Principal) -> bool {
@@ -115,7 +91,6 @@ impl LearningService {
         principal: &Principal,
         child_id: &str,
     ) -> Result<Learner, ServiceError> {
-        self.may_ever_read(principal)?;
         validate::id("child_id", child_id)?;
         let learner = self
             .store
