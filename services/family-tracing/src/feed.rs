@@ -88,13 +88,9 @@ impl Feed {
                 };
                 self.matcher.catch_up(&self.db).await?;
                 if let Applied::Profiled(child_id) = &outcome {
-                    let raised = crate::alerts::raise_for_child(
-                        &self.db,
-                        &self.matcher,
-                        &self.vault,
-                        child_id,
-                    )
-                    .await?;
+                    let store = crate::store::Store::new(self.db.clone(), self.vault.clone());
+                    let raised =
+                        crate::alerts::raise_for_child(&store, &self.matcher, child_id).await?;
                     if raised > 0 {
                         tracing::info!(raised, "likely matches raised for open requests");
                     }
