@@ -1,12 +1,13 @@
-//! Persistence of tracing data: every query and transaction of the RPCs. A write is one transaction
-//! holding the change and its audit entry, and tracing data passes through the [`Vault`]: sealed on
-//! the way in, opened on the way out.
+//! Persistence of tracing data: every query and transaction of the RPCs and of the identity feed. A
+//! write is one transaction holding the change and its audit entry (or its consumed-event mark), and
+//! tracing data passes through the [`Vault`]: sealed on the way in, opened on the way out.
 
 use haven_platform::ServiceError;
 use haven_platform::audit::{self, AuditEntry};
+use haven_proto::events::ChildChanged;
 use haven_proto::family_tracing::{Decision, RequestStatus, TracingRequest};
 use haven_proto::identity::Identity;
-use sea_orm::sea_query::OnConflict;
+use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveModelTrait as _, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection,
     EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
@@ -14,8 +15,11 @@ use sea_orm::{
 
 use crate::access::RequestScope;
 use crate::convert;
-use crate::entity::{alert, child_profile, create_request, family_link, review, tracing_request};
-use crate::sealed::{RequestKey, Vault};
+use crate::entity::{
+    alert, child_profile, consumed_event, create_request, family_link, profile_change, review,
+    tracing_request,
+};
+use crate::sealed::{self, RequestKey, Vault};
 use crate::workflow::{SEARCHING, status_name};
 
 #[derive(Debug, Clone)]
@@ -542,4 +546,231 @@ impl Store {
         let bodies = self.vault.open_each(&self.db, &rows).await?;
         Ok(rows.into_iter().zip(bodies).collect())
     }
+}
+
+/// The projection of consenting children, as the identity feed changes it. Each change is one
+/// transaction with its change-log entry (every replica's index follows the log) and the event's
+/// consumed mark, so an event is applied once or not at all.
+impl Store {
+    pub(crate) async fn is_consumed(&self, event_id: &str) -> Result<bool, ServiceError> {
+        Ok(consumed_event::Entity::find_by_id(event_id.to_owned())
+            .one(&self.db)
+            .await?
+            .is_some())
+    }
+
+    /// Writes (or refreshes) a consenting child's profile with its identity sealed. A profile keeps
+    /// the time it was first registered at.
+    pub(crate) async fn profile(
+        &self,
+        event_id: &str,
+        changed: &ChildChanged,
+        identity: &Identity,
+        at_us: i64,
+    ) -> Result<(), ServiceError> {
+        let txn = self.db.begin().await?;
+        let registered_at_us = child_profile::Entity::find_by_id(changed.child_id.clone())
+            .one(&txn)
+            .await?
+            .map(|p| p.registered_at_us)
+            .unwrap_or(at_us);
+        let sealed_identity = self
+            .vault
+            .seal_profile(&txn, &changed.child_id, identity)
+            .await?;
+        child_profile::Entity::insert(child_profile::ActiveModel {
+            child_id: Set(changed.child_id.clone()),
+            identity_version: Set(changed.identity_version),
+            owner: Set(changed.owner.clone()),
+            agency: Set(changed.agency.clone()),
+            identity: Set(sealed_identity),
+            registered_at_us: Set(registered_at_us),
+            sealed: Set(true),
+        })
+        .on_conflict(
+            OnConflict::column(child_profile::Column::ChildId)
+                .update_columns([
+                    child_profile::Column::IdentityVersion,
+                    child_profile::Column::Owner,
+                    child_profile::Column::Agency,
+                    child_profile::Column::Identity,
+                    child_profile::Column::Sealed,
+                ])
+                .to_owned(),
+        )
+        .exec_without_returning(&txn)
+        .await?;
+        log_change(&txn, &changed.child_id).await?;
+        mark_consumed(&txn, event_id).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// Drops a child's profile and its key (consent withdrawn, or no identity to read).
+    pub(crate) async fn drop_profile(
+        &self,
+        event_id: &str,
+        child_id: &str,
+    ) -> Result<(), ServiceError> {
+        let txn = self.db.begin().await?;
+        child_profile::Entity::delete_by_id(child_id.to_owned())
+            .exec(&txn)
+            .await?;
+        sealed::delete_profile_key(&txn, child_id).await?;
+        log_change(&txn, child_id).await?;
+        mark_consumed(&txn, event_id).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// The tombstone: nothing about the child stays here (profile, key, reviews, alerts, links).
+    pub(crate) async fn erase_child(
+        &self,
+        event_id: &str,
+        child_id: &str,
+    ) -> Result<(), ServiceError> {
+        let txn = self.db.begin().await?;
+        let id = child_id.to_owned();
+        child_profile::Entity::delete_by_id(id.clone())
+            .exec(&txn)
+            .await?;
+        sealed::delete_profile_key(&txn, &id).await?;
+        review::Entity::delete_many()
+            .filter(review::Column::ChildId.eq(id.clone()))
+            .exec(&txn)
+            .await?;
+        alert::Entity::delete_many()
+            .filter(alert::Column::ChildId.eq(id.clone()))
+            .exec(&txn)
+            .await?;
+        family_link::Entity::delete_many()
+            .filter(
+                Condition::any()
+                    .add(family_link::Column::ChildId.eq(id.clone()))
+                    .add(family_link::Column::RelativeChildId.eq(id.clone())),
+            )
+            .exec(&txn)
+            .await?;
+        log_change(&txn, &id).await?;
+        mark_consumed(&txn, event_id).await?;
+        txn.commit().await?;
+        // Deleted pages must not linger in the write-ahead log either.
+        haven_platform::db::purge_wal(&self.db).await?;
+        Ok(())
+    }
+
+    /// A duplicate registration merged into the kept record: what this service holds about the
+    /// duplicate (confirmed matches, reviews, family links) now names the kept record, and the
+    /// duplicate's profile goes. The kept record's own events keep its profile current.
+    pub(crate) async fn merge_children(
+        &self,
+        event_id: &str,
+        from: &str,
+        into: &str,
+    ) -> Result<(), ServiceError> {
+        let txn = self.db.begin().await?;
+        child_profile::Entity::delete_by_id(from.to_owned())
+            .exec(&txn)
+            .await?;
+        sealed::delete_profile_key(&txn, from).await?;
+        let reviews = review::Entity::find()
+            .filter(review::Column::ChildId.eq(from))
+            .all(&txn)
+            .await?;
+        for old in reviews {
+            let confirmed = old.decision == "confirm";
+            let request_id = old.tracing_request_id.clone();
+            review::Entity::delete_by_id((
+                old.tracing_request_id.clone(),
+                old.sought_child_id.clone(),
+                old.child_id.clone(),
+            ))
+            .exec(&txn)
+            .await?;
+            let kept_has_one = review::Entity::find_by_id((
+                old.tracing_request_id.clone(),
+                old.sought_child_id.clone(),
+                into.to_owned(),
+            ))
+            .one(&txn)
+            .await?
+            .is_some();
+            if !kept_has_one {
+                review::Entity::insert(review::ActiveModel {
+                    child_id: Set(into.to_owned()),
+                    ..review::ActiveModel::from(old)
+                })
+                .exec_without_returning(&txn)
+                .await?;
+            }
+            if confirmed
+                && let Some(row) = tracing_request::Entity::find_by_id(request_id)
+                    .one(&txn)
+                    .await?
+                && let Ok(mut body) = self.vault.open_request(&txn, &row).await
+            {
+                for sought in &mut body.sought_children {
+                    if sought.matched_child_id == from {
+                        sought.matched_child_id = into.to_owned();
+                    }
+                }
+                let key = self.vault.request_key(&txn, &row.id).await?;
+                tracing_request::Entity::update_many()
+                    .col_expr(
+                        tracing_request::Column::Body,
+                        Expr::value(key.seal_body(&body)?),
+                    )
+                    .col_expr(tracing_request::Column::Sealed, Expr::value(true))
+                    .col_expr(
+                        tracing_request::Column::Version,
+                        Expr::value(row.version + 1),
+                    )
+                    .filter(tracing_request::Column::Id.eq(row.id.clone()))
+                    .exec(&txn)
+                    .await?;
+            }
+        }
+        alert::Entity::delete_many()
+            .filter(alert::Column::ChildId.eq(from))
+            .exec(&txn)
+            .await?;
+        family_link::Entity::update_many()
+            .col_expr(family_link::Column::ChildId, Expr::value(into.to_owned()))
+            .filter(family_link::Column::ChildId.eq(from))
+            .exec(&txn)
+            .await?;
+        family_link::Entity::update_many()
+            .col_expr(
+                family_link::Column::RelativeChildId,
+                Expr::value(into.to_owned()),
+            )
+            .filter(family_link::Column::RelativeChildId.eq(from))
+            .exec(&txn)
+            .await?;
+        log_change(&txn, from).await?;
+        mark_consumed(&txn, event_id).await?;
+        txn.commit().await?;
+        haven_platform::db::purge_wal(&self.db).await?;
+        Ok(())
+    }
+}
+
+async fn log_change<C: ConnectionTrait>(conn: &C, child_id: &str) -> Result<(), ServiceError> {
+    profile_change::Entity::insert(profile_change::ActiveModel {
+        child_id: Set(child_id.to_owned()),
+        ..Default::default()
+    })
+    .exec_without_returning(conn)
+    .await?;
+    Ok(())
+}
+
+async fn mark_consumed<C: ConnectionTrait>(conn: &C, event_id: &str) -> Result<(), ServiceError> {
+    consumed_event::Entity::insert(consumed_event::ActiveModel {
+        event_id: Set(event_id.to_owned()),
+        consumed_at_us: Set(crate::now_micros()),
+    })
+    .exec_without_returning(conn)
+    .await?;
+    Ok(())
 }
