@@ -1,6 +1,5 @@
-//! Who may see and change tracing data: every access decision of the RPCs, in one place. A tracing
-//! request is decided on its owner and agency (class `tracing`); a match candidate's identity on the
-//! child's own record, as a consenting child's (class `identity`).
+//! Every access decision of the RPCs: a tracing request is decided on its owner and agency (class
+//! `tracing`), a match candidate's identity on the consenting child's record (class `identity`).
 
 use haven_authz::{Access, ClassSet, DataClass, Principal, RecordAttrs, Scope};
 use haven_platform::ServiceError;

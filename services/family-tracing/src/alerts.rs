@@ -1,6 +1,5 @@
-//! Alerts: a likely candidate for a sought child of a request that is still searching. They are
-//! raised as requests are filed or changed and as consenting children arrive in the projection (once
-//! per request, sought child and child, never for a rejected pair), and listed by ListAlerts.
+//! Alerts of a likely candidate for a request still searching: raised once per (request, sought child,
+//! child), never for a rejected pair, as requests are filed and children arrive; listed by ListAlerts.
 
 use haven_authz::Principal;
 use haven_matching::Band;

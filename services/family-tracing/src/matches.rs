@@ -1,6 +1,5 @@
-//! The match RPCs: candidates for a sought child, ranked by the index with every score explained, and
-//! the caseworker's review of a candidate (confirm or reject), which moves the request along and links
-//! the family. Also the matching context both use, shared with alerts.
+//! The match RPCs (candidates for a sought child with every score explained; the review that confirms
+//! or rejects one and links the family) and the matching context they share with alerts.
 
 use haven_authz::Principal;
 use haven_matching::{Band, MatchContext};

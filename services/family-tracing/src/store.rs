@@ -1,6 +1,5 @@
-//! Persistence of tracing data: every query and transaction of the RPCs and of the identity feed. A
-//! write is one transaction holding the change and its audit entry (or its consumed-event mark), and
-//! tracing data passes through the [`Vault`]: sealed on the way in, opened on the way out.
+//! Every query and transaction of family tracing (RPCs and identity feed): a write is one transaction
+//! with its audit entry or consumed-event mark, and tracing data is sealed and opened by the [`Vault`].
 
 use haven_platform::ServiceError;
 use haven_platform::audit::{self, AuditEntry};
