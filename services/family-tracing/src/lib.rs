@@ -3,15 +3,20 @@
 //! alerts. It knows registered children only through a projection of the identity of those who
 //! consented to tracing, fed by the identity service's events.
 
+mod access;
 mod alerts;
 mod convert;
 pub mod entity;
 mod feed;
 mod identity_reader;
+mod links;
 mod matcher;
+mod matches;
 mod migration;
+mod requests;
 mod sealed;
 mod service;
+mod store;
 mod validate;
 mod workflow;
 

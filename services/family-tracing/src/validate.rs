@@ -1,5 +1,6 @@
 //! Request validation. Every violation names its field and never echoes the submitted value.
 
+use haven_platform::ServiceError;
 pub(crate) use haven_platform::Violations;
 use haven_platform::validate::{age_range, name, partial_date};
 use haven_proto::family_tracing::{Inquirer, Relation, Sex, SoughtChild};
@@ -8,6 +9,11 @@ const MAX_NAME: usize = 200;
 const MAX_TEXT: usize = 2_000;
 const MAX_SOUGHT: usize = 10;
 const MAX_OTHER_NAMES: usize = 20;
+
+/// The violations found, as the INVALID_ARGUMENT answer; nothing when there are none.
+pub(crate) fn invalid(v: Violations) -> Result<(), ServiceError> {
+    v.into_result().map_err(ServiceError::InvalidArgument)
+}
 
 fn text(v: &mut Violations, field: &str, value: &str, max: usize) {
     v.text(field, value, max);
