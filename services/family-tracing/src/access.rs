@@ -1,5 +1,7 @@
 //! Every access decision of the RPCs: a tracing request is decided on its owner and agency (class
-//! `tracing`), a match candidate's identity on the consenting child's record (class `identity`).
+//! `tracing`), a match candidate's identity on the consenting child's record (class `identity`). Which
+//! roles may call an RPC at all is the rule table's (`haven_authz::rules`), checked by the auth layer
+//! before any handler runs.
 
 use haven_authz::{Access, ClassSet, DataClass, Principal, RecordAttrs, Scope};
 use haven_platform::ServiceError;
@@ -26,34 +28,6 @@ pub(crate) enum RequestScope {
 }
 
 impl FamilyTracingService {
-    pub(crate) fn may_read(&self, principal: &Principal) -> Result<(), ServiceError> {
-        if self
-            .policy
-            .ever_readable(principal)
-            .contains(DataClass::Tracing)
-        {
-            Ok(())
-        } else {
-            Err(ServiceError::PermissionDenied(
-                "your role may not read tracing data".into(),
-            ))
-        }
-    }
-
-    pub(crate) fn may_write(&self, principal: &Principal) -> Result<(), ServiceError> {
-        if self
-            .policy
-            .ever_writable(principal)
-            .contains(DataClass::Tracing)
-        {
-            Ok(())
-        } else {
-            Err(ServiceError::PermissionDenied(
-                "your role may not write tracing data".into(),
-            ))
-        }
-    }
-
     fn access(&self, principal: &Principal, owner: &str, agency: &str) -> Access {
         let attrs = RecordAttrs {
             owner,

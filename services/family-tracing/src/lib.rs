@@ -39,12 +39,7 @@ pub use sealed::{
 };
 pub use service::FamilyTracingService;
 
-pub(crate) fn now_micros() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_micros() as i64)
-        .unwrap_or(0)
-}
+pub(crate) use haven_platform::time::now_micros;
 
 /// Connects to the family tracing database and applies pending migrations.
 pub async fn connect_and_migrate(url: &str) -> Result<DatabaseConnection, DbErr> {

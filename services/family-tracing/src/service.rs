@@ -30,12 +30,7 @@ pub struct FamilyTracingService {
     pub(crate) audit: AuditWriter,
 }
 
-pub(crate) fn timestamp(micros: i64) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: micros.div_euclid(1_000_000),
-        nanos: (micros.rem_euclid(1_000_000) * 1000) as i32,
-    }
-}
+pub(crate) use haven_platform::time::timestamp;
 
 impl FamilyTracingService {
     /// Needs a migrated database and a running tokio runtime (it starts the audit writer).

@@ -7,16 +7,7 @@ use prost::Message as _;
 
 use crate::entity::{enrolment, record};
 
-pub(crate) fn now_micros() -> i64 {
-    chrono::Utc::now().timestamp_micros()
-}
-
-pub(crate) fn timestamp(micros: i64) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: micros.div_euclid(1_000_000),
-        nanos: (micros.rem_euclid(1_000_000) * 1000) as i32,
-    }
-}
+pub(crate) use haven_platform::time::{now_micros, timestamp};
 
 pub(crate) fn micros_of(ts: &prost_types::Timestamp) -> i64 {
     ts.seconds

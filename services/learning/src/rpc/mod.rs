@@ -38,8 +38,5 @@ fn entry(
 
 /// The request's hash, kept with its idempotency key so a reused key with another body is refused.
 fn body_hash(message: &impl prost::Message) -> String {
-    Sha256::digest(message.encode_to_vec())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(Sha256::digest(message.encode_to_vec()))
 }
