@@ -272,6 +272,11 @@ impl IssuerKey {
     }
 }
 
+/// A fresh RSA key of `bits` bits, as unencrypted PKCS#8 DER. *ring* cannot generate RSA keys, so the
+/// rsa crate does, and hands the key over as PKCS#8 without ever signing with it. Generation is not
+/// what RUSTSEC-2023-0071 (the Marvin attack) is about: that attack times many private-key operations
+/// (decryptions or signatures) on inputs the attacker chooses, whereas a key is generated once, from
+/// the operating system's randomness, on no one's input, before any request is served.
 pub(crate) fn generate_rsa_pkcs8(bits: usize) -> Result<SecretDocument, PassportError> {
     let key = RsaPrivateKey::new(&mut rand::rngs::OsRng, bits)
         .map_err(|e| PassportError::Key(format!("RSA key generation failed: {e}")))?;

@@ -57,8 +57,6 @@ pub fn is_revoked(
         .any(|entry| entry["id"].as_str() == Some(passport.credential_id.as_str())))
 }
 
-/// Reads the results back through their result descriptions and alignments. Results this format does
-
 #[cfg(test)]
 mod tests {
     use super::*;

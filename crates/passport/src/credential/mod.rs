@@ -24,6 +24,7 @@ pub use read::{ImportedAchievement, LEEWAY_SECS, VerifiedPassport, verify, verif
 pub(crate) const VC_CONTEXT: &str = "https://www.w3.org/ns/credentials/v2";
 pub(crate) const OB_CONTEXT: &str = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json";
 
+/// What goes into a passport; built by the service from the learner's records.
 #[derive(Debug, Clone)]
 pub struct PassportContent {
     pub credential_id: uuid::Uuid,

@@ -248,9 +248,8 @@ pub fn verify_at(
     })
 }
 
-/// Whether a verified passport is on a status list (the `1EdTechRevocationList` JWT its issuer
-/// publishes), checked offline once the list has been fetched. The list must be signed by a trusted key
-
+/// Reads the results back through their result descriptions and alignments. Results this format does
+/// not describe are skipped rather than guessed at.
 fn achievements_of(subject: &SubjectDoc<'_>) -> Vec<ImportedAchievement> {
     let descriptions: HashMap<&str, &ResultDescriptionDoc<'_>> = subject
         .achievement
@@ -332,11 +331,6 @@ fn achievements_of(subject: &SubjectDoc<'_>) -> Vec<ImportedAchievement> {
     }
     out
 }
-
-/// A fresh RSA key of `bits` bits, as unencrypted PKCS#8 DER. *ring* cannot generate RSA keys, so the
-/// rsa crate does, and hands the key over as PKCS#8 without ever signing with it. Generation is not
-/// what RUSTSEC-2023-0071 (the Marvin attack) is about: that attack times many private-key operations
-/// (decryptions or signatures) on inputs the attacker chooses, whereas a key is generated once, from
 
 #[cfg(test)]
 mod tests {
