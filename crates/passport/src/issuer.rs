@@ -370,4 +370,19 @@ mod tests {
         assert_eq!(back.did(), before.did());
         assert!(verify(&old, &back.trust_list()).is_ok());
     }
+
+    #[test]
+    fn the_algorithm_is_taken_by_its_jose_name_and_an_unknown_one_is_refused() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let load = |algorithm: &str| {
+            PassportIssuer::load(dir.path(), algorithm, None, "School", "https://s.example")
+        };
+        assert_eq!(load("EdDSA").expect("EdDSA").algorithm(), Algorithm::EdDsa);
+        for unknown in ["HS256", "eddsa", ""] {
+            assert!(
+                matches!(load(unknown), Err(PassportError::Key(why)) if why.contains("is not")),
+                "{unknown:?}"
+            );
+        }
+    }
 }

@@ -28,7 +28,7 @@ pub(crate) fn sign(
 ) -> Result<String, PassportError> {
     let header = serde_json::to_vec(&JoseHeaderOut {
         typ: "JWT",
-        alg: signing.public().algorithm().as_str(),
+        alg: signing.algorithm().as_str(),
         kid,
     })
     .map_err(|e| PassportError::Key(e.to_string()))?;

@@ -245,6 +245,14 @@ impl IssuerSigningKey {
         }
     }
 
+    /// The one JWS `alg` this key signs.
+    pub(crate) fn algorithm(&self) -> Algorithm {
+        match self {
+            IssuerSigningKey::Ed25519(_) => Algorithm::EdDsa,
+            IssuerSigningKey::Rsa(_) => Algorithm::Rs256,
+        }
+    }
+
     /// The raw JWS signature over `signing_input`.
     pub(crate) fn sign(&self, signing_input: &[u8]) -> Result<Vec<u8>, PassportError> {
         match self {

@@ -17,7 +17,7 @@
 //! | [`credential`] | the credential: its content, the writer ([`PassportIssuer::issue`]) and the reader ([`verify`]) |
 //! | `status_list` | the signed `1EdTechRevocationList` and [`is_revoked`] |
 //! | [`didkey`] | `did:key` identifiers of Ed25519 and RSA keys |
-//! | [`print`] | the paper passport: QR codes and a one-page PDF |
+//! | [`print`](mod@print) | the paper passport: QR codes and a one-page PDF |
 
 pub mod credential;
 pub mod didkey;
