@@ -13,13 +13,11 @@ macro_rules! rpc {
 mod access;
 mod convert;
 pub mod curriculum;
-pub mod didkey;
 pub mod entity;
 mod events;
 mod migration;
 mod paging;
 pub mod passport;
-pub mod print;
 mod projection;
 mod rpc;
 mod service;
@@ -36,6 +34,7 @@ use sea_orm_migration::MigratorTrait as _;
 use tokio::net::TcpListener;
 
 pub use events::LEARNING_STREAM;
+pub use haven_passport::{didkey, print};
 pub use migration::Migrator;
 pub use passport::{PassportError, PassportIssuer, TrustList, VerifiedPassport};
 pub use projection::Applied;

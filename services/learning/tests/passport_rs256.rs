@@ -1,7 +1,7 @@
 //! RS256 passports between deployments, over gRPC: a deployment that trusts only an Ed25519 issuer
 //! refuses an RS256 passport, and one that trusts the RSA issuer's published JWKS verifies and imports
-//! it. The passport is signed in process with a fixed test key (tests/fixtures), as an RS256 deployment
-//! would sign it.
+//! it. The passport is signed in process with a fixed test key (crates/passport/tests/fixtures), as an
+//! RS256 deployment would sign it.
 
 mod common;
 
@@ -12,7 +12,7 @@ use tonic::Code;
 
 fn rs256_issuer() -> PassportIssuer {
     PassportIssuer::from_pkcs8_pem(
-        include_str!("fixtures/test-only-rsa-2048.pem"),
+        include_str!("../../../crates/passport/tests/fixtures/test-only-rsa-2048.pem"),
         "RSA Learning Network",
         "https://rsa.test.example",
     )

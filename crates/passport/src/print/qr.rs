@@ -25,7 +25,7 @@
 //!   digits after the prefix are a header or data.
 //!
 //! # Why this form: measured
-//! `cargo test -p haven-learning print::tests::figures -- --ignored --nocapture`, synthetic records as
+//! `cargo test -p haven-passport print::tests::figures -- --ignored --nocapture`, synthetic records as
 //! in the tests (four subjects, one outcome each, two in three scored); bytes, one run:
 //!
 //! | records | JWT | DEFLATE(JWT text) | zlib(JWT text) | DEFLATE(packed) | zlib(packed) | Base45 chars | codes |

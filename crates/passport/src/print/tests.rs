@@ -1,6 +1,6 @@
 use super::qr::{self, QrMatrix, QrPayloadError};
 use super::*;
-use crate::passport::{self, Achievement, PassportContent, PassportIssuer, Recipient, Score};
+use crate::{Achievement, PassportContent, PassportIssuer, Recipient, Score, verify};
 
 const SUBJECTS: [(&str, &str); 4] = [
     ("MATH", "Mathematics"),
@@ -97,7 +97,7 @@ fn a_one_record_passport_fits_one_code_that_a_qr_reader_reads_back() {
     assert_eq!(scanned, codes[0]);
     let decoded = qr::decode([scanned.as_str()]).expect("decode");
     assert_eq!(decoded, jwt);
-    let verified = passport::verify(&decoded, &issuer.trust_list()).expect("verifies");
+    let verified = verify(&decoded, &issuer.trust_list()).expect("verifies");
     assert_eq!(verified.achievements.len(), 1);
 }
 
@@ -122,7 +122,7 @@ fn a_bigger_passport_spreads_over_codes_read_in_any_order() {
     scanned.push(scanned[0].clone());
     let decoded = qr::decode(scanned.iter().map(String::as_str)).expect("decode");
     assert_eq!(decoded, jwt);
-    let verified = passport::verify(&decoded, &issuer.trust_list()).expect("verifies");
+    let verified = verify(&decoded, &issuer.trust_list()).expect("verifies");
     assert_eq!(verified.achievements.len(), 40);
     // The text form a school saves, one code per line, whatever the order.
     let file = scanned.join("\r\n") + "\n";
@@ -177,7 +177,7 @@ fn a_changed_character_never_yields_a_passport_that_verifies() {
         let changed = String::from_utf8(changed).expect("ascii");
         if let Ok(decoded) = qr::decode([changed.as_str()]) {
             assert!(
-                passport::verify(&decoded, &trusted).is_err(),
+                verify(&decoded, &trusted).is_err(),
                 "a change at {i} went unnoticed"
             );
         }
@@ -491,7 +491,7 @@ fn a_token_that_is_not_a_credential_is_not_printed() {
     );
 }
 
-// --- figures for the notes: `cargo test -p haven-learning print::tests::figures -- --ignored --nocapture`
+// --- figures for the notes: `cargo test -p haven-passport print::tests::figures -- --ignored --nocapture`
 
 #[test]
 #[ignore = "prints the measurements behind the payload format; slow in debug builds"]

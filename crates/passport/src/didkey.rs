@@ -1,8 +1,8 @@
 //! `did:key` identifiers (W3C CCG did:key method) for the two passport key types: Ed25519 (multicodec
 //! 0xed, the 32-byte key; every id starts `z6Mk`) and RSA (multicodec 0x1205 `rsa-pub`, the PKCS#1
-//! `RSAPublicKey` DER; a 2048-bit key starts `z4MX`), base58btc-encoded with the multibase prefix `z`.
+//! `RSAPublicKey` DER; a 2048-bit key starts `z4MX`), base58btc-encoded (the `bs58` crate) with the
+//! multibase prefix `z`.
 
-const ALPHABET: &[u8; 58] = b"123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
 /// The unsigned varints of the multicodec codes.
 const ED25519_MULTICODEC: [u8; 2] = [0xed, 0x01];
 const RSA_MULTICODEC: [u8; 2] = [0x85, 0x24];
@@ -28,59 +28,11 @@ pub enum DidPublicKey {
     Rsa(Vec<u8>),
 }
 
-/// Base58 (Bitcoin alphabet): each leading zero byte becomes a '1', the rest is the number in base 58.
-pub fn base58_encode(bytes: &[u8]) -> String {
-    let zeros = bytes.iter().take_while(|b| **b == 0).count();
-    // Little-endian base-58 digits of the big-endian number in `bytes`.
-    let mut digits: Vec<u8> = Vec::with_capacity(bytes.len() * 138 / 100 + 1);
-    for &byte in &bytes[zeros..] {
-        let mut carry = u32::from(byte);
-        for digit in digits.iter_mut() {
-            carry += u32::from(*digit) << 8;
-            *digit = (carry % 58) as u8;
-            carry /= 58;
-        }
-        while carry > 0 {
-            digits.push((carry % 58) as u8);
-            carry /= 58;
-        }
-    }
-    let mut out = String::with_capacity(zeros + digits.len());
-    out.extend(std::iter::repeat_n('1', zeros));
-    out.extend(digits.iter().rev().map(|d| ALPHABET[*d as usize] as char));
-    out
-}
-
-/// The inverse of [`base58_encode`].
-pub fn base58_decode(text: &str) -> Result<Vec<u8>, DidKeyError> {
-    let zeros = text.bytes().take_while(|b| *b == b'1').count();
-    let mut bytes: Vec<u8> = Vec::with_capacity(text.len());
-    for c in text.bytes().skip(zeros) {
-        let value = ALPHABET
-            .iter()
-            .position(|a| *a == c)
-            .ok_or(DidKeyError::NotBase58)?;
-        let mut carry = value as u32;
-        for byte in bytes.iter_mut() {
-            carry += u32::from(*byte) * 58;
-            *byte = (carry & 0xff) as u8;
-            carry >>= 8;
-        }
-        while carry > 0 {
-            bytes.push((carry & 0xff) as u8);
-            carry >>= 8;
-        }
-    }
-    let mut out = vec![0u8; zeros];
-    out.extend(bytes.iter().rev());
-    Ok(out)
-}
-
 fn multibase(codec: [u8; 2], key: &[u8]) -> String {
     let mut bytes = Vec::with_capacity(2 + key.len());
     bytes.extend_from_slice(&codec);
     bytes.extend_from_slice(key);
-    format!("z{}", base58_encode(&bytes))
+    format!("z{}", bs58::encode(&bytes).into_string())
 }
 
 /// The multibase fingerprint of an Ed25519 public key (`z6Mk...`).
@@ -109,7 +61,9 @@ pub fn decode(did: &str) -> Result<DidPublicKey, DidKeyError> {
     let did = did.split('#').next().unwrap_or(did);
     let multibase = did.strip_prefix("did:key:").ok_or(DidKeyError::NotDidKey)?;
     let encoded = multibase.strip_prefix('z').ok_or(DidKeyError::NotBase58)?;
-    let bytes = base58_decode(encoded)?;
+    let bytes = bs58::decode(encoded)
+        .into_vec()
+        .map_err(|_| DidKeyError::NotBase58)?;
     match bytes.split_at_checked(2) {
         Some((prefix, key)) if prefix == ED25519_MULTICODEC => key
             .try_into()
@@ -135,19 +89,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn base58_matches_the_bitcoin_vectors() {
-        assert_eq!(base58_encode(b""), "");
-        assert_eq!(base58_encode(b"Hello World!"), "2NEpo7TZRRrLZSi2U");
-        assert_eq!(
-            base58_encode(b"The quick brown fox jumps over the lazy dog."),
-            "USm3fpXnKG5EUBx2ndxBDMPVciP5hGey2Jh4NDv6gmeo1LkMeiKrLJUUBk6Z"
-        );
-        assert_eq!(base58_encode(&[0, 0, 0x28, 0x7f, 0xb4, 0xcd]), "11233QC4");
-        assert_eq!(
-            base58_decode("11233QC4").expect("valid"),
-            vec![0, 0, 0x28, 0x7f, 0xb4, 0xcd]
-        );
-        assert_eq!(base58_decode("0OIl"), Err(DidKeyError::NotBase58));
+    fn a_did_key_outside_the_base58btc_alphabet_is_refused() {
+        // 0, O, I and l are not in the Bitcoin alphabet; a multibase prefix other than z is not base58btc.
+        for did in ["did:key:z6Mk0OIl", "did:key:z", "did:key:f6Mk"] {
+            let refused = decode(did);
+            assert!(
+                matches!(
+                    refused,
+                    Err(DidKeyError::NotBase58 | DidKeyError::UnsupportedKeyType)
+                ),
+                "{did}: {refused:?}"
+            );
+        }
+        assert_eq!(decode("did:key:z6Mk0OIl"), Err(DidKeyError::NotBase58));
+        assert_eq!(decode("did:key:f6Mk"), Err(DidKeyError::NotBase58));
     }
 
     #[test]
