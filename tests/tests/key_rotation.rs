@@ -101,7 +101,7 @@ async fn rotation_rewraps_data_keys_and_the_old_key_is_no_longer_needed() {
 
     write_key(&dir.join("v2.key"), 2);
     let rotating = config(&dir, "v2.key", &["v1.key"]);
-    let keyring = Arc::new(haven::suite::keyring(&rotating, false).expect("keyring"));
+    let keyring = Arc::new(haven_identity::keyring(&rotating, false).expect("keyring"));
     let db = haven_identity::connect_and_migrate(&rotating.identity_database_url())
         .await
         .expect("db");
@@ -228,7 +228,7 @@ async fn family_tracing_rotation_rewraps_request_keys_under_its_own_master_key()
 
     write_key(&dir.join("ft-v2.key"), 2);
     let rotating = tracing_config(&dir, "ft-v2.key", &["ft-v1.key"]);
-    let keyring = haven::suite::family_tracing_keyring(&rotating, false).expect("keyring");
+    let keyring = haven_family_tracing::keyring(&rotating, false).expect("keyring");
     let db = haven_family_tracing::connect_and_migrate(&rotating.family_tracing_database_url())
         .await
         .expect("db");

@@ -66,7 +66,7 @@ async fn expired_cases_and_learners_are_erased_and_recent_ones_kept() {
 
     // A service built on the same database runs the rules once, as the scheduled task does.
     let keyring = std::sync::Arc::new(
-        haven::suite::keyring(
+        haven_identity::keyring(
             &haven_platform::HavenConfig {
                 data_dir: t.data_dir.clone(),
                 ..Default::default()

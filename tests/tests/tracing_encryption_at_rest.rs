@@ -518,7 +518,7 @@ async fn rows_written_in_clear_before_sealing_are_sealed_at_start() {
     assert_no_canary(&dump(&t, &db).await, "after the startup pass");
 
     // The pass is idempotent: a second run finds nothing left in clear.
-    let keyring = haven::suite::family_tracing_keyring(&t.config, true).expect("keyring");
+    let keyring = haven_family_tracing::keyring(&t.config, true).expect("keyring");
     let vault = haven_family_tracing::Vault::new(std::sync::Arc::new(keyring));
     let again = haven_family_tracing::seal_clear_rows(&db, &vault)
         .await

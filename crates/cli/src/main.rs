@@ -14,6 +14,8 @@ use haven_authz::{Authenticator, Claims, DevSigningKey, Policy, TokenVerifier};
 use haven_platform::HavenConfig;
 use haven_platform::audit::CheckpointPublicKey;
 use haven_platform::server::{bind, shutdown_signal};
+use haven_platform::start::Context;
+use tokio_util::sync::CancellationToken;
 
 // glibc malloc showed up as about a tenth of the gateway's CPU per request under load (BENCHMARKS.md).
 #[global_allocator]
@@ -419,7 +421,7 @@ async fn main() -> anyhow::Result<()> {
                 bail!("only identity and family-tracing hold data keys");
             }
             if matches!(service, None | Some(ServiceName::Identity)) {
-                let keyring = suite::keyring(&config, false)?;
+                let keyring = haven_identity::keyring(&config, false)?;
                 let db =
                     haven_identity::connect_and_migrate(&config.identity_database_url()).await?;
                 let count = haven_identity::rewrap_data_keys(&db, &keyring).await?;
@@ -429,7 +431,7 @@ async fn main() -> anyhow::Result<()> {
                 );
             }
             if matches!(service, None | Some(ServiceName::FamilyTracing)) {
-                let keyring = suite::family_tracing_keyring(&config, false)?;
+                let keyring = haven_family_tracing::keyring(&config, false)?;
                 let db = haven_family_tracing::connect_and_migrate(
                     &config.family_tracing_database_url(),
                 )
@@ -541,7 +543,7 @@ async fn main() -> anyhow::Result<()> {
             command: PassportCommand::IssuerJwks,
         } => {
             // The same issuer the learning service signs with: algorithm and key from the config.
-            let issuer = suite::passport_issuer(&config)?;
+            let issuer = haven_learning::passport_issuer(&config)?;
             println!("{}", issuer.jwks_json());
         }
         Command::Revoke { jti, exp } => {
@@ -639,7 +641,6 @@ async fn serve(service: ServiceName, config: HavenConfig) -> anyhow::Result<()> 
         ),
         suite::revocations(&config).await?,
     );
-    let policy = Arc::new(suite::load_policy(&config)?);
     let checkpoint_key = match service {
         ServiceName::Gateway => None,
         _ => {
@@ -654,152 +655,35 @@ async fn serve(service: ServiceName, config: HavenConfig) -> anyhow::Result<()> 
             Some(suite::audit_checkpoint_key(&config)?)
         }
     };
-    match service {
-        ServiceName::Identity => {
-            let identity = haven_identity::build(
-                &config.identity_database_url(),
-                auth,
-                policy,
-                Arc::new(suite::keyring(&config, false)?),
-            )
-            .await?;
-            let _retention = haven_identity::spawn_retention(
-                identity.clone(),
-                config.identity.retention.clone(),
-            );
-            let _relay = haven_platform::outbox::spawn_relay(
-                identity.database().clone(),
-                suite::event_bus(&config)?,
-                suite::RELAY_INTERVAL,
-            );
-            let _enrolments = suite::spawn_identity_work(&identity, suite::event_bus(&config)?);
-            let checkpoints = checkpoint_key
-                .map(|key| {
-                    suite::spawn_audit_checkpoints(
-                        &config,
-                        "identity",
-                        identity.database().clone(),
-                        key,
-                    )
-                })
-                .transpose()?;
-            let (listener, addr) = bind(config.identity.listen).await?;
-            println!("haven: identity service listening on {addr}");
-            let served = haven_identity::serve(
-                identity,
-                listener,
-                config.gateway.max_message_bytes,
-                shutdown_signal(),
-            )
-            .await;
-            if let Some(checkpoints) = checkpoints {
-                checkpoints.finish().await;
-            }
-            served?;
-        }
-        ServiceName::Learning => {
-            let service = suite::learning_service(&config, auth, policy).await?;
-            let _work = suite::spawn_learning_work(&service, suite::event_bus(&config)?);
-            let checkpoints = checkpoint_key
-                .map(|key| {
-                    suite::spawn_audit_checkpoints(
-                        &config,
-                        "learning",
-                        service.database().clone(),
-                        key,
-                    )
-                })
-                .transpose()?;
-            let (listener, addr) = bind(config.learning.listen).await?;
-            println!("haven: learning service listening on {addr}");
-            let served = haven_learning::serve(
-                service,
-                listener,
-                config.gateway.max_message_bytes,
-                shutdown_signal(),
-            )
-            .await;
-            if let Some(checkpoints) = checkpoints {
-                checkpoints.finish().await;
-            }
-            served?;
-        }
-        ServiceName::FamilyTracing => {
-            let service = haven_family_tracing::build(
-                &config.family_tracing_database_url(),
-                auth,
-                policy,
-                suite::thresholds(&config),
-                Arc::new(suite::family_tracing_keyring(&config, false)?),
-            )
-            .await?;
-            // The service's token for reading consenting children's identity is signed with the data
-            // dir's key; publish its public half in the JWKS the identity service trusts.
-            let key = Arc::new(DevSigningKey::load_or_create(&config.data_dir)?);
-            let _work = suite::spawn_family_tracing_work(
-                &service,
-                suite::event_bus(&config)?,
-                &config.family_tracing.identity_url,
-                key,
-                &config,
-            )?;
-            let checkpoints = checkpoint_key
-                .map(|key| {
-                    suite::spawn_audit_checkpoints(
-                        &config,
-                        "family-tracing",
-                        service.database().clone(),
-                        key,
-                    )
-                })
-                .transpose()?;
-            let (listener, addr) = bind(config.family_tracing.listen).await?;
-            println!("haven: family tracing service listening on {addr}");
-            let served = haven_family_tracing::serve(
-                service,
-                listener,
-                config.gateway.max_message_bytes,
-                shutdown_signal(),
-            )
-            .await;
-            if let Some(checkpoints) = checkpoints {
-                checkpoints.finish().await;
-            }
-            served?;
-        }
-        ServiceName::Gateway => {
-            let limiter = suite::rate_limiter(&config).await?;
-            // The token endpoint signs with the data dir's key; its public half must be in the JWKS.
-            let issuer = match &config.auth.clients_path {
-                Some(_) => {
-                    let key_file = config.data_dir.join("keys").join("dev-signing-key.p8");
-                    if !key_file.exists() {
-                        bail!(
-                            "clients_path is set but there is no signing key at {}",
-                            key_file.display()
-                        );
-                    }
-                    let key = Arc::new(DevSigningKey::load_or_create(&config.data_dir)?);
-                    suite::token_issuer(&config, key)?
-                }
-                None => None,
-            };
-            let (listener, addr) = bind(config.gateway.listen).await?;
-            println!(
-                "haven: gateway listening on {addr}, identity at {}",
-                config.gateway.identity_url
-            );
-            haven_gateway::serve(
-                &config.gateway,
-                auth,
-                policy,
-                limiter,
-                issuer,
-                listener,
-                shutdown_signal(),
-            )
-            .await?;
-        }
+    let stop = CancellationToken::new();
+    let ctx = Context {
+        policy: Arc::new(suite::load_policy(&config)?),
+        bus: suite::event_bus(&config)?,
+        config: Arc::new(config),
+        auth,
+        checkpoint_key,
+        embedded: false,
+        stop: stop.clone(),
+    };
+    let listen = match service {
+        ServiceName::Identity => ctx.config.identity.listen,
+        ServiceName::FamilyTracing => ctx.config.family_tracing.listen,
+        ServiceName::Learning => ctx.config.learning.listen,
+        ServiceName::Gateway => ctx.config.gateway.listen,
+    };
+    let (listener, _) = bind(listen).await?;
+    let started = match service {
+        ServiceName::Identity => haven_identity::start(&ctx, listener).await?,
+        ServiceName::FamilyTracing => haven_family_tracing::start(&ctx, listener).await?,
+        ServiceName::Learning => haven_learning::start(&ctx, listener).await?,
+        ServiceName::Gateway => haven_gateway::start(&ctx, listener).await?,
+    };
+    println!("haven: {} listening on {}", started.service, started.addr);
+    tokio::select! {
+        _ = shutdown_signal() => {}
+        _ = stop.cancelled() => {}
     }
+    stop.cancel();
+    started.stopped().await?;
     Ok(())
 }

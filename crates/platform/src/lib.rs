@@ -14,6 +14,7 @@ pub mod outbox;
 pub mod paging;
 pub mod sealing;
 pub mod server;
+pub mod start;
 pub mod telemetry;
 pub mod time;
 pub mod validate;

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use haven_authz::{Authenticator, Policy, RuleTable};
 use tokio::net::TcpListener;
-use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
+use tonic::transport::{Channel, Endpoint, Server};
 use tower::layer::util::{Identity, Stack};
 
 use crate::auth::AuthLayer;
@@ -24,6 +24,20 @@ pub async fn bind(addr: SocketAddr) -> std::io::Result<(TcpListener, SocketAddr)
 /// The incoming stream tonic's `serve_with_incoming_shutdown` expects, with TCP_NODELAY set.
 pub fn incoming(listener: TcpListener) -> TcpIncoming {
     TcpIncoming::from(listener).with_nodelay(Some(true))
+}
+
+/// A lazily connected channel to a service at `url`: the caller starts even if the service is not up
+/// yet, and its calls answer UNAVAILABLE until it is. Each call is bounded by `timeout`.
+pub fn lazy_channel(
+    url: &str,
+    timeout: std::time::Duration,
+) -> Result<Channel, tonic::transport::Error> {
+    Ok(Endpoint::from_shared(url.to_owned())?
+        .timeout(timeout)
+        .connect_timeout(std::time::Duration::from_secs(3))
+        .tcp_nodelay(true)
+        .http2_keep_alive_interval(std::time::Duration::from_secs(30))
+        .connect_lazy())
 }
 
 /// The layers every Haven service runs, outermost first: telemetry (one span per call, the trace

@@ -16,6 +16,7 @@ mod migration;
 mod requests;
 mod sealed;
 mod service;
+mod start;
 mod store;
 mod validate;
 mod workflow;
@@ -38,6 +39,7 @@ pub use sealed::{
     RequestKey, SealedCounts, Vault, erase_tracing_request, rewrap_data_keys, seal_clear_rows,
 };
 pub use service::FamilyTracingService;
+pub use start::{keyring, start, thresholds};
 
 pub(crate) use haven_platform::time::now_micros;
 

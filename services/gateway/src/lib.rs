@@ -5,6 +5,7 @@
 
 pub mod forward;
 mod limiter;
+mod start;
 mod tokens;
 
 use std::future::Future;
@@ -15,10 +16,11 @@ use haven_authz::{Authenticator, Policy, RuleTable};
 use haven_platform::config::GatewayConfig;
 use haven_proto::auth::tokens_server::TokensServer;
 use tokio::net::TcpListener;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 pub use forward::{Forwarder, Route};
 pub use limiter::RateLimiter;
+pub use start::{rate_limiter, start, token_issuer};
 pub use tokens::{FAILURES_PER_ADDRESS, FAILURES_PER_CLIENT, TokenEndpoint, TokenIssuer};
 
 #[derive(Debug, thiserror::Error)]
@@ -37,17 +39,10 @@ pub enum GatewayError {
 /// A lazily connected channel to a service: the gateway starts even if the service is not up yet, and
 /// answers UNAVAILABLE until it is.
 pub fn service_channel(url: &str, timeout: Duration) -> Result<Channel, GatewayError> {
-    let endpoint =
-        Endpoint::from_shared(url.to_owned()).map_err(|source| GatewayError::Address {
-            url: url.to_owned(),
-            source,
-        })?;
-    Ok(endpoint
-        .timeout(timeout)
-        .connect_timeout(Duration::from_secs(3))
-        .tcp_nodelay(true)
-        .http2_keep_alive_interval(Duration::from_secs(30))
-        .connect_lazy())
+    haven_platform::server::lazy_channel(url, timeout).map_err(|source| GatewayError::Address {
+        url: url.to_owned(),
+        source,
+    })
 }
 
 /// The services behind the gateway, by the package prefix of their methods' paths.

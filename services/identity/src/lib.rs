@@ -16,6 +16,7 @@ mod referrals;
 mod retention;
 mod scope;
 mod service;
+mod start;
 mod store;
 mod validate;
 
@@ -34,6 +35,7 @@ pub use audit_rpc::IdentityAuditService;
 pub use migration::Migrator;
 pub use retention::{enforce_retention, spawn_retention};
 pub use service::IdentityService;
+pub use start::{keyring, start};
 
 /// Connects to the identity database and applies pending migrations.
 pub async fn connect_and_migrate(url: &str) -> Result<DatabaseConnection, DbErr> {

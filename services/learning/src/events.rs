@@ -6,6 +6,8 @@ use prost::Message as _;
 
 /// The stream the learning service publishes to.
 pub const LEARNING_STREAM: &str = "haven:events:learning";
+/// The stream the identity service publishes to, which the learning projection follows.
+pub(crate) const IDENTITY_STREAM: &str = "haven:events:identity";
 
 fn envelope(event: Event, at_us: i64) -> (String, Vec<u8>) {
     let id = uuid::Uuid::now_v7().to_string();

@@ -21,6 +21,7 @@ pub mod passport;
 mod projection;
 mod rpc;
 mod service;
+mod start;
 mod store;
 mod validate;
 
@@ -40,6 +41,7 @@ pub use passport::{PassportError, PassportIssuer, TrustList, VerifiedPassport};
 pub use projection::Applied;
 pub use rpc::STATUS_LIST_ID;
 pub use service::LearningService;
+pub use start::{passport_issuer, start, trusted_issuers};
 
 /// Connects to the learning database and applies pending migrations.
 pub async fn connect_and_migrate(url: &str) -> Result<DatabaseConnection, DbErr> {
