@@ -14,7 +14,7 @@ SECONDS_PER_RUN="${1:-20}"
 CONCURRENCY="${2:-64}"
 ROUNDS="${3:-1}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/haven/target}"
-cargo build --release -q -p haven -p haven-tests --bin haven --bin haven-load
+cargo build --release -q -p haven-cli -p haven-tests --bin haven --bin haven-load
 BIN="$CARGO_TARGET_DIR/release"
 
 DATA="$(mktemp -d)"

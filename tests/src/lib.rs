@@ -10,8 +10,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use haven::Suite;
 use haven_authz::Claims;
+use haven_cli::Suite;
 use haven_platform::HavenConfig;
 use haven_proto::family_tracing::family_tracing_client::FamilyTracingClient;
 use haven_proto::identity::child_identity_client::ChildIdentityClient;
@@ -285,7 +285,7 @@ impl TestSuite {
         ] {
             bus.delete_stream(stream).await.ok();
         }
-        for service in haven::audit::SERVICES {
+        for service in haven_cli::audit::SERVICES {
             bus.delete_stream(&haven_platform::audit::checkpointer::checkpoint_stream(
                 service,
             ))

@@ -6,7 +6,7 @@
 //!   the chain alone cannot notice: `haven audit verify` catches it in every service's log through the
 //!   checkpoints each service signed and published outside its database.
 
-use haven::audit::{Outcome, ServiceVerification, VerifyOptions, verify_all};
+use haven_cli::audit::{Outcome, ServiceVerification, VerifyOptions, verify_all};
 use haven_platform::audit::checkpointer::{checkpoint_file, checkpoint_stream, read_bus};
 use haven_platform::audit::{
     AnchoredReport, ChainReport, Checkpoint, CheckpointKey, CheckpointProblem, GENESIS_HASH,
@@ -393,7 +393,7 @@ async fn a_recomputed_chain_fools_the_chain_check_but_not_the_signed_checkpoints
 
     // With Redis configured the checkpoints are in Redis too: without the files, it alone must tell.
     if t.config.redis_url.is_some() {
-        for service in haven::audit::SERVICES {
+        for service in haven_cli::audit::SERVICES {
             let in_redis = read_bus(&t.suite.bus, service).await.expect("redis");
             assert!(in_redis.checkpoints.contains(of(&signed, service)));
         }

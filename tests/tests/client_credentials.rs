@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use haven::Suite;
 use haven_authz::{Claims, ClientRegistry};
+use haven_cli::Suite;
 use haven_platform::HavenConfig;
 use haven_proto::auth::IssueTokenRequest;
 use haven_proto::auth::tokens_client::TokensClient;

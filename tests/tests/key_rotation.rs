@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
-use haven::Suite;
+use haven_cli::Suite;
 use haven_platform::HavenConfig;
 use haven_platform::sealing::MasterKey;
 use haven_proto::family_tracing::family_tracing_client::FamilyTracingClient;

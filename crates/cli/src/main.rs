@@ -8,9 +8,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand, ValueEnum};
-use haven::audit::VerifyOptions;
-use haven::suite::{self, Suite};
 use haven_authz::{Authenticator, Claims, DevSigningKey, Policy, TokenVerifier};
+use haven_cli::audit::VerifyOptions;
+use haven_cli::suite::{self, Suite};
 use haven_platform::HavenConfig;
 use haven_platform::audit::CheckpointPublicKey;
 use haven_platform::server::{bind, shutdown_signal};
@@ -366,7 +366,7 @@ async fn main() -> anyhow::Result<()> {
                 public_keys,
                 exports,
             };
-            let results = haven::audit::verify_all(&config, &options).await?;
+            let results = haven_cli::audit::verify_all(&config, &options).await?;
             let interval = config.audit.checkpoint_interval();
             for result in &results {
                 for line in result.describe(interval) {

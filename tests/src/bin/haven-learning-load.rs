@@ -9,7 +9,7 @@
 
 use std::time::{Duration, Instant};
 
-use haven::Suite;
+use haven_cli::Suite;
 use haven_platform::HavenConfig;
 use haven_proto::identity::child_identity_client::ChildIdentityClient;
 use haven_proto::learning::learning_records_client::LearningRecordsClient;

@@ -23,7 +23,7 @@
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-use haven::Suite;
+use haven_cli::Suite;
 use haven_platform::HavenConfig;
 use haven_population as population;
 use haven_proto::common::{AgeRange, PartialDate};
