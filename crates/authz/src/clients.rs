@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq as _;
 
-use crate::policy::Role;
+use crate::role::Role;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {

@@ -8,6 +8,7 @@ mod keys;
 mod location;
 mod policy;
 mod revocation;
+mod role;
 mod rules;
 mod verify;
 
@@ -19,12 +20,13 @@ pub use location::{
 };
 pub use policy::{
     Access, ClassSet, DEFAULT_POLICY_TOML, DataClass, Grant, Permission, Policy, PolicyError,
-    RecordAttrs, ReferralGrant, Role, Scope,
+    RecordAttrs, ReferralGrant, Scope,
 };
 pub use revocation::{
     REDIS_TIMEOUT, RedisRevocations, RevocationError, RevocationList, RevocationSettings,
     SYNC_INTERVAL,
 };
+pub use role::Role;
 pub use rules::{Door, Requirement, RuleTable, Verdict, method_name};
 pub use verify::{
     AuthError, Authenticator, DEFAULT_MAX_LIFETIME_SECS, TokenVerifier, VerifierSettings,
