@@ -1,6 +1,12 @@
 //! Haven access control: who the caller is (claims verified from a JWT), and what they may do with a
 //! record (the role policy over data classes and record scope). Services and the gateway share it, so
 //! the edge and the data owner decide from the same rules.
+//!
+//! No network: the revoked-token list is asked through the [`Revocations`] trait (implemented in
+//! `haven_platform::revocation`).
+//!
+//! Modules depend one way: `role` <- `claims` <- `policy` <- `rules`, and `verify` on `claims`, `keys`
+//! and `revocation`.
 
 mod claims;
 mod clients;
@@ -22,10 +28,7 @@ pub use policy::{
     Access, ClassSet, DEFAULT_POLICY_TOML, DataClass, Grant, Permission, Policy, PolicyError,
     RecordAttrs, ReferralGrant, Scope,
 };
-pub use revocation::{
-    REDIS_TIMEOUT, RedisRevocations, RevocationError, RevocationList, RevocationSettings,
-    SYNC_INTERVAL,
-};
+pub use revocation::{RevocationError, RevocationFuture, Revocations};
 pub use role::Role;
 pub use rules::{Door, Requirement, RuleTable, Verdict, method_name};
 pub use verify::{

@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 
 use crate::claims::{Claims, Principal};
 use crate::keys::TrustedKeys;
-use crate::revocation::{RevocationError, RevocationList};
+use crate::revocation::{RevocationError, Revocations};
 
 /// Why a caller is not authenticated. The messages are safe to return to the caller.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -194,19 +194,21 @@ impl TokenVerifier {
 #[derive(Debug, Clone)]
 pub struct Authenticator {
     verifier: Arc<TokenVerifier>,
-    revocations: RevocationList,
+    revocations: Arc<dyn Revocations>,
 }
 
 impl Authenticator {
-    pub fn new(verifier: TokenVerifier, revocations: RevocationList) -> Self {
+    /// `revocations` is asked about every verified token (`haven_platform::revocation::RevocationList`
+    /// in the services).
+    pub fn new(verifier: TokenVerifier, revocations: impl Revocations + 'static) -> Self {
         Authenticator {
             verifier: Arc::new(verifier),
-            revocations,
+            revocations: Arc::new(revocations),
         }
     }
 
-    pub fn revocations(&self) -> &RevocationList {
-        &self.revocations
+    pub fn revocations(&self) -> &dyn Revocations {
+        self.revocations.as_ref()
     }
 
     /// Authenticates the value of the `authorization` metadata entry.
@@ -454,6 +456,75 @@ mod tests {
             },
         );
         assert_eq!(verifier.settings.leeway_secs, 30);
+    }
+
+    /// A revocation list answering at once from memory, or (when `down`) not at all.
+    #[derive(Debug, Default)]
+    struct ListInMemory {
+        revoked: std::sync::Mutex<Vec<String>>,
+        down: bool,
+    }
+
+    impl Revocations for ListInMemory {
+        fn is_revoked<'a>(&'a self, jti: &'a str) -> crate::RevocationFuture<'a, bool> {
+            Box::pin(async move {
+                if self.down {
+                    return Err(RevocationError::Unavailable("down".into()));
+                }
+                let revoked = self.revoked.lock().unwrap_or_else(|p| p.into_inner());
+                Ok(revoked.iter().any(|r| r == jti))
+            })
+        }
+
+        fn revoke<'a>(&'a self, jti: &'a str, _exp: u64) -> crate::RevocationFuture<'a, ()> {
+            Box::pin(async move {
+                let mut revoked = self.revoked.lock().unwrap_or_else(|p| p.into_inner());
+                revoked.push(jti.to_owned());
+                Ok(())
+            })
+        }
+    }
+
+    /// Runs a future that is ready at once (the lists here never wait).
+    fn at_once<T>(future: impl std::future::Future<Output = T>) -> T {
+        let mut future = std::pin::pin!(future);
+        let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+        match future.as_mut().poll(&mut context) {
+            std::task::Poll::Ready(value) => value,
+            std::task::Poll::Pending => panic!("the list answered later"),
+        }
+    }
+
+    #[test]
+    fn a_revoked_token_is_refused_and_a_list_that_cannot_answer_refuses_every_call() {
+        let dir = temp_dir();
+        let key = DevSigningKey::load_or_create(&dir).expect("key");
+        let verifier = || TokenVerifier::new(key.trusted_keys(), VerifierSettings::default());
+        let token = key.sign(&claims(now())).expect("sign");
+        let bearer = format!("Bearer {token}");
+
+        let auth = Authenticator::new(verifier(), ListInMemory::default());
+        assert!(at_once(auth.authenticate(Some(&bearer))).is_ok());
+        at_once(auth.revocations().revoke("jti-1", now() + 600)).expect("revoke");
+        assert_eq!(
+            at_once(auth.authenticate(Some(&bearer))),
+            Err(AuthError::Revoked),
+            "revocation is never cached, even for a token verified before"
+        );
+        assert_eq!(at_once(auth.authenticate(None)), Err(AuthError::Missing));
+
+        let down = Authenticator::new(
+            verifier(),
+            ListInMemory {
+                down: true,
+                ..ListInMemory::default()
+            },
+        );
+        assert_eq!(
+            at_once(down.authenticate(Some(&bearer))),
+            Err(AuthError::Unavailable)
+        );
+        std::fs::remove_dir_all(dir).ok();
     }
 
     #[test]

@@ -551,8 +551,11 @@ async fn main() -> anyhow::Result<()> {
                 );
             };
             let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
-            let list = haven_authz::RevocationList::redis(url, suite::revocation_settings(&config))
-                .await?;
+            let list = haven_platform::revocation::RevocationList::redis(
+                url,
+                suite::revocation_settings(&config),
+            )
+            .await?;
             list.revoke(&jti, exp.unwrap_or(now + 24 * 3600)).await?;
             println!("revoked {jti}");
         }

@@ -7,8 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use haven_authz::{
-    Authenticator, DevSigningKey, KeyError, Policy, RevocationList, RevocationSettings,
-    TokenVerifier, TrustedKeys, VerifierSettings,
+    Authenticator, DevSigningKey, KeyError, Policy, TokenVerifier, TrustedKeys, VerifierSettings,
 };
 use haven_gateway::RateLimiter;
 use haven_platform::HavenConfig;
@@ -16,6 +15,7 @@ use haven_platform::audit::checkpoint::CheckpointKeyError;
 use haven_platform::audit::checkpointer::CheckpointError;
 use haven_platform::audit::{Checkpoint, CheckpointKey, CheckpointSinks, Checkpointer};
 use haven_platform::bus::Bus;
+use haven_platform::revocation::{RevocationList, RevocationSettings};
 use haven_platform::sealing::{Keyring, MasterKey};
 use haven_platform::server::{ShutdownFuture, bind, shutdown_pair};
 use tokio::sync::watch;

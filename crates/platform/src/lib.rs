@@ -1,6 +1,7 @@
 //! What every Haven service shares: configuration, database connect and migrate, the hash-chained audit
 //! log, error codes mapped to gRPC status, server bootstrap (health, reflection, graceful shutdown) and
-//! telemetry (spans, trace propagation, metrics, JSON logs).
+//! telemetry (spans, trace propagation, metrics, JSON logs); and the revoked-token list (`revocation`),
+//! which `haven_authz` only asks through its `Revocations` trait.
 
 pub mod audit;
 pub mod auth;
@@ -12,6 +13,7 @@ pub mod error;
 pub mod group_commit;
 pub mod outbox;
 pub mod paging;
+pub mod revocation;
 pub mod sealing;
 pub mod server;
 pub mod telemetry;
