@@ -2,8 +2,9 @@
 //! record (the role policy over data classes and record scope). Services and the gateway share it, so
 //! the edge and the data owner decide from the same rules.
 //!
-//! No network: the revoked-token list is asked through the [`Revocations`] trait (implemented in
-//! `haven_platform::revocation`).
+//! Pure: no network, no files. The revoked-token list is asked through the [`Revocations`] trait
+//! (implemented in `haven_platform::revocation`), and the key, client and policy files are read and
+//! written by `haven_platform::authz_files`; this crate only parses and serialises them.
 //!
 //! Modules depend one way: `role` <- `claims` <- `policy` <- `rules`, and `verify` on `claims`, `keys`
 //! and `revocation`.
@@ -19,7 +20,7 @@ mod rules;
 mod verify;
 
 pub use claims::{Claims, Principal};
-pub use clients::{ClientEntry, ClientError, ClientRegistry, hash_secret};
+pub use clients::{ClientEntry, ClientError, ClientRegistry, ClientsFile, hash_secret};
 pub use keys::{DevSigningKey, KeyError, TrustedKeys};
 pub use location::{
     LEVEL_SEPARATOR, LocationKey, LocationTag, MAX_TAGGED_LEVELS, tag_from_hex, tag_hex,

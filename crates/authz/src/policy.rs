@@ -393,13 +393,6 @@ impl Policy {
             permissions,
         })
     }
-
-    /// Reads and validates a policy file.
-    pub fn from_file(path: &std::path::Path) -> Result<Policy, PolicyError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| PolicyError::Syntax(format!("cannot read {}: {e}", path.display())))?;
-        Policy::from_toml(&text)
-    }
 }
 
 impl Policy {

@@ -268,16 +268,15 @@ mod tests {
         }
     }
 
-    fn temp_dir() -> std::path::PathBuf {
-        let dir = std::env::temp_dir().join(format!("haven-authz-{}", uuid::Uuid::now_v7()));
-        std::fs::create_dir_all(&dir).ok();
-        dir
+    fn dev_key() -> DevSigningKey {
+        let der = DevSigningKey::generate_pkcs8_der().expect("generate");
+        DevSigningKey::from_pkcs8_der(&der).expect("parse")
     }
 
     #[test]
     fn a_dev_token_verifies_and_unknown_roles_are_dropped() {
-        let dir = temp_dir();
-        let key = DevSigningKey::load_or_create(&dir).expect("key");
+        let der = DevSigningKey::generate_pkcs8_der().expect("generate");
+        let key = DevSigningKey::from_pkcs8_der(&der).expect("key");
         let token = key.sign(&claims(now())).expect("sign");
         let verifier = TokenVerifier::new(key.trusted_keys(), VerifierSettings::default());
         let principal = verifier.verify(&token).expect("verified");
@@ -285,22 +284,21 @@ mod tests {
         assert_eq!(principal.agency, "agency-a");
         // A second verification comes from the cache and yields the same principal.
         assert_eq!(verifier.verify(&token).expect("cached"), principal);
-        // The key survives a restart: the same data dir yields the same kid.
-        let again = DevSigningKey::load_or_create(&dir).expect("reload");
+        // The key survives a restart: the same key file bytes yield the same kid (that the file itself
+        // is reloaded is tested in haven_platform::authz_files).
+        let again = DevSigningKey::from_pkcs8_der(&der).expect("reload");
         assert_eq!(again.kid(), key.kid());
-        std::fs::remove_dir_all(dir).ok();
     }
 
-    fn verifier_and_key() -> (TokenVerifier, DevSigningKey, std::path::PathBuf) {
-        let dir = temp_dir();
-        let key = DevSigningKey::load_or_create(&dir).expect("key");
+    fn verifier_and_key() -> (TokenVerifier, DevSigningKey) {
+        let key = dev_key();
         let verifier = TokenVerifier::new(key.trusted_keys(), VerifierSettings::default());
-        (verifier, key, dir)
+        (verifier, key)
     }
 
     #[test]
     fn a_token_may_live_a_day_and_not_a_second_longer() {
-        let (verifier, key, dir) = verifier_and_key();
+        let (verifier, key) = verifier_and_key();
         let now = now();
         let day = Claims {
             exp: now + DEFAULT_MAX_LIFETIME_SECS,
@@ -331,13 +329,11 @@ mod tests {
                 .verify(&key.sign(&backdated).expect("sign"))
                 .is_err()
         );
-        std::fs::remove_dir_all(dir).ok();
     }
 
     #[test]
     fn the_maximum_lifetime_is_configurable() {
-        let dir = temp_dir();
-        let key = DevSigningKey::load_or_create(&dir).expect("key");
+        let key = dev_key();
         let verifier = TokenVerifier::new(
             key.trusted_keys(),
             VerifierSettings {
@@ -363,12 +359,11 @@ mod tests {
                 .verify(&key.sign(&ten_minutes).expect("sign"))
                 .is_err()
         );
-        std::fs::remove_dir_all(dir).ok();
     }
 
     #[test]
     fn a_token_issued_in_the_future_is_refused_beyond_the_leeway() {
-        let (verifier, key, dir) = verifier_and_key();
+        let (verifier, key) = verifier_and_key();
         let now = now();
         let skewed = Claims {
             iat: now + 5,
@@ -387,12 +382,11 @@ mod tests {
             verifier.verify(&key.sign(&future).expect("sign")),
             Err(AuthError::Invalid("issued in the future"))
         );
-        std::fs::remove_dir_all(dir).ok();
     }
 
     #[test]
     fn the_header_must_type_an_access_token_and_name_no_critical_extension() {
-        let (verifier, key, dir) = verifier_and_key();
+        let (verifier, key) = verifier_and_key();
         let now = now();
         let signed = |typ: Option<&str>, crit: Option<Vec<String>>, jti: &str| {
             let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
@@ -443,7 +437,6 @@ mod tests {
                 "crit {crit:?}"
             );
         }
-        std::fs::remove_dir_all(dir).ok();
     }
 
     #[test]
@@ -497,8 +490,7 @@ mod tests {
 
     #[test]
     fn a_revoked_token_is_refused_and_a_list_that_cannot_answer_refuses_every_call() {
-        let dir = temp_dir();
-        let key = DevSigningKey::load_or_create(&dir).expect("key");
+        let key = dev_key();
         let verifier = || TokenVerifier::new(key.trusted_keys(), VerifierSettings::default());
         let token = key.sign(&claims(now())).expect("sign");
         let bearer = format!("Bearer {token}");
@@ -524,7 +516,6 @@ mod tests {
             at_once(down.authenticate(Some(&bearer))),
             Err(AuthError::Unavailable)
         );
-        std::fs::remove_dir_all(dir).ok();
     }
 
     #[test]

@@ -13,6 +13,9 @@ use haven::suite::{self, Suite};
 use haven_authz::{Authenticator, Claims, DevSigningKey, Policy, TokenVerifier};
 use haven_platform::HavenConfig;
 use haven_platform::audit::CheckpointPublicKey;
+use haven_platform::authz_files::{
+    ClientRegistryFiles as _, DevSigningKeyFiles as _, PolicyFiles as _,
+};
 use haven_platform::server::{bind, shutdown_signal};
 
 // glibc malloc showed up as about a tenth of the gateway's CPU per request under load (BENCHMARKS.md).

@@ -14,6 +14,9 @@ use haven_platform::HavenConfig;
 use haven_platform::audit::checkpoint::CheckpointKeyError;
 use haven_platform::audit::checkpointer::CheckpointError;
 use haven_platform::audit::{Checkpoint, CheckpointKey, CheckpointSinks, Checkpointer};
+use haven_platform::authz_files::{
+    ClientRegistryFiles as _, DevSigningKeyFiles as _, PolicyFiles as _, TrustedKeysFiles as _,
+};
 use haven_platform::bus::Bus;
 use haven_platform::revocation::{RevocationList, RevocationSettings};
 use haven_platform::sealing::{Keyring, MasterKey};

@@ -1,10 +1,11 @@
 //! What every Haven service shares: configuration, database connect and migrate, the hash-chained audit
 //! log, error codes mapped to gRPC status, server bootstrap (health, reflection, graceful shutdown) and
-//! telemetry (spans, trace propagation, metrics, JSON logs); and the revoked-token list (`revocation`),
-//! which `haven_authz` only asks through its `Revocations` trait.
+//! telemetry (spans, trace propagation, metrics, JSON logs); and what `haven_authz` leaves out to stay
+//! pure: the revoked-token list (`revocation`) and access control's files (`authz_files`).
 
 pub mod audit;
 pub mod auth;
+pub mod authz_files;
 pub mod bus;
 pub mod config;
 pub mod consumer;
