@@ -900,6 +900,11 @@ mod tests {
         let path = dir.join("nested").join("master.key");
         let created = MasterKey::load_or_create(&path).expect("create");
         assert_eq!(created.version(), 1);
+        // The file format existing deployments hold: the encoded key and a newline.
+        assert_eq!(
+            fs::read_to_string(&path).expect("key file"),
+            format!("{}\n", created.encode())
+        );
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;
