@@ -9,6 +9,7 @@ use std::time::Duration;
 use haven_authz::{Claims, ClientRegistry};
 use haven_cli::Suite;
 use haven_platform::HavenConfig;
+use haven_platform::authz_files::ClientRegistryFiles as _;
 use haven_proto::auth::IssueTokenRequest;
 use haven_proto::auth::tokens_client::TokensClient;
 use haven_proto::identity::child_identity_client::ChildIdentityClient;

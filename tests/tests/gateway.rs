@@ -2,9 +2,10 @@
 
 use std::sync::Arc;
 
-use haven_authz::{Authenticator, Policy, RevocationList, TokenVerifier, VerifierSettings};
+use haven_authz::{Authenticator, Policy, TokenVerifier, VerifierSettings};
 use haven_gateway::RateLimiter;
 use haven_platform::config::GatewayConfig;
+use haven_platform::revocation::RevocationList;
 use haven_proto::identity::child_identity_client::ChildIdentityClient;
 use haven_proto::identity::{ListChildrenRequest, SearchChildrenRequest};
 use haven_tests::{Options, PrivateRedis, TestSuite, authed};

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use haven_authz::{Claims, RevocationList, RevocationSettings};
+use haven_authz::Claims;
+use haven_platform::revocation::{RevocationList, RevocationSettings};
 use haven_proto::identity::GetChildRequest;
 use haven_proto::learning::learning_records_client::LearningRecordsClient;
 use haven_proto::learning::{EnrolLearnerRequest, ListEnrolmentsRequest};

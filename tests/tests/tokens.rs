@@ -4,6 +4,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use haven_authz::DevSigningKey;
+use haven_platform::authz_files::DevSigningKeyFiles as _;
 use haven_proto::identity::child_identity_client::ChildIdentityClient;
 use haven_proto::identity::{GetChildRequest, ListChildrenRequest};
 use haven_tests::{Options, PrivateRedis, TestSuite, authed, now};

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::location::{LocationKey, LocationTag};
-use crate::policy::Role;
+use crate::role::Role;
 
 /// The claims of a Haven access token (DESIGN.md §4). All but `team`, `locations` and `nbf` are required.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

@@ -1,9 +1,9 @@
 //! Machine clients (partner NGOs, learning platforms) for the OAuth2 client-credentials grant. Each has
 //! an id, an agency, roles, and a secret stored only as its SHA-256 (the secret is 32 random bytes, so a
-//! fast hash is enough: there is no dictionary to try).
+//! fast hash is enough: there is no dictionary to try). The clients file is read and written by
+//! `haven_platform::authz_files`; this module parses, checks and serialises it.
 
 use std::collections::HashMap;
-use std::path::Path;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq as _;
 
-use crate::policy::Role;
+use crate::role::Role;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -35,9 +35,10 @@ pub struct ClientEntry {
     pub roles: Vec<String>,
 }
 
-#[derive(Debug, Default, Serialize, Deserialize)]
+/// The clients file's contents (`[[clients]]` tables), as stored.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ClientsFile {
+pub struct ClientsFile {
     #[serde(default)]
     clients: Vec<ClientEntry>,
 }
@@ -65,19 +66,43 @@ fn check_roles(entry: &ClientEntry) -> Result<(), ClientError> {
     Ok(())
 }
 
-fn file_error(path: &Path, reason: impl ToString) -> ClientError {
-    ClientError::File {
-        path: path.display().to_string(),
-        reason: reason.to_string(),
+impl ClientsFile {
+    /// Parses a clients file; the error says what is wrong, the caller says where.
+    pub fn from_toml(text: &str) -> Result<Self, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
     }
-}
 
-fn read_file(path: &Path) -> Result<ClientsFile, ClientError> {
-    if !path.exists() {
-        return Ok(ClientsFile::default());
+    pub fn to_toml(&self) -> Result<String, String> {
+        toml::to_string(self).map_err(|e| e.to_string())
     }
-    let text = std::fs::read_to_string(path).map_err(|e| file_error(path, e))?;
-    toml::from_str(&text).map_err(|e| file_error(path, e))
+
+    pub fn clients(&self) -> &[ClientEntry] {
+        &self.clients
+    }
+
+    /// Registers a new client, returning its secret (shown once; only its hash is stored).
+    pub fn add(
+        &mut self,
+        id: &str,
+        agency: &str,
+        roles: Vec<String>,
+    ) -> Result<String, ClientError> {
+        if self.clients.iter().any(|c| c.id == id) {
+            return Err(ClientError::Exists(id.into()));
+        }
+        let mut bytes = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        let secret = URL_SAFE_NO_PAD.encode(bytes);
+        let entry = ClientEntry {
+            id: id.into(),
+            secret_sha256: hash_secret(&secret),
+            agency: agency.into(),
+            roles,
+        };
+        check_roles(&entry)?;
+        self.clients.push(entry);
+        Ok(secret)
+    }
 }
 
 /// Hex SHA-256 of a secret.
@@ -91,8 +116,8 @@ fn same(a: &str, b: &str) -> bool {
 }
 
 impl ClientRegistry {
-    pub fn from_file(path: &Path) -> Result<Self, ClientError> {
-        let file = read_file(path)?;
+    /// The registry of a clients file. Refuses a client holding any role but a machine role.
+    pub fn from_clients_file(file: ClientsFile) -> Result<Self, ClientError> {
         let mut clients = HashMap::new();
         for entry in file.clients {
             check_roles(&entry)?;
@@ -114,33 +139,6 @@ impl ClientRegistry {
             }
         }
     }
-
-    /// Registers a new client in `path`, returning its secret (shown once; only its hash is stored).
-    pub fn add_to_file(
-        path: &Path,
-        id: &str,
-        agency: &str,
-        roles: Vec<String>,
-    ) -> Result<String, ClientError> {
-        let mut file = read_file(path)?;
-        if file.clients.iter().any(|c| c.id == id) {
-            return Err(ClientError::Exists(id.into()));
-        }
-        let mut bytes = [0u8; 32];
-        rand::rngs::OsRng.fill_bytes(&mut bytes);
-        let secret = URL_SAFE_NO_PAD.encode(bytes);
-        let entry = ClientEntry {
-            id: id.into(),
-            secret_sha256: hash_secret(&secret),
-            agency: agency.into(),
-            roles,
-        };
-        check_roles(&entry)?;
-        file.clients.push(entry);
-        let text = toml::to_string(&file).map_err(|e| file_error(path, e))?;
-        std::fs::write(path, text).map_err(|e| file_error(path, e))?;
-        Ok(secret)
-    }
 }
 
 #[cfg(test)]
@@ -149,13 +147,14 @@ mod tests {
 
     #[test]
     fn a_registered_client_authenticates_only_with_its_secret() {
-        let path =
-            std::env::temp_dir().join(format!("haven-clients-{}.toml", uuid::Uuid::now_v7()));
-        let secret = ClientRegistry::add_to_file(&path, "ngo-app", "ngo-1", vec!["partner".into()])
+        let mut file = ClientsFile::default();
+        let secret = file
+            .add("ngo-app", "ngo-1", vec!["partner".into()])
             .expect("add");
-        let text = std::fs::read_to_string(&path).expect("file");
+        let text = file.to_toml().expect("serialise");
         assert!(!text.contains(&secret), "only the hash is stored");
-        let registry = ClientRegistry::from_file(&path).expect("load");
+        let file = ClientsFile::from_toml(&text).expect("parse");
+        let registry = ClientRegistry::from_clients_file(file.clone()).expect("load");
         assert_eq!(
             registry
                 .authenticate("ngo-app", &secret)
@@ -164,14 +163,32 @@ mod tests {
         );
         assert!(registry.authenticate("ngo-app", "wrong").is_none());
         assert!(registry.authenticate("nobody", &secret).is_none());
+        let mut file = file;
         assert!(matches!(
-            ClientRegistry::add_to_file(&path, "ngo-app", "ngo-1", vec!["partner".into()]),
+            file.add("ngo-app", "ngo-1", vec!["partner".into()]),
             Err(ClientError::Exists(_))
         ));
         assert!(matches!(
-            ClientRegistry::add_to_file(&path, "root-app", "ngo-1", vec!["supervisor".into()]),
+            file.add("root-app", "ngo-1", vec!["supervisor".into()]),
             Err(ClientError::NotAMachineRole { .. })
         ));
-        std::fs::remove_file(path).ok();
+        assert_eq!(file.clients().len(), 1, "a refused client is not added");
+    }
+
+    #[test]
+    fn a_clients_file_naming_a_human_role_is_refused() {
+        let text = r#"
+            [[clients]]
+            id = "root-app"
+            secret_sha256 = "00"
+            agency = "ngo-1"
+            roles = ["supervisor"]
+        "#;
+        let file = ClientsFile::from_toml(text).expect("well-formed");
+        assert!(matches!(
+            ClientRegistry::from_clients_file(file),
+            Err(ClientError::NotAMachineRole { .. })
+        ));
+        assert!(ClientsFile::from_toml("[[clients]]\nid = 1").is_err());
     }
 }

@@ -1,10 +1,10 @@
 //! Signing and trusted keys. Production services trust the public keys of a JWKS file; the embedded
-//! default generates an Ed25519 development key in its data directory and trusts only that.
+//! default generates an Ed25519 development key in its data directory and trusts only that. This module
+//! parses and serialises them; the files live in `haven_platform::authz_files`.
 
 use std::collections::HashMap;
-use std::fs;
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -13,9 +13,12 @@ use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet, KeyAlgorithm};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
 use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
 
 use crate::claims::Claims;
 
+/// Why a key could not be loaded or used. `Io` and `Invalid` come from the key file loaders in
+/// `haven_platform::authz_files`.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
     #[error("cannot read or write key file {path}: {source}")]
@@ -49,17 +52,6 @@ impl std::fmt::Debug for TrustedKeys {
 }
 
 impl TrustedKeys {
-    pub fn from_jwks_file(path: &Path) -> Result<Self, KeyError> {
-        let text = fs::read_to_string(path).map_err(|source| KeyError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        Self::from_jwks_json(&text).map_err(|reason| KeyError::Invalid {
-            path: path.to_path_buf(),
-            reason,
-        })
-    }
-
     pub fn from_jwks_json(text: &str) -> Result<Self, String> {
         let set: JwkSet = serde_json::from_str(text).map_err(|e| format!("not a JWKS: {e}"))?;
         let mut by_kid = HashMap::new();
@@ -107,56 +99,27 @@ impl std::fmt::Debug for DevSigningKey {
     }
 }
 
-const PRIVATE_KEY_FILE: &str = "dev-signing-key.p8";
-const JWKS_FILE: &str = "jwks.json";
-
 impl DevSigningKey {
-    /// Loads the key from `<data_dir>/keys`, creating it (and its public JWKS) on first use.
-    pub fn load_or_create(data_dir: &Path) -> Result<Self, KeyError> {
-        let dir = data_dir.join("keys");
-        let private_path = dir.join(PRIVATE_KEY_FILE);
-        let io_err = |path: &Path| {
-            let path = path.to_path_buf();
-            move |source| KeyError::Io { path, source }
-        };
-        let signing = if private_path.exists() {
-            let der = fs::read(&private_path).map_err(io_err(&private_path))?;
-            SigningKey::from_pkcs8_der(&der).map_err(|e| KeyError::Invalid {
-                path: private_path.clone(),
-                reason: e.to_string(),
-            })?
-        } else {
-            fs::create_dir_all(&dir).map_err(io_err(&dir))?;
-            let signing = SigningKey::generate(&mut rand::rngs::OsRng);
-            let der = signing.to_pkcs8_der().map_err(|e| KeyError::Invalid {
-                path: private_path.clone(),
-                reason: e.to_string(),
-            })?;
-            write_private(&private_path, der.as_bytes()).map_err(io_err(&private_path))?;
-            signing
-        };
-        let key = Self::from_signing_key(&signing)?;
-        let jwks_path = dir.join(JWKS_FILE);
-        fs::write(&jwks_path, key.jwks_json()).map_err(io_err(&jwks_path))?;
-        Ok(key)
+    /// A new random key, as the PKCS#8 DER its key file holds.
+    pub fn generate_pkcs8_der() -> Result<Zeroizing<Vec<u8>>, String> {
+        let der = SigningKey::generate(&mut rand::rngs::OsRng)
+            .to_pkcs8_der()
+            .map_err(|e| e.to_string())?;
+        Ok(Zeroizing::new(der.as_bytes().to_vec()))
     }
 
-    fn from_signing_key(signing: &SigningKey) -> Result<Self, KeyError> {
-        let der = signing.to_pkcs8_der().map_err(|e| KeyError::Invalid {
-            path: PathBuf::new(),
-            reason: e.to_string(),
-        })?;
+    /// The key held in PKCS#8 DER (the key file's bytes). Its `kid` is the RFC 7638 thumbprint of its
+    /// public key, so the same file always gives the same `kid`.
+    pub fn from_pkcs8_der(der: &[u8]) -> Result<Self, String> {
+        let signing = SigningKey::from_pkcs8_der(der).map_err(|e| e.to_string())?;
+        // Re-encoded rather than taken from `der`: jsonwebtoken reads the form ed25519-dalek writes.
+        let der = signing.to_pkcs8_der().map_err(|e| e.to_string())?;
         let public = signing.verifying_key().to_bytes();
         Ok(DevSigningKey {
             kid: thumbprint(&public),
             encoding: EncodingKey::from_ed_der(der.as_bytes()),
             public,
         })
-    }
-
-    /// Where `load_or_create` writes the public JWKS for this data directory.
-    pub fn jwks_path(data_dir: &Path) -> PathBuf {
-        data_dir.join("keys").join(JWKS_FILE)
     }
 
     pub fn kid(&self) -> &str {
@@ -208,21 +171,4 @@ fn thumbprint(public: &[u8; 32]) -> String {
         URL_SAFE_NO_PAD.encode(public)
     );
     URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()))
-}
-
-#[cfg(unix)]
-fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    use std::io::Write as _;
-    use std::os::unix::fs::OpenOptionsExt as _;
-    let mut file = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
-    file.write_all(bytes)
-}
-
-#[cfg(not(unix))]
-fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    fs::write(path, bytes)
 }

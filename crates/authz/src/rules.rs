@@ -7,7 +7,8 @@
 use std::collections::HashMap;
 
 use crate::claims::Principal;
-use crate::policy::{ClassSet, DataClass, Permission, Policy, Role};
+use crate::policy::{ClassSet, DataClass, Permission, Policy};
+use crate::role::Role;
 
 /// What a caller needs for an RPC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

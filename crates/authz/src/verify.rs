@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 
 use crate::claims::{Claims, Principal};
 use crate::keys::TrustedKeys;
-use crate::revocation::{RevocationError, RevocationList};
+use crate::revocation::{RevocationError, Revocations};
 
 /// Why a caller is not authenticated. The messages are safe to return to the caller.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -194,19 +194,21 @@ impl TokenVerifier {
 #[derive(Debug, Clone)]
 pub struct Authenticator {
     verifier: Arc<TokenVerifier>,
-    revocations: RevocationList,
+    revocations: Arc<dyn Revocations>,
 }
 
 impl Authenticator {
-    pub fn new(verifier: TokenVerifier, revocations: RevocationList) -> Self {
+    /// `revocations` is asked about every verified token (`haven_platform::revocation::RevocationList`
+    /// in the services).
+    pub fn new(verifier: TokenVerifier, revocations: impl Revocations + 'static) -> Self {
         Authenticator {
             verifier: Arc::new(verifier),
-            revocations,
+            revocations: Arc::new(revocations),
         }
     }
 
-    pub fn revocations(&self) -> &RevocationList {
-        &self.revocations
+    pub fn revocations(&self) -> &dyn Revocations {
+        self.revocations.as_ref()
     }
 
     /// Authenticates the value of the `authorization` metadata entry.
@@ -266,16 +268,15 @@ mod tests {
         }
     }
 
-    fn temp_dir() -> std::path::PathBuf {
-        let dir = std::env::temp_dir().join(format!("haven-authz-{}", uuid::Uuid::now_v7()));
-        std::fs::create_dir_all(&dir).ok();
-        dir
+    fn dev_key() -> DevSigningKey {
+        let der = DevSigningKey::generate_pkcs8_der().expect("generate");
+        DevSigningKey::from_pkcs8_der(&der).expect("parse")
     }
 
     #[test]
     fn a_dev_token_verifies_and_unknown_roles_are_dropped() {
-        let dir = temp_dir();
-        let key = DevSigningKey::load_or_create(&dir).expect("key");
+        let der = DevSigningKey::generate_pkcs8_der().expect("generate");
+        let key = DevSigningKey::from_pkcs8_der(&der).expect("key");
         let token = key.sign(&claims(now())).expect("sign");
         let verifier = TokenVerifier::new(key.trusted_keys(), VerifierSettings::default());
         let principal = verifier.verify(&token).expect("verified");
@@ -283,22 +284,21 @@ mod tests {
         assert_eq!(principal.agency, "agency-a");
         // A second verification comes from the cache and yields the same principal.
         assert_eq!(verifier.verify(&token).expect("cached"), principal);
-        // The key survives a restart: the same data dir yields the same kid.
-        let again = DevSigningKey::load_or_create(&dir).expect("reload");
+        // The key survives a restart: the same key file bytes yield the same kid (that the file itself
+        // is reloaded is tested in haven_platform::authz_files).
+        let again = DevSigningKey::from_pkcs8_der(&der).expect("reload");
         assert_eq!(again.kid(), key.kid());
-        std::fs::remove_dir_all(dir).ok();
     }
 
-    fn verifier_and_key() -> (TokenVerifier, DevSigningKey, std::path::PathBuf) {
-        let dir = temp_dir();
-        let key = DevSigningKey::load_or_create(&dir).expect("key");
+    fn verifier_and_key() -> (TokenVerifier, DevSigningKey) {
+        let key = dev_key();
         let verifier = TokenVerifier::new(key.trusted_keys(), VerifierSettings::default());
-        (verifier, key, dir)
+        (verifier, key)
     }
 
     #[test]
     fn a_token_may_live_a_day_and_not_a_second_longer() {
-        let (verifier, key, dir) = verifier_and_key();
+        let (verifier, key) = verifier_and_key();
         let now = now();
         let day = Claims {
             exp: now + DEFAULT_MAX_LIFETIME_SECS,
@@ -329,13 +329,11 @@ mod tests {
                 .verify(&key.sign(&backdated).expect("sign"))
                 .is_err()
         );
-        std::fs::remove_dir_all(dir).ok();
     }
 
     #[test]
     fn the_maximum_lifetime_is_configurable() {
-        let dir = temp_dir();
-        let key = DevSigningKey::load_or_create(&dir).expect("key");
+        let key = dev_key();
         let verifier = TokenVerifier::new(
             key.trusted_keys(),
             VerifierSettings {
@@ -361,12 +359,11 @@ mod tests {
                 .verify(&key.sign(&ten_minutes).expect("sign"))
                 .is_err()
         );
-        std::fs::remove_dir_all(dir).ok();
     }
 
     #[test]
     fn a_token_issued_in_the_future_is_refused_beyond_the_leeway() {
-        let (verifier, key, dir) = verifier_and_key();
+        let (verifier, key) = verifier_and_key();
         let now = now();
         let skewed = Claims {
             iat: now + 5,
@@ -385,12 +382,11 @@ mod tests {
             verifier.verify(&key.sign(&future).expect("sign")),
             Err(AuthError::Invalid("issued in the future"))
         );
-        std::fs::remove_dir_all(dir).ok();
     }
 
     #[test]
     fn the_header_must_type_an_access_token_and_name_no_critical_extension() {
-        let (verifier, key, dir) = verifier_and_key();
+        let (verifier, key) = verifier_and_key();
         let now = now();
         let signed = |typ: Option<&str>, crit: Option<Vec<String>>, jti: &str| {
             let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
@@ -441,7 +437,6 @@ mod tests {
                 "crit {crit:?}"
             );
         }
-        std::fs::remove_dir_all(dir).ok();
     }
 
     #[test]
@@ -454,6 +449,73 @@ mod tests {
             },
         );
         assert_eq!(verifier.settings.leeway_secs, 30);
+    }
+
+    /// A revocation list answering at once from memory, or (when `down`) not at all.
+    #[derive(Debug, Default)]
+    struct ListInMemory {
+        revoked: std::sync::Mutex<Vec<String>>,
+        down: bool,
+    }
+
+    impl Revocations for ListInMemory {
+        fn is_revoked<'a>(&'a self, jti: &'a str) -> crate::RevocationFuture<'a, bool> {
+            Box::pin(async move {
+                if self.down {
+                    return Err(RevocationError::Unavailable("down".into()));
+                }
+                let revoked = self.revoked.lock().unwrap_or_else(|p| p.into_inner());
+                Ok(revoked.iter().any(|r| r == jti))
+            })
+        }
+
+        fn revoke<'a>(&'a self, jti: &'a str, _exp: u64) -> crate::RevocationFuture<'a, ()> {
+            Box::pin(async move {
+                let mut revoked = self.revoked.lock().unwrap_or_else(|p| p.into_inner());
+                revoked.push(jti.to_owned());
+                Ok(())
+            })
+        }
+    }
+
+    /// Runs a future that is ready at once (the lists here never wait).
+    fn at_once<T>(future: impl std::future::Future<Output = T>) -> T {
+        let mut future = std::pin::pin!(future);
+        let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+        match future.as_mut().poll(&mut context) {
+            std::task::Poll::Ready(value) => value,
+            std::task::Poll::Pending => panic!("the list answered later"),
+        }
+    }
+
+    #[test]
+    fn a_revoked_token_is_refused_and_a_list_that_cannot_answer_refuses_every_call() {
+        let key = dev_key();
+        let verifier = || TokenVerifier::new(key.trusted_keys(), VerifierSettings::default());
+        let token = key.sign(&claims(now())).expect("sign");
+        let bearer = format!("Bearer {token}");
+
+        let auth = Authenticator::new(verifier(), ListInMemory::default());
+        assert!(at_once(auth.authenticate(Some(&bearer))).is_ok());
+        at_once(auth.revocations().revoke("jti-1", now() + 600)).expect("revoke");
+        assert_eq!(
+            at_once(auth.authenticate(Some(&bearer))),
+            Err(AuthError::Revoked),
+            "revocation is never cached, even for a token verified before"
+        );
+        assert_eq!(at_once(auth.authenticate(None)), Err(AuthError::Missing));
+
+        let down = Authenticator::new(
+            verifier(),
+            ListInMemory {
+                down: true,
+                ..ListInMemory::default()
+            },
+        );
+        assert_eq!(
+            at_once(down.authenticate(Some(&bearer))),
+            Err(AuthError::Unavailable)
+        );
     }
 
     #[test]

@@ -13,6 +13,9 @@ use haven_cli::audit::VerifyOptions;
 use haven_cli::suite::{self, Suite};
 use haven_platform::HavenConfig;
 use haven_platform::audit::CheckpointPublicKey;
+use haven_platform::authz_files::{
+    ClientRegistryFiles as _, DevSigningKeyFiles as _, PolicyFiles as _,
+};
 use haven_platform::server::{bind, shutdown_signal};
 use haven_platform::start::Context;
 use tokio_util::sync::CancellationToken;
@@ -553,8 +556,11 @@ async fn main() -> anyhow::Result<()> {
                 );
             };
             let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
-            let list = haven_authz::RevocationList::redis(url, suite::revocation_settings(&config))
-                .await?;
+            let list = haven_platform::revocation::RevocationList::redis(
+                url,
+                suite::revocation_settings(&config),
+            )
+            .await?;
             list.revoke(&jti, exp.unwrap_or(now + 24 * 3600)).await?;
             println!("revoked {jti}");
         }

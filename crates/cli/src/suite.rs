@@ -7,14 +7,17 @@ use std::path::Path;
 use std::sync::Arc;
 
 use haven_authz::{
-    Authenticator, DevSigningKey, KeyError, Policy, RevocationList, RevocationSettings,
-    TokenVerifier, TrustedKeys, VerifierSettings,
+    Authenticator, DevSigningKey, KeyError, Policy, TokenVerifier, TrustedKeys, VerifierSettings,
 };
 use haven_platform::HavenConfig;
 use haven_platform::audit::checkpoint::CheckpointKeyError;
 use haven_platform::audit::checkpointer::CheckpointError;
 use haven_platform::audit::{Checkpoint, CheckpointKey};
+use haven_platform::authz_files::{
+    DevSigningKeyFiles as _, PolicyFiles as _, TrustedKeysFiles as _,
+};
 use haven_platform::bus::Bus;
+use haven_platform::revocation::{RevocationList, RevocationSettings};
 use haven_platform::server::bind;
 use haven_platform::start::{Context, StartError, Started};
 use tokio_util::sync::CancellationToken;

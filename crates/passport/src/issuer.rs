@@ -6,6 +6,7 @@ use std::path::Path;
 
 use ed25519_dalek::SigningKey;
 use ed25519_dalek::pkcs8::EncodePrivateKey as _;
+use haven_keyfile::Zeroizing;
 use rsa::RsaPrivateKey;
 use rsa::pkcs8::LineEnding;
 use serde::Serialize;
@@ -161,11 +162,10 @@ impl PassportIssuer {
                 key
             }
             (None, Algorithm::EdDsa) => load_or_create_key(&ed25519_file, || {
-                let key = SigningKey::generate(&mut rand::rngs::OsRng);
-                let der = key
+                let der = SigningKey::generate(&mut rand::rngs::OsRng)
                     .to_pkcs8_der()
                     .map_err(|e| PassportError::Key(e.to_string()))?;
-                Ok((IssuerSigningKey::Ed25519(key), der.as_bytes().to_vec()))
+                Ok(Zeroizing::new(der.as_bytes().to_vec()))
             })?,
             (None, Algorithm::Rs256) => load_or_create_key(&rsa_file, || {
                 tracing::info!(
@@ -177,10 +177,7 @@ impl PassportIssuer {
                 let pem = der
                     .to_pem("PRIVATE KEY", LineEnding::LF)
                     .map_err(|e| PassportError::Key(e.to_string()))?;
-                Ok((
-                    IssuerSigningKey::from_pkcs8(der.as_bytes())?,
-                    pem.as_bytes().to_vec(),
-                ))
+                Ok(Zeroizing::new(pem.as_bytes().to_vec()))
             })?,
         };
         let mut issuer = Self::from_key(signing, name, public_base);

@@ -4,6 +4,8 @@
 use std::fmt;
 use std::path::Path;
 
+use haven_keyfile::Zeroizing;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ed25519_dalek::pkcs8::DecodePrivateKey as _;
@@ -291,8 +293,9 @@ pub(crate) fn generate_rsa_pkcs8(bits: usize) -> Result<SecretDocument, Passport
     rsa::pkcs8::EncodePrivateKey::to_pkcs8_der(&key).map_err(|e| PassportError::Key(e.to_string()))
 }
 
-pub(crate) fn read_key(path: &Path) -> Result<Vec<u8>, PassportError> {
-    std::fs::read(path).map_err(|e| PassportError::Key(format!("{}: {e}", path.display())))
+/// The bytes of a private key file (warning, but still loading, when group or others may read it).
+pub(crate) fn read_key(path: &Path) -> Result<Zeroizing<Vec<u8>>, PassportError> {
+    Ok(haven_keyfile::read(path)?)
 }
 
 pub(crate) fn in_file(path: &Path, error: PassportError) -> PassportError {
@@ -302,37 +305,20 @@ pub(crate) fn in_file(path: &Path, error: PassportError) -> PassportError {
     }
 }
 
-/// The key in `path`, or a new one from `create` (key and file bytes) written there, mode 0600.
+/// The key in `path`, or a new one from `create` (the file's bytes) written there, mode 0600, atomically
+/// and never over another process's key (see `haven_keyfile`).
 pub(crate) fn load_or_create_key(
     path: &Path,
-    create: impl FnOnce() -> Result<(IssuerSigningKey, Vec<u8>), PassportError>,
+    create: impl FnOnce() -> Result<Zeroizing<Vec<u8>>, PassportError>,
 ) -> Result<IssuerSigningKey, PassportError> {
-    if path.exists() {
-        return IssuerSigningKey::from_pkcs8(&read_key(path)?).map_err(|e| in_file(path, e));
-    }
-    let io = |e: std::io::Error| PassportError::Key(format!("{}: {e}", path.display()));
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(io)?;
-    }
-    let (key, bytes) = create()?;
-    write_private(path, &bytes).map_err(io)?;
-    Ok(key)
-}
-#[cfg(unix)]
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write as _;
-    use std::os::unix::fs::OpenOptionsExt as _;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
-    file.write_all(bytes)
+    let bytes = haven_keyfile::load_or_create(path, create)?;
+    IssuerSigningKey::from_pkcs8(&bytes).map_err(|e| in_file(path, e))
 }
 
-#[cfg(not(unix))]
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    std::fs::write(path, bytes)
+impl From<haven_keyfile::KeyFileError> for PassportError {
+    fn from(error: haven_keyfile::KeyFileError) -> Self {
+        PassportError::Key(format!("{}: {}", error.path.display(), error.source))
+    }
 }
 
 #[cfg(test)]

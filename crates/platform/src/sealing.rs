@@ -27,8 +27,7 @@
 //! - master key text: `v<version>:<standard base64 of 32 bytes>`
 
 use std::fmt;
-use std::fs;
-use std::io::{self, Write as _};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use aes_gcm::aead::{Aead as _, KeyInit as _, Payload};
@@ -218,24 +217,23 @@ impl MasterKey {
     /// Loads a key from a file holding its encoded form (surrounding whitespace ignored). Warns
     /// (but still loads) on Unix when the file is readable by group or others.
     pub fn from_file(path: &Path) -> Result<Self, SealingError> {
-        let text =
-            Zeroizing::new(
-                fs::read_to_string(path).map_err(|source| SealingError::KeyFile {
-                    action: "read",
-                    path: path.to_owned(),
-                    source,
-                })?,
-            );
-        warn_if_exposed(path);
-        MasterKey::from_encoded(&text)
+        MasterKey::from_file_bytes(path, &haven_keyfile::read(path)?)
+    }
+
+    fn from_file_bytes(path: &Path, bytes: &[u8]) -> Result<Self, SealingError> {
+        let text = std::str::from_utf8(bytes).map_err(|_| SealingError::KeyFile {
+            action: "read",
+            path: path.to_owned(),
+            source: io::Error::new(io::ErrorKind::InvalidData, "the file is not UTF-8 text"),
+        })?;
+        MasterKey::from_encoded(text)
     }
 
     /// The embedded default: loads the key at `path`, or when there is none, generates version 1
     /// and stores it there readable by the owner only (mode 0600 on Unix).
     ///
-    /// Creation is atomic and never overwrites: the key is written and synced to a temporary file
-    /// that is then hard-linked into place, so two services starting together on one data
-    /// directory agree on one key, and a crash never leaves a half-written key behind.
+    /// Creation is atomic and never overwrites (see `haven_keyfile`): two services starting together
+    /// on one data directory agree on one key, and a crash never leaves a half-written key behind.
     pub fn load_or_create(path: &Path) -> Result<Self, SealingError> {
         MasterKey::load_or_create_version(path, 1)
     }
@@ -243,94 +241,22 @@ impl MasterKey {
     /// [`MasterKey::load_or_create`] with the version a new key gets: rotation needs a version the
     /// keyring does not hold yet.
     pub fn load_or_create_version(path: &Path, version: u32) -> Result<Self, SealingError> {
-        match fs::symlink_metadata(path) {
-            Ok(_) => return MasterKey::from_file(path),
-            Err(error) if error.kind() == io::ErrorKind::NotFound => {}
-            Err(source) => {
-                return Err(SealingError::KeyFile {
-                    action: "inspect",
-                    path: path.to_owned(),
-                    source,
-                });
-            }
-        }
-        let create_error = |source| SealingError::KeyFile {
-            action: "create",
-            path: path.to_owned(),
-            source,
-        };
-        let parent = match path.parent() {
-            Some(parent) if !parent.as_os_str().is_empty() => parent,
-            _ => Path::new("."),
-        };
-        fs::create_dir_all(parent).map_err(create_error)?;
-
-        let key = MasterKey::generate(version);
-        let mut temp_name = path.file_name().unwrap_or_default().to_os_string();
-        temp_name.push(format!(".tmp-{}", uuid::Uuid::now_v7()));
-        let temp_path = parent.join(temp_name);
-        let published = write_private(&temp_path, &key).and_then(|()| {
-            match fs::hard_link(&temp_path, path) {
-                Ok(()) => sync_dir(parent).map(|()| true),
-                // Someone else created it first: theirs wins.
-                Err(error) if error.kind() == io::ErrorKind::AlreadyExists => Ok(false),
-                Err(error) => Err(error),
-            }
-        });
-        // Best effort: the temporary name is only a staging link.
-        let _ = fs::remove_file(&temp_path);
-        match published.map_err(create_error)? {
-            true => Ok(key),
-            false => MasterKey::from_file(path),
-        }
+        let bytes = haven_keyfile::load_or_create(path, || {
+            let mut text = Zeroizing::new(MasterKey::generate(version).encode());
+            text.push('\n');
+            Ok::<_, SealingError>(Zeroizing::new(text.as_bytes().to_vec()))
+        })?;
+        MasterKey::from_file_bytes(path, &bytes)
     }
 }
 
-/// Creates `path` (which must not exist) owner-only, writes the encoded key and syncs it.
-fn write_private(path: &Path, key: &MasterKey) -> io::Result<()> {
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path)?;
-    let mut text = Zeroizing::new(key.encode());
-    text.push('\n');
-    file.write_all(text.as_bytes())?;
-    file.sync_all()
-}
-
-/// Makes the new directory entry durable: losing the key file after a crash would lose all data.
-fn sync_dir(dir: &Path) -> io::Result<()> {
-    #[cfg(unix)]
-    {
-        fs::File::open(dir)?.sync_all()
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = dir;
-        Ok(())
-    }
-}
-
-fn warn_if_exposed(path: &Path) {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        if let Ok(metadata) = fs::metadata(path)
-            && metadata.permissions().mode() & 0o077 != 0
-        {
-            tracing::warn!(
-                path = %path.display(),
-                "master key file is readable by group or others; restrict it to mode 0600"
-            );
+impl From<haven_keyfile::KeyFileError> for SealingError {
+    fn from(error: haven_keyfile::KeyFileError) -> Self {
+        SealingError::KeyFile {
+            action: error.action,
+            path: error.path,
+            source: error.source,
         }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = path;
     }
 }
 
@@ -594,6 +520,8 @@ fn field_aad(record_id: &str, field: &str, key_generation: u32) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
+    use std::fs;
+
     use super::*;
 
     const RECORD: &str = "child-0001";
@@ -972,6 +900,11 @@ mod tests {
         let path = dir.join("nested").join("master.key");
         let created = MasterKey::load_or_create(&path).expect("create");
         assert_eq!(created.version(), 1);
+        // The file format existing deployments hold: the encoded key and a newline.
+        assert_eq!(
+            fs::read_to_string(&path).expect("key file"),
+            format!("{}\n", created.encode())
+        );
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use haven_authz::DevSigningKey;
 use haven_platform::HavenConfig;
+use haven_platform::authz_files::DevSigningKeyFiles as _;
 use haven_platform::sealing::Keyring;
 use haven_platform::start::{
     Context, FEED_INTERVAL, MasterKeySource, StartError, Started, master_keyring, replica_name,

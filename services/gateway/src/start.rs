@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use haven_authz::{ClientRegistry, DevSigningKey};
 use haven_platform::HavenConfig;
+use haven_platform::authz_files::{ClientRegistryFiles as _, DevSigningKeyFiles as _};
 use haven_platform::start::{Context, StartError, Started};
 use tokio::net::TcpListener;
 

@@ -11,8 +11,7 @@
 //! publishes, and [`super::verify_anchored`] checks a chain against what was published.
 
 use std::collections::HashMap;
-use std::fs;
-use std::io::{self, Write as _};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
@@ -112,68 +111,38 @@ impl CheckpointKey {
         CheckpointKey { signing, public }
     }
 
-    /// Reads a PKCS#8 PEM Ed25519 key, as `openssl genpkey -algorithm ed25519` writes one.
+    /// Reads a PKCS#8 PEM Ed25519 key, as `openssl genpkey -algorithm ed25519` writes one. Warns (but
+    /// still loads) on Unix when the file is readable by group or others.
     pub fn from_file(path: &Path) -> Result<Self, CheckpointKeyError> {
-        let text = zeroize::Zeroizing::new(fs::read_to_string(path).map_err(|source| {
-            CheckpointKeyError::File {
-                action: "read",
-                path: path.to_owned(),
-                source,
-            }
-        })?);
+        Self::from_pem_bytes(path, &haven_keyfile::read(path)?)
+    }
+
+    fn from_pem_bytes(path: &Path, bytes: &[u8]) -> Result<Self, CheckpointKeyError> {
+        let not_ed25519 = || CheckpointKeyError::NotEd25519 {
+            path: path.to_owned(),
+        };
+        let text = std::str::from_utf8(bytes).map_err(|_| not_ed25519())?;
         SigningKey::from_pkcs8_pem(text.trim())
             .map(Self::from_signing_key)
-            .map_err(|_| CheckpointKeyError::NotEd25519 {
-                path: path.to_owned(),
-            })
+            .map_err(|_| not_ed25519())
     }
 
     /// The embedded default: the key at `path`, or a new one stored there readable by the owner only
-    /// (mode 0600 on Unix). Creation never overwrites and is atomic (written, synced, then hard-linked
-    /// into place), so services starting together on one data dir agree on one key.
+    /// (mode 0600 on Unix). Creation never overwrites and is atomic (see `haven_keyfile`), so services
+    /// starting together on one data dir agree on one key.
     pub fn load_or_create(path: &Path) -> Result<Self, CheckpointKeyError> {
-        match fs::symlink_metadata(path) {
-            Ok(_) => return Self::from_file(path),
-            Err(error) if error.kind() == io::ErrorKind::NotFound => {}
-            Err(source) => {
-                return Err(CheckpointKeyError::File {
-                    action: "inspect",
+        let pem = haven_keyfile::load_or_create(path, || {
+            let pem = Self::generate()
+                .signing
+                .to_pkcs8_pem(LineEnding::LF)
+                .map_err(|e| CheckpointKeyError::File {
+                    action: "create",
                     path: path.to_owned(),
-                    source,
-                });
-            }
-        }
-        let create_error = |source| CheckpointKeyError::File {
-            action: "create",
-            path: path.to_owned(),
-            source,
-        };
-        let parent = match path.parent() {
-            Some(parent) if !parent.as_os_str().is_empty() => parent,
-            _ => Path::new("."),
-        };
-        fs::create_dir_all(parent).map_err(create_error)?;
-        let key = Self::generate();
-        let pem = key
-            .signing
-            .to_pkcs8_pem(LineEnding::LF)
-            .map_err(|e| create_error(io::Error::other(e.to_string())))?;
-        let mut staging = path.file_name().unwrap_or_default().to_os_string();
-        staging.push(format!(".tmp-{}", uuid::Uuid::now_v7()));
-        let staging = parent.join(staging);
-        let linked = write_private(&staging, pem.as_bytes()).and_then(|()| {
-            match fs::hard_link(&staging, path) {
-                Ok(()) => Ok(true),
-                // Another service created it first: theirs wins.
-                Err(error) if error.kind() == io::ErrorKind::AlreadyExists => Ok(false),
-                Err(error) => Err(error),
-            }
-        });
-        let _ = fs::remove_file(&staging);
-        match linked.map_err(create_error)? {
-            true => Ok(key),
-            false => Self::from_file(path),
-        }
+                    source: io::Error::other(e.to_string()),
+                })?;
+            Ok::<_, CheckpointKeyError>(zeroize::Zeroizing::new(pem.as_bytes().to_vec()))
+        })?;
+        Self::from_pem_bytes(path, &pem)
     }
 
     pub fn public_key(&self) -> &CheckpointPublicKey {
@@ -196,18 +165,14 @@ impl CheckpointKey {
     }
 }
 
-/// Creates `path` (which must not exist) owner-only, writes `bytes` and syncs them.
-fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        options.mode(0o600);
+impl From<haven_keyfile::KeyFileError> for CheckpointKeyError {
+    fn from(error: haven_keyfile::KeyFileError) -> Self {
+        CheckpointKeyError::File {
+            action: error.action,
+            path: error.path,
+            source: error.source,
+        }
     }
-    let mut file = options.open(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()
 }
 
 /// A checkpoint key's public half, written `ed25519:<base64url of 32 bytes>`.
@@ -397,6 +362,8 @@ fn parse_checkpoint(bytes: &[u8]) -> Option<Checkpoint> {
 
 #[cfg(test)]
 mod tests {
+    use std::fs;
+
     use super::*;
 
     const HASH: &str = "5feceb66ffc86f38d952786c6d696c79c2dbc239dd4e91b46729d73a27fb57e9";

@@ -6,11 +6,11 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use haven_authz::{
-    Authenticator, Claims, DevSigningKey, Policy, RevocationList, TokenVerifier, VerifierSettings,
-};
+use haven_authz::{Authenticator, Claims, DevSigningKey, Policy, TokenVerifier, VerifierSettings};
 use haven_learning::passport::{Achievement, PassportContent, Recipient, Score};
 use haven_learning::{LearningService, PassportIssuer, TrustList};
+use haven_platform::authz_files::DevSigningKeyFiles as _;
+use haven_platform::revocation::RevocationList;
 use haven_proto::events::{
     ChildChanged, ChildErased, Envelope, LearnerAffiliationChanged, envelope::Event,
 };
