@@ -7,6 +7,8 @@
 #
 # Each commit is checked out into a temporary worktree and built with an empty target dir, so nothing is
 # shared between builds but the crate registry. The package is `haven-cli` (older commits: `haven`).
+# With KEEP_BINARIES=dir, each binary is kept as dir/haven-<commit> (for tests/bench/gateway_overhead.sh's
+# BASELINE_HAVEN).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 for commit in "$@"; do
@@ -23,6 +25,10 @@ for commit in "$@"; do
   end=$(date +%s.%N)
   printf 'wall %.0f s\n' "$(echo "$end - $start" | bc)"
   printf 'binary %s bytes\n' "$(stat -c %s "$target/release/haven")"
+  if [ -n "${KEEP_BINARIES:-}" ]; then
+    mkdir -p "$KEEP_BINARIES"
+    cp "$target/release/haven" "$KEEP_BINARIES/haven-$(git rev-parse --short "$commit")"
+  fi
   for dir in services/gateway services/identity services/family-tracing services/learning \
     crates/platform crates/authz crates/passport crates/cli; do
     lines=0
