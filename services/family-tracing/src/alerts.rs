@@ -10,7 +10,7 @@ use crate::convert;
 use crate::entity::tracing_request;
 use crate::matcher::Matcher;
 use crate::matches::{context_of, context_with};
-use crate::service::{FamilyTracingService, timestamp};
+use crate::service::{FamilyTracingService, TRACING_CLASS, timestamp};
 use crate::store::Store;
 use crate::workflow::{is_searching, parse_status};
 
@@ -156,7 +156,7 @@ impl FamilyTracingService {
                                 "read-alert",
                                 "/haven.family_tracing.v1.FamilyTracing/ListAlerts",
                                 &a.tracing_request_id,
-                                "tracing",
+                                TRACING_CLASS,
                             )
                         })
                         .collect(),

@@ -6,7 +6,7 @@ use haven_platform::ServiceError;
 use haven_proto::family_tracing::{FamilyLink, ListFamilyLinksRequest, ListFamilyLinksResponse};
 
 use crate::entity::family_link;
-use crate::service::{FamilyTracingService, timestamp};
+use crate::service::{FamilyTracingService, TRACING_CLASS, timestamp};
 use crate::validate::{self, Violations, invalid};
 
 impl FamilyTracingService {
@@ -50,7 +50,7 @@ impl FamilyTracingService {
                     "read-links",
                     "/haven.family_tracing.v1.FamilyTracing/ListFamilyLinks",
                     &request.child_id,
-                    "tracing",
+                    TRACING_CLASS,
                 )])
                 .await?;
         }

@@ -12,7 +12,7 @@ use haven_proto::family_tracing::{
 use crate::access::Need;
 use crate::convert;
 use crate::entity::review;
-use crate::service::{FamilyTracingService, timestamp};
+use crate::service::{FamilyTracingService, IDENTITY_CLASS, TRACING_CLASS, timestamp};
 use crate::store::{LinkChange, ReviewWrite, Store};
 use crate::validate::{self, Violations, invalid};
 use crate::workflow::{is_searching, parse_status, status_name};
@@ -104,7 +104,7 @@ impl FamilyTracingService {
             "find-matches",
             "/haven.family_tracing.v1.FamilyTracing/FindMatches",
             &row.id,
-            "tracing",
+            TRACING_CLASS,
         )];
         let mut candidates = Vec::with_capacity(found.len());
         for ((candidate, band), child_id) in found.iter().zip(ids) {
@@ -120,7 +120,7 @@ impl FamilyTracingService {
                     "match-candidate",
                     "/haven.family_tracing.v1.FamilyTracing/FindMatches",
                     &child_id,
-                    "identity",
+                    IDENTITY_CLASS,
                 ));
                 stored_identity.as_ref().map(convert::candidate_identity)
             } else {
@@ -233,7 +233,7 @@ impl FamilyTracingService {
             },
             "/haven.family_tracing.v1.FamilyTracing/ReviewMatch",
             &row.id,
-            "tracing",
+            TRACING_CLASS,
         );
         self.store
             .record_review(ReviewWrite {

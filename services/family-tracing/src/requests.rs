@@ -13,7 +13,7 @@ use sha2::{Digest as _, Sha256};
 
 use crate::access::Need;
 use crate::entity::tracing_request;
-use crate::service::{FamilyTracingService, timestamp};
+use crate::service::{FamilyTracingService, TRACING_CLASS, timestamp};
 use crate::store::{Filed, NewRequest, stale};
 use crate::validate::{self, Violations, invalid};
 use crate::workflow::{allowed, is_searching, parse_status, status_name};
@@ -66,7 +66,7 @@ impl FamilyTracingService {
             "create",
             "/haven.family_tracing.v1.FamilyTracing/CreateTracingRequest",
             &id,
-            "tracing",
+            TRACING_CLASS,
         );
         // Ids of sought children and confirmed matches are the server's.
         let sought_children = request
@@ -123,7 +123,7 @@ impl FamilyTracingService {
                 "read",
                 "/haven.family_tracing.v1.FamilyTracing/GetTracingRequest",
                 &row.id,
-                "tracing",
+                TRACING_CLASS,
             )])
             .await?;
         self.view_of(&row).await
@@ -193,7 +193,7 @@ impl FamilyTracingService {
             "update",
             "/haven.family_tracing.v1.FamilyTracing/UpdateTracingRequest",
             &row.id,
-            "tracing",
+            TRACING_CLASS,
         );
         let status = parse_status(&row.status);
         let saved = self
@@ -242,7 +242,7 @@ impl FamilyTracingService {
                             "list",
                             "/haven.family_tracing.v1.FamilyTracing/ListTracingRequests",
                             &r.id,
-                            "tracing",
+                            TRACING_CLASS,
                         )
                     })
                     .collect(),
@@ -302,7 +302,7 @@ impl FamilyTracingService {
             "transition",
             "/haven.family_tracing.v1.FamilyTracing/TransitionTracingRequest",
             &row.id,
-            "tracing",
+            TRACING_CLASS,
         );
         let saved = self
             .store
@@ -340,7 +340,7 @@ impl FamilyTracingService {
             "follow-up",
             "/haven.family_tracing.v1.FamilyTracing/RecordFollowUp",
             &row.id,
-            "tracing",
+            TRACING_CLASS,
         );
         let saved = self
             .store

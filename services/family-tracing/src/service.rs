@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use haven_authz::{Authenticator, Policy, Principal};
+use haven_authz::{Authenticator, ClassSet, DataClass, Policy, Principal};
 use haven_platform::audit::{AuditEntry, AuditWriter};
 use haven_proto::family_tracing::family_tracing_server::FamilyTracing;
 use haven_proto::family_tracing::{
@@ -31,6 +31,10 @@ pub struct FamilyTracingService {
 }
 
 pub(crate) use haven_platform::time::timestamp;
+
+/// The classes an audit entry names: tracing requests, and a match candidate's identity.
+pub(crate) const TRACING_CLASS: ClassSet = ClassSet::of(&[DataClass::Tracing]);
+pub(crate) const IDENTITY_CLASS: ClassSet = ClassSet::of(&[DataClass::Identity]);
 
 impl FamilyTracingService {
     /// Needs a migrated database and a running tokio runtime (it starts the audit writer).
@@ -81,22 +85,9 @@ impl FamilyTracingService {
         action: &'static str,
         rpc: &'static str,
         record_id: &str,
-        classes: &str,
+        classes: ClassSet,
     ) -> AuditEntry {
-        AuditEntry {
-            actor: principal.sub.clone(),
-            roles: principal
-                .roles
-                .iter()
-                .map(|r| r.as_str())
-                .collect::<Vec<_>>()
-                .join(","),
-            agency: principal.agency.clone(),
-            action,
-            rpc,
-            record_id: record_id.to_owned(),
-            classes: classes.to_owned(),
-        }
+        AuditEntry::of_call(principal, action, rpc, record_id, classes)
     }
 }
 

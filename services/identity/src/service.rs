@@ -32,7 +32,7 @@ use sha2::{Digest, Sha256};
 use tonic::{Request, Response, Status};
 
 use crate::mask;
-use crate::record::{CHILD_CLASSES, ChildRecord, SEALED_CLASSES, class_list};
+use crate::record::{CHILD_CLASSES, ChildRecord, SEALED_CLASSES};
 use crate::scope;
 use crate::store::{Loading, NewChild, Registered, Store};
 use crate::validate;
@@ -119,20 +119,7 @@ impl IdentityService {
         record_id: &str,
         classes: ClassSet,
     ) -> AuditEntry {
-        AuditEntry {
-            actor: principal.sub.clone(),
-            roles: principal
-                .roles
-                .iter()
-                .map(|r| r.as_str())
-                .collect::<Vec<_>>()
-                .join(","),
-            agency: principal.agency.clone(),
-            action,
-            rpc,
-            record_id: record_id.to_owned(),
-            classes: class_list(classes),
-        }
+        AuditEntry::of_call(principal, action, rpc, record_id, classes)
     }
 
     /// What to load for this caller: affiliations only if a grant looks at them, the data key only if

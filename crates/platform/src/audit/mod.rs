@@ -22,6 +22,7 @@ mod writer;
 use std::collections::{BTreeSet, HashMap};
 
 use crate::time::now_micros;
+use haven_authz::{ClassSet, DataClass, Principal};
 
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
@@ -56,6 +57,37 @@ pub struct AuditEntry {
     pub record_id: String,
     /// The data classes returned or written, comma-separated.
     pub classes: String,
+}
+
+impl AuditEntry {
+    /// The entry of one call by `principal`: `action` through `rpc` on `record_id` (empty for none),
+    /// touching `classes`.
+    pub fn of_call(
+        principal: &Principal,
+        action: &'static str,
+        rpc: &'static str,
+        record_id: &str,
+        classes: ClassSet,
+    ) -> AuditEntry {
+        AuditEntry {
+            actor: principal.sub.clone(),
+            roles: principal
+                .roles
+                .iter()
+                .map(|role| role.as_str())
+                .collect::<Vec<_>>()
+                .join(","),
+            agency: principal.agency.clone(),
+            action,
+            rpc,
+            record_id: record_id.to_owned(),
+            classes: classes
+                .iter()
+                .map(DataClass::as_str)
+                .collect::<Vec<_>>()
+                .join(","),
+        }
+    }
 }
 
 /// The hash an entry commits to: the previous hash and every field, length-prefixed so no two

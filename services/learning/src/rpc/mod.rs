@@ -7,7 +7,7 @@ mod enrolments;
 mod passports;
 mod records;
 
-use haven_authz::{DataClass, Principal};
+use haven_authz::{ClassSet, DataClass, Principal};
 use haven_platform::audit::AuditEntry;
 use sha2::{Digest as _, Sha256};
 
@@ -20,20 +20,13 @@ fn entry(
     rpc: &'static str,
     record_id: &str,
 ) -> AuditEntry {
-    AuditEntry {
-        actor: principal.sub.clone(),
-        roles: principal
-            .roles
-            .iter()
-            .map(|r| r.as_str())
-            .collect::<Vec<_>>()
-            .join(","),
-        agency: principal.agency.clone(),
+    AuditEntry::of_call(
+        principal,
         action,
         rpc,
-        record_id: record_id.to_owned(),
-        classes: DataClass::Education.as_str().to_owned(),
-    }
+        record_id,
+        ClassSet::of(&[DataClass::Education]),
+    )
 }
 
 /// The request's hash, kept with its idempotency key so a reused key with another body is refused.
