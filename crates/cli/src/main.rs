@@ -241,24 +241,21 @@ enum PassportCommand {
     IssuerJwks,
 }
 
+/// A token lifetime: `90s`, `15m`, `1h`, `1h 30m` (humantime's units), or a bare number of minutes.
 fn parse_ttl(text: &str) -> Result<Duration, String> {
-    let (number, unit) = text.split_at(
-        text.find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(text.len()),
-    );
-    let n: u64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration like 15m"))?;
-    let seconds = match unit {
-        "s" => n,
-        "m" | "" => n * 60,
-        "h" => n * 3600,
-        _ => return Err(format!("{text:?}: use s, m or h")),
+    let ttl = if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        let minutes: u64 = text
+            .parse()
+            .map_err(|_| format!("{text:?} is not a duration like 15m"))?;
+        Duration::from_secs(minutes.saturating_mul(60))
+    } else {
+        humantime::parse_duration(text)
+            .map_err(|e| format!("{text:?} is not a duration like 15m: {e}"))?
     };
-    if seconds == 0 || seconds > 24 * 3600 {
+    if ttl < Duration::from_secs(1) || ttl > Duration::from_secs(24 * 3600) {
         return Err("ttl must be between 1s and 24h".into());
     }
-    Ok(Duration::from_secs(seconds))
+    Ok(ttl)
 }
 
 /// `haven config dump`: where the configuration came from, whether the master keys are given as
@@ -692,4 +689,21 @@ async fn serve(service: ServiceName, config: HavenConfig) -> anyhow::Result<()> 
     stop.cancel();
     started.stopped().await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_lifetime_takes_units_or_bare_minutes_within_a_day() {
+        assert_eq!(parse_ttl("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_ttl("15m"), Ok(Duration::from_secs(900)));
+        assert_eq!(parse_ttl("1h 30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_ttl("20"), Ok(Duration::from_secs(1200)));
+        assert!(parse_ttl("25h").is_err());
+        assert!(parse_ttl("0s").is_err());
+        assert!(parse_ttl("").is_err());
+        assert!(parse_ttl("soon").is_err());
+    }
 }

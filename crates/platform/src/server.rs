@@ -107,40 +107,6 @@ pub async fn shutdown_signal() {
     }
 }
 
-/// A shutdown trigger that tests and `haven up` share between servers.
-pub fn shutdown_pair() -> (
-    tokio::sync::watch::Sender<bool>,
-    impl Fn() -> ShutdownFuture + Clone,
-) {
-    let (tx, rx) = tokio::sync::watch::channel(false);
-    let make = move || {
-        let mut rx = rx.clone();
-        ShutdownFuture(Box::pin(async move {
-            let _ = rx.wait_for(|stop| *stop).await;
-        }))
-    };
-    (tx, make)
-}
-
-/// A boxed future that resolves when shutdown is requested.
-pub struct ShutdownFuture(std::pin::Pin<Box<dyn Future<Output = ()> + Send>>);
-
-impl std::fmt::Debug for ShutdownFuture {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ShutdownFuture")
-    }
-}
-
-impl Future for ShutdownFuture {
-    type Output = ();
-    fn poll(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<()> {
-        self.0.as_mut().poll(cx)
-    }
-}
-
 /// Answers a message over the size limit RESOURCE_EXHAUSTED, the status gRPC defines for it. tonic
 /// refuses such a message from its length prefix, before reading the body, but answers OUT_OF_RANGE;
 /// this layer rewrites that one answer and leaves every other response alone.
