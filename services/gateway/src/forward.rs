@@ -108,7 +108,7 @@ impl Forwarder {
         Ok(())
     }
 
-    async fn forward<B>(self, request: http::Request<B>) -> http::Response<Body>
+    pub(crate) async fn forward<B>(self, request: http::Request<B>) -> http::Response<Body>
     where
         B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
         B::Error: Into<tonic::codegen::StdError>,
