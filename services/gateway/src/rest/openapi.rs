@@ -36,7 +36,10 @@ fn method_comment(rpc: &MethodDescriptor) -> Option<String> {
 }
 
 fn service_comment(service: &ServiceDescriptor) -> Option<String> {
-    comment(service.parent_file().file_descriptor_proto(), service.path())
+    comment(
+        service.parent_file().file_descriptor_proto(),
+        service.path(),
+    )
 }
 
 fn message_comment(message: &MessageDescriptor) -> Option<String> {
@@ -277,11 +280,9 @@ fn example_value(
             "google.protobuf.Timestamp" => json!("2026-01-15T09:30:00Z"),
             "google.protobuf.Duration" => json!("3600s"),
             "google.protobuf.FieldMask" => json!(example_mask(parent)),
-            _ if is_string_like(&message) => example_value(
-                &message,
-                &message.get_field_by_name("value")?,
-                depth,
-            )?,
+            _ if is_string_like(&message) => {
+                example_value(&message, &message.get_field_by_name("value")?, depth)?
+            }
             _ if depth == 0 => return None,
             _ => example_message(&message, depth - 1, &[]),
         },
@@ -509,7 +510,10 @@ pub fn document(table: &RouteTable) -> Value {
         paths
             .entry(route.template.openapi_path())
             .or_default()
-            .insert(route.method.as_str().to_ascii_lowercase(), operation(&mut schemas, route));
+            .insert(
+                route.method.as_str().to_ascii_lowercase(),
+                operation(&mut schemas, route),
+            );
     }
     let (problem, responses) = problem_components();
     let mut all_schemas = schemas.finish();
@@ -583,7 +587,9 @@ pub fn docs_page(table: &RouteTable) -> String {
             route.method,
             route.rpc.name(),
             escape(&route.template.openapi_path()),
-            escape(&first_sentence(&method_comment(&route.rpc).unwrap_or_default()))
+            escape(&first_sentence(
+                &method_comment(&route.rpc).unwrap_or_default()
+            ))
         );
     }
     html.push_str("</table>\n");

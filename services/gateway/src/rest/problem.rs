@@ -17,22 +17,52 @@ pub const RETRY_AFTER_SECS: u32 = 1;
 /// `expected_version`, an illegal transition), which RFC 9110 gives 409; 412 stays for the HTTP
 /// conditional headers (`If-Match`).
 pub const CODES: &[(Code, u16, &str, &str)] = &[
-    (Code::InvalidArgument, 400, "INVALID_ARGUMENT", "Invalid argument"),
+    (
+        Code::InvalidArgument,
+        400,
+        "INVALID_ARGUMENT",
+        "Invalid argument",
+    ),
     (Code::OutOfRange, 400, "OUT_OF_RANGE", "Out of range"),
-    (Code::Unauthenticated, 401, "UNAUTHENTICATED", "Unauthenticated"),
-    (Code::PermissionDenied, 403, "PERMISSION_DENIED", "Permission denied"),
+    (
+        Code::Unauthenticated,
+        401,
+        "UNAUTHENTICATED",
+        "Unauthenticated",
+    ),
+    (
+        Code::PermissionDenied,
+        403,
+        "PERMISSION_DENIED",
+        "Permission denied",
+    ),
     (Code::NotFound, 404, "NOT_FOUND", "Not found"),
     (Code::AlreadyExists, 409, "ALREADY_EXISTS", "Already exists"),
     (Code::Aborted, 409, "ABORTED", "Aborted"),
-    (Code::FailedPrecondition, 409, "FAILED_PRECONDITION", "Failed precondition"),
-    (Code::ResourceExhausted, 429, "RESOURCE_EXHAUSTED", "Resource exhausted"),
+    (
+        Code::FailedPrecondition,
+        409,
+        "FAILED_PRECONDITION",
+        "Failed precondition",
+    ),
+    (
+        Code::ResourceExhausted,
+        429,
+        "RESOURCE_EXHAUSTED",
+        "Resource exhausted",
+    ),
     (Code::Cancelled, 499, "CANCELLED", "Cancelled"),
     (Code::Unknown, 500, "UNKNOWN", "Unknown error"),
     (Code::Internal, 500, "INTERNAL", "Internal error"),
     (Code::DataLoss, 500, "DATA_LOSS", "Data loss"),
     (Code::Unimplemented, 501, "UNIMPLEMENTED", "Not implemented"),
     (Code::Unavailable, 503, "UNAVAILABLE", "Unavailable"),
-    (Code::DeadlineExceeded, 504, "DEADLINE_EXCEEDED", "Deadline exceeded"),
+    (
+        Code::DeadlineExceeded,
+        504,
+        "DEADLINE_EXCEEDED",
+        "Deadline exceeded",
+    ),
 ];
 
 fn entry(code: Code) -> (u16, &'static str, &'static str) {
@@ -45,7 +75,10 @@ fn entry(code: Code) -> (u16, &'static str, &'static str) {
 
 /// The problem type of a gRPC code's name: a section of the gateway's docs page.
 pub fn problem_type(name: &str) -> String {
-    format!("/v1/docs#problem-{}", name.to_ascii_lowercase().replace('_', "-"))
+    format!(
+        "/v1/docs#problem-{}",
+        name.to_ascii_lowercase().replace('_', "-")
+    )
 }
 
 /// `child.identity.given_name` -> `child.identity.givenName` (the default JSON names of proto3).
@@ -161,7 +194,11 @@ mod tests {
     fn every_code_has_one_entry() {
         for code in 1..=16 {
             let code = Code::from_i32(code);
-            assert_eq!(CODES.iter().filter(|(c, ..)| *c == code).count(), 1, "{code:?}");
+            assert_eq!(
+                CODES.iter().filter(|(c, ..)| *c == code).count(),
+                1,
+                "{code:?}"
+            );
         }
         let response = problem_response(&Status::resource_exhausted("slow down"));
         assert_eq!(response.status(), 429);

@@ -34,7 +34,11 @@ pub struct FieldPath(pub Vec<FieldDescriptor>);
 impl FieldPath {
     /// The proto names joined by dots, as a field violation or an update mask names it.
     pub fn proto_name(&self) -> String {
-        self.0.iter().map(|f| f.name()).collect::<Vec<_>>().join(".")
+        self.0
+            .iter()
+            .map(|f| f.name())
+            .collect::<Vec<_>>()
+            .join(".")
     }
 
     /// The JSON names joined by dots.
@@ -324,12 +328,11 @@ pub enum Found<'a> {
 impl RouteTable {
     /// The routes of Haven's own contract.
     pub fn haven() -> Result<RouteTable, RouteError> {
-        let pool = DescriptorPool::decode(haven_proto::FILE_DESCRIPTOR_SET).map_err(|e| {
-            RouteError {
+        let pool =
+            DescriptorPool::decode(haven_proto::FILE_DESCRIPTOR_SET).map_err(|e| RouteError {
                 rpc: "descriptor set".into(),
                 reason: e.to_string(),
-            }
-        })?;
+            })?;
         RouteTable::from_pool(pool)
     }
 
@@ -365,7 +368,8 @@ impl RouteTable {
         }
         for (i, a) in routes.iter().enumerate() {
             for b in &routes[i + 1..] {
-                if a.method == b.method && a.template.openapi_shape() == b.template.openapi_shape() {
+                if a.method == b.method && a.template.openapi_shape() == b.template.openapi_shape()
+                {
                     return Err(route_error(
                         &b.rpc,
                         format!(
@@ -441,8 +445,7 @@ impl Route {
                 let field = input.get_field_by_name(name).ok_or_else(|| {
                     route_error(rpc, format!("body {name}: no such request field"))
                 })?;
-                if !matches!(field.kind(), Kind::Message(_)) || field.is_list() || field.is_map()
-                {
+                if !matches!(field.kind(), Kind::Message(_)) || field.is_list() || field.is_map() {
                     return Err(route_error(
                         rpc,
                         format!("body {name}: not a singular message field"),
@@ -452,7 +455,10 @@ impl Route {
             }
         };
         if matches!(body, BodyTarget::None)
-            && matches!(method, http::Method::POST | http::Method::PUT | http::Method::PATCH)
+            && matches!(
+                method,
+                http::Method::POST | http::Method::PUT | http::Method::PATCH
+            )
         {
             return Err(route_error(rpc, format!("{method} needs a body")));
         }
@@ -467,8 +473,7 @@ impl Route {
                 let field = rpc.output().get_field_by_name(name).ok_or_else(|| {
                     route_error(rpc, format!("response_body {name}: no such response field"))
                 })?;
-                if !matches!(field.kind(), Kind::Message(_)) || field.is_list() || field.is_map()
-                {
+                if !matches!(field.kind(), Kind::Message(_)) || field.is_list() || field.is_map() {
                     return Err(route_error(
                         rpc,
                         format!("response_body {name}: not a singular message field"),
@@ -500,7 +505,11 @@ impl Route {
 /// The query parameters of a route: every plain field not bound by the path or the body, and the plain
 /// fields of its singular non-well-known message fields one level down (so `page.page_token` is also
 /// `page_token`).
-fn query_params(input: &MessageDescriptor, template: &Template, body: &BodyTarget) -> Vec<QueryParam> {
+fn query_params(
+    input: &MessageDescriptor,
+    template: &Template,
+    body: &BodyTarget,
+) -> Vec<QueryParam> {
     let bound: Vec<String> = template.variables().map(FieldPath::proto_name).collect();
     let is_bound = |path: &FieldPath| {
         let name = path.proto_name();
@@ -535,7 +544,11 @@ fn query_params(input: &MessageDescriptor, template: &Template, body: &BodyTarge
     fields
         .iter()
         .map(|field| {
-            let unique = fields.iter().filter(|other| short(other) == short(field)).count() == 1;
+            let unique = fields
+                .iter()
+                .filter(|other| short(other) == short(field))
+                .count()
+                == 1;
             QueryParam {
                 name: if unique {
                     short(field)

@@ -93,7 +93,12 @@ impl Transcoder {
         let message = build_request(route, &parts, &bound, &body)?;
         let caller = parts.extensions.get::<Caller>().cloned();
         let answer = self
-            .call_rpc(route, message, caller, parts.headers.get(http::header::AUTHORIZATION))
+            .call_rpc(
+                route,
+                message,
+                caller,
+                parts.headers.get(http::header::AUTHORIZATION),
+            )
             .await?;
         json_response(route, answer)
     }
@@ -110,9 +115,10 @@ impl Transcoder {
         let encoded = message.encode_to_vec();
         let mut frame = BytesMut::with_capacity(encoded.len() + 5);
         frame.put_u8(0);
-        frame.put_u32(u32::try_from(encoded.len()).map_err(|_| {
-            Status::resource_exhausted("request too large")
-        })?);
+        frame.put_u32(
+            u32::try_from(encoded.len())
+                .map_err(|_| Status::resource_exhausted("request too large"))?,
+        );
         frame.extend_from_slice(&encoded);
         let mut request = http::Request::new(Body::new(http_body_util::Full::new(frame.freeze())));
         *request.method_mut() = http::Method::POST;
@@ -155,8 +161,9 @@ impl Transcoder {
         if compressed != 0 || data.len() < length {
             return Err(Status::internal("the service's answer could not be read"));
         }
-        DynamicMessage::decode(route.rpc.output(), data.slice(..length))
-            .map_err(|e| Status::internal(format!("the service's answer could not be decoded: {e}")))
+        DynamicMessage::decode(route.rpc.output(), data.slice(..length)).map_err(|e| {
+            Status::internal(format!("the service's answer could not be decoded: {e}"))
+        })
     }
 }
 
@@ -166,7 +173,10 @@ where
     B: http_body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<tonic::codegen::StdError>,
 {
-    match http_body_util::Limited::new(body, MAX_BODY_BYTES).collect().await {
+    match http_body_util::Limited::new(body, MAX_BODY_BYTES)
+        .collect()
+        .await
+    {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(error) if error.is::<http_body_util::LengthLimitError>() => Err(
             Status::resource_exhausted(format!("the body is over {MAX_BODY_BYTES} bytes")),
@@ -178,7 +188,11 @@ where
 }
 
 /// Deserializes proto3 JSON into a message of type `descriptor`, unknown fields refused.
-fn from_json(descriptor: MessageDescriptor, json: &[u8], field: &str) -> Result<DynamicMessage, Status> {
+fn from_json(
+    descriptor: MessageDescriptor,
+    json: &[u8],
+    field: &str,
+) -> Result<DynamicMessage, Status> {
     let mut deserializer = serde_json::Deserializer::from_slice(json);
     let message = DynamicMessage::deserialize_with_options(
         descriptor,
@@ -226,14 +240,18 @@ fn build_request(
                 .ok_or_else(|| Status::invalid_argument("malformed query string"))?;
             let value = decode_component(value, true)
                 .ok_or_else(|| invalid(&name, format!("{name}: malformed value")))?;
-            let param = route.query_param(&name).ok_or_else(|| {
-                invalid(&name, format!("{name}: unknown query parameter"))
-            })?;
+            let param = route
+                .query_param(&name)
+                .ok_or_else(|| invalid(&name, format!("{name}: unknown query parameter")))?;
             put(&mut params, &param.field, value)?;
         }
     }
     if !params.is_empty() {
-        let query = from_json(input.clone(), Value::Object(params).to_string().as_bytes(), "query")?;
+        let query = from_json(
+            input.clone(),
+            Value::Object(params).to_string().as_bytes(),
+            "query",
+        )?;
         message
             .merge(query.encode_to_vec().as_slice())
             .map_err(|e| Status::internal(e.to_string()))?;
@@ -243,7 +261,8 @@ fn build_request(
     for (field, value) in bound {
         put(&mut params, field, value.clone())?;
     }
-    if let (Some(field), Some(key)) = (&route.idempotency_field, parts.headers.get(IDEMPOTENCY_KEY)) {
+    if let (Some(field), Some(key)) = (&route.idempotency_field, parts.headers.get(IDEMPOTENCY_KEY))
+    {
         let key = key
             .to_str()
             .map_err(|_| invalid(field.name(), "Idempotency-Key: not visible ASCII"))?;
@@ -253,10 +272,7 @@ fn build_request(
         {
             return Err(invalid(
                 field.name(),
-                format!(
-                    "{}: differs from the Idempotency-Key header",
-                    field.name()
-                ),
+                format!("{}: differs from the Idempotency-Key header", field.name()),
             ));
         }
         params.insert(field.json_name().to_owned(), Value::String(key.to_owned()));
@@ -275,7 +291,10 @@ fn build_request(
 /// proto3 JSON mapping reads numbers, enums and well-known types from strings).
 fn put(object: &mut Map<String, Value>, field: &FieldPath, value: String) -> Result<(), Status> {
     let mut current = object;
-    let (leaf, parents) = field.0.split_last().ok_or_else(|| Status::internal("empty path"))?;
+    let (leaf, parents) = field
+        .0
+        .split_last()
+        .ok_or_else(|| Status::internal("empty path"))?;
     for parent in parents {
         let entry = current
             .entry(parent.json_name().to_owned())
@@ -299,7 +318,10 @@ fn put(object: &mut Map<String, Value>, field: &FieldPath, value: String) -> Res
     };
     let name = leaf.json_name().to_owned();
     if leaf.is_list() {
-        match current.entry(name).or_insert_with(|| Value::Array(Vec::new())) {
+        match current
+            .entry(name)
+            .or_insert_with(|| Value::Array(Vec::new()))
+        {
             Value::Array(items) => items.push(json),
             _ => return Err(Status::internal("repeated parameter is not a list")),
         }
