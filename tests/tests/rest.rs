@@ -340,6 +340,25 @@ async fn an_invalid_argument_is_a_400_problem_naming_the_field() {
     .await;
     let problem = assert_problem(&answer, 400, "INVALID_ARGUMENT");
     assert_eq!(problem["errors"][0]["field"], "colour");
+
+    // A body over the limit is 413, never read whole.
+    let huge = format!(
+        r#"{{"child":{{"identity":{{"givenName":"{}"}}}}}}"#,
+        "x".repeat(4 * 1024 * 1024 + 16)
+    );
+    let bearer = format!("Bearer {token}");
+    let answer = request(
+        t.suite.gateway_addr,
+        "POST",
+        "/v1/children",
+        &[
+            ("Authorization", &bearer),
+            ("Content-Type", "application/json"),
+        ],
+        Some(huge.as_bytes()),
+    )
+    .await;
+    assert_problem(&answer, 413, "RESOURCE_EXHAUSTED");
     t.stop().await;
 }
 
@@ -369,9 +388,11 @@ async fn no_token_is_401_and_a_refused_role_is_403() {
             .is_some_and(|d| d.contains("GetChild"))
     );
 
-    // Paths and methods the contract does not bind.
+    // Paths and methods the contract does not bind (public knowledge: the OpenAPI document lists them).
     let token = t.token("caseworker", "cw-rest", "agency-a");
     let answer = call(&t, "GET", "/v1/nowhere", Some(&token), None, &[]).await;
+    assert_problem(&answer, 404, "NOT_FOUND");
+    let answer = call(&t, "GET", "/v1/nowhere", None, None, &[]).await;
     assert_problem(&answer, 404, "NOT_FOUND");
     let answer = call(&t, "DELETE", "/v1/children/x", Some(&token), None, &[]).await;
     assert_eq!(answer.status, 405);

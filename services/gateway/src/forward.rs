@@ -131,7 +131,8 @@ impl Forwarder {
             .path_and_query()
             .map(|pq| http::Uri::from(pq.clone()))
             .unwrap_or_default();
-        *outgoing.version_mut() = parts.version;
+        // The services speak gRPC over HTTP/2 whatever the caller used to reach the gateway.
+        *outgoing.version_mut() = http::Version::HTTP_2;
         let open = OPEN_PATHS.iter().any(|p| path.starts_with(p));
         for name in FORWARDED_REQUEST {
             if open && *name == "authorization" {

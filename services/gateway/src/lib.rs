@@ -124,9 +124,8 @@ pub async fn serve_edge(
         timeout,
     );
     let table = Arc::new(rest::RouteTable::haven()?);
-    let docs = rest::Docs::new(&table);
     let dispatch = rest::Dispatch {
-        transcoder: rest::Transcoder::new(table, forwarder.clone()),
+        transcoder: rest::Transcoder::new(table.clone(), forwarder.clone()),
         forwarder,
     };
     let (health, health_service) = tonic_health::server::health_reporter();
@@ -154,10 +153,11 @@ pub async fn serve_edge(
         // REST clients speak HTTP/1.1 too; gRPC is HTTP/2 as before, told apart by the connection preface.
         .accept_http1(true)
         .timeout(timeout)
+        // Outermost: gives a REST request its RPC's path, so every layer after it sees the RPC.
+        .layer(rest::RestEdgeLayer::new(table))
         .layer(haven_platform::telemetry::grpc::ServerTelemetryLayer::new(
             "gateway",
         ))
-        .layer(rest::RestEdgeLayer::new(docs))
         .layer(haven_platform::server::OversizeStatusLayer)
         .layer(haven_platform::auth::AuthLayer::new(edge.auth))
         .add_routes(tonic::service::Routes::from(router))

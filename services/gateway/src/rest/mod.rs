@@ -2,11 +2,14 @@
 //! annotations in the .proto files, one transcoder serves them all, and the OpenAPI document and docs
 //! page are generated from the same descriptors.
 //!
-//! A request whose content type is not `application/grpc…` is REST. It passes the same auth layer as a
-//! gRPC call, then [`Transcoder`] turns it into the RPC and hands it to the same forwarder (rule table,
-//! rate limit, owning service). [`RestEdgeLayer`] sits outside the auth layer: it serves the public
-//! `/v1/openapi.json` and `/v1/docs`, and turns the gRPC errors that layers before the transcoder answer
-//! (a missing or bad token) into problem+json for REST callers.
+//! A request whose content type is not `application/grpc…` is REST. [`RestEdgeLayer`], the outermost
+//! layer, finds its route (404 and 405 answer here, before any token is read), keeps what the path bound
+//! in a [`RestCall`] extension and rewrites the request's path to the RPC's gRPC method path. From there
+//! on the call is the RPC to every layer, as a gRPC client's would be: telemetry names it by method, the
+//! auth layer checks its token (or lets an open RPC through), and [`Dispatch`] hands it to the
+//! [`Transcoder`], which builds the request message and calls the same forwarder (rule table, rate
+//! limit, owning service). On the way out the layer turns a gRPC error answered before the transcoder (a
+//! missing or bad token) into problem+json. It also serves the public `/v1/openapi.json` and `/v1/docs`.
 
 pub mod openapi;
 pub mod problem;
@@ -41,7 +44,21 @@ pub fn is_grpc<B>(request: &http::Request<B>) -> bool {
         .is_some_and(|v| v.starts_with("application/grpc"))
 }
 
-/// The gateway's fallback service: gRPC calls to the forwarder, REST calls to the transcoder.
+/// What [`RestEdgeLayer`] learned of a REST request before rewriting its path: the route (its index in
+/// the table), the values its path variables bound, and the path as the client sent it.
+#[derive(Debug, Clone)]
+pub struct RestCall {
+    pub route: usize,
+    pub bound: Vec<(routes::FieldPath, String)>,
+    pub path: String,
+}
+
+/// Response headers that carry a REST call's gRPC status to the telemetry layer; the edge removes
+/// them before the answer leaves.
+const STATUS_HEADERS: &[&str] = &["grpc-status", "grpc-message", "grpc-status-details-bin"];
+
+/// The gateway's fallback service: gRPC calls to the forwarder, REST calls (marked by the edge) to the
+/// transcoder.
 #[derive(Debug, Clone)]
 pub struct Dispatch {
     pub forwarder: Forwarder,
@@ -62,7 +79,7 @@ where
     }
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        if is_grpc(&request) {
+        if request.extensions().get::<RestCall>().is_none() {
             let mut forwarder = self.forwarder.clone();
             Box::pin(async move { forwarder.call(request).await })
         } else {
@@ -120,17 +137,19 @@ impl Docs {
     }
 }
 
-/// See the module documentation: public documents, and problem+json for REST callers refused before the
-/// transcoder.
+/// See the module documentation: REST routing before the other layers, public documents, and
+/// problem+json for REST callers refused before the transcoder.
 #[derive(Debug, Clone)]
 pub struct RestEdgeLayer {
     docs: Arc<Docs>,
+    table: Arc<RouteTable>,
 }
 
 impl RestEdgeLayer {
-    pub fn new(docs: Docs) -> Self {
+    pub fn new(table: Arc<RouteTable>) -> Self {
         RestEdgeLayer {
-            docs: Arc::new(docs),
+            docs: Arc::new(Docs::new(&table)),
+            table,
         }
     }
 }
@@ -141,6 +160,7 @@ impl<S> tower::Layer<S> for RestEdgeLayer {
         RestEdge {
             inner,
             docs: self.docs.clone(),
+            table: self.table.clone(),
         }
     }
 }
@@ -149,9 +169,59 @@ impl<S> tower::Layer<S> for RestEdgeLayer {
 pub struct RestEdge<S> {
     inner: S,
     docs: Arc<Docs>,
+    table: Arc<RouteTable>,
 }
 
 type BoxFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send>>;
+
+impl<S> RestEdge<S> {
+    /// Marks a REST request with its route and gives it the RPC's path; or the answer, when the
+    /// request ends here (a document, no such route, a method the path does not serve).
+    fn route<B>(&self, request: &mut http::Request<B>) -> Option<http::Response<Body>> {
+        let path = request.uri().path().to_owned();
+        if let Some(response) = self.docs.answer(&path, request.method()) {
+            return Some(response);
+        }
+        let (index, bound) = match self.table.find(request.method(), &path) {
+            routes::Found::Route(index, bound) => (index, bound),
+            routes::Found::WrongMethod(allowed) => {
+                let mut response = problem::method_not_allowed(request.method(), &path);
+                let allow = allowed
+                    .iter()
+                    .map(http::Method::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                if let Ok(value) = http::HeaderValue::from_str(&allow) {
+                    response.headers_mut().insert(http::header::ALLOW, value);
+                }
+                return Some(response);
+            }
+            routes::Found::NotFound => {
+                return Some(problem::problem_response(&tonic::Status::not_found(
+                    format!("no REST route {path}"),
+                )));
+            }
+        };
+        let route = &self.table.routes[index];
+        let mut target = route.grpc_path.clone();
+        if let Some(query) = request.uri().query() {
+            target.push('?');
+            target.push_str(query);
+        }
+        let Ok(uri) = http::Uri::try_from(target) else {
+            return Some(problem::problem_response(&tonic::Status::invalid_argument(
+                "malformed query string",
+            )));
+        };
+        *request.uri_mut() = uri;
+        request.extensions_mut().insert(RestCall {
+            route: index,
+            bound,
+            path,
+        });
+        None
+    }
+}
 
 impl<S, B, R> tower::Service<http::Request<B>> for RestEdge<S>
 where
@@ -170,21 +240,32 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+    fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        let grpc = is_grpc(&request);
-        if !grpc && let Some(response) = self.docs.answer(request.uri().path(), request.method()) {
+        if is_grpc(&request) {
+            return Box::pin(async move { Ok(inner.call(request).await?.map(Body::new)) });
+        }
+        if let Some(response) = self.route(&mut request) {
             return Box::pin(async move { Ok(response) });
         }
         Box::pin(async move {
-            let response = inner.call(request).await?;
-            if !grpc
-                && response.headers().contains_key("grpc-status")
+            let mut response = inner.call(request).await?;
+            let answered = response
+                .headers()
+                .get(http::header::CONTENT_TYPE)
+                .is_some_and(|v| {
+                    v.as_bytes().starts_with(b"application/")
+                        && !v.as_bytes().starts_with(b"application/grpc")
+                });
+            if !answered
                 && let Some(status) = tonic::Status::from_header_map(response.headers())
                 && status.code() != tonic::Code::Ok
             {
                 return Ok(problem::problem_response(&status));
+            }
+            for name in STATUS_HEADERS {
+                response.headers_mut().remove(*name);
             }
             Ok(response.map(Body::new))
         })

@@ -504,7 +504,7 @@ pub fn document(table: &RouteTable) -> Value {
         tags.entry(service.name().to_owned()).or_insert_with(|| {
             json!({
                 "name": service.name(),
-                "description": service_comment(&service).unwrap_or_else(|| service.full_name().to_owned()),
+                "description": service_comment(service).unwrap_or_else(|| service.full_name().to_owned()),
             })
         });
         paths

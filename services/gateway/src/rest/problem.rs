@@ -132,7 +132,19 @@ pub fn problem_body(status: &Status) -> Value {
 
 /// The HTTP answer to a status: problem+json, with `Retry-After` on 429 and 503.
 pub fn problem_response(status: &Status) -> http::Response<tonic::body::Body> {
-    let body = problem_body(status);
+    problem_response_as(status, None)
+}
+
+/// [`problem_response`] with another HTTP status than the code's own, where HTTP says more: 413 for a
+/// body over the limit (RESOURCE_EXHAUSTED, which is otherwise a 429 to retry).
+pub fn problem_response_as(
+    status: &Status,
+    http_status: Option<u16>,
+) -> http::Response<tonic::body::Body> {
+    let mut body = problem_body(status);
+    if let Some(http_status) = http_status {
+        body["status"] = http_status.into();
+    }
     let code = body["status"].as_u64().unwrap_or(500) as u16;
     let mut response = http::Response::new(tonic::body::Body::new(http_body_util::Full::new(
         Bytes::from(body.to_string()),

@@ -318,8 +318,9 @@ pub struct RouteTable {
 
 /// What a request path and method found in the table.
 #[derive(Debug)]
-pub enum Found<'a> {
-    Route(&'a Route, Vec<(FieldPath, String)>),
+pub enum Found {
+    /// The route's index in the table, and the values its path variables bound.
+    Route(usize, Vec<(FieldPath, String)>),
     /// The path exists, with other methods (405, with these in `Allow`).
     WrongMethod(Vec<http::Method>),
     NotFound,
@@ -386,12 +387,12 @@ impl RouteTable {
     }
 
     /// The route for a request's method and path.
-    pub fn find(&self, method: &http::Method, path: &str) -> Found<'_> {
+    pub fn find(&self, method: &http::Method, path: &str) -> Found {
         let mut allowed = Vec::new();
-        for route in &self.routes {
+        for (index, route) in self.routes.iter().enumerate() {
             if let Some(bound) = route.template.matches(path) {
                 if route.method == *method {
-                    return Found::Route(route, bound);
+                    return Found::Route(index, bound);
                 }
                 if !allowed.contains(&route.method) {
                     allowed.push(route.method.clone());
@@ -569,15 +570,17 @@ mod tests {
     fn haven_routes_build_and_match() {
         let table = RouteTable::haven().expect("routes");
         assert!(table.routes.len() >= 15, "{}", table.routes.len());
-        let Found::Route(route, bound) = table.find(&http::Method::GET, "/v1/children/abc%2Fd")
+        let Found::Route(index, bound) = table.find(&http::Method::GET, "/v1/children/abc%2Fd")
         else {
             panic!("no route");
         };
+        let route = &table.routes[index];
         assert_eq!(route.grpc_path, "/haven.identity.v1.ChildIdentity/GetChild");
         assert_eq!(bound[0].1, "abc/d");
-        let Found::Route(route, _) = table.find(&http::Method::GET, "/v1/children:search") else {
+        let Found::Route(index, _) = table.find(&http::Method::GET, "/v1/children:search") else {
             panic!("no search route");
         };
+        let route = &table.routes[index];
         assert!(route.query_param("query").is_some());
         assert!(route.query_param("page_token").is_some());
         assert!(route.query_param("pageToken").is_some());
@@ -590,12 +593,13 @@ mod tests {
             table.find(&http::Method::GET, "/v1/nothing"),
             Found::NotFound
         ));
-        let Found::Route(route, bound) = table.find(
+        let Found::Route(index, bound) = table.find(
             &http::Method::GET,
             "/v1/tracing-requests/r1/sought-children/s1/matches",
         ) else {
             panic!("no matches route");
         };
+        let route = &table.routes[index];
         assert_eq!(route.rpc.name(), "FindMatches");
         assert_eq!(bound.len(), 2);
         assert!(route.query_param("limit").is_some());

@@ -17,8 +17,9 @@ use tonic::Status;
 use tonic::body::Body;
 use tonic_types::{ErrorDetails, StatusExt as _};
 
-use super::problem::{method_not_allowed, problem_response};
-use super::routes::{BodyTarget, FieldPath, Found, Route, RouteTable, decode_component};
+use super::RestCall;
+use super::problem::{problem_response, problem_response_as};
+use super::routes::{BodyTarget, FieldPath, Route, RouteTable, decode_component};
 use crate::forward::Forwarder;
 
 /// The largest REST request body read, the same as the largest gRPC message a service decodes.
@@ -48,16 +49,24 @@ impl Transcoder {
         Transcoder { table, forwarder }
     }
 
-    /// Serves one REST request: a JSON answer, or problem+json.
+    /// Serves one REST request that [`super::RestEdgeLayer`] routed: a JSON answer, or problem+json.
+    /// Either carries the call's gRPC status in `grpc-status` for the telemetry layer; the edge removes
+    /// it before the answer leaves.
     pub async fn serve<B>(self, request: http::Request<B>) -> http::Response<Body>
     where
         B: http_body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<tonic::codegen::StdError>,
     {
-        match self.call(request).await {
-            Ok(response) => response,
-            Err(status) => problem_response(&status),
+        let (mut response, code) = match self.call(request).await {
+            Ok(response) => (response, tonic::Code::Ok),
+            Err(status) => (problem_response(&status), status.code()),
+        };
+        if !response.headers().contains_key("grpc-status") {
+            response
+                .headers_mut()
+                .insert("grpc-status", (code as i32).into());
         }
+        response
     }
 
     async fn call<B>(&self, request: http::Request<B>) -> Result<http::Response<Body>, Status>
@@ -65,32 +74,33 @@ impl Transcoder {
         B: http_body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<tonic::codegen::StdError>,
     {
-        let (parts, body) = request.into_parts();
-        let path = parts.uri.path();
-        let (route, bound) = match self.table.find(&parts.method, path) {
-            Found::Route(route, bound) => (route, bound),
-            Found::WrongMethod(allowed) => {
-                let allow = allowed
-                    .iter()
-                    .map(http::Method::as_str)
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                let mut response = method_not_allowed(&parts.method, path);
-                if let Ok(value) = http::HeaderValue::from_str(&allow) {
-                    response.headers_mut().insert(http::header::ALLOW, value);
-                }
-                return Ok(response);
-            }
-            Found::NotFound => {
-                return Err(Status::not_found(format!("no REST route {path}")));
-            }
+        let (mut parts, body) = request.into_parts();
+        let Some(rest) = parts.extensions.remove::<RestCall>() else {
+            return Err(Status::not_found("no REST route"));
         };
+        let route = self
+            .table
+            .routes
+            .get(rest.route)
+            .ok_or_else(|| Status::not_found(format!("no REST route {}", rest.path)))?;
         let body = if matches!(route.body, BodyTarget::None) {
             Bytes::new()
         } else {
-            read_body(body).await?
+            match read_body(body).await? {
+                Some(body) => body,
+                None => {
+                    let status = Status::resource_exhausted(format!(
+                        "the body is over {MAX_BODY_BYTES} bytes"
+                    ));
+                    let mut response = problem_response_as(&status, Some(413));
+                    response
+                        .headers_mut()
+                        .insert("grpc-status", (status.code() as i32).into());
+                    return Ok(response);
+                }
+            }
         };
-        let message = build_request(route, &parts, &bound, &body)?;
+        let message = build_request(route, &parts, &rest.bound, &body)?;
         let caller = parts.extensions.get::<Caller>().cloned();
         let answer = self
             .call_rpc(
@@ -167,8 +177,8 @@ impl Transcoder {
     }
 }
 
-/// Reads a request body of at most [`MAX_BODY_BYTES`].
-async fn read_body<B>(body: B) -> Result<Bytes, Status>
+/// Reads a request body of at most [`MAX_BODY_BYTES`]; `None` when it is longer.
+async fn read_body<B>(body: B) -> Result<Option<Bytes>, Status>
 where
     B: http_body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<tonic::codegen::StdError>,
@@ -177,10 +187,8 @@ where
         .collect()
         .await
     {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(error) if error.is::<http_body_util::LengthLimitError>() => Err(
-            Status::resource_exhausted(format!("the body is over {MAX_BODY_BYTES} bytes")),
-        ),
+        Ok(collected) => Ok(Some(collected.to_bytes())),
+        Err(error) if error.is::<http_body_util::LengthLimitError>() => Ok(None),
         Err(error) => Err(Status::invalid_argument(format!(
             "the body could not be read: {error}"
         ))),
