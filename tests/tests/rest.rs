@@ -545,3 +545,37 @@ async fn tracing_requests_and_matches_over_rest() {
     assert!(matches.json()["likelyThreshold"].is_number());
     t.stop().await;
 }
+
+#[tokio::test]
+async fn a_request_wrong_in_many_places_is_a_400_that_names_some_fields() {
+    let t = TestSuite::start().await;
+    let officer = t.token("reunification_officer", "ro-1", "agency-a");
+    let bad_child = json!({
+        "dateOfBirth": { "year": 1, "month": 99, "day": 99 },
+        "separatedOn": { "year": 1, "month": 99, "day": 99 },
+        "ageEstimate": { "minYears": 900, "maxYears": 1 },
+        "otherNames": ["", "", "", ""]
+    });
+    let answer = call(
+        &t,
+        "POST",
+        "/v1/tracing-requests",
+        Some(&officer),
+        Some(&json!({
+            "inquirer": { "givenName": "Generated", "familyName": "Inquirer" },
+            "soughtChildren": vec![bad_child; 40],
+        })),
+        &[("Idempotency-Key", "many-wrongs")],
+    )
+    .await;
+    // Every violation would not fit in the status headers; the answer names the first ones.
+    let problem = assert_problem(&answer, 400, "INVALID_ARGUMENT");
+    let errors = problem["errors"].as_array().expect("errors");
+    assert_eq!(errors.len(), haven_platform::error::MAX_VIOLATIONS);
+    assert!(
+        problem["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("more"))
+    );
+    t.stop().await;
+}

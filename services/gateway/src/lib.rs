@@ -125,7 +125,11 @@ pub async fn serve_edge(
     );
     let table = Arc::new(rest::RouteTable::haven()?);
     let dispatch = rest::Dispatch {
-        transcoder: rest::Transcoder::new(table.clone(), forwarder.clone()),
+        transcoder: rest::Transcoder::new(
+            table.clone(),
+            forwarder.clone(),
+            config.max_message_bytes,
+        ),
         forwarder,
     };
     let (health, health_service) = tonic_health::server::health_reporter();

@@ -16,7 +16,7 @@ use serde_json::{Map, Value, json};
 
 use super::problem::{CODES, RETRY_AFTER_SECS, problem_type};
 use super::routes::{BodyTarget, Route, RouteTable, is_string_like};
-use super::transcode::MAX_BODY_BYTES;
+use super::transcode::BODY_LIMIT_FACTOR;
 
 /// The HTTP statuses every operation documents as problem+json, besides 200.
 const ERROR_STATUSES: &[u16] = &[400, 401, 403, 404, 409, 429, 500, 503, 504];
@@ -263,7 +263,16 @@ fn example_value(
     let name = field.name();
     Some(match field.kind() {
         Kind::String if name == "id" || name.ends_with("_id") => json!(EXAMPLE_ID),
+        // Fields whose validation wants a code or a format, by their conventional names.
+        Kind::String if name.ends_with("country") || name == "nationalities" => json!("SO"),
+        Kind::String if name == "languages" || name == "language" => json!("so"),
+        Kind::String if name == "phone" => json!("+000 555 0100"),
         Kind::String => json!(format!("example {}", name.replace('_', " "))),
+        Kind::Int32 | Kind::Uint32 if name == "year" => json!(2015),
+        Kind::Int32 | Kind::Uint32 if name == "month" => json!(3),
+        Kind::Int32 | Kind::Uint32 if name == "day" => json!(14),
+        Kind::Uint32 if name == "max_years" => json!(10),
+        Kind::Uint32 if name == "min_years" => json!(8),
         Kind::Bytes => json!("aGF2ZW4="),
         Kind::Bool => json!(true),
         Kind::Double | Kind::Float => json!(0.5),
@@ -528,7 +537,8 @@ pub fn document(table: &RouteTable) -> Value {
                  Bodies and answers are the proto3 JSON mapping of the messages (camelCase names, 64-bit \
                  integers as strings, enums by name). Every call but the public ones takes a bearer token \
                  (`Authorization: Bearer <jwt>`). Errors are RFC 9457 problem+json with the gRPC code's \
-                 name. Creates take an `Idempotency-Key`. Request bodies are at most {MAX_BODY_BYTES} bytes. \
+                 name. Creates take an `Idempotency-Key`. A request body may be {BODY_LIMIT_FACTOR} times the \
+                 deployment's gRPC message limit (4 MiB by default); a longer one is refused with 413. \
                  Generated from the .proto files: do not edit."
             ),
             "license": { "name": "Apache-2.0", "identifier": "Apache-2.0" },

@@ -22,8 +22,8 @@ use super::problem::{problem_response, problem_response_as};
 use super::routes::{BodyTarget, FieldPath, Route, RouteTable, decode_component};
 use crate::forward::Forwarder;
 
-/// The largest REST request body read, the same as the largest gRPC message a service decodes.
-pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+/// How many times `gateway.max_message_bytes` a REST body may be: JSON spells a message out at length.
+pub const BODY_LIMIT_FACTOR: usize = 4;
 
 /// The header a client sets to make a create safe to retry; it fills the request's `request_id`.
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
@@ -33,6 +33,7 @@ pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 pub struct Transcoder {
     table: Arc<RouteTable>,
     forwarder: Forwarder,
+    max_body_bytes: usize,
 }
 
 fn invalid(field: &str, description: impl Into<String>) -> Status {
@@ -45,8 +46,14 @@ fn invalid(field: &str, description: impl Into<String>) -> Status {
 }
 
 impl Transcoder {
-    pub fn new(table: Arc<RouteTable>, forwarder: Forwarder) -> Self {
-        Transcoder { table, forwarder }
+    /// `max_message_bytes` is the gRPC limit (`gateway.max_message_bytes`); a JSON body may be
+    /// [`BODY_LIMIT_FACTOR`] times that.
+    pub fn new(table: Arc<RouteTable>, forwarder: Forwarder, max_message_bytes: usize) -> Self {
+        Transcoder {
+            table,
+            forwarder,
+            max_body_bytes: max_message_bytes.saturating_mul(BODY_LIMIT_FACTOR),
+        }
     }
 
     /// Serves one REST request that [`super::RestEdgeLayer`] routed: a JSON answer, or problem+json.
@@ -86,11 +93,12 @@ impl Transcoder {
         let body = if matches!(route.body, BodyTarget::None) {
             Bytes::new()
         } else {
-            match read_body(body).await? {
+            match read_body(body, self.max_body_bytes).await? {
                 Some(body) => body,
                 None => {
                     let status = Status::resource_exhausted(format!(
-                        "the body is over {MAX_BODY_BYTES} bytes"
+                        "the body is over {} bytes",
+                        self.max_body_bytes
                     ));
                     let mut response = problem_response_as(&status, Some(413));
                     response
@@ -177,16 +185,13 @@ impl Transcoder {
     }
 }
 
-/// Reads a request body of at most [`MAX_BODY_BYTES`]; `None` when it is longer.
-async fn read_body<B>(body: B) -> Result<Option<Bytes>, Status>
+/// Reads a request body of at most `limit` bytes; `None` when it is longer.
+async fn read_body<B>(body: B, limit: usize) -> Result<Option<Bytes>, Status>
 where
     B: http_body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<tonic::codegen::StdError>,
 {
-    match http_body_util::Limited::new(body, MAX_BODY_BYTES)
-        .collect()
-        .await
-    {
+    match http_body_util::Limited::new(body, limit).collect().await {
         Ok(collected) => Ok(Some(collected.to_bytes())),
         Err(error) if error.is::<http_body_util::LengthLimitError>() => Ok(None),
         Err(error) => Err(Status::invalid_argument(format!(
