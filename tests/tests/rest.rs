@@ -4,7 +4,7 @@
 
 use haven_proto::identity::GetChildRequest;
 use haven_tests::http1::{Response, request};
-use haven_tests::{TestSuite, authed, fixtures};
+use haven_tests::{Options, TestSuite, authed, fixtures};
 use prost::Message as _;
 use serde_json::{Value, json};
 
@@ -543,6 +543,40 @@ async fn tracing_requests_and_matches_over_rest() {
     .await;
     assert_eq!(matches.status, 200, "{}", matches.text());
     assert!(matches.json()["likelyThreshold"].is_number());
+
+    // An enum query parameter by name, and a paging field one level down.
+    let listed = call(
+        &t,
+        "GET",
+        "/v1/tracing-requests?status=REQUEST_STATUS_OPEN&page_size=5",
+        Some(&officer),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(listed.status, 200, "{}", listed.text());
+    assert_eq!(listed.json()["tracingRequests"][0]["id"], id.as_str());
+    let none = call(
+        &t,
+        "GET",
+        "/v1/tracing-requests?status=REQUEST_STATUS_CLOSED",
+        Some(&officer),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(none.status, 200, "{}", none.text());
+    assert!(none.json()["tracingRequests"].is_null());
+    let wrong = call(
+        &t,
+        "GET",
+        "/v1/tracing-requests?status=REQUEST_STATUS_LOST",
+        Some(&officer),
+        None,
+        &[],
+    )
+    .await;
+    assert_problem(&wrong, 400, "INVALID_ARGUMENT");
     t.stop().await;
 }
 
@@ -577,5 +611,32 @@ async fn a_request_wrong_in_many_places_is_a_400_that_names_some_fields() {
             .as_str()
             .is_some_and(|d| d.contains("more"))
     );
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn the_rate_limit_is_a_429_with_retry_after() {
+    let t = TestSuite::start_with(Options {
+        rate_limit_per_second: 1,
+        rate_limit_burst: 2,
+        ..Options::default()
+    })
+    .await;
+    let token = t.token("caseworker", "cw-busy", "agency-a");
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        let answer = call(&t, "GET", "/v1/children", Some(&token), None, &[]).await;
+        statuses.push(answer.status);
+        if answer.status == 429 {
+            assert_problem(&answer, 429, "RESOURCE_EXHAUSTED");
+            assert!(
+                answer
+                    .header("retry-after")
+                    .is_some_and(|v| v.parse::<u32>().is_ok())
+            );
+        }
+    }
+    assert_eq!(statuses[0], 200);
+    assert!(statuses.contains(&429), "{statuses:?}");
     t.stop().await;
 }
