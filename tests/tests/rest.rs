@@ -576,7 +576,23 @@ async fn tracing_requests_and_matches_over_rest() {
         &[],
     )
     .await;
-    assert_problem(&wrong, 400, "INVALID_ARGUMENT");
+    let problem = assert_problem(&wrong, 400, "INVALID_ARGUMENT");
+    assert_eq!(problem["errors"][0]["field"], "status");
+    assert!(
+        !wrong.text().contains("REQUEST_STATUS_LOST"),
+        "never echoed"
+    );
+    let wrong = call(
+        &t,
+        "GET",
+        "/v1/tracing-requests?page_size=many",
+        Some(&officer),
+        None,
+        &[],
+    )
+    .await;
+    let problem = assert_problem(&wrong, 400, "INVALID_ARGUMENT");
+    assert_eq!(problem["errors"][0]["field"], "page.page_size");
     t.stop().await;
 }
 

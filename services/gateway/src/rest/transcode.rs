@@ -10,7 +10,8 @@ use haven_platform::auth::Caller;
 use http_body_util::BodyExt as _;
 use prost::Message as _;
 use prost_reflect::{
-    DeserializeOptions, DynamicMessage, Kind, MessageDescriptor, SerializeOptions,
+    DeserializeOptions, DynamicMessage, Kind, MessageDescriptor, ReflectMessage as _,
+    SerializeOptions,
 };
 use serde_json::{Map, Value};
 use tonic::Status;
@@ -213,8 +214,28 @@ fn from_json(
         &DeserializeOptions::new(),
     )
     .and_then(|m| deserializer.end().map(|()| m))
-    .map_err(|e| invalid(field, format!("{field}: {e}")))?;
+    .map_err(|e| invalid(field, format!("{field}: {}", json_error(&e))))?;
     Ok(message)
+}
+
+/// What was wrong with JSON, without the value that was wrong: an error never echoes what the client
+/// sent (a name in the wrong field would otherwise come back in the answer and go into logs). An unknown
+/// field is named; everything else is placed by line and column.
+fn json_error(error: &serde_json::Error) -> String {
+    let text = error.to_string();
+    let place = format!("line {} column {}", error.line(), error.column());
+    if let Some(rest) = text.strip_prefix("unrecognized field name ") {
+        let name = rest.split(" at line").next().unwrap_or(rest);
+        return format!("unknown field {name} at {place}");
+    }
+    match error.classify() {
+        serde_json::error::Category::Syntax => format!("malformed JSON at {place}"),
+        serde_json::error::Category::Eof => "the JSON ends too early".to_owned(),
+        serde_json::error::Category::Io => "the body could not be read".to_owned(),
+        serde_json::error::Category::Data => {
+            format!("a value does not fit its field's type at {place}")
+        }
+    }
 }
 
 /// The request message: the body, then the query parameters, then the path variables and the
@@ -245,7 +266,7 @@ fn build_request(
         }
     };
 
-    let mut params = Map::new();
+    let mut seen = Vec::new();
     if let Some(query) = parts.uri.query() {
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
@@ -256,23 +277,23 @@ fn build_request(
             let param = route
                 .query_param(&name)
                 .ok_or_else(|| invalid(&name, format!("{name}: unknown query parameter")))?;
-            put(&mut params, &param.field, value)?;
+            let proto_name = param.field.proto_name();
+            if !param.field.leaf().is_list() {
+                if seen.contains(&proto_name) {
+                    return Err(invalid(
+                        &proto_name,
+                        format!("{proto_name}: given more than once"),
+                    ));
+                }
+                seen.push(proto_name);
+            }
+            merge_param(&mut message, &param.field, value)?;
         }
     }
-    if !params.is_empty() {
-        let query = from_json(
-            input.clone(),
-            Value::Object(params).to_string().as_bytes(),
-            "query",
-        )?;
-        message
-            .merge(query.encode_to_vec().as_slice())
-            .map_err(|e| Status::internal(e.to_string()))?;
-    }
 
-    let mut params = Map::new();
+    // Path variables and the idempotency key last: they win over the same field in the body.
     for (field, value) in bound {
-        put(&mut params, field, value.clone())?;
+        merge_param(&mut message, field, value.clone())?;
     }
     if let (Some(field), Some(key)) = (&route.idempotency_field, parts.headers.get(IDEMPOTENCY_KEY))
     {
@@ -288,15 +309,36 @@ fn build_request(
                 format!("{}: differs from the Idempotency-Key header", field.name()),
             ));
         }
-        params.insert(field.json_name().to_owned(), Value::String(key.to_owned()));
-    }
-    if !params.is_empty() {
-        let path = from_json(input, Value::Object(params).to_string().as_bytes(), "path")?;
-        message
-            .merge(path.encode_to_vec().as_slice())
-            .map_err(|e| Status::internal(e.to_string()))?;
+        merge_param(
+            &mut message,
+            &FieldPath(vec![field.clone()]),
+            key.to_owned(),
+        )?;
     }
     Ok(message)
+}
+
+/// Reads one textual parameter into the field it names, through the proto3 JSON mapping of the field's
+/// type, and merges it into `message` (a repeated field gains an element). An error names the field.
+fn merge_param(
+    message: &mut DynamicMessage,
+    field: &FieldPath,
+    value: String,
+) -> Result<(), Status> {
+    let mut object = Map::new();
+    put(&mut object, field, value)?;
+    let json = Value::Object(object).to_string();
+    let name = field.proto_name();
+    let mut deserializer = serde_json::Deserializer::from_str(&json);
+    let param = DynamicMessage::deserialize_with_options(
+        message.descriptor(),
+        &mut deserializer,
+        &DeserializeOptions::new(),
+    )
+    .map_err(|_| invalid(&name, format!("{name}: not a valid value for this field")))?;
+    message
+        .merge(param.encode_to_vec().as_slice())
+        .map_err(|e| Status::internal(e.to_string()))
 }
 
 /// Puts one textual parameter into a JSON object at the field's path, in the JSON form the field's
@@ -366,4 +408,46 @@ fn json_response(route: &Route, answer: DynamicMessage) -> Result<http::Response
         http::HeaderValue::from_static("application/json"),
     );
     Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn descriptor(name: &str) -> MessageDescriptor {
+        RouteTable::haven()
+            .expect("routes")
+            .pool
+            .get_message_by_name(name)
+            .expect("message")
+    }
+
+    #[test]
+    fn json_errors_name_unknown_fields_and_never_echo_values() {
+        let child = descriptor("haven.identity.v1.RegisterChildRequest");
+        let status = from_json(
+            child.clone(),
+            br#"{"child": {"identity": {"nickname": "x"}}}"#,
+            "body",
+        )
+        .expect_err("unknown field");
+        assert!(
+            status.message().contains("nickname"),
+            "{}",
+            status.message()
+        );
+        for bad in [
+            &br#"{"child": {"identity": {"sex": "Secretname"}}}"#[..],
+            br#"{"child": {"identity": {"givenName": ["Secretname"]}}}"#,
+            br#"{"child": {"meta": {"version": "Secretname"}}}"#,
+            br#"{"child": "Secretname"#,
+        ] {
+            let status = from_json(child.clone(), bad, "body").expect_err("bad value");
+            assert!(
+                !status.message().contains("Secretname"),
+                "{}",
+                status.message()
+            );
+        }
+    }
 }
