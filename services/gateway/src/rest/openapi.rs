@@ -324,6 +324,7 @@ fn operation(schemas: &mut Schemas, route: &Route) -> Value {
     let rpc = &route.rpc;
     let description = method_comment(rpc).unwrap_or_default();
     let mut parameters = Vec::new();
+    let input = rpc.input();
     for field in route.template.variables() {
         let mut parameter = json!({
             "name": field.proto_name(),
@@ -331,6 +332,9 @@ fn operation(schemas: &mut Schemas, route: &Route) -> Value {
             "required": true,
             "schema": parameter_schema(schemas, field.leaf()),
         });
+        if let Some(example) = example_value(&input, field.leaf(), 0) {
+            parameter["example"] = example;
+        }
         if let Some(text) = field_comment(field.leaf()) {
             parameter["description"] = json!(text);
         }
@@ -345,6 +349,12 @@ fn operation(schemas: &mut Schemas, route: &Route) -> Value {
         });
         if param.field.leaf().is_list() {
             parameter["explode"] = json!(true);
+        }
+        // Tokens come from a previous answer; an invented one would only be refused.
+        if !param.name.ends_with("token")
+            && let Some(example) = example_value(&input, param.field.leaf(), 0)
+        {
+            parameter["example"] = example;
         }
         if let Some(text) = field_comment(param.field.leaf()) {
             parameter["description"] = json!(text);
@@ -414,6 +424,7 @@ fn operation(schemas: &mut Schemas, route: &Route) -> Value {
         },
     };
     if let Some((schema, example)) = body {
+        op["responses"]["413"] = json!({ "$ref": "#/components/responses/Problem413" });
         op["requestBody"] = json!({
             "required": true,
             "content": {
@@ -455,6 +466,15 @@ fn problem_components() -> (Value, Map<String, Value>) {
         }
     });
     let mut responses = Map::new();
+    responses.insert(
+        "Problem413".into(),
+        json!({
+            "description": format!(
+                "problem+json (RESOURCE_EXHAUSTED): the body is over {BODY_LIMIT_FACTOR} times the deployment's gRPC message limit"
+            ),
+            "content": { "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" } } }
+        }),
+    );
     for status in ERROR_STATUSES {
         let names: Vec<&str> = CODES
             .iter()
