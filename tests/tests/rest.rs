@@ -387,6 +387,29 @@ async fn no_token_is_401_and_a_refused_role_is_403() {
             .as_str()
             .is_some_and(|d| d.contains("GetChild"))
     );
+    // As over gRPC, the rule table answers before the body is read: a refused role's garbage is a 403.
+    let bearer = format!("Bearer {auditor}");
+    let answer = request(
+        t.suite.gateway_addr,
+        "POST",
+        "/v1/children",
+        &[
+            ("Authorization", &bearer),
+            ("Content-Type", "application/json"),
+        ],
+        Some(b"{not json"),
+    )
+    .await;
+    assert_problem(&answer, 403, "PERMISSION_DENIED");
+    let answer = request(
+        t.suite.gateway_addr,
+        "POST",
+        "/v1/children",
+        &[],
+        Some(b"{not json"),
+    )
+    .await;
+    assert_problem(&answer, 401, "UNAUTHENTICATED");
 
     // Paths and methods the contract does not bind (public knowledge: the OpenAPI document lists them).
     let token = t.token("caseworker", "cw-rest", "agency-a");

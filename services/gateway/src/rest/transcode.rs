@@ -91,6 +91,11 @@ impl Transcoder {
             .routes
             .get(rest.route)
             .ok_or_else(|| Status::not_found(format!("no REST route {}", rest.path)))?;
+        let caller = parts.extensions.get::<Caller>().cloned();
+        // The rule table and the rate limit before the body is read, as for a gRPC call.
+        self.forwarder
+            .check(&route.grpc_path, caller.as_ref())
+            .await?;
         let body = if matches!(route.body, BodyTarget::None) {
             Bytes::new()
         } else {
@@ -110,7 +115,6 @@ impl Transcoder {
             }
         };
         let message = build_request(route, &parts, &rest.bound, &body)?;
-        let caller = parts.extensions.get::<Caller>().cloned();
         let answer = self
             .call_rpc(
                 route,
@@ -122,8 +126,8 @@ impl Transcoder {
         json_response(route, answer)
     }
 
-    /// The call as gRPC, through the same forwarder (rule table, rate limit, owning service) as a gRPC
-    /// client's call, and its decoded answer.
+    /// The call as gRPC, sent by the same forwarder as a gRPC client's call (which checked it already),
+    /// and its decoded answer.
     async fn call_rpc(
         &self,
         route: &Route,
@@ -156,7 +160,7 @@ impl Transcoder {
         if let Some(caller) = caller {
             request.extensions_mut().insert(caller);
         }
-        let response = self.forwarder.clone().forward(request).await;
+        let response = self.forwarder.clone().send(request).await;
         let (parts, body) = response.into_parts();
         let collected = body
             .collect()
