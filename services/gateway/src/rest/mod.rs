@@ -7,9 +7,14 @@
 //! in a [`RestCall`] extension and rewrites the request's path to the RPC's gRPC method path. From there
 //! on the call is the RPC to every layer, as a gRPC client's would be: telemetry names it by method, the
 //! auth layer checks its token (or lets an open RPC through), and [`Dispatch`] hands it to the
-//! [`Transcoder`], which builds the request message and calls the same forwarder (rule table, rate
-//! limit, owning service). On the way out the layer turns a gRPC error answered before the transcoder (a
-//! missing or bad token) into problem+json. It also serves the public `/v1/openapi.json` and `/v1/docs`.
+//! [`Transcoder`], which has the forwarder check it (rule table, rate limit) before reading the body,
+//! builds the request message and has the forwarder send it to the owning service. On the way out the
+//! layer turns a gRPC error answered before the transcoder (a missing or bad token) into problem+json.
+//! It also serves the public `/v1/openapi.json` and `/v1/docs`.
+//!
+//! `application/grpc-web` counts as gRPC here and is forwarded as it came; transcoding it is its own
+//! piece of work. An annotation binds RPCs of the forwarded services only: a route to a service the
+//! gateway serves itself (`haven.auth.v1.Tokens`) would reach that service with a JSON body.
 
 pub mod openapi;
 pub mod problem;
