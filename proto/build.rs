@@ -7,11 +7,11 @@ use std::fmt::Write as _;
 use std::fs;
 use std::path::PathBuf;
 
-use prost::Message as _;
 use prost_reflect::Value;
 
 const PROTOS: &[&str] = &[
     "haven/common/v1/common.proto",
+    "haven/common/v1/http.proto",
     "haven/identity/v1/identity.proto",
     "haven/identity/v1/audit.proto",
     "haven/auth/v1/auth.proto",
@@ -30,10 +30,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     compiler.include_imports(true).include_source_info(true);
     compiler.open_files(PROTOS)?;
 
-    // Reflection needs every file, the well-known imports included.
+    // Reflection needs every file, the well-known imports included. Encoded by protox itself, which
+    // keeps custom options (prost-types would drop them): the gateway reads its REST routes from the
+    // `haven.common.v1.http` method option in this set.
     fs::write(
         out_dir.join("haven_descriptor.bin"),
-        compiler.file_descriptor_set().encode_to_vec(),
+        compiler.encode_file_descriptor_set(),
     )?;
 
     write_data_class_table(

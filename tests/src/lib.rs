@@ -4,6 +4,7 @@
 //! All data here is generated: no real child is ever named.
 
 pub mod fixtures;
+pub mod http1;
 pub mod raw;
 
 use std::net::SocketAddr;

@@ -82,12 +82,22 @@ pub enum ServiceError {
     Internal(String),
 }
 
+/// The most field violations one answer carries. A status travels in HTTP/2 headers, which the peer
+/// caps (16 KiB by default): a request wrong in hundreds of places would otherwise make an answer no
+/// client can read, and the gateway would report the service unavailable.
+pub const MAX_VIOLATIONS: usize = 20;
+
 fn describe(violations: &[FieldViolation]) -> String {
-    violations
+    let mut text = violations
         .iter()
+        .take(MAX_VIOLATIONS)
         .map(|v| format!("{}: {}", v.field, v.description))
         .collect::<Vec<_>>()
-        .join("; ")
+        .join("; ");
+    if violations.len() > MAX_VIOLATIONS {
+        text.push_str(&format!("; and {} more", violations.len() - MAX_VIOLATIONS));
+    }
+    text
 }
 
 impl ServiceError {
@@ -118,6 +128,7 @@ impl From<ServiceError> for Status {
                 let details = ErrorDetails::with_bad_request(
                     violations
                         .into_iter()
+                        .take(MAX_VIOLATIONS)
                         .map(|v| tonic_types::FieldViolation::new(v.field, v.description))
                         .collect::<Vec<_>>(),
                 );
@@ -190,6 +201,18 @@ mod tests {
         assert!(status.message().contains("child.identity.given_name"));
         let bad = status.get_details_bad_request().expect("details");
         assert_eq!(bad.field_violations[0].field, "child.identity.given_name");
+    }
+
+    #[test]
+    fn an_answer_names_at_most_max_violations_fields() {
+        let violations = (0..500)
+            .map(|i| FieldViolation::new(format!("sought_children[{i}].given_name"), "is required"))
+            .collect();
+        let status: Status = ServiceError::InvalidArgument(violations).into();
+        let bad = status.get_details_bad_request().expect("details");
+        assert_eq!(bad.field_violations.len(), MAX_VIOLATIONS);
+        assert!(status.message().ends_with("and 480 more"));
+        assert!(status.message().len() < 2048);
     }
 
     #[test]

@@ -108,7 +108,32 @@ impl Forwarder {
         Ok(())
     }
 
+    /// Every check a call passes before it is sent: a service serves the method, the rule table, the
+    /// caller's rate limit. The REST transcoder runs it before it reads the body, as gRPC does.
+    pub(crate) async fn check(&self, path: &str, caller: Option<&Caller>) -> Result<(), Status> {
+        if self.upstream(path).is_none() {
+            return Err(Status::unimplemented(format!("no service serves {path}")));
+        }
+        self.admit(path, caller).await
+    }
+
     async fn forward<B>(self, request: http::Request<B>) -> http::Response<Body>
+    where
+        B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+        B::Error: Into<tonic::codegen::StdError>,
+    {
+        let path = request.uri().path().to_owned();
+        if let Err(status) = self
+            .check(&path, request.extensions().get::<Caller>())
+            .await
+        {
+            return status.into_http();
+        }
+        self.send(request).await
+    }
+
+    /// Sends a call that passed [`Forwarder::check`] to its service, as it came.
+    pub(crate) async fn send<B>(self, request: http::Request<B>) -> http::Response<Body>
     where
         B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
         B::Error: Into<tonic::codegen::StdError>,
@@ -117,12 +142,6 @@ impl Forwarder {
         let Some(mut upstream) = self.upstream(&path) else {
             return Status::unimplemented(format!("no service serves {path}")).into_http();
         };
-        if let Err(status) = self
-            .admit(&path, request.extensions().get::<Caller>())
-            .await
-        {
-            return status.into_http();
-        }
         let (parts, body) = request.into_parts();
         let mut outgoing = http::Request::new(Body::new(body));
         *outgoing.method_mut() = http::Method::POST;
@@ -131,7 +150,8 @@ impl Forwarder {
             .path_and_query()
             .map(|pq| http::Uri::from(pq.clone()))
             .unwrap_or_default();
-        *outgoing.version_mut() = parts.version;
+        // The services speak gRPC over HTTP/2 whatever the caller used to reach the gateway.
+        *outgoing.version_mut() = http::Version::HTTP_2;
         let open = OPEN_PATHS.iter().any(|p| path.starts_with(p));
         for name in FORWARDED_REQUEST {
             if open && *name == "authorization" {

@@ -1,10 +1,12 @@
-//! The Haven gateway: the one public gRPC port. It authenticates every call (JWT, cached verification,
-//! revocation on every call), rejects RPCs the caller's roles can never use (the rule table in authz),
-//! rate limits per principal, and forwards each call unread to the service that owns its path prefix,
-//! with the caller's token. It serves health, reflection and the token endpoint itself.
+//! The Haven gateway: the one public port, for gRPC and for REST/JSON transcoded from the contract
+//! ([`rest`]). It authenticates every call (JWT, cached verification, revocation on every call), rejects
+//! RPCs the caller's roles can never use (the rule table in authz), rate limits per principal, and
+//! forwards each call to the service that owns its path prefix (gRPC unread), with the caller's token.
+//! It serves health, reflection, the token endpoint and the OpenAPI document itself.
 
 pub mod forward;
 mod limiter;
+pub mod rest;
 mod start;
 mod tokens;
 
@@ -32,6 +34,8 @@ pub enum GatewayError {
     },
     #[error("reflection setup failed: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
+    #[error("REST route annotation: {0}")]
+    Routes(#[from] rest::RouteError),
     #[error("server failed: {0}")]
     Serve(#[from] tonic::transport::Error),
 }
@@ -97,8 +101,9 @@ pub struct Edge {
     pub token_issuer: Option<TokenIssuer>,
 }
 
-/// Serves the gateway with any routes and rule table: health, reflection and the token endpoint are its
-/// own; every other path is authenticated, checked and forwarded unread (see [`forward`]).
+/// Serves the gateway with any routes and rule table: health, reflection, the token endpoint and the API
+/// documents are its own; every other gRPC path is authenticated, checked and forwarded unread (see
+/// [`forward`]), and every REST path is authenticated, transcoded and goes the same way (see [`rest`]).
 pub async fn serve_edge(
     config: &GatewayConfig,
     edge: Edge,
@@ -118,6 +123,15 @@ pub async fn serve_edge(
         edge.limiter,
         timeout,
     );
+    let table = Arc::new(rest::RouteTable::haven()?);
+    let dispatch = rest::Dispatch {
+        transcoder: rest::Transcoder::new(
+            table.clone(),
+            forwarder.clone(),
+            config.max_message_bytes,
+        ),
+        forwarder,
+    };
     let (health, health_service) = tonic_health::server::health_reporter();
     for service in [
         "haven.identity.v1.ChildIdentity",
@@ -137,10 +151,14 @@ pub async fn serve_edge(
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha);
     let mut routes = routes.routes();
-    // Anything the gateway does not serve itself goes to the forwarder.
-    let router = std::mem::take(routes.axum_router_mut()).fallback_service(forwarder);
+    // Anything the gateway does not serve itself goes to the forwarder (gRPC) or the transcoder (REST).
+    let router = std::mem::take(routes.axum_router_mut()).fallback_service(dispatch);
     tonic::transport::Server::builder()
+        // REST clients speak HTTP/1.1 too; gRPC is HTTP/2 as before, told apart by the connection preface.
+        .accept_http1(true)
         .timeout(timeout)
+        // Outermost: gives a REST request its RPC's path, so every layer after it sees the RPC.
+        .layer(rest::RestEdgeLayer::new(table))
         .layer(haven_platform::telemetry::grpc::ServerTelemetryLayer::new(
             "gateway",
         ))
