@@ -6,16 +6,21 @@ pub mod audit;
 pub mod auth;
 pub mod bus;
 pub mod config;
+pub mod consumed;
 pub mod consumer;
 pub mod db;
 pub mod error;
 pub mod group_commit;
+pub mod idempotency;
 pub mod outbox;
 pub mod paging;
 pub mod sealing;
 pub mod server;
 pub mod start;
+pub mod streams;
 pub mod telemetry;
+#[cfg(test)]
+mod test_db;
 pub mod time;
 pub mod validate;
 

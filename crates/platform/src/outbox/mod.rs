@@ -8,6 +8,8 @@ mod migration;
 
 use std::time::Duration;
 
+use haven_proto::events::{Envelope, envelope::Event};
+use prost::Message as _;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, Set,
@@ -18,7 +20,35 @@ pub use entity::{Column as OutboxColumn, Model as OutboxRow};
 pub use migration::CreateOutbox;
 
 use crate::bus::Bus;
-use crate::time::now_micros;
+use crate::time::{now_micros, timestamp};
+
+/// Wraps `event` in the envelope every consumer reads: a fresh UUIDv7 id (ordering by id is ordering by
+/// commit, which the relay relies on), the time of the change, and the trace context of the span it is
+/// raised in, so consumers continue the trace of the RPC that caused it. Returns the id and the bytes.
+pub fn envelope(event: Event, occurred_at_us: i64) -> (String, Vec<u8>) {
+    let id = uuid::Uuid::now_v7().to_string();
+    let bytes = Envelope {
+        id: id.clone(),
+        occurred_at: Some(timestamp(occurred_at_us)),
+        traceparent: crate::telemetry::current_traceparent(),
+        event: Some(event),
+    }
+    .encode_to_vec();
+    (id, bytes)
+}
+
+/// Builds the envelope of `event` ([`envelope`]) and adds it to the outbox on `conn`, which should be
+/// the transaction of the change it reports. Returns the event id.
+pub async fn enqueue<C: ConnectionTrait>(
+    conn: &C,
+    stream: &str,
+    event: Event,
+    occurred_at_us: i64,
+) -> Result<String, DbErr> {
+    let (event_id, payload) = envelope(event, occurred_at_us);
+    append(conn, stream, &event_id, payload).await?;
+    Ok(event_id)
+}
 
 /// Adds an event to the outbox on `conn`, which should be the transaction of the change it reports.
 pub async fn append<C: ConnectionTrait>(
