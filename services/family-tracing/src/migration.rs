@@ -15,6 +15,9 @@ impl MigratorTrait for Migrator {
             Box::new(haven_platform::audit::CreateAuditLog),
             Box::new(CreateTracingTables),
             Box::new(SealTracingData),
+            Box::new(haven_platform::consumed::CreateConsumedEvents),
+            Box::new(haven_platform::idempotency::CreateIdempotencyKeys),
+            Box::new(MoveCreateRequestKeys),
         ]
     }
 }
@@ -422,6 +425,43 @@ impl MigrationTrait for SealTracingData {
                 )
                 .await?;
         }
+        Ok(())
+    }
+}
+
+/// Moves CreateTracingRequest's idempotency keys from `create_requests` into platform's table. The old
+/// key was `agency/subject` in one column; the request's `created_by` is the subject, so the agency is
+/// what precedes it. The body hash was already taken with `request_id` cleared, so a retry of a request
+/// filed before the upgrade still replays. The emptied table stays (migrations here only add).
+#[derive(Debug)]
+struct MoveCreateRequestKeys;
+
+impl MigrationName for MoveCreateRequestKeys {
+    fn name(&self) -> &str {
+        "m20261202_000003_move_create_request_keys"
+    }
+}
+
+#[async_trait::async_trait]
+#[allow(elided_lifetimes_in_paths)] // async_trait cannot take the anonymous lifetime here
+impl MigrationTrait for MoveCreateRequestKeys {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let db = manager.get_connection();
+        db.execute_unprepared(
+            "INSERT INTO idempotency_keys \
+               (agency, subject, request_id, rpc, body_hash, result_ids, created_at_us) \
+             SELECT substr(c.principal, 1, length(c.principal) - length(t.created_by) - 1), \
+                    t.created_by, c.request_id, \
+                    '/haven.family_tracing.v1.FamilyTracing/CreateTracingRequest', \
+                    c.body_hash, c.tracing_request_id, t.created_at_us \
+             FROM create_requests c JOIN tracing_requests t ON t.id = c.tracing_request_id \
+             WHERE length(c.principal) > length(t.created_by) \
+               AND substr(c.principal, length(c.principal) - length(t.created_by) + 1) = t.created_by \
+             ON CONFLICT DO NOTHING",
+        )
+        .await?;
+        // Keys of requests erased meanwhile have no request to join and go too.
+        db.execute_unprepared("DELETE FROM create_requests").await?;
         Ok(())
     }
 }

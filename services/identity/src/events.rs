@@ -1,27 +1,12 @@
 //! The events the identity service raises, written to its outbox in the transaction of the change.
 
-use haven_proto::events::{
-    ChildChanged, ChildErased, Envelope, LearnerAffiliationChanged, envelope::Event,
-};
-use prost::Message as _;
+use haven_platform::outbox::envelope;
+use haven_proto::events::{ChildChanged, ChildErased, LearnerAffiliationChanged, envelope::Event};
 
 use crate::entity::child;
-use crate::record::timestamp;
 
-/// The stream the identity service publishes to.
-pub const IDENTITY_STREAM: &str = "haven:events:identity";
-
-fn envelope(event: Event, at_us: i64) -> (String, Vec<u8>) {
-    let id = uuid::Uuid::now_v7().to_string();
-    let bytes = Envelope {
-        id: id.clone(),
-        occurred_at: Some(timestamp(at_us)),
-        traceparent: haven_platform::telemetry::current_traceparent(),
-        event: Some(event),
-    }
-    .encode_to_vec();
-    (id, bytes)
-}
+/// The stream the identity service publishes to (re-exported from `haven_platform::streams`).
+pub use haven_platform::streams::IDENTITY_STREAM;
 
 /// A child registered (`registered`) or changed, as its row now stands.
 pub(crate) fn child_changed(row: &child::Model, registered: bool) -> (String, Vec<u8>) {
@@ -77,5 +62,5 @@ pub(crate) fn child_erased(child_id: &str, at_us: i64) -> (String, Vec<u8>) {
     )
 }
 
-/// The stream the learning service publishes its events to.
-pub const LEARNING_STREAM: &str = "haven:events:learning";
+/// The stream the learning service publishes its events to (re-exported from `haven_platform::streams`).
+pub use haven_platform::streams::LEARNING_STREAM;

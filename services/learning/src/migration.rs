@@ -15,6 +15,9 @@ impl MigratorTrait for Migrator {
             Box::new(haven_platform::audit::CreateAuditLog),
             Box::new(haven_platform::outbox::CreateOutbox),
             Box::new(CreateLearningTables),
+            Box::new(haven_platform::consumed::CreateConsumedEvents),
+            Box::new(haven_platform::idempotency::CreateIdempotencyKeys),
+            Box::new(MoveLearningRequestKeys),
         ]
     }
 }
@@ -352,6 +355,53 @@ impl MigrationTrait for CreateLearningTables {
             ],
         )
         .await?;
+        Ok(())
+    }
+}
+
+/// Moves the idempotency keys of `learning_requests` into platform's table. The old key named the
+/// caller's subject only; the agency is the organisation of what the key created (a record or an
+/// enrolment is always its writer's organisation's), so keys whose result is gone are dropped with it.
+/// The old body hash included the `request_id`, so a retry of a pre-upgrade write that reaches the
+/// upgraded service is refused as a reused key (ALREADY_EXISTS), never written twice. The emptied table
+/// stays (migrations here only add).
+#[derive(Debug)]
+struct MoveLearningRequestKeys;
+
+impl MigrationName for MoveLearningRequestKeys {
+    fn name(&self) -> &str {
+        "m20261202_100002_move_learning_request_keys"
+    }
+}
+
+#[async_trait::async_trait]
+#[allow(elided_lifetimes_in_paths)] // async_trait cannot take the anonymous lifetime here
+impl MigrationTrait for MoveLearningRequestKeys {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        // The first id of the comma-separated list: what the write created first.
+        let first_id = match manager.get_database_backend() {
+            sea_orm::DatabaseBackend::Postgres => "split_part(l.result_ids, ',', 1)",
+            _ => {
+                "CASE WHEN instr(l.result_ids, ',') > 0 \
+                 THEN substr(l.result_ids, 1, instr(l.result_ids, ',') - 1) \
+                 ELSE l.result_ids END"
+            }
+        };
+        let db = manager.get_connection();
+        db.execute_unprepared(&format!(
+            "INSERT INTO idempotency_keys \
+               (agency, subject, request_id, rpc, body_hash, result_ids, created_at_us) \
+             SELECT COALESCE(r.organisation, e.organisation), l.principal, l.request_id, l.rpc, \
+                    l.body_hash, l.result_ids, l.created_at_us \
+             FROM learning_requests l \
+             LEFT JOIN learning_records r ON r.id = {first_id} \
+             LEFT JOIN enrolments e ON e.id = {first_id} \
+             WHERE COALESCE(r.organisation, e.organisation) IS NOT NULL \
+             ON CONFLICT DO NOTHING"
+        ))
+        .await?;
+        db.execute_unprepared("DELETE FROM learning_requests")
+            .await?;
         Ok(())
     }
 }

@@ -54,7 +54,7 @@ where
 
 /// One use of an idempotency key: who, which key, which write and what it asked.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RequestKey {
+pub struct IdempotencyKey {
     pub agency: String,
     pub subject: String,
     pub request_id: String,
@@ -63,16 +63,22 @@ pub struct RequestKey {
     pub body_hash: String,
 }
 
-impl RequestKey {
+impl IdempotencyKey {
     /// The key `principal` sent with a call of `rpc`.
     pub fn new(principal: &Principal, request_id: &str, rpc: &str, body_hash: String) -> Self {
-        RequestKey {
+        IdempotencyKey {
             agency: principal.agency.clone(),
             subject: principal.sub.clone(),
             request_id: request_id.to_owned(),
             rpc: rpc.to_owned(),
             body_hash,
         }
+    }
+
+    /// The key as one string, for `group_commit::BatchedWrite::key`: two requests under one key never
+    /// share a batch.
+    pub fn group_key(&self) -> String {
+        format!("{}\n{}\n{}", self.agency, self.subject, self.request_id)
     }
 
     /// Who used the key, and the key: what the table's primary key says.
@@ -130,7 +136,7 @@ pub fn key_reused(what: &str) -> ServiceError {
 }
 
 /// Looks the key up on `conn`, the write's transaction.
-pub async fn check<C: ConnectionTrait>(conn: &C, key: &RequestKey) -> Result<KeyUse, DbErr> {
+pub async fn check<C: ConnectionTrait>(conn: &C, key: &IdempotencyKey) -> Result<KeyUse, DbErr> {
     let earlier = entity::Entity::find_by_id((
         key.agency.clone(),
         key.subject.clone(),
@@ -144,8 +150,22 @@ pub async fn check<C: ConnectionTrait>(conn: &C, key: &RequestKey) -> Result<Key
     })
 }
 
+/// [`check`] as most writes use it: `None` for a fresh key (write, then [`remember`]), the saved ids for
+/// a retry, and [`key_reused`]`(what)` for a key used before for another request.
+pub async fn replay<C: ConnectionTrait>(
+    conn: &C,
+    key: &IdempotencyKey,
+    what: &str,
+) -> Result<Option<Vec<String>>, ServiceError> {
+    match check(conn, key).await? {
+        KeyUse::Fresh => Ok(None),
+        KeyUse::Retry(ids) => Ok(Some(ids)),
+        KeyUse::Reused => Err(key_reused(what)),
+    }
+}
+
 /// What `earlier`, a saved use of `key`'s id, says about `key`.
-pub fn classify(key: &RequestKey, earlier: &IdempotencyRow) -> KeyUse {
+pub fn classify(key: &IdempotencyKey, earlier: &IdempotencyRow) -> KeyUse {
     if key.is_repeated_by(earlier) {
         KeyUse::Retry(result_ids(earlier))
     } else {
@@ -156,7 +176,7 @@ pub fn classify(key: &RequestKey, earlier: &IdempotencyRow) -> KeyUse {
 /// Saves the key with the ids of what the write created, on `conn`, the write's transaction.
 pub async fn remember<C: ConnectionTrait>(
     conn: &C,
-    key: &RequestKey,
+    key: &IdempotencyKey,
     result_ids: &[String],
 ) -> Result<(), DbErr> {
     entity::Entity::insert(key.row(result_ids, now_micros()))
@@ -171,7 +191,7 @@ pub async fn remember<C: ConnectionTrait>(
 /// keys of one call may share an id (a batch holds one request per key).
 pub async fn claim_many<C: ConnectionTrait>(
     conn: &C,
-    keys: &[(&RequestKey, Vec<String>)],
+    keys: &[(&IdempotencyKey, Vec<String>)],
 ) -> Result<HashSet<KeyId>, DbErr> {
     let now = now_micros();
     let mut claimed = HashSet::with_capacity(keys.len());
@@ -207,7 +227,7 @@ pub async fn claim_many<C: ConnectionTrait>(
 /// The saved uses of these keys (rare in a batch: retries and reused keys), by key id.
 pub async fn earlier_uses<C: ConnectionTrait>(
     conn: &C,
-    keys: &[&RequestKey],
+    keys: &[&IdempotencyKey],
 ) -> Result<HashMap<KeyId, IdempotencyRow>, DbErr> {
     let mut found = HashMap::with_capacity(keys.len());
     for chunk in keys.chunks(CHUNK / 3) {
@@ -274,8 +294,8 @@ mod tests {
         test_db::database(&[&CreateIdempotencyKeys]).await
     }
 
-    fn key(agency: &str, subject: &str, request_id: &str, body: &str) -> RequestKey {
-        RequestKey {
+    fn key(agency: &str, subject: &str, request_id: &str, body: &str) -> IdempotencyKey {
+        IdempotencyKey {
             agency: agency.into(),
             subject: subject.into(),
             request_id: request_id.into(),
@@ -317,7 +337,7 @@ mod tests {
         remember(&db, &key("a", "cw-1", "k-1", "body"), &["r1".into()])
             .await
             .expect("remember");
-        let other = RequestKey {
+        let other = IdempotencyKey {
             rpc: "/haven.test.v1.Test/Other".into(),
             ..key("a", "cw-1", "k-1", "body")
         };
@@ -354,11 +374,11 @@ mod tests {
         remember(&db, &used, &["r0".into()])
             .await
             .expect("remember");
-        let fresh: Vec<RequestKey> = (0..700)
+        let fresh: Vec<IdempotencyKey> = (0..700)
             .map(|i| key("a", "cw-1", &format!("k-{i}"), "body"))
             .collect();
         let retried = key("a", "cw-1", "used", "body");
-        let mut batch: Vec<(&RequestKey, Vec<String>)> = fresh
+        let mut batch: Vec<(&IdempotencyKey, Vec<String>)> = fresh
             .iter()
             .enumerate()
             .map(|(i, k)| (k, vec![format!("r{i}")]))

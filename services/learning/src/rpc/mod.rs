@@ -9,7 +9,6 @@ mod records;
 
 use haven_authz::{DataClass, Principal};
 use haven_platform::audit::AuditEntry;
-use sha2::{Digest as _, Sha256};
 
 pub use passports::STATUS_LIST_ID;
 
@@ -34,9 +33,4 @@ fn entry(
         record_id: record_id.to_owned(),
         classes: DataClass::Education.as_str().to_owned(),
     }
-}
-
-/// The request's hash, kept with its idempotency key so a reused key with another body is refused.
-fn body_hash(message: &impl prost::Message) -> String {
-    hex::encode(Sha256::digest(message.encode_to_vec()))
 }
