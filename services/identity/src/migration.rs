@@ -22,6 +22,8 @@ impl MigratorTrait for Migrator {
             Box::new(AddAssignmentsAndTeams),
             Box::new(CreateLocationTags),
             Box::new(CreateChildMerges),
+            Box::new(haven_platform::idempotency::CreateIdempotencyKeys),
+            Box::new(MoveIdentityRequestKeys),
         ]
     }
 }
@@ -613,5 +615,55 @@ impl MigrationTrait for CreateChildMerges {
                     .to_owned(),
             )
             .await
+    }
+}
+
+/// Moves RegisterChild's keys (`register_requests`) and CreateReferral's (kept on each referral) into
+/// platform's table. The old keys named the caller's subject only: a registration's agency is its
+/// child's (the registering caller's, unless the child was transferred since), a referral's is the
+/// agency it was made from. Referral hashes were already taken with `request_id` cleared, so their
+/// retries still replay; a registration's hash covered the child alone, so a retry of a pre-upgrade
+/// registration that reaches the upgraded service is refused as a reused key (ALREADY_EXISTS), never
+/// registered twice. Generated referrals carry no body hash and no key. `register_requests` stays,
+/// emptied (migrations here only add); the referral columns stay as they are.
+#[derive(Debug)]
+struct MoveIdentityRequestKeys;
+
+impl MigrationName for MoveIdentityRequestKeys {
+    fn name(&self) -> &str {
+        "m20261202_200003_move_identity_request_keys"
+    }
+}
+
+#[async_trait::async_trait]
+#[allow(elided_lifetimes_in_paths)] // async_trait cannot take the anonymous lifetime here
+impl MigrationTrait for MoveIdentityRequestKeys {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let db = manager.get_connection();
+        db.execute_unprepared(
+            "INSERT INTO idempotency_keys \
+               (agency, subject, request_id, rpc, body_hash, result_ids, created_at_us) \
+             SELECT c.agency, r.principal, r.request_id, \
+                    '/haven.identity.v1.ChildIdentity/RegisterChild', \
+                    r.body_hash, r.child_id, r.created_at_us \
+             FROM register_requests r JOIN children c ON c.id = r.child_id \
+             WHERE true \
+             ON CONFLICT DO NOTHING",
+        )
+        .await?;
+        db.execute_unprepared(
+            "INSERT INTO idempotency_keys \
+               (agency, subject, request_id, rpc, body_hash, result_ids, created_at_us) \
+             SELECT f.from_agency, f.created_by, f.request_id, \
+                    '/haven.identity.v1.ChildIdentity/CreateReferral', \
+                    f.body_hash, f.id, f.created_at_us \
+             FROM referrals f \
+             WHERE f.body_hash <> '' \
+             ON CONFLICT DO NOTHING",
+        )
+        .await?;
+        db.execute_unprepared("DELETE FROM register_requests")
+            .await?;
+        Ok(())
     }
 }
