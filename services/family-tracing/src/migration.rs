@@ -465,3 +465,80 @@ impl MigrationTrait for MoveCreateRequestKeys {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use haven_platform::idempotency::IdempotencyEntity;
+    use sea_orm::{ConnectionTrait as _, EntityTrait as _, IntoActiveModel as _};
+    use sea_orm_migration::MigratorTrait as _;
+
+    use super::Migrator;
+    use crate::entity::tracing_request;
+
+    #[tokio::test]
+    async fn an_upgraded_database_keeps_its_keys_split_into_agency_and_subject() {
+        let path = std::env::temp_dir().join(format!("haven-ftm-{}.db", uuid::Uuid::now_v7()));
+        let db = haven_platform::db::connect(&format!("sqlite://{}?mode=rwc", path.display()))
+            .await
+            .expect("db");
+        // Up to the tables family tracing had before platform kept its idempotency keys.
+        Migrator::up(&db, Some(3))
+            .await
+            .expect("migrate the old schema");
+        tracing_request::Entity::insert(
+            tracing_request::Model {
+                id: "tr-1".into(),
+                version: 1,
+                owner: "ro-1".into(),
+                agency: "relief/b".into(),
+                status: "open".into(),
+                body: Vec::new(),
+                created_at_us: 5,
+                created_by: "ro-1".into(),
+                updated_at_us: 5,
+                updated_by: "ro-1".into(),
+                sealed: true,
+            }
+            .into_active_model(),
+        )
+        .exec_without_returning(&db)
+        .await
+        .expect("request");
+        db.execute_unprepared(
+            "INSERT INTO create_requests (principal, request_id, body_hash, tracing_request_id) \
+             VALUES ('relief/b/ro-1', 'k-1', 'h1', 'tr-1'), ('relief/b/ro-1', 'k-2', 'h2', 'erased')",
+        )
+        .await
+        .expect("old keys");
+
+        Migrator::up(&db, None).await.expect("upgrade");
+
+        let keys = IdempotencyEntity::find().all(&db).await.expect("keys");
+        let moved: Vec<_> = keys
+            .iter()
+            .map(|k| {
+                (
+                    k.agency.as_str(),
+                    k.subject.as_str(),
+                    k.request_id.as_str(),
+                    k.rpc.as_str(),
+                    k.body_hash.as_str(),
+                    k.result_ids.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            moved,
+            vec![(
+                "relief/b",
+                "ro-1",
+                "k-1",
+                "/haven.family_tracing.v1.FamilyTracing/CreateTracingRequest",
+                "h1",
+                "tr-1"
+            )],
+            "the key of an erased request goes with it"
+        );
+        std::fs::remove_file(&path).ok();
+    }
+}

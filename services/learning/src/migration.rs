@@ -405,3 +405,87 @@ impl MigrationTrait for MoveLearningRequestKeys {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use haven_platform::idempotency::IdempotencyEntity;
+    use sea_orm::{ConnectionTrait as _, EntityTrait as _, IntoActiveModel as _};
+    use sea_orm_migration::MigratorTrait as _;
+
+    use super::Migrator;
+    use crate::entity::record;
+
+    #[tokio::test]
+    async fn an_upgraded_database_keeps_its_keys_under_the_agency_of_what_they_created() {
+        let path = std::env::temp_dir().join(format!("haven-lm-{}.db", uuid::Uuid::now_v7()));
+        let db = haven_platform::db::connect(&format!("sqlite://{}?mode=rwc", path.display()))
+            .await
+            .expect("db");
+        // Up to the tables learning had before platform kept its idempotency keys.
+        Migrator::up(&db, Some(3))
+            .await
+            .expect("migrate the old schema");
+        for id in ["rec-1", "rec-2"] {
+            record::Entity::insert(
+                record::Model {
+                    id: id.into(),
+                    child_id: "child-1".into(),
+                    organisation: "school-a".into(),
+                    body: Vec::new(),
+                    voided: false,
+                    void_reason: None,
+                    voided_at_us: None,
+                    voided_by: None,
+                }
+                .into_active_model(),
+            )
+            .exec_without_returning(&db)
+            .await
+            .expect("record");
+        }
+        db.execute_unprepared(
+            "INSERT INTO learning_requests \
+               (principal, request_id, rpc, body_hash, result_ids, created_at_us) VALUES \
+             ('teacher-1', 'k-1', '/haven.learning.v1.LearningRecords/RecordLearning', 'h1', 'rec-1', 5), \
+             ('teacher-1', 'k-2', '/haven.learning.v1.LearningRecords/CorrectLearningRecord', 'h2', 'rec-1,rec-2', 6), \
+             ('teacher-1', 'k-3', '/haven.learning.v1.LearningRecords/RecordLearning', 'h3', 'erased', 7)",
+        )
+        .await
+        .expect("old keys");
+
+        Migrator::up(&db, None).await.expect("upgrade");
+
+        let mut keys = IdempotencyEntity::find().all(&db).await.expect("keys");
+        keys.sort_by(|a, b| a.request_id.cmp(&b.request_id));
+        let moved: Vec<_> = keys
+            .iter()
+            .map(|k| {
+                (
+                    k.agency.as_str(),
+                    k.subject.as_str(),
+                    k.request_id.as_str(),
+                    k.body_hash.as_str(),
+                    k.result_ids.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            moved,
+            vec![
+                ("school-a", "teacher-1", "k-1", "h1", "rec-1"),
+                ("school-a", "teacher-1", "k-2", "h2", "rec-1,rec-2"),
+            ],
+            "a key whose record is gone goes with it"
+        );
+        let left = db
+            .query_one_raw(sea_orm::Statement::from_string(
+                db.get_database_backend(),
+                "SELECT COUNT(*) AS n FROM learning_requests",
+            ))
+            .await
+            .expect("count")
+            .and_then(|row| row.try_get::<i64>("", "n").ok());
+        assert_eq!(left, Some(0), "the old table is emptied");
+        std::fs::remove_file(&path).ok();
+    }
+}

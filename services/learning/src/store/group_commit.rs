@@ -158,7 +158,7 @@ impl BatchedWrite for RecordWrites {
             .collect();
         let replayed_ids: Vec<String> = uses
             .values()
-            .filter_map(|use_| match use_ {
+            .filter_map(|key_use| match key_use {
                 KeyUse::Retry(ids) => ids.first().cloned(),
                 _ => None,
             })
