@@ -175,8 +175,7 @@ impl Store {
         child::Entity::insert(child::ActiveModel::from(row.clone()))
             .exec_without_returning(&txn)
             .await?;
-        let (event_id, event) = events::child_changed(&row, true);
-        outbox::append(&txn, IDENTITY_STREAM, &event_id, event).await?;
+        outbox::enqueue(&txn, IDENTITY_STREAM, events::child_changed(&row, true)).await?;
         child_key::Entity::insert(child_key::ActiveModel {
             child_id: Set(new.id.clone()),
             wrapped: Set(wrapped.to_bytes()),
@@ -196,9 +195,12 @@ impl Store {
             })
             .exec_without_returning(&txn)
             .await?;
-            let (event_id, event) =
-                events::learner_affiliation_changed(&new.id, &organisation, true, now);
-            outbox::append(&txn, IDENTITY_STREAM, &event_id, event).await?;
+            outbox::enqueue(
+                &txn,
+                IDENTITY_STREAM,
+                events::learner_affiliation_changed(&new.id, &organisation, true, now),
+            )
+            .await?;
             affiliations.push(organisation);
         }
         idempotency::remember(&txn, &new.key, std::slice::from_ref(&new.id)).await?;
@@ -289,8 +291,7 @@ impl Store {
                 "the child changed meanwhile; read it again and retry".into(),
             ));
         }
-        let (event_id, event) = events::child_changed(&row, false);
-        outbox::append(&txn, IDENTITY_STREAM, &event_id, event).await?;
+        outbox::enqueue(&txn, IDENTITY_STREAM, events::child_changed(&row, false)).await?;
         if identity_changed {
             name_key::Entity::delete_many()
                 .filter(name_key::Column::ChildId.eq(id))
@@ -420,8 +421,7 @@ impl Store {
         })
         .exec_without_returning(&txn)
         .await?;
-        let (event_id, event) = events::child_merged(from, into, now);
-        outbox::append(&txn, IDENTITY_STREAM, &event_id, event).await?;
+        outbox::enqueue(&txn, IDENTITY_STREAM, events::child_merged(from, into, now)).await?;
         txn.commit().await?;
         haven_platform::db::purge_wal(&self.db).await?;
         Ok(Some(kept))
@@ -490,8 +490,7 @@ impl Store {
             .exec(&txn)
             .await?;
         let now = now_micros();
-        let (event_id, event) = events::child_erased(id, now);
-        outbox::append(&txn, IDENTITY_STREAM, &event_id, event).await?;
+        outbox::enqueue(&txn, IDENTITY_STREAM, events::child_erased(id, now)).await?;
         erasure::Entity::insert(erasure::ActiveModel {
             child_id: Set(id.to_owned()),
             erased_at_us: Set(now),
@@ -715,13 +714,17 @@ async fn place_with_school<C: ConnectionTrait>(
     .exec_without_returning(conn)
     .await?;
     if placed > 0 {
-        let (event_id, event) = events::learner_affiliation_changed(
-            &placement.child_id,
-            &placement.to_agency,
-            true,
-            placement.created_at_us,
-        );
-        outbox::append(conn, IDENTITY_STREAM, &event_id, event).await?;
+        outbox::enqueue(
+            conn,
+            IDENTITY_STREAM,
+            events::learner_affiliation_changed(
+                &placement.child_id,
+                &placement.to_agency,
+                true,
+                placement.created_at_us,
+            ),
+        )
+        .await?;
     }
     Ok(())
 }
@@ -753,9 +756,12 @@ async fn end_placement<C: ConnectionTrait>(
         .exec(conn)
         .await?;
     if ended.rows_affected > 0 {
-        let (event_id, event) =
-            events::learner_affiliation_changed(&revoked.child_id, &revoked.to_agency, false, now);
-        outbox::append(conn, IDENTITY_STREAM, &event_id, event).await?;
+        outbox::enqueue(
+            conn,
+            IDENTITY_STREAM,
+            events::learner_affiliation_changed(&revoked.child_id, &revoked.to_agency, false, now),
+        )
+        .await?;
     }
     Ok(())
 }
@@ -1069,8 +1075,12 @@ impl Store {
                 updated_by: actor.to_owned(),
                 ..current
             };
-            let (event_id, event) = events::child_changed(&updated, false);
-            outbox::append(&txn, IDENTITY_STREAM, &event_id, event).await?;
+            outbox::enqueue(
+                &txn,
+                IDENTITY_STREAM,
+                events::child_changed(&updated, false),
+            )
+            .await?;
             child::Entity::update(child::ActiveModel::from(updated).reset_all())
                 .exec(&txn)
                 .await?;

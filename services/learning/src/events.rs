@@ -1,7 +1,7 @@
 //! The events the learning service raises, written to its outbox in the transaction of the change. They
 //! carry ids only: a consumer that needs more asks this service, under its own access rules.
 
-use haven_platform::outbox::envelope;
+use haven_platform::outbox::NewEvent;
 use haven_proto::events::{LearnerEnrolled, LearningRecorded, envelope::Event};
 
 /// The stream the identity service publishes to, which the learning projection follows.
@@ -15,15 +15,15 @@ pub(crate) fn learner_enrolled(
     organisation: &str,
     enrolment_id: &str,
     at_us: i64,
-) -> (String, Vec<u8>) {
-    envelope(
-        Event::LearnerEnrolled(LearnerEnrolled {
+) -> NewEvent {
+    NewEvent {
+        event: Event::LearnerEnrolled(LearnerEnrolled {
             child_id: child_id.to_owned(),
             organisation: organisation.to_owned(),
             enrolment_id: enrolment_id.to_owned(),
         }),
-        at_us,
-    )
+        occurred_at_us: at_us,
+    }
 }
 
 /// A record was written (`replaces` names the record it corrects, if any).
@@ -33,14 +33,14 @@ pub(crate) fn learning_recorded(
     organisation: &str,
     replaces: &str,
     at_us: i64,
-) -> (String, Vec<u8>) {
-    envelope(
-        Event::LearningRecorded(LearningRecorded {
+) -> NewEvent {
+    NewEvent {
+        event: Event::LearningRecorded(LearningRecorded {
             record_id: record_id.to_owned(),
             child_id: child_id.to_owned(),
             organisation: organisation.to_owned(),
             replaces: replaces.to_owned(),
         }),
-        at_us,
-    )
+        occurred_at_us: at_us,
+    }
 }

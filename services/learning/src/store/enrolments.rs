@@ -52,13 +52,17 @@ impl Store {
         enrolment::Entity::insert(enrolment::ActiveModel::from(row.clone()))
             .exec_without_returning(&txn)
             .await?;
-        let (event_id, event) = events::learner_enrolled(
-            &row.child_id,
-            &row.organisation,
-            &row.id,
-            row.enrolled_at_us,
-        );
-        outbox::append(&txn, LEARNING_STREAM, &event_id, event).await?;
+        outbox::enqueue(
+            &txn,
+            LEARNING_STREAM,
+            events::learner_enrolled(
+                &row.child_id,
+                &row.organisation,
+                &row.id,
+                row.enrolled_at_us,
+            ),
+        )
+        .await?;
         idempotency::remember(&txn, &key, std::slice::from_ref(&row.id)).await?;
         txn.commit().await?;
         Ok(row)

@@ -61,8 +61,14 @@ impl RecordWrites {
     ) -> Result<(PreparedRecord, Written<LearningRecord>), ServiceError> {
         let row = new_record(&request.principal, request.body.clone(), "", now);
         let response = record_view(&row)?;
-        let (event_id, event) =
-            events::learning_recorded(&row.id, &row.child_id, &row.organisation, "", now);
+        // The batch inserts its events itself, so only the envelope is built here.
+        let (event_id, event) = outbox::envelope(events::learning_recorded(
+            &row.id,
+            &row.child_id,
+            &row.organisation,
+            "",
+            now,
+        ));
         let audit = vec![request.audit.clone()];
         let event = outbox::OutboxRow {
             event_id,
@@ -299,14 +305,18 @@ impl BatchedWrite for CorrectionWrites {
             .as_ref()
             .map(|r| r.id.as_str())
             .unwrap_or(&current.id);
-        let (event_id, event) = events::learning_recorded(
-            event_record,
-            &current.child_id,
-            &current.organisation,
-            &current.id,
-            now,
-        );
-        outbox::append(txn, LEARNING_STREAM, &event_id, event).await?;
+        outbox::enqueue(
+            txn,
+            LEARNING_STREAM,
+            events::learning_recorded(
+                event_record,
+                &current.child_id,
+                &current.organisation,
+                &current.id,
+                now,
+            ),
+        )
+        .await?;
         idempotency::remember(txn, &request.key, &ids).await?;
         let voided_row = record::Entity::find_by_id(current.id.clone())
             .one(txn)

@@ -106,9 +106,12 @@ impl Store {
             record::Entity::insert(record::ActiveModel::from(row.clone()))
                 .exec_without_returning(&txn)
                 .await?;
-            let (event_id, event) =
-                events::learning_recorded(&row.id, &row.child_id, &row.organisation, "", now);
-            outbox::append(&txn, LEARNING_STREAM, &event_id, event).await?;
+            outbox::enqueue(
+                &txn,
+                LEARNING_STREAM,
+                events::learning_recorded(&row.id, &row.child_id, &row.organisation, "", now),
+            )
+            .await?;
         }
         idempotency::remember(&txn, &key, &ids).await?;
         txn.commit().await?;
