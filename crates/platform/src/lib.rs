@@ -8,17 +8,22 @@ pub mod auth;
 pub mod authz_files;
 pub mod bus;
 pub mod config;
+pub mod consumed;
 pub mod consumer;
 pub mod db;
 pub mod error;
 pub mod group_commit;
+pub mod idempotency;
 pub mod outbox;
 pub mod paging;
 pub mod revocation;
 pub mod sealing;
 pub mod server;
 pub mod start;
+pub mod streams;
 pub mod telemetry;
+#[cfg(test)]
+mod test_db;
 pub mod time;
 pub mod validate;
 

@@ -20,10 +20,11 @@ use crate::matcher::Matcher;
 use crate::sealed::Vault;
 use crate::store::Store;
 
-/// The stream the identity service publishes its `haven.events.v1` envelopes to.
-pub const IDENTITY_STREAM: &str = "haven:events:identity";
 /// The consumer group of this service: each event is applied by one replica.
-pub const CONSUMER_GROUP: &str = "family-tracing";
+pub use haven_platform::streams::FAMILY_TRACING_GROUP as CONSUMER_GROUP;
+/// The stream the identity service publishes its `haven.events.v1` envelopes to (named in
+/// `haven_platform::streams`; re-exported here for the callers that know it by this path).
+pub use haven_platform::streams::IDENTITY_STREAM;
 
 /// Why an event could not be applied yet; it stays pending and is delivered again.
 #[derive(Debug, thiserror::Error)]

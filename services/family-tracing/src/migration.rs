@@ -15,6 +15,9 @@ impl MigratorTrait for Migrator {
             Box::new(haven_platform::audit::CreateAuditLog),
             Box::new(CreateTracingTables),
             Box::new(SealTracingData),
+            Box::new(haven_platform::consumed::CreateConsumedEvents),
+            Box::new(haven_platform::idempotency::CreateIdempotencyKeys),
+            Box::new(MoveCreateRequestKeys),
         ]
     }
 }
@@ -423,5 +426,119 @@ impl MigrationTrait for SealTracingData {
                 .await?;
         }
         Ok(())
+    }
+}
+
+/// Moves CreateTracingRequest's idempotency keys from `create_requests` into platform's table. The old
+/// key was `agency/subject` in one column; the request's `created_by` is the subject, so the agency is
+/// what precedes it. The body hash was already taken with `request_id` cleared, so a retry of a request
+/// filed before the upgrade still replays. The emptied table stays (migrations here only add).
+#[derive(Debug)]
+struct MoveCreateRequestKeys;
+
+impl MigrationName for MoveCreateRequestKeys {
+    fn name(&self) -> &str {
+        "m20261202_000003_move_create_request_keys"
+    }
+}
+
+#[async_trait::async_trait]
+#[allow(elided_lifetimes_in_paths)] // async_trait cannot take the anonymous lifetime here
+impl MigrationTrait for MoveCreateRequestKeys {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let db = manager.get_connection();
+        db.execute_unprepared(
+            "INSERT INTO idempotency_keys \
+               (agency, subject, request_id, rpc, body_hash, result_ids, created_at_us) \
+             SELECT substr(c.principal, 1, length(c.principal) - length(t.created_by) - 1), \
+                    t.created_by, c.request_id, \
+                    '/haven.family_tracing.v1.FamilyTracing/CreateTracingRequest', \
+                    c.body_hash, c.tracing_request_id, t.created_at_us \
+             FROM create_requests c JOIN tracing_requests t ON t.id = c.tracing_request_id \
+             WHERE length(c.principal) > length(t.created_by) \
+               AND substr(c.principal, length(c.principal) - length(t.created_by) + 1) = t.created_by \
+             ON CONFLICT DO NOTHING",
+        )
+        .await?;
+        // Keys of requests erased meanwhile have no request to join and go too.
+        db.execute_unprepared("DELETE FROM create_requests").await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use haven_platform::idempotency::IdempotencyEntity;
+    use sea_orm::{ConnectionTrait as _, EntityTrait as _, IntoActiveModel as _};
+    use sea_orm_migration::MigratorTrait as _;
+
+    use super::Migrator;
+    use crate::entity::tracing_request;
+
+    #[tokio::test]
+    async fn an_upgraded_database_keeps_its_keys_split_into_agency_and_subject() {
+        let path = std::env::temp_dir().join(format!("haven-ftm-{}.db", uuid::Uuid::now_v7()));
+        let db = haven_platform::db::connect(&format!("sqlite://{}?mode=rwc", path.display()))
+            .await
+            .expect("db");
+        // Up to the tables family tracing had before platform kept its idempotency keys.
+        Migrator::up(&db, Some(3))
+            .await
+            .expect("migrate the old schema");
+        tracing_request::Entity::insert(
+            tracing_request::Model {
+                id: "tr-1".into(),
+                version: 1,
+                owner: "ro-1".into(),
+                agency: "relief/b".into(),
+                status: "open".into(),
+                body: Vec::new(),
+                created_at_us: 5,
+                created_by: "ro-1".into(),
+                updated_at_us: 5,
+                updated_by: "ro-1".into(),
+                sealed: true,
+            }
+            .into_active_model(),
+        )
+        .exec_without_returning(&db)
+        .await
+        .expect("request");
+        db.execute_unprepared(
+            "INSERT INTO create_requests (principal, request_id, body_hash, tracing_request_id) \
+             VALUES ('relief/b/ro-1', 'k-1', 'h1', 'tr-1'), ('relief/b/ro-1', 'k-2', 'h2', 'erased')",
+        )
+        .await
+        .expect("old keys");
+
+        Migrator::up(&db, None).await.expect("upgrade");
+
+        let keys = IdempotencyEntity::find().all(&db).await.expect("keys");
+        let moved: Vec<_> = keys
+            .iter()
+            .map(|k| {
+                (
+                    k.agency.as_str(),
+                    k.subject.as_str(),
+                    k.request_id.as_str(),
+                    k.rpc.as_str(),
+                    k.body_hash.as_str(),
+                    k.result_ids.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            moved,
+            vec![(
+                "relief/b",
+                "ro-1",
+                "k-1",
+                "/haven.family_tracing.v1.FamilyTracing/CreateTracingRequest",
+                "h1",
+                "tr-1"
+            )],
+            "the key of an erased request goes with it"
+        );
+        std::fs::remove_file(&path).ok();
     }
 }

@@ -3,13 +3,12 @@
 
 use haven_authz::Principal;
 use haven_platform::ServiceError;
+use haven_platform::idempotency::{self, IdempotencyKey};
 use haven_proto::family_tracing::{
     CreateTracingRequestRequest, FollowUp, GetTracingRequestRequest, ListTracingRequestsRequest,
     ListTracingRequestsResponse, RecordFollowUpRequest, RequestStatus, TracingRequest,
     TransitionTracingRequestRequest, UpdateTracingRequestRequest,
 };
-use prost::Message as _;
-use sha2::{Digest as _, Sha256};
 
 use crate::access::Need;
 use crate::entity::tracing_request;
@@ -19,6 +18,8 @@ use crate::validate::{self, Violations, invalid};
 use crate::workflow::{allowed, is_searching, parse_status, status_name};
 
 const REQUEST_CURSOR: &str = "tracing-requests:";
+/// CreateTracingRequest, as its audit entries and idempotency keys name it.
+const RPC_CREATE: &str = "/haven.family_tracing.v1.FamilyTracing/CreateTracingRequest";
 
 /// A stored request as the contract's message: its opened body with the header columns.
 pub(crate) fn view(row: &tracing_request::Model, body: TracingRequest) -> TracingRequest {
@@ -55,19 +56,14 @@ impl FamilyTracingService {
         validate::sought_children(&mut v, "sought_children", &request.sought_children);
         invalid(v)?;
         self.may_file(principal)?;
-        let body_hash = {
-            let mut unkeyed = request.clone();
-            unkeyed.request_id.clear();
-            hex::encode(Sha256::digest(unkeyed.encode_to_vec()))
-        };
-        let id = uuid::Uuid::now_v7().to_string();
-        let entry = Self::entry(
+        let key = IdempotencyKey::new(
             principal,
-            "create",
-            "/haven.family_tracing.v1.FamilyTracing/CreateTracingRequest",
-            &id,
-            TRACING_CLASS,
+            &request.request_id,
+            RPC_CREATE,
+            idempotency::body_hash(&request, |r| &mut r.request_id),
         );
+        let id = uuid::Uuid::now_v7().to_string();
+        let entry = Self::entry(principal, "create", RPC_CREATE, &id, TRACING_CLASS);
         // Ids of sought children and confirmed matches are the server's.
         let sought_children = request
             .sought_children
@@ -88,17 +84,13 @@ impl FamilyTracingService {
             body: stored.clone(),
             owner: principal.sub.clone(),
             agency: principal.agency.clone(),
-            principal_key: format!("{}/{}", principal.agency, principal.sub),
-            request_id: request.request_id,
-            body_hash,
+            key,
         };
         let row = match self.store.file(new, &principal.sub, entry).await? {
             Filed::Created(row) => row,
             Filed::Replayed(row) => return self.view_of(&row).await,
             Filed::KeyReused => {
-                return Err(ServiceError::AlreadyExists(
-                    "request_id was already used for a different tracing request".into(),
-                ));
+                return Err(idempotency::key_reused("tracing request"));
             }
         };
         // Likely matches already registered become alerts at once. The request is saved whatever

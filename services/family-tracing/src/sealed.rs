@@ -30,7 +30,7 @@ use sea_orm::{
 };
 
 use crate::entity::{
-    child_profile, create_request, family_link, profile_key, request_key, review, tracing_request,
+    child_profile, family_link, profile_key, request_key, review, tracing_request,
 };
 
 /// Every data key is generation 1 until re-keying exists; it is bound into each sealed value.
@@ -635,10 +635,7 @@ pub async fn erase_tracing_request(
         .exec(&txn)
         .await?;
     // The idempotency row holds a digest of the request's text.
-    create_request::Entity::delete_many()
-        .filter(create_request::Column::TracingRequestId.eq(id))
-        .exec(&txn)
-        .await?;
+    haven_platform::idempotency::forget(&txn, &[id.to_owned()]).await?;
     txn.commit().await?;
     haven_platform::db::purge_wal(db).await?;
     Ok(true)

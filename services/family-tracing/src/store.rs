@@ -3,6 +3,8 @@
 
 use haven_platform::ServiceError;
 use haven_platform::audit::{self, AuditEntry};
+use haven_platform::consumed;
+use haven_platform::idempotency::{self, IdempotencyKey, KeyUse};
 use haven_proto::events::ChildChanged;
 use haven_proto::family_tracing::{Decision, RequestStatus, TracingRequest};
 use haven_proto::identity::Identity;
@@ -14,10 +16,7 @@ use sea_orm::{
 
 use crate::access::RequestScope;
 use crate::convert;
-use crate::entity::{
-    alert, child_profile, consumed_event, create_request, family_link, profile_change, review,
-    tracing_request,
-};
+use crate::entity::{alert, child_profile, family_link, profile_change, review, tracing_request};
 use crate::sealed::{self, RequestKey, Vault};
 use crate::workflow::{SEARCHING, status_name};
 
@@ -34,10 +33,8 @@ pub(crate) struct NewRequest {
     pub(crate) body: TracingRequest,
     pub(crate) owner: String,
     pub(crate) agency: String,
-    /// The idempotency key: who asked (agency/subject), their `request_id`, and the body's hash.
-    pub(crate) principal_key: String,
-    pub(crate) request_id: String,
-    pub(crate) body_hash: String,
+    /// The idempotency key: who asked, their `request_id`, and the body's hash.
+    pub(crate) key: IdempotencyKey,
 }
 
 #[derive(Debug)]
@@ -144,20 +141,21 @@ impl Store {
         let txn = self.db.begin().await?;
         // First statement: takes the audit chain's lock, which also serialises retries of one key.
         audit::append(&txn, &[entry]).await?;
-        let earlier =
-            create_request::Entity::find_by_id((new.principal_key.clone(), new.request_id.clone()))
-                .one(&txn)
-                .await?;
-        if let Some(earlier) = earlier {
-            txn.rollback().await?;
-            if earlier.body_hash != new.body_hash {
+        match idempotency::check(&txn, &new.key).await? {
+            KeyUse::Fresh => {}
+            KeyUse::Retry(ids) => {
+                txn.rollback().await?;
+                let first = ids.into_iter().next().unwrap_or_default();
+                let row = self
+                    .request(&first)
+                    .await?
+                    .ok_or(ServiceError::NotFound("tracing request"))?;
+                return Ok(Filed::Replayed(Box::new(row)));
+            }
+            KeyUse::Reused => {
+                txn.rollback().await?;
                 return Ok(Filed::KeyReused);
             }
-            let row = self
-                .request(&earlier.tracing_request_id)
-                .await?
-                .ok_or(ServiceError::NotFound("tracing request"))?;
-            return Ok(Filed::Replayed(Box::new(row)));
         }
         let now = crate::now_micros();
         let key = self.vault.request_key(&txn, &new.id).await?;
@@ -177,14 +175,7 @@ impl Store {
         tracing_request::Entity::insert(tracing_request::ActiveModel::from(row.clone()))
             .exec_without_returning(&txn)
             .await?;
-        create_request::Entity::insert(create_request::ActiveModel {
-            principal: Set(new.principal_key),
-            request_id: Set(new.request_id),
-            body_hash: Set(new.body_hash),
-            tracing_request_id: Set(new.id),
-        })
-        .exec_without_returning(&txn)
-        .await?;
+        idempotency::remember(&txn, &new.key, std::slice::from_ref(&new.id)).await?;
         txn.commit().await?;
         Ok(Filed::Created(Box::new(row)))
     }
@@ -552,10 +543,7 @@ impl Store {
 /// consumed mark, so an event is applied once or not at all.
 impl Store {
     pub(crate) async fn is_consumed(&self, event_id: &str) -> Result<bool, ServiceError> {
-        Ok(consumed_event::Entity::find_by_id(event_id.to_owned())
-            .one(&self.db)
-            .await?
-            .is_some())
+        Ok(consumed::already_applied(&self.db, event_id).await?)
     }
 
     /// Writes (or refreshes) a consenting child's profile with its identity sealed. A profile keeps
@@ -765,11 +753,6 @@ async fn log_change<C: ConnectionTrait>(conn: &C, child_id: &str) -> Result<(), 
 }
 
 async fn mark_consumed<C: ConnectionTrait>(conn: &C, event_id: &str) -> Result<(), ServiceError> {
-    consumed_event::Entity::insert(consumed_event::ActiveModel {
-        event_id: Set(event_id.to_owned()),
-        consumed_at_us: Set(crate::now_micros()),
-    })
-    .exec_without_returning(conn)
-    .await?;
+    consumed::mark_applied(conn, event_id).await?;
     Ok(())
 }

@@ -22,6 +22,8 @@ impl MigratorTrait for Migrator {
             Box::new(AddAssignmentsAndTeams),
             Box::new(CreateLocationTags),
             Box::new(CreateChildMerges),
+            Box::new(haven_platform::idempotency::CreateIdempotencyKeys),
+            Box::new(MoveIdentityRequestKeys),
         ]
     }
 }
@@ -613,5 +615,158 @@ impl MigrationTrait for CreateChildMerges {
                     .to_owned(),
             )
             .await
+    }
+}
+
+/// Moves RegisterChild's keys (`register_requests`) and CreateReferral's (kept on each referral) into
+/// platform's table. The old keys named the caller's subject only: a registration's agency is its
+/// child's (the registering caller's, unless the child was transferred since), a referral's is the
+/// agency it was made from. Referral hashes were already taken with `request_id` cleared, so their
+/// retries still replay; a registration's hash covered the child alone, so a retry of a pre-upgrade
+/// registration that reaches the upgraded service is refused as a reused key (ALREADY_EXISTS), never
+/// registered twice. Generated referrals carry no body hash and no key. `register_requests` stays,
+/// emptied (migrations here only add); the referral columns stay as they are.
+#[derive(Debug)]
+struct MoveIdentityRequestKeys;
+
+impl MigrationName for MoveIdentityRequestKeys {
+    fn name(&self) -> &str {
+        "m20261202_200003_move_identity_request_keys"
+    }
+}
+
+#[async_trait::async_trait]
+#[allow(elided_lifetimes_in_paths)] // async_trait cannot take the anonymous lifetime here
+impl MigrationTrait for MoveIdentityRequestKeys {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let db = manager.get_connection();
+        db.execute_unprepared(
+            "INSERT INTO idempotency_keys \
+               (agency, subject, request_id, rpc, body_hash, result_ids, created_at_us) \
+             SELECT c.agency, r.principal, r.request_id, \
+                    '/haven.identity.v1.ChildIdentity/RegisterChild', \
+                    r.body_hash, r.child_id, r.created_at_us \
+             FROM register_requests r JOIN children c ON c.id = r.child_id \
+             WHERE true \
+             ON CONFLICT DO NOTHING",
+        )
+        .await?;
+        db.execute_unprepared(
+            "INSERT INTO idempotency_keys \
+               (agency, subject, request_id, rpc, body_hash, result_ids, created_at_us) \
+             SELECT f.from_agency, f.created_by, f.request_id, \
+                    '/haven.identity.v1.ChildIdentity/CreateReferral', \
+                    f.body_hash, f.id, f.created_at_us \
+             FROM referrals f \
+             WHERE f.body_hash <> '' \
+             ON CONFLICT DO NOTHING",
+        )
+        .await?;
+        db.execute_unprepared("DELETE FROM register_requests")
+            .await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use haven_platform::idempotency::IdempotencyEntity;
+    use sea_orm::{ConnectionTrait as _, EntityTrait as _, IntoActiveModel as _};
+    use sea_orm_migration::MigratorTrait as _;
+
+    use super::Migrator;
+    use crate::entity::{child, referral};
+
+    #[tokio::test]
+    async fn an_upgraded_database_keeps_its_registration_and_referral_keys() {
+        let path = std::env::temp_dir().join(format!("haven-im-{}.db", uuid::Uuid::now_v7()));
+        let db = haven_platform::db::connect(&format!("sqlite://{}?mode=rwc", path.display()))
+            .await
+            .expect("db");
+        // Up to the tables identity had before platform kept its idempotency keys.
+        Migrator::up(&db, Some(10))
+            .await
+            .expect("migrate the old schema");
+        child::Entity::insert(
+            child::Model {
+                id: "c-1".into(),
+                version: 1,
+                identity_version: 1,
+                owner: "cw-1".into(),
+                agency: "save-a".into(),
+                consent_for_tracing: false,
+                created_at_us: 1,
+                created_by: "cw-1".into(),
+                updated_at_us: 1,
+                updated_by: "cw-1".into(),
+                identity: Vec::new(),
+                whereabouts: None,
+                protection: None,
+                team: None,
+            }
+            .into_active_model(),
+        )
+        .exec_without_returning(&db)
+        .await
+        .expect("child");
+        for (id, request_id, body_hash) in [("ref-1", "k-2", "h2"), ("ref-2", "generated", "")] {
+            referral::Entity::insert(
+                referral::Model {
+                    id: id.into(),
+                    child_id: "c-1".into(),
+                    from_agency: "save-a".into(),
+                    to_agency: "relief-b".into(),
+                    service: "shelter".into(),
+                    kind: "service".into(),
+                    shared_classes: "identity".into(),
+                    status: "pending".into(),
+                    consent_overridden: false,
+                    override_reason: String::new(),
+                    request_id: request_id.into(),
+                    body_hash: body_hash.into(),
+                    created_at_us: 2,
+                    created_by: "cw-1".into(),
+                    updated_at_us: 2,
+                    updated_by: "cw-1".into(),
+                }
+                .into_active_model(),
+            )
+            .exec_without_returning(&db)
+            .await
+            .expect("referral");
+        }
+        db.execute_unprepared(
+            "INSERT INTO register_requests (principal, request_id, body_hash, child_id, created_at_us) \
+             VALUES ('cw-1', 'k-1', 'h1', 'c-1', 1), ('cw-1', 'k-9', 'h9', 'erased', 1)",
+        )
+        .await
+        .expect("old keys");
+
+        Migrator::up(&db, None).await.expect("upgrade");
+
+        let mut keys = IdempotencyEntity::find().all(&db).await.expect("keys");
+        keys.sort_by(|a, b| a.request_id.cmp(&b.request_id));
+        let moved: Vec<_> = keys
+            .iter()
+            .map(|k| {
+                (
+                    k.agency.as_str(),
+                    k.subject.as_str(),
+                    k.request_id.as_str(),
+                    k.rpc.rsplit('/').next().unwrap_or_default(),
+                    k.body_hash.as_str(),
+                    k.result_ids.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            moved,
+            vec![
+                ("save-a", "cw-1", "k-1", "RegisterChild", "h1", "c-1"),
+                ("save-a", "cw-1", "k-2", "CreateReferral", "h2", "ref-1"),
+            ],
+            "generated referrals had no key, and an erased child's key is gone"
+        );
+        std::fs::remove_file(&path).ok();
     }
 }

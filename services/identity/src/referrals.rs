@@ -4,15 +4,14 @@
 
 use haven_authz::{ClassSet, DataClass, Permission, Principal, Role};
 use haven_platform::ServiceError;
+use haven_platform::idempotency::{self, IdempotencyKey};
 use haven_proto::common::DataClass as WireClass;
 use haven_proto::identity::list_referrals_request::Direction;
 use haven_proto::identity::{
     CreateReferralRequest, ListReferralsRequest, ListReferralsResponse, Referral, ReferralKind,
     ReferralStatus, TransitionReferralRequest,
 };
-use prost::Message as _;
 use sea_orm::{ColumnTrait, Condition};
-use sha2::{Digest, Sha256};
 
 use crate::entity::referral;
 use crate::record::{
@@ -171,13 +170,13 @@ impl IdentityService {
                     .into(),
             ));
         }
-        let body_hash = hex::encode(Sha256::digest(
-            CreateReferralRequest {
-                request_id: String::new(),
-                ..request.clone()
-            }
-            .encode_to_vec(),
-        ));
+        let body_hash = idempotency::body_hash(&request, |r| &mut r.request_id);
+        let key = IdempotencyKey::new(
+            principal,
+            &request.request_id,
+            RPC_CREATE,
+            body_hash.clone(),
+        );
         let id = uuid::Uuid::now_v7().to_string();
         let action = if overriding {
             "refer-consent-override"
@@ -189,81 +188,71 @@ impl IdentityService {
         let now = now_micros();
         let outcome = self
             .store
-            .create_referral(
-                &request.child_id,
-                &principal.sub,
-                &request.request_id,
-                &body_hash,
-                entry,
-                |child| {
-                    let access = policy
-                        .access(principal, &child.attrs())
-                        .restricted_to(CHILD_CLASSES);
-                    if !access.is_visible() {
-                        return Err(ServiceError::NotFound("child"));
-                    }
-                    if !access.write.contains(DataClass::Protection) {
-                        return Err(ServiceError::PermissionDenied(
-                            "your role may not refer this case".into(),
-                        ));
-                    }
-                    if !shared.difference(access.read).is_empty() {
-                        return Err(ServiceError::PermissionDenied(
-                            "shared_classes may not exceed what you may read of this child".into(),
-                        ));
-                    }
-                    let consent = child
-                        .decode_only(ClassSet::of(&[DataClass::Protection]))?
-                        .protection
-                        .and_then(|p| p.consent)
-                        .unwrap_or_default();
-                    let consented =
-                        consent.consent_for_services && consent.disclosure_to_other_orgs;
-                    if !consented && !overriding {
-                        return Err(ServiceError::FailedPrecondition(
-                            "the child's consent does not cover this referral: it needs \
+            .create_referral(&request.child_id, &key, entry, |child| {
+                let access = policy
+                    .access(principal, &child.attrs())
+                    .restricted_to(CHILD_CLASSES);
+                if !access.is_visible() {
+                    return Err(ServiceError::NotFound("child"));
+                }
+                if !access.write.contains(DataClass::Protection) {
+                    return Err(ServiceError::PermissionDenied(
+                        "your role may not refer this case".into(),
+                    ));
+                }
+                if !shared.difference(access.read).is_empty() {
+                    return Err(ServiceError::PermissionDenied(
+                        "shared_classes may not exceed what you may read of this child".into(),
+                    ));
+                }
+                let consent = child
+                    .decode_only(ClassSet::of(&[DataClass::Protection]))?
+                    .protection
+                    .and_then(|p| p.consent)
+                    .unwrap_or_default();
+                let consented = consent.consent_for_services && consent.disclosure_to_other_orgs;
+                if !consented && !overriding {
+                    return Err(ServiceError::FailedPrecondition(
+                        "the child's consent does not cover this referral: it needs \
                              consent_for_services and disclosure_to_other_orgs, or a \
                              consent_override_reason from a caller with consent_override"
-                                .into(),
-                        ));
-                    }
-                    if consented && overriding {
-                        return Err(ServiceError::invalid(
-                            "consent_override_reason",
-                            "must be empty when the child's consent covers the referral",
-                        ));
-                    }
-                    Ok(referral::Model {
-                        id: id.clone(),
-                        child_id: request.child_id.clone(),
-                        from_agency: principal.agency.clone(),
-                        to_agency: request.to_agency.clone(),
-                        service: request.service.trim().to_owned(),
-                        kind: kind.into(),
-                        shared_classes: class_list(shared),
-                        // Educators never see referrals, so a placement is in force from the start.
-                        status: if education {
-                            REFERRAL_ACCEPTED.into()
-                        } else {
-                            PENDING.into()
-                        },
-                        consent_overridden: overriding,
-                        override_reason: override_reason.clone(),
-                        request_id: request.request_id.clone(),
-                        body_hash: body_hash.clone(),
-                        created_at_us: now,
-                        created_by: principal.sub.clone(),
-                        updated_at_us: now,
-                        updated_by: principal.sub.clone(),
-                    })
-                },
-            )
+                            .into(),
+                    ));
+                }
+                if consented && overriding {
+                    return Err(ServiceError::invalid(
+                        "consent_override_reason",
+                        "must be empty when the child's consent covers the referral",
+                    ));
+                }
+                Ok(referral::Model {
+                    id: id.clone(),
+                    child_id: request.child_id.clone(),
+                    from_agency: principal.agency.clone(),
+                    to_agency: request.to_agency.clone(),
+                    service: request.service.trim().to_owned(),
+                    kind: kind.into(),
+                    shared_classes: class_list(shared),
+                    // Educators never see referrals, so a placement is in force from the start.
+                    status: if education {
+                        REFERRAL_ACCEPTED.into()
+                    } else {
+                        PENDING.into()
+                    },
+                    consent_overridden: overriding,
+                    override_reason: override_reason.clone(),
+                    request_id: request.request_id.clone(),
+                    body_hash: body_hash.clone(),
+                    created_at_us: now,
+                    created_by: principal.sub.clone(),
+                    updated_at_us: now,
+                    updated_by: principal.sub.clone(),
+                })
+            })
             .await?;
         match outcome {
             ReferralCreated::Created(row) | ReferralCreated::Replayed(row) => Ok(to_wire(&row)),
-            ReferralCreated::KeyReused => Err(ServiceError::AlreadyExists(
-                "request_id was already used for a different referral".into(),
-            )),
+            ReferralCreated::KeyReused => Err(idempotency::key_reused("referral")),
         }
     }
 

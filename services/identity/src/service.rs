@@ -8,6 +8,7 @@ use haven_authz::{
 };
 use haven_platform::ServiceError;
 use haven_platform::audit::{AuditEntry, AuditWriter};
+use haven_platform::idempotency::{self, IdempotencyKey};
 use haven_platform::sealing::Keyring;
 use haven_proto::common::PageRequest;
 use haven_proto::identity::child_identity_server::ChildIdentity;
@@ -26,9 +27,7 @@ use haven_proto::identity::{
     CreateReferralRequest, ListReferralsRequest, ListReferralsResponse, Referral,
     TransitionReferralRequest,
 };
-use prost::Message as _;
 use sea_orm::DatabaseConnection;
-use sha2::{Digest, Sha256};
 use tonic::{Request, Response, Status};
 
 use crate::mask;
@@ -204,7 +203,17 @@ impl IdentityService {
         }
 
         let id = uuid::Uuid::now_v7().to_string();
-        let body_hash = hex::encode(Sha256::digest(child.encode_to_vec()));
+        // The request as registered (its meta cleared): a retry differing only there is the same one.
+        let normalised = RegisterChildRequest {
+            request_id: request.request_id.clone(),
+            child: Some(child.clone()),
+        };
+        let key = IdempotencyKey::new(
+            principal,
+            &request.request_id,
+            RPC_REGISTER,
+            idempotency::body_hash(&normalised, |r| &mut r.request_id),
+        );
         let new = NewChild {
             id: id.clone(),
             child,
@@ -213,8 +222,7 @@ impl IdentityService {
             team: principal.team.clone(),
             learner_of,
             principal: principal.sub.clone(),
-            request_id: request.request_id,
-            body_hash,
+            key,
         };
         let entry = Self::entry(principal, "create", RPC_REGISTER, &id, written);
         match self.store.register(new, entry).await? {
@@ -242,9 +250,7 @@ impl IdentityService {
                     .await?;
                 Ok(view)
             }
-            Registered::KeyReused => Err(ServiceError::AlreadyExists(
-                "request_id was already used for a different child".into(),
-            )),
+            Registered::KeyReused => Err(idempotency::key_reused("child")),
         }
     }
 

@@ -7,9 +7,8 @@ use std::sync::Arc;
 use haven_platform::HavenConfig;
 use haven_platform::sealing::Keyring;
 use haven_platform::start::{Context, MasterKeySource, StartError, Started, master_keyring};
+use haven_platform::streams::{IDENTITY_GROUP, LEARNING_STREAM};
 use tokio::net::TcpListener;
-
-use crate::events::LEARNING_STREAM;
 
 /// The keyring sealing whereabouts and protection at rest: `HAVEN_MASTER_KEY`, else
 /// `master_key_path`, else (embedded default only) `<data_dir>/keys/master.key`, created on first start.
@@ -42,7 +41,7 @@ pub async fn start(ctx: &Context, listener: TcpListener) -> Result<Started, Star
     let mut background = vec![
         ctx.relay(db.clone()),
         // Educator affiliations follow LearnerEnrolled.
-        ctx.consumer(LEARNING_STREAM, "identity", move |payload| {
+        ctx.consumer(LEARNING_STREAM, IDENTITY_GROUP, move |payload| {
             let identity = enrolments.clone();
             async move { identity.apply_learning_event(&payload).await }
         }),

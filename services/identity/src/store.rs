@@ -7,6 +7,7 @@ use std::sync::Arc;
 use haven_authz::{LocationKey, ReferralGrant};
 use haven_platform::ServiceError;
 use haven_platform::audit::{self, AuditEntry};
+use haven_platform::idempotency::{self, IdempotencyKey, KeyUse};
 use haven_platform::outbox;
 use haven_platform::sealing::{DataKey, Keyring, SealingError, WrappedKey};
 use haven_proto::identity::Child;
@@ -18,8 +19,7 @@ use sea_orm::{
 };
 
 use crate::entity::{
-    affiliation, assignment, break_glass, child, child_key, erasure, idempotency, merge, name_key,
-    referral,
+    affiliation, assignment, break_glass, child, child_key, erasure, merge, name_key, referral,
 };
 use crate::events::{self, IDENTITY_STREAM};
 use crate::location;
@@ -92,8 +92,8 @@ pub(crate) struct NewChild {
     /// Set when an educator registers a learner: the organisation it is affiliated with.
     pub(crate) learner_of: Option<String>,
     pub(crate) principal: String,
-    pub(crate) request_id: String,
-    pub(crate) body_hash: String,
+    /// The caller's idempotency key: a retry answers with the child the first call registered.
+    pub(crate) key: IdempotencyKey,
 }
 
 #[derive(Debug)]
@@ -134,17 +134,18 @@ impl Store {
         let txn = self.db.begin().await?;
         // First statement: takes the audit chain's lock, which also serialises retries of one key.
         audit::append(&txn, &[audit_entry]).await?;
-        let earlier =
-            idempotency::Entity::find_by_id((new.principal.clone(), new.request_id.clone()))
-                .one(&txn)
-                .await?;
-        if let Some(earlier) = earlier {
-            txn.rollback().await?;
-            return Ok(if earlier.body_hash == new.body_hash {
-                Registered::Replayed(earlier.child_id)
-            } else {
-                Registered::KeyReused
-            });
+        match idempotency::check(&txn, &new.key).await? {
+            KeyUse::Fresh => {}
+            KeyUse::Retry(ids) => {
+                txn.rollback().await?;
+                return Ok(Registered::Replayed(
+                    ids.into_iter().next().unwrap_or_default(),
+                ));
+            }
+            KeyUse::Reused => {
+                txn.rollback().await?;
+                return Ok(Registered::KeyReused);
+            }
         }
         let now = now_micros();
         let consent_for_tracing = consent_for_tracing(&new.child);
@@ -174,8 +175,7 @@ impl Store {
         child::Entity::insert(child::ActiveModel::from(row.clone()))
             .exec_without_returning(&txn)
             .await?;
-        let (event_id, event) = events::child_changed(&row, true);
-        outbox::append(&txn, IDENTITY_STREAM, &event_id, event).await?;
+        outbox::enqueue(&txn, IDENTITY_STREAM, events::child_changed(&row, true)).await?;
         child_key::Entity::insert(child_key::ActiveModel {
             child_id: Set(new.id.clone()),
             wrapped: Set(wrapped.to_bytes()),
@@ -195,20 +195,15 @@ impl Store {
             })
             .exec_without_returning(&txn)
             .await?;
-            let (event_id, event) =
-                events::learner_affiliation_changed(&new.id, &organisation, true, now);
-            outbox::append(&txn, IDENTITY_STREAM, &event_id, event).await?;
+            outbox::enqueue(
+                &txn,
+                IDENTITY_STREAM,
+                events::learner_affiliation_changed(&new.id, &organisation, true, now),
+            )
+            .await?;
             affiliations.push(organisation);
         }
-        idempotency::Entity::insert(idempotency::ActiveModel {
-            principal: Set(new.principal),
-            request_id: Set(new.request_id),
-            body_hash: Set(new.body_hash),
-            child_id: Set(new.id),
-            created_at_us: Set(now),
-        })
-        .exec_without_returning(&txn)
-        .await?;
+        idempotency::remember(&txn, &new.key, std::slice::from_ref(&new.id)).await?;
         txn.commit().await?;
         Ok(Registered::Created(Box::new(ChildRecord {
             row,
@@ -296,8 +291,7 @@ impl Store {
                 "the child changed meanwhile; read it again and retry".into(),
             ));
         }
-        let (event_id, event) = events::child_changed(&row, false);
-        outbox::append(&txn, IDENTITY_STREAM, &event_id, event).await?;
+        outbox::enqueue(&txn, IDENTITY_STREAM, events::child_changed(&row, false)).await?;
         if identity_changed {
             name_key::Entity::delete_many()
                 .filter(name_key::Column::ChildId.eq(id))
@@ -391,11 +385,7 @@ impl Store {
             .exec(&txn)
             .await?;
         // A retried registration of the duplicate now answers with the kept child.
-        idempotency::Entity::update_many()
-            .col_expr(idempotency::Column::ChildId, Expr::value(into.to_owned()))
-            .filter(idempotency::Column::ChildId.eq(from))
-            .exec(&txn)
-            .await?;
+        idempotency::redirect(&txn, from, into).await?;
         affiliation::Entity::delete_many()
             .filter(affiliation::Column::ChildId.eq(from))
             .exec(&txn)
@@ -431,8 +421,7 @@ impl Store {
         })
         .exec_without_returning(&txn)
         .await?;
-        let (event_id, event) = events::child_merged(from, into, now);
-        outbox::append(&txn, IDENTITY_STREAM, &event_id, event).await?;
+        outbox::enqueue(&txn, IDENTITY_STREAM, events::child_merged(from, into, now)).await?;
         txn.commit().await?;
         haven_platform::db::purge_wal(&self.db).await?;
         Ok(Some(kept))
@@ -471,17 +460,23 @@ impl Store {
             .exec(&txn)
             .await?;
         // Everything else that names the child and may hold protected text or a digest of it goes too:
-        // referral and break-glass reasons, request-body hashes, assignments.
+        // referral and break-glass reasons, request-body hashes (of its registration and its
+        // referrals), assignments.
+        let mut keyed: Vec<String> = referral::Entity::find()
+            .select_only()
+            .column(referral::Column::Id)
+            .filter(referral::Column::ChildId.eq(id))
+            .into_tuple()
+            .all(&txn)
+            .await?;
+        keyed.push(id.to_owned());
+        idempotency::forget(&txn, &keyed).await?;
         referral::Entity::delete_many()
             .filter(referral::Column::ChildId.eq(id))
             .exec(&txn)
             .await?;
         break_glass::Entity::delete_many()
             .filter(break_glass::Column::ChildId.eq(id))
-            .exec(&txn)
-            .await?;
-        idempotency::Entity::delete_many()
-            .filter(idempotency::Column::ChildId.eq(id))
             .exec(&txn)
             .await?;
         assignment::Entity::delete_many()
@@ -495,8 +490,7 @@ impl Store {
             .exec(&txn)
             .await?;
         let now = now_micros();
-        let (event_id, event) = events::child_erased(id, now);
-        outbox::append(&txn, IDENTITY_STREAM, &event_id, event).await?;
+        outbox::enqueue(&txn, IDENTITY_STREAM, events::child_erased(id, now)).await?;
         erasure::Entity::insert(erasure::ActiveModel {
             child_id: Set(id.to_owned()),
             erased_at_us: Set(now),
@@ -720,13 +714,17 @@ async fn place_with_school<C: ConnectionTrait>(
     .exec_without_returning(conn)
     .await?;
     if placed > 0 {
-        let (event_id, event) = events::learner_affiliation_changed(
-            &placement.child_id,
-            &placement.to_agency,
-            true,
-            placement.created_at_us,
-        );
-        outbox::append(conn, IDENTITY_STREAM, &event_id, event).await?;
+        outbox::enqueue(
+            conn,
+            IDENTITY_STREAM,
+            events::learner_affiliation_changed(
+                &placement.child_id,
+                &placement.to_agency,
+                true,
+                placement.created_at_us,
+            ),
+        )
+        .await?;
     }
     Ok(())
 }
@@ -758,9 +756,12 @@ async fn end_placement<C: ConnectionTrait>(
         .exec(conn)
         .await?;
     if ended.rows_affected > 0 {
-        let (event_id, event) =
-            events::learner_affiliation_changed(&revoked.child_id, &revoked.to_agency, false, now);
-        outbox::append(conn, IDENTITY_STREAM, &event_id, event).await?;
+        outbox::enqueue(
+            conn,
+            IDENTITY_STREAM,
+            events::learner_affiliation_changed(&revoked.child_id, &revoked.to_agency, false, now),
+        )
+        .await?;
     }
     Ok(())
 }
@@ -960,9 +961,7 @@ impl Store {
     pub(crate) async fn create_referral<F>(
         &self,
         child_id: &str,
-        created_by: &str,
-        request_id: &str,
-        body_hash: &str,
+        key: &IdempotencyKey,
         audit_entry: AuditEntry,
         decide: F,
     ) -> Result<ReferralCreated, ServiceError>
@@ -971,18 +970,19 @@ impl Store {
     {
         let txn = self.db.begin().await?;
         audit::append(&txn, &[audit_entry]).await?;
-        let earlier = referral::Entity::find()
-            .filter(referral::Column::CreatedBy.eq(created_by))
-            .filter(referral::Column::RequestId.eq(request_id))
-            .one(&txn)
-            .await?;
-        if let Some(earlier) = earlier {
-            txn.rollback().await?;
-            return Ok(if earlier.body_hash == body_hash {
-                ReferralCreated::Replayed(Box::new(earlier))
-            } else {
-                ReferralCreated::KeyReused
-            });
+        match idempotency::check(&txn, key).await? {
+            KeyUse::Fresh => {}
+            KeyUse::Retry(ids) => {
+                let first = ids.into_iter().next().unwrap_or_default();
+                let earlier = referral::Entity::find_by_id(first).one(&txn).await?;
+                txn.rollback().await?;
+                let earlier = earlier.ok_or(ServiceError::NotFound("referral"))?;
+                return Ok(ReferralCreated::Replayed(Box::new(earlier)));
+            }
+            KeyUse::Reused => {
+                txn.rollback().await?;
+                return Ok(ReferralCreated::KeyReused);
+            }
         }
         let Some(child) = load(&txn, &self.keyring, child_id, Loading::EVERYTHING).await? else {
             txn.rollback().await?;
@@ -1001,6 +1001,7 @@ impl Store {
         if row.kind == referral::EDUCATION {
             place_with_school(&txn, &row).await?;
         }
+        idempotency::remember(&txn, key, std::slice::from_ref(&row.id)).await?;
         txn.commit().await?;
         Ok(ReferralCreated::Created(Box::new(row)))
     }
@@ -1074,8 +1075,12 @@ impl Store {
                 updated_by: actor.to_owned(),
                 ..current
             };
-            let (event_id, event) = events::child_changed(&updated, false);
-            outbox::append(&txn, IDENTITY_STREAM, &event_id, event).await?;
+            outbox::enqueue(
+                &txn,
+                IDENTITY_STREAM,
+                events::child_changed(&updated, false),
+            )
+            .await?;
             child::Entity::update(child::ActiveModel::from(updated).reset_all())
                 .exec(&txn)
                 .await?;

@@ -1,25 +1,11 @@
 //! The events the learning service raises, written to its outbox in the transaction of the change. They
 //! carry ids only: a consumer that needs more asks this service, under its own access rules.
 
-use haven_proto::events::{Envelope, LearnerEnrolled, LearningRecorded, envelope::Event};
-use prost::Message as _;
+use haven_platform::outbox::NewEvent;
+use haven_proto::events::{LearnerEnrolled, LearningRecorded, envelope::Event};
 
-/// The stream the learning service publishes to.
-pub const LEARNING_STREAM: &str = "haven:events:learning";
-/// The stream the identity service publishes to, which the learning projection follows.
-pub(crate) const IDENTITY_STREAM: &str = "haven:events:identity";
-
-fn envelope(event: Event, at_us: i64) -> (String, Vec<u8>) {
-    let id = uuid::Uuid::now_v7().to_string();
-    let bytes = Envelope {
-        id: id.clone(),
-        occurred_at: Some(crate::convert::timestamp(at_us)),
-        traceparent: haven_platform::telemetry::current_traceparent(),
-        event: Some(event),
-    }
-    .encode_to_vec();
-    (id, bytes)
-}
+/// The stream the learning service publishes to (re-exported from `haven_platform::streams`).
+pub use haven_platform::streams::LEARNING_STREAM;
 
 /// A child was enrolled with an organisation (the identity service keeps educator affiliations from it).
 pub(crate) fn learner_enrolled(
@@ -27,15 +13,15 @@ pub(crate) fn learner_enrolled(
     organisation: &str,
     enrolment_id: &str,
     at_us: i64,
-) -> (String, Vec<u8>) {
-    envelope(
-        Event::LearnerEnrolled(LearnerEnrolled {
+) -> NewEvent {
+    NewEvent {
+        event: Event::LearnerEnrolled(LearnerEnrolled {
             child_id: child_id.to_owned(),
             organisation: organisation.to_owned(),
             enrolment_id: enrolment_id.to_owned(),
         }),
-        at_us,
-    )
+        occurred_at_us: at_us,
+    }
 }
 
 /// A record was written (`replaces` names the record it corrects, if any).
@@ -45,14 +31,14 @@ pub(crate) fn learning_recorded(
     organisation: &str,
     replaces: &str,
     at_us: i64,
-) -> (String, Vec<u8>) {
-    envelope(
-        Event::LearningRecorded(LearningRecorded {
+) -> NewEvent {
+    NewEvent {
+        event: Event::LearningRecorded(LearningRecorded {
             record_id: record_id.to_owned(),
             child_id: child_id.to_owned(),
             organisation: organisation.to_owned(),
             replaces: replaces.to_owned(),
         }),
-        at_us,
-    )
+        occurred_at_us: at_us,
+    }
 }

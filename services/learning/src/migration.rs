@@ -15,6 +15,9 @@ impl MigratorTrait for Migrator {
             Box::new(haven_platform::audit::CreateAuditLog),
             Box::new(haven_platform::outbox::CreateOutbox),
             Box::new(CreateLearningTables),
+            Box::new(haven_platform::consumed::CreateConsumedEvents),
+            Box::new(haven_platform::idempotency::CreateIdempotencyKeys),
+            Box::new(MoveLearningRequestKeys),
         ]
     }
 }
@@ -353,5 +356,136 @@ impl MigrationTrait for CreateLearningTables {
         )
         .await?;
         Ok(())
+    }
+}
+
+/// Moves the idempotency keys of `learning_requests` into platform's table. The old key named the
+/// caller's subject only; the agency is the organisation of what the key created (a record or an
+/// enrolment is always its writer's organisation's), so keys whose result is gone are dropped with it.
+/// The old body hash included the `request_id`, so a retry of a pre-upgrade write that reaches the
+/// upgraded service is refused as a reused key (ALREADY_EXISTS), never written twice. The emptied table
+/// stays (migrations here only add).
+#[derive(Debug)]
+struct MoveLearningRequestKeys;
+
+impl MigrationName for MoveLearningRequestKeys {
+    fn name(&self) -> &str {
+        "m20261202_100002_move_learning_request_keys"
+    }
+}
+
+#[async_trait::async_trait]
+#[allow(elided_lifetimes_in_paths)] // async_trait cannot take the anonymous lifetime here
+impl MigrationTrait for MoveLearningRequestKeys {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        // The first id of the comma-separated list: what the write created first.
+        let first_id = match manager.get_database_backend() {
+            sea_orm::DatabaseBackend::Postgres => "split_part(l.result_ids, ',', 1)",
+            _ => {
+                "CASE WHEN instr(l.result_ids, ',') > 0 \
+                 THEN substr(l.result_ids, 1, instr(l.result_ids, ',') - 1) \
+                 ELSE l.result_ids END"
+            }
+        };
+        let db = manager.get_connection();
+        db.execute_unprepared(&format!(
+            "INSERT INTO idempotency_keys \
+               (agency, subject, request_id, rpc, body_hash, result_ids, created_at_us) \
+             SELECT COALESCE(r.organisation, e.organisation), l.principal, l.request_id, l.rpc, \
+                    l.body_hash, l.result_ids, l.created_at_us \
+             FROM learning_requests l \
+             LEFT JOIN learning_records r ON r.id = {first_id} \
+             LEFT JOIN enrolments e ON e.id = {first_id} \
+             WHERE COALESCE(r.organisation, e.organisation) IS NOT NULL \
+             ON CONFLICT DO NOTHING"
+        ))
+        .await?;
+        db.execute_unprepared("DELETE FROM learning_requests")
+            .await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use haven_platform::idempotency::IdempotencyEntity;
+    use sea_orm::{ConnectionTrait as _, EntityTrait as _, IntoActiveModel as _};
+    use sea_orm_migration::MigratorTrait as _;
+
+    use super::Migrator;
+    use crate::entity::record;
+
+    #[tokio::test]
+    async fn an_upgraded_database_keeps_its_keys_under_the_agency_of_what_they_created() {
+        let path = std::env::temp_dir().join(format!("haven-lm-{}.db", uuid::Uuid::now_v7()));
+        let db = haven_platform::db::connect(&format!("sqlite://{}?mode=rwc", path.display()))
+            .await
+            .expect("db");
+        // Up to the tables learning had before platform kept its idempotency keys.
+        Migrator::up(&db, Some(3))
+            .await
+            .expect("migrate the old schema");
+        for id in ["rec-1", "rec-2"] {
+            record::Entity::insert(
+                record::Model {
+                    id: id.into(),
+                    child_id: "child-1".into(),
+                    organisation: "school-a".into(),
+                    body: Vec::new(),
+                    voided: false,
+                    void_reason: None,
+                    voided_at_us: None,
+                    voided_by: None,
+                }
+                .into_active_model(),
+            )
+            .exec_without_returning(&db)
+            .await
+            .expect("record");
+        }
+        db.execute_unprepared(
+            "INSERT INTO learning_requests \
+               (principal, request_id, rpc, body_hash, result_ids, created_at_us) VALUES \
+             ('teacher-1', 'k-1', '/haven.learning.v1.LearningRecords/RecordLearning', 'h1', 'rec-1', 5), \
+             ('teacher-1', 'k-2', '/haven.learning.v1.LearningRecords/CorrectLearningRecord', 'h2', 'rec-1,rec-2', 6), \
+             ('teacher-1', 'k-3', '/haven.learning.v1.LearningRecords/RecordLearning', 'h3', 'erased', 7)",
+        )
+        .await
+        .expect("old keys");
+
+        Migrator::up(&db, None).await.expect("upgrade");
+
+        let mut keys = IdempotencyEntity::find().all(&db).await.expect("keys");
+        keys.sort_by(|a, b| a.request_id.cmp(&b.request_id));
+        let moved: Vec<_> = keys
+            .iter()
+            .map(|k| {
+                (
+                    k.agency.as_str(),
+                    k.subject.as_str(),
+                    k.request_id.as_str(),
+                    k.body_hash.as_str(),
+                    k.result_ids.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            moved,
+            vec![
+                ("school-a", "teacher-1", "k-1", "h1", "rec-1"),
+                ("school-a", "teacher-1", "k-2", "h2", "rec-1,rec-2"),
+            ],
+            "a key whose record is gone goes with it"
+        );
+        let left = db
+            .query_one_raw(sea_orm::Statement::from_string(
+                db.get_database_backend(),
+                "SELECT COUNT(*) AS n FROM learning_requests",
+            ))
+            .await
+            .expect("count")
+            .and_then(|row| row.try_get::<i64>("", "n").ok());
+        assert_eq!(left, Some(0), "the old table is emptied");
+        std::fs::remove_file(&path).ok();
     }
 }

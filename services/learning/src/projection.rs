@@ -10,6 +10,7 @@
 
 use haven_platform::ServiceError;
 use haven_platform::audit::{self, AuditEntry};
+use haven_platform::consumed;
 use haven_proto::events::{Envelope, LearnerAffiliationChanged, envelope::Event};
 use prost::Message as _;
 use sea_orm::sea_query::{Expr, OnConflict};
@@ -18,7 +19,7 @@ use sea_orm::{
 };
 
 use crate::convert::now_micros;
-use crate::entity::{affiliation, child, consumed_event, enrolment, passport, record};
+use crate::entity::{affiliation, child, enrolment, passport, record};
 use crate::service::LearningService;
 
 /// What applying one event did.
@@ -96,20 +97,11 @@ impl LearningService {
         }
         let db = self.database();
         let txn = db.begin().await?;
-        let seen = consumed_event::Entity::find_by_id(envelope.id.clone())
-            .one(&txn)
-            .await?
-            .is_some();
-        if seen {
+        if consumed::already_applied(&txn, &envelope.id).await? {
             txn.rollback().await?;
             return Ok(Applied::Ignored);
         }
-        consumed_event::Entity::insert(consumed_event::ActiveModel {
-            event_id: Set(envelope.id.clone()),
-            consumed_at_us: Set(now_micros()),
-        })
-        .exec_without_returning(&txn)
-        .await?;
+        consumed::mark_applied(&txn, &envelope.id).await?;
         let applied = match event {
             Event::ChildChanged(changed) => {
                 let current = child::Entity::find_by_id(changed.child_id.clone())

@@ -4,9 +4,9 @@
 
 use haven_platform::HavenConfig;
 use haven_platform::start::{Context, StartError, Started};
+use haven_platform::streams::{IDENTITY_STREAM, LEARNING_GROUP};
 use tokio::net::TcpListener;
 
-use crate::events::IDENTITY_STREAM;
 use crate::{LearningService, PassportIssuer, TrustList};
 
 /// This deployment's passport issuer, as configured: `learning.passport_algorithm` (EdDSA by default)
@@ -69,7 +69,7 @@ pub async fn start(ctx: &Context, listener: TcpListener) -> Result<Started, Star
     let background = vec![
         ctx.relay(service.database().clone()),
         // Owner and agency of identity's children, for caseworkers' and supervisors' scope.
-        ctx.consumer(IDENTITY_STREAM, "learning", move |payload| {
+        ctx.consumer(IDENTITY_STREAM, LEARNING_GROUP, move |payload| {
             let projection = projection.clone();
             async move { projection.apply_identity_event(&payload).await.map(|_| ()) }
         }),

@@ -8,6 +8,8 @@ mod migration;
 
 use std::time::Duration;
 
+use haven_proto::events::{Envelope, envelope::Event};
+use prost::Message as _;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, Set,
@@ -18,7 +20,42 @@ pub use entity::{Column as OutboxColumn, Model as OutboxRow};
 pub use migration::CreateOutbox;
 
 use crate::bus::Bus;
-use crate::time::now_micros;
+use crate::time::{now_micros, timestamp};
+
+/// An event a change raised, with the time of the change: what [`enqueue`] puts in its envelope.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvent {
+    pub event: Event,
+    pub occurred_at_us: i64,
+}
+
+/// Wraps the event in the envelope every consumer reads: a fresh UUIDv7 id (ordering by id is ordering
+/// by commit, which the relay relies on), the time of the change, and the trace context of the span it
+/// is raised in, so consumers continue the trace of the RPC that caused it. Returns the id and the
+/// bytes; [`enqueue`] also adds them to the outbox, and a batched writer inserts them itself.
+pub fn envelope(new: NewEvent) -> (String, Vec<u8>) {
+    let id = uuid::Uuid::now_v7().to_string();
+    let bytes = Envelope {
+        id: id.clone(),
+        occurred_at: Some(timestamp(new.occurred_at_us)),
+        traceparent: crate::telemetry::current_traceparent(),
+        event: Some(new.event),
+    }
+    .encode_to_vec();
+    (id, bytes)
+}
+
+/// Builds the event's envelope ([`envelope`]) and adds it to the outbox on `conn`, which should be the
+/// transaction of the change it reports. Returns the event id.
+pub async fn enqueue<C: ConnectionTrait>(
+    conn: &C,
+    stream: &str,
+    new: NewEvent,
+) -> Result<String, DbErr> {
+    let (event_id, payload) = envelope(new);
+    append(conn, stream, &event_id, payload).await?;
+    Ok(event_id)
+}
 
 /// Adds an event to the outbox on `conn`, which should be the transaction of the change it reports.
 pub async fn append<C: ConnectionTrait>(
@@ -107,4 +144,48 @@ pub fn spawn_relay(
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use haven_proto::events::ChildErased;
+
+    fn erased(child_id: &str, at_us: i64) -> NewEvent {
+        NewEvent {
+            event: Event::ChildErased(ChildErased {
+                child_id: child_id.into(),
+            }),
+            occurred_at_us: at_us,
+        }
+    }
+
+    #[tokio::test]
+    async fn an_enqueued_event_waits_in_the_outbox_in_its_envelope() {
+        let (db, _scratch) = crate::test_db::database(&[&CreateOutbox]).await;
+        let event_id = enqueue(&db, "haven:test", erased("c-1", 1_700_000_000_000_000))
+            .await
+            .expect("enqueue");
+        let row = entity::Entity::find_by_id(event_id.clone())
+            .one(&db)
+            .await
+            .expect("read")
+            .expect("the event is pending");
+        assert_eq!((row.stream.as_str(), row.sent_at_us), ("haven:test", None));
+        let envelope = Envelope::decode(row.payload.as_slice()).expect("an envelope");
+        assert_eq!(envelope.id, event_id, "the envelope carries the outbox id");
+        assert_eq!(
+            envelope.occurred_at.map(|t| t.seconds),
+            Some(1_700_000_000),
+            "the time of the change, not of the relay"
+        );
+        assert_eq!(envelope.event, Some(erased("c-1", 0).event));
+    }
+
+    #[test]
+    fn envelope_ids_follow_the_order_events_were_raised_in() {
+        let first = envelope(erased("c-1", 0)).0;
+        let second = envelope(erased("c-1", 0)).0;
+        assert!(first < second, "the relay publishes in id order");
+    }
 }

@@ -4,8 +4,6 @@
 
 pub mod alert;
 pub mod child_profile;
-pub mod consumed_event;
-pub mod create_request;
 pub mod family_link;
 pub mod profile_change;
 pub mod profile_key;

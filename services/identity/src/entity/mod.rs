@@ -7,7 +7,6 @@ pub mod break_glass;
 pub mod child;
 pub mod child_key;
 pub mod erasure;
-pub mod idempotency;
 pub mod location_tag;
 pub mod merge;
 pub mod name_key;

@@ -4,10 +4,8 @@
 pub mod affiliation;
 pub mod alignment;
 pub mod child;
-pub mod consumed_event;
 pub mod enrolment;
 pub mod framework;
-pub mod idempotency;
 pub mod label;
 pub mod passport;
 pub mod record;

@@ -4,12 +4,13 @@ use haven_authz::Principal;
 use haven_platform::ServiceError;
 use haven_proto::learning::*;
 
-use super::{body_hash, entry};
+use super::entry;
 use crate::convert::{enrolment_view, micros_of, now_micros};
 use crate::entity::enrolment;
 use crate::service::LearningService;
-use crate::store::{EnrolmentChanges, EnrolmentUpdate, RequestKey};
+use crate::store::{EnrolmentChanges, EnrolmentUpdate};
 use crate::{paging, validate};
+use haven_platform::idempotency::{self, IdempotencyKey};
 
 impl LearningService {
     pub(crate) async fn enrol(
@@ -77,12 +78,12 @@ impl LearningService {
             updated_at_us: now,
             updated_by: principal.sub.clone(),
         };
-        let key = RequestKey {
+        let key = IdempotencyKey::new(
             principal,
-            request_id: &request.request_id,
+            &request.request_id,
             rpc,
-            body_hash: body_hash(&request),
-        };
+            idempotency::body_hash(&request, |r| &mut r.request_id),
+        );
         let row = self
             .store
             .enrol(entry(principal, "create", rpc, &request.child_id), key, row)

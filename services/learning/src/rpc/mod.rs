@@ -9,7 +9,6 @@ mod records;
 
 use haven_authz::{ClassSet, DataClass, Principal};
 use haven_platform::audit::AuditEntry;
-use sha2::{Digest as _, Sha256};
 
 pub use passports::STATUS_LIST_ID;
 
@@ -27,9 +26,4 @@ fn entry(
         record_id,
         ClassSet::of(&[DataClass::Education]),
     )
-}
-
-/// The request's hash, kept with its idempotency key so a reused key with another body is refused.
-fn body_hash(message: &impl prost::Message) -> String {
-    hex::encode(Sha256::digest(message.encode_to_vec()))
 }

@@ -7,14 +7,15 @@ use haven_authz::Principal;
 use haven_platform::ServiceError;
 use haven_proto::learning::*;
 
-use super::{body_hash, entry};
+use super::entry;
 use crate::convert::{new_record, now_micros, record_view, timestamp};
 use crate::curriculum::{outcome_key, outcome_ref};
 use crate::entity::passport;
 use crate::passport::{Achievement, PassportContent, Recipient, Score, VerifiedPassport};
 use crate::service::LearningService;
-use crate::store::{Imported, RequestKey};
+use crate::store::Imported;
 use crate::validate;
+use haven_platform::idempotency::{self, IdempotencyKey};
 
 /// The one status list of this deployment; its URL is in every passport issued here.
 pub const STATUS_LIST_ID: &str = "1";
@@ -398,12 +399,12 @@ impl LearningService {
             rows.push(new_record(principal, body, "", now));
         }
         let rpc = rpc!("ImportPassport");
-        let key = RequestKey {
+        let key = IdempotencyKey::new(
             principal,
-            request_id: &request.request_id,
+            &request.request_id,
             rpc,
-            body_hash: body_hash(&request),
-        };
+            idempotency::body_hash(&request, |r| &mut r.request_id),
+        );
         // The store checks `already` after the replay lookup, which answers a retry; a second import
         // under a new key would only duplicate the records.
         let imported = self

@@ -9,11 +9,12 @@ use haven_platform::ServiceError;
 use haven_proto::learning::*;
 use prost::Message as _;
 
-use super::{body_hash, entry};
+use super::entry;
 use crate::convert::{micros_of, record_view, timestamp};
 use crate::service::LearningService;
 use crate::store::{Correction, NewRecord};
 use crate::{paging, validate};
+use haven_platform::idempotency::{self, IdempotencyKey};
 
 /// Progress of one level while records are counted: the outcomes seen and when the latest scored
 /// assessment happened.
@@ -76,13 +77,17 @@ impl LearningService {
             return Err(ServiceError::NotFound("learner"));
         }
         self.check_curriculum("record.", &body).await?;
-        let hash = body_hash(&request);
+        let key = IdempotencyKey::new(
+            principal,
+            &request.request_id,
+            rpc!("RecordLearning"),
+            idempotency::body_hash(&request, |r| &mut r.request_id),
+        );
         let audit = entry(principal, "create", rpc!("RecordLearning"), &body.child_id);
         self.store
             .record(NewRecord {
                 principal: Arc::clone(principal),
-                request_id: request.request_id,
-                body_hash: hash,
+                key,
                 body,
                 audit,
             })
@@ -143,7 +148,12 @@ impl LearningService {
             }
             None => None,
         };
-        let hash = body_hash(&request);
+        let key = IdempotencyKey::new(
+            principal,
+            &request.request_id,
+            rpc!("CorrectLearningRecord"),
+            idempotency::body_hash(&request, |r| &mut r.request_id),
+        );
         let audit = entry(
             principal,
             "correct",
@@ -153,8 +163,7 @@ impl LearningService {
         self.store
             .correct(Correction {
                 principal: Arc::clone(principal),
-                request_id: request.request_id,
-                body_hash: hash,
+                key,
                 current,
                 reason: request.reason.trim().to_owned(),
                 replacement,

@@ -7,9 +7,10 @@ use haven_platform::outbox;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait};
 
-use super::{Replay, RequestKey, Store, remember, replay};
+use super::{Store, replay};
 use crate::entity::enrolment;
 use crate::events::{self, LEARNING_STREAM};
+use haven_platform::idempotency::{self, IdempotencyKey};
 
 /// The columns an UpdateEnrolment sets, as its mask and body asked.
 #[derive(Debug)]
@@ -35,12 +36,12 @@ impl Store {
     pub(crate) async fn enrol(
         &self,
         entry: AuditEntry,
-        key: RequestKey<'_>,
+        key: IdempotencyKey,
         row: enrolment::Model,
     ) -> Result<enrolment::Model, ServiceError> {
         let txn = self.db.begin().await?;
         audit::append(&txn, &[entry]).await?;
-        if let Replay::Same(ids) = replay(&txn, &key).await? {
+        if let Some(ids) = replay(&txn, &key).await? {
             txn.rollback().await?;
             let id = ids.first().cloned().unwrap_or_default();
             return self
@@ -51,14 +52,18 @@ impl Store {
         enrolment::Entity::insert(enrolment::ActiveModel::from(row.clone()))
             .exec_without_returning(&txn)
             .await?;
-        let (event_id, event) = events::learner_enrolled(
-            &row.child_id,
-            &row.organisation,
-            &row.id,
-            row.enrolled_at_us,
-        );
-        outbox::append(&txn, LEARNING_STREAM, &event_id, event).await?;
-        remember(&txn, &key, std::slice::from_ref(&row.id)).await?;
+        outbox::enqueue(
+            &txn,
+            LEARNING_STREAM,
+            events::learner_enrolled(
+                &row.child_id,
+                &row.organisation,
+                &row.id,
+                row.enrolled_at_us,
+            ),
+        )
+        .await?;
+        idempotency::remember(&txn, &key, std::slice::from_ref(&row.id)).await?;
         txn.commit().await?;
         Ok(row)
     }

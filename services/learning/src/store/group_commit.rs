@@ -2,32 +2,32 @@
 //! checks wait here for a batch, and are written many to a transaction (see
 //! `haven_platform::group_commit`), each still under its own idempotency key.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use haven_authz::Principal;
 use haven_platform::ServiceError;
 use haven_platform::audit::AuditEntry;
 use haven_platform::group_commit::{self, BatchedWrite, Written};
+use haven_platform::idempotency::{self, IdempotencyKey, KeyUse};
 use haven_platform::outbox;
 use haven_proto::learning::{CorrectLearningRecordResponse, LearningRecord};
-use sea_orm::sea_query::{Expr, OnConflict, Query};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, DbErr,
-    EntityTrait, IntoActiveModel as _, QueryFilter, QueryTrait as _,
+    ActiveModelTrait, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, IntoActiveModel as _,
+    QueryFilter,
 };
 
-use super::{Replay, RequestKey, idempotency_key, key_reused, remember, replay, result_ids};
+use super::{KEY_MADE, replay};
 use crate::convert::{new_record, now_micros, record_view};
-use crate::entity::{idempotency, record};
+use crate::entity::record;
 use crate::events::{self, LEARNING_STREAM};
 
 /// A RecordLearning request that passed authorization and validation, waiting for its batch.
 #[derive(Debug)]
 pub(crate) struct NewRecord {
     pub(crate) principal: Arc<Principal>,
-    pub(crate) request_id: String,
-    pub(crate) body_hash: String,
+    pub(crate) key: IdempotencyKey,
     /// The caller's record, validated; the server-set fields are filled in when it is written.
     pub(crate) body: LearningRecord,
     /// Appended only if the record is written (a replay changes nothing).
@@ -54,24 +54,22 @@ where
 }
 
 impl RecordWrites {
-    /// The stored record, its outbox event and its idempotency key, with the answer and audit entry.
+    /// The stored record and its outbox event, with the answer and audit entry.
     fn prepare(
         request: &NewRecord,
         now: i64,
     ) -> Result<(PreparedRecord, Written<LearningRecord>), ServiceError> {
         let row = new_record(&request.principal, request.body.clone(), "", now);
         let response = record_view(&row)?;
-        let (event_id, event) =
-            events::learning_recorded(&row.id, &row.child_id, &row.organisation, "", now);
+        // The batch inserts its events itself, so only the envelope is built here.
+        let (event_id, event) = outbox::envelope(events::learning_recorded(
+            &row.id,
+            &row.child_id,
+            &row.organisation,
+            "",
+            now,
+        ));
         let audit = vec![request.audit.clone()];
-        let key = idempotency::Model {
-            principal: request.principal.sub.clone(),
-            request_id: request.request_id.clone(),
-            rpc: rpc!("RecordLearning").to_owned(),
-            body_hash: request.body_hash.clone(),
-            result_ids: row.id.clone(),
-            created_at_us: now,
-        };
         let event = outbox::OutboxRow {
             event_id,
             stream: LEARNING_STREAM.to_owned(),
@@ -79,17 +77,13 @@ impl RecordWrites {
             created_at_us: now,
             sent_at_us: None,
         };
-        Ok((
-            PreparedRecord { row, event, key },
-            Written { response, audit },
-        ))
+        Ok((PreparedRecord { row, event }, Written { response, audit }))
     }
 }
 
 struct PreparedRecord {
     row: record::Model,
     event: outbox::OutboxRow,
-    key: idempotency::Model,
 }
 
 #[async_trait::async_trait]
@@ -100,7 +94,7 @@ impl BatchedWrite for RecordWrites {
     const WRITES_IN_BULK: bool = true;
 
     fn key(&self, request: &NewRecord) -> Option<String> {
-        Some(idempotency_key(&request.principal, &request.request_id))
+        Some(request.key.group_key())
     }
 
     async fn write_one(
@@ -108,13 +102,7 @@ impl BatchedWrite for RecordWrites {
         txn: &DatabaseTransaction,
         request: &NewRecord,
     ) -> group_commit::Outcome<LearningRecord> {
-        let key = RequestKey {
-            principal: &request.principal,
-            request_id: &request.request_id,
-            rpc: rpc!("RecordLearning"),
-            body_hash: request.body_hash.clone(),
-        };
-        if let Replay::Same(ids) = replay(txn, &key).await? {
+        if let Some(ids) = replay(txn, &request.key).await? {
             let row = record::Entity::find_by_id(ids.first().cloned().unwrap_or_default())
                 .one(txn)
                 .await?
@@ -125,15 +113,14 @@ impl BatchedWrite for RecordWrites {
             });
         }
         let (prepared, written) = Self::prepare(request, now_micros())?;
+        let ids = vec![prepared.row.id.clone()];
         record::Entity::insert(prepared.row.into_active_model())
             .exec_without_returning(txn)
             .await?;
         outbox::OutboxEntity::insert(prepared.event.into_active_model())
             .exec_without_returning(txn)
             .await?;
-        idempotency::Entity::insert(prepared.key.into_active_model())
-            .exec_without_returning(txn)
-            .await?;
+        idempotency::remember(txn, &request.key, &ids).await?;
         Ok(written)
     }
 
@@ -146,32 +133,41 @@ impl BatchedWrite for RecordWrites {
         txn: &DatabaseTransaction,
         requests: &[&NewRecord],
     ) -> Result<Vec<group_commit::Outcome<LearningRecord>>, DbErr> {
-        let rpc = rpc!("RecordLearning");
         let now = now_micros();
-        let mut prepared = Vec::with_capacity(requests.len());
-        let mut keys = Vec::with_capacity(requests.len());
-        for request in requests {
-            let candidate = Self::prepare(request, now);
-            if let Ok((record, _)) = &candidate {
-                keys.push(record.key.clone().into_active_model());
-            }
-            prepared.push(candidate);
-        }
-        let claimed = claim_keys(txn, keys).await?;
-        let is_claimed = |request: &NewRecord| {
-            claimed.contains(&(request.principal.sub.clone(), request.request_id.clone()))
-        };
-        let taken: Vec<&NewRecord> = requests
+        let prepared: Vec<_> = requests
+            .iter()
+            .map(|request| Self::prepare(request, now))
+            .collect();
+        let keys: Vec<(&IdempotencyKey, Vec<String>)> = requests
+            .iter()
+            .zip(&prepared)
+            .filter_map(|(request, candidate)| {
+                let (record, _) = candidate.as_ref().ok()?;
+                Some((&request.key, vec![record.row.id.clone()]))
+            })
+            .collect();
+        let claimed = idempotency::claim_many(txn, &keys).await?;
+        let is_claimed = |request: &NewRecord| claimed.contains(&request.key.id());
+        let taken: Vec<&IdempotencyKey> = requests
             .iter()
             .zip(&prepared)
             .filter(|(request, candidate)| candidate.is_ok() && !is_claimed(request))
-            .map(|(request, _)| *request)
+            .map(|(request, _)| &request.key)
             .collect();
-        let earlier = earlier_uses(txn, &taken).await?;
-        let replayed_ids: Vec<String> = earlier
+        let earlier = idempotency::earlier_uses(txn, &taken).await?;
+        let uses: HashMap<_, KeyUse> = taken
+            .iter()
+            .filter_map(|key| {
+                let row = earlier.get(&key.id())?;
+                Some((key.id(), idempotency::classify(key, row)))
+            })
+            .collect();
+        let replayed_ids: Vec<String> = uses
             .values()
-            .filter(|row| row.rpc == rpc)
-            .filter_map(|row| result_ids(row).into_iter().next())
+            .filter_map(|key_use| match key_use {
+                KeyUse::Retry(ids) => ids.first().cloned(),
+                _ => None,
+            })
             .collect();
         let replayed: HashMap<String, record::Model> = if replayed_ids.is_empty() {
             HashMap::new()
@@ -200,10 +196,9 @@ impl BatchedWrite for RecordWrites {
                 outcomes.push(Ok(written));
                 continue;
             }
-            let earlier = earlier.get(&(request.principal.sub.clone(), request.request_id.clone()));
-            outcomes.push(match earlier {
-                Some(row) if row.rpc == rpc && row.body_hash == request.body_hash => {
-                    let first = result_ids(row).into_iter().next().unwrap_or_default();
+            outcomes.push(match uses.get(&request.key.id()) {
+                Some(KeyUse::Retry(ids)) => {
+                    let first = ids.first().cloned().unwrap_or_default();
                     replayed
                         .get(&first)
                         .ok_or(ServiceError::NotFound("learning record"))
@@ -213,9 +208,11 @@ impl BatchedWrite for RecordWrites {
                             audit: Vec::new(),
                         })
                 }
-                Some(_) => Err(key_reused()),
+                Some(KeyUse::Reused) => Err(idempotency::key_reused(KEY_MADE)),
                 // Neither claimed nor found: something else is wrong; write this one on its own.
-                None => return Err(DbErr::Custom("idempotency key neither new nor used".into())),
+                Some(KeyUse::Fresh) | None => {
+                    return Err(DbErr::Custom("idempotency key neither new nor used".into()));
+                }
             });
         }
         insert_in_chunks(txn, rows).await?;
@@ -224,70 +221,11 @@ impl BatchedWrite for RecordWrites {
     }
 }
 
-/// Inserts idempotency keys, skipping those already used, and returns the ones inserted.
-async fn claim_keys(
-    txn: &DatabaseTransaction,
-    keys: Vec<idempotency::ActiveModel>,
-) -> Result<HashSet<(String, String)>, DbErr> {
-    let mut claimed = HashSet::with_capacity(keys.len());
-    let mut keys = keys.into_iter().peekable();
-    while keys.peek().is_some() {
-        let chunk: Vec<_> = keys.by_ref().take(500).collect();
-        let mut insert = idempotency::Entity::insert_many(chunk).into_query();
-        insert
-            .on_conflict(
-                OnConflict::columns([
-                    idempotency::Column::Principal,
-                    idempotency::Column::RequestId,
-                ])
-                .do_nothing()
-                .to_owned(),
-            )
-            .returning(Query::returning().columns([
-                idempotency::Column::Principal,
-                idempotency::Column::RequestId,
-            ]));
-        for row in txn.query_all(&insert).await? {
-            claimed.insert((
-                row.try_get::<String>("", "principal")?,
-                row.try_get::<String>("", "request_id")?,
-            ));
-        }
-    }
-    Ok(claimed)
-}
-
-/// The earlier uses of these requests' keys (rare: retries and reused keys), by exact key.
-async fn earlier_uses(
-    txn: &DatabaseTransaction,
-    requests: &[&NewRecord],
-) -> Result<HashMap<(String, String), idempotency::Model>, DbErr> {
-    if requests.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let mut any = Condition::any();
-    for request in requests {
-        any = any.add(
-            Condition::all()
-                .add(idempotency::Column::Principal.eq(request.principal.sub.as_str()))
-                .add(idempotency::Column::RequestId.eq(request.request_id.as_str())),
-        );
-    }
-    Ok(idempotency::Entity::find()
-        .filter(any)
-        .all(txn)
-        .await?
-        .into_iter()
-        .map(|row| ((row.principal.clone(), row.request_id.clone()), row))
-        .collect())
-}
-
 /// A CorrectLearningRecord request that passed authorization and validation, waiting for its batch.
 #[derive(Debug)]
 pub(crate) struct Correction {
     pub(crate) principal: Arc<Principal>,
-    pub(crate) request_id: String,
-    pub(crate) body_hash: String,
+    pub(crate) key: IdempotencyKey,
     /// The record to void, as read when the request was checked.
     pub(crate) current: record::Model,
     pub(crate) reason: String,
@@ -307,7 +245,7 @@ impl BatchedWrite for CorrectionWrites {
     type Response = CorrectLearningRecordResponse;
 
     fn key(&self, request: &Correction) -> Option<String> {
-        Some(idempotency_key(&request.principal, &request.request_id))
+        Some(request.key.group_key())
     }
 
     async fn write_one(
@@ -317,13 +255,7 @@ impl BatchedWrite for CorrectionWrites {
     ) -> group_commit::Outcome<CorrectLearningRecordResponse> {
         let principal = request.principal.as_ref();
         let current = &request.current;
-        let key = RequestKey {
-            principal,
-            request_id: &request.request_id,
-            rpc: rpc!("CorrectLearningRecord"),
-            body_hash: request.body_hash.clone(),
-        };
-        if let Replay::Same(ids) = replay(txn, &key).await? {
+        if let Some(ids) = replay(txn, &request.key).await? {
             let mut response = CorrectLearningRecordResponse::default();
             for (i, id) in ids.iter().enumerate() {
                 let row = record::Entity::find_by_id(id.clone())
@@ -373,15 +305,19 @@ impl BatchedWrite for CorrectionWrites {
             .as_ref()
             .map(|r| r.id.as_str())
             .unwrap_or(&current.id);
-        let (event_id, event) = events::learning_recorded(
-            event_record,
-            &current.child_id,
-            &current.organisation,
-            &current.id,
-            now,
-        );
-        outbox::append(txn, LEARNING_STREAM, &event_id, event).await?;
-        remember(txn, &key, &ids).await?;
+        outbox::enqueue(
+            txn,
+            LEARNING_STREAM,
+            events::learning_recorded(
+                event_record,
+                &current.child_id,
+                &current.organisation,
+                &current.id,
+                now,
+            ),
+        )
+        .await?;
+        idempotency::remember(txn, &request.key, &ids).await?;
         let voided_row = record::Entity::find_by_id(current.id.clone())
             .one(txn)
             .await?

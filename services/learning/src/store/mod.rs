@@ -10,17 +10,13 @@ mod records;
 
 use std::sync::Arc;
 
-use haven_authz::Principal;
 use haven_platform::ServiceError;
 use haven_platform::group_commit::GroupCommit;
+use haven_platform::idempotency::{self, IdempotencyKey};
 use haven_proto::learning::EnrolmentStatus;
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
-    QueryFilter,
-};
+use sea_orm::{ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, QueryFilter};
 
-use crate::convert::now_micros;
-use crate::entity::{affiliation, child, enrolment, idempotency};
+use crate::entity::{affiliation, child, enrolment};
 
 pub(crate) use curricula::FrameworkImport;
 pub(crate) use enrolments::{EnrolmentChanges, EnrolmentUpdate};
@@ -46,21 +42,6 @@ pub(crate) struct Store {
 pub(crate) struct Learner {
     pub(crate) child: child::Model,
     pub(crate) affiliations: Vec<String>,
-}
-
-/// The idempotency key of a write: whose it is, the key, the RPC and the hash of the request's body.
-#[derive(Debug)]
-pub(crate) struct RequestKey<'a> {
-    pub(crate) principal: &'a Principal,
-    pub(crate) request_id: &'a str,
-    pub(crate) rpc: &'static str,
-    pub(crate) body_hash: String,
-}
-
-/// Outcome of an idempotency check inside a write transaction.
-enum Replay {
-    New,
-    Same(Vec<String>),
 }
 
 impl Store {
@@ -112,53 +93,14 @@ impl Store {
 
 // --- the idempotency record ---------------------------------------------------------------------
 
-/// Within a write transaction (after the audit append, which serialises writers): has this caller used
-/// this key before, for the same request?
-async fn replay(txn: &DatabaseTransaction, key: &RequestKey<'_>) -> Result<Replay, ServiceError> {
-    let earlier =
-        idempotency::Entity::find_by_id((key.principal.sub.clone(), key.request_id.to_owned()))
-            .one(txn)
-            .await?;
-    match earlier {
-        None => Ok(Replay::New),
-        Some(row) if row.rpc == key.rpc && row.body_hash == key.body_hash => {
-            Ok(Replay::Same(result_ids(&row)))
-        }
-        Some(_) => Err(key_reused()),
-    }
-}
+/// What a reused key is refused as: the learning service names no particular record.
+const KEY_MADE: &str = "request";
 
-/// Records the key's use and what it produced, so a retry answers the same.
-async fn remember(
+/// Within a write transaction (after the audit append, which serialises writers): the ids a retry of
+/// this key answers with, `None` for a fresh key, or the refusal of a key used for another request.
+async fn replay(
     txn: &DatabaseTransaction,
-    key: &RequestKey<'_>,
-    ids: &[String],
-) -> Result<(), ServiceError> {
-    idempotency::Entity::insert(idempotency::ActiveModel {
-        principal: Set(key.principal.sub.clone()),
-        request_id: Set(key.request_id.to_owned()),
-        rpc: Set(key.rpc.to_owned()),
-        body_hash: Set(key.body_hash.clone()),
-        result_ids: Set(ids.join(",")),
-        created_at_us: Set(now_micros()),
-    })
-    .exec_without_returning(txn)
-    .await?;
-    Ok(())
-}
-
-fn idempotency_key(principal: &Principal, request_id: &str) -> String {
-    format!("{}\n{request_id}", principal.sub)
-}
-
-fn result_ids(row: &idempotency::Model) -> Vec<String> {
-    row.result_ids
-        .split(',')
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect()
-}
-
-fn key_reused() -> ServiceError {
-    ServiceError::AlreadyExists("request_id was already used for a different request".into())
+    key: &IdempotencyKey,
+) -> Result<Option<Vec<String>>, ServiceError> {
+    idempotency::replay(txn, key, KEY_MADE).await
 }

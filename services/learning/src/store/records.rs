@@ -7,9 +7,10 @@ use haven_platform::outbox;
 use haven_proto::learning::{CorrectLearningRecordResponse, LearningRecord};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait};
 
-use super::{Correction, NewRecord, Replay, RequestKey, Store, remember, replay};
+use super::{Correction, NewRecord, Store, replay};
 use crate::entity::record;
 use crate::events::{self, LEARNING_STREAM};
+use haven_platform::idempotency::{self, IdempotencyKey};
 
 /// What an ImportPassport write did.
 #[derive(Debug)]
@@ -80,14 +81,14 @@ impl Store {
     pub(crate) async fn import_records(
         &self,
         entry: AuditEntry,
-        key: RequestKey<'_>,
+        key: IdempotencyKey,
         rows: &[record::Model],
         already: bool,
         now: i64,
     ) -> Result<Imported, ServiceError> {
         let txn = self.db.begin().await?;
         audit::append(&txn, &[entry]).await?;
-        if let Replay::Same(ids) = replay(&txn, &key).await? {
+        if let Some(ids) = replay(&txn, &key).await? {
             txn.rollback().await?;
             let stored = record::Entity::find()
                 .filter(record::Column::Id.is_in(ids))
@@ -105,11 +106,14 @@ impl Store {
             record::Entity::insert(record::ActiveModel::from(row.clone()))
                 .exec_without_returning(&txn)
                 .await?;
-            let (event_id, event) =
-                events::learning_recorded(&row.id, &row.child_id, &row.organisation, "", now);
-            outbox::append(&txn, LEARNING_STREAM, &event_id, event).await?;
+            outbox::enqueue(
+                &txn,
+                LEARNING_STREAM,
+                events::learning_recorded(&row.id, &row.child_id, &row.organisation, "", now),
+            )
+            .await?;
         }
-        remember(&txn, &key, &ids).await?;
+        idempotency::remember(&txn, &key, &ids).await?;
         txn.commit().await?;
         Ok(Imported::Written)
     }

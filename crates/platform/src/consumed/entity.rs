@@ -1,4 +1,4 @@
-//! Events already applied, by event id: the consumer is idempotent under redelivery.
+//! The consumed-events table: one row per event a consumer group applied.
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
