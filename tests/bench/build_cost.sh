@@ -15,8 +15,7 @@ for commit in "$@"; do
   tree="$(mktemp -d)"
   target="$(mktemp -d)"
   git worktree add -q --detach "$tree" "$commit"
-  package=haven-cli
-  grep -q '^name = "haven"$' "$tree/crates/cli/Cargo.toml" && package=haven
+  package="$(awk -F'"' '/^\[package\]/ {p = 1} p && /^name/ {print $2; exit}' "$tree/crates/cli/Cargo.toml")"
   echo "## $(git rev-parse --short "$commit"): cargo build --release -p $package"
   start=$(date +%s.%N)
   /usr/bin/time -f "cpu %U user + %S sys seconds, peak %M KiB" \
@@ -30,7 +29,7 @@ for commit in "$@"; do
     cp "$target/release/haven" "$KEEP_BINARIES/haven-$(git rev-parse --short "$commit")"
   fi
   for dir in services/gateway services/identity services/family-tracing services/learning \
-    crates/platform crates/authz crates/passport crates/cli; do
+    crates/platform crates/authz crates/keyfile crates/passport crates/cli; do
     lines=0
     if [ -d "$tree/$dir/src" ]; then
       lines=$(find "$tree/$dir/src" -name '*.rs' -print0 | xargs -0 cat | wc -l)
