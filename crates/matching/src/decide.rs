@@ -1,34 +1,83 @@
 //! Decisions on a whole ranked list rather than one score: which candidate
 //! of a search to commit to (`likely`), and which duplicate-check candidates
 //! to report. Both were fitted on the tuning seed of the field-like
-//! population (`tests/eval/fit_bands.py`; SCORING.md, "Decisions on ranked
+//! population (`eval/fit_likely.py`, `tests/eval/fit_bands.py`; SCORING.md, "Decisions on ranked
 //! lists").
 
-use crate::model::{Band, Candidate, Field, Thresholds};
+use crate::Index;
+use crate::model::{Band, Candidate, Field, Sought, Thresholds};
 use crate::score::{CALIBRATION, log2_odds, probability};
 
-/// The ranked `likely` rule of [`Thresholds::bands_for`]: the best
-/// candidate is `likely` when
-/// `log2odds(score) + share × min(lead over the second, cap)` reaches
-/// `log2odds(likely) + lead`. Later candidates are `likely` only when the
-/// best one is, and from `later` up.
+/// The ranked `likely` decision of [`Thresholds::bands_for`]: the best
+/// candidate is committed to when
+///
+/// `intercept + score_weight · log2odds(score) + lead_weight · min(lead, LEAD_CAP)
+///  + Σ_field agree[field] · max(evidence, 0) + disagree[field] · min(evidence, 0)`
+///
+/// reaches `threshold` (natural log odds that the first candidate is the
+/// child), moved by the distance of `likely` from 0.80. `lead` is the
+/// first candidate's log2-odds lead over the best rival (the second
+/// candidate, or with [`Index::bands_for`] the best one that is not the same
+/// child). The per-field terms re-weight the first candidate's own evidence
+/// for this decision: an officer's `likely` is about one record against the
+/// rest of the list, and disagreeing names or parents rule a first candidate
+/// out more firmly than the score (fitted on every candidate) says. A first
+/// candidate under `possible` is never committed to. Later candidates are
+/// `likely` only when the first is, and from `later` up.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct RankedRule {
-    pub(crate) share: f64,
-    pub(crate) cap: f64,
-    pub(crate) lead: f64,
+pub(crate) struct LikelyModel {
+    pub(crate) intercept: f64,
+    pub(crate) score_weight: f64,
+    pub(crate) lead_weight: f64,
+    pub(crate) agree: [f64; 10],
+    pub(crate) disagree: [f64; 10],
+    pub(crate) threshold: f64,
     pub(crate) later: f64,
 }
 
-/// Fitted on the tuning seed at 10k and 100k records together: the highest
-/// `likely` recall with precision at least 0.955 and false `likely` at most
-/// 1.7 % at both sizes.
-pub(crate) const RANKED: RankedRule = RankedRule {
-    share: 1.0,
-    cap: 8.0,
-    lead: 4.75,
+/// The lead over the rival counts up to this many bits.
+const LEAD_CAP: f64 = 10.0;
+
+/// The fields in the order of [`LikelyModel`]'s `agree` and `disagree`.
+const LIKELY_FIELDS: [Field; 10] = [
+    Field::GivenName,
+    Field::FamilyName,
+    Field::NameChain,
+    Field::OtherNames,
+    Field::Sex,
+    Field::Birth,
+    Field::Age,
+    Field::Place,
+    Field::Parent,
+    Field::Sibling,
+];
+
+/// Fitted by logistic regression (`crates/matching/eval/fit_likely.py`) of
+/// "the first candidate is the child" on the first candidates of the tuning
+/// seed at 10k and 100k records together; `threshold` is the lowest that
+/// keeps precision at least 0.955 and false `likely` at most 1.7 % at both
+/// sizes (inside the targets of 0.95 and 2 %, for the held-out seed).
+pub(crate) const LIKELY: LikelyModel = LikelyModel {
+    intercept: 0.3887,
+    score_weight: 0.3135,
+    lead_weight: 0.4842,
+    agree: [
+        -0.1397, -0.1108, -0.0131, -0.3197, -0.4059, -0.1283, -0.2344, 0.0, 0.5301, 0.0,
+    ],
+    disagree: [
+        0.6243, 0.0836, 0.4784, -0.0450, -0.2942, 0.1251, 0.0130, 0.0, 0.8648, -0.2205,
+    ],
+    threshold: 2.25,
     later: 0.80,
 };
+
+/// A later candidate of a search whose record is this likely
+/// ([`Index::same_child`]) to be the first candidate's child registered again
+/// is not a rival of the first: see [`Index::bands_for`].
+pub(crate) const SAME_CHILD: f64 = 0.7;
+
+/// A second record of a committed child is `likely` from this score up.
+pub(crate) const SAME_CHILD_FLOOR: f64 = 0.05;
 
 /// The fields in the order of [`DUPLICATE_AGREE`] and [`DUPLICATE_DISAGREE`].
 const DUPLICATE_FIELDS: [Field; 9] = [
@@ -124,12 +173,26 @@ impl Thresholds {
     /// for at least two candidates: a lone candidate leads by its whole
     /// score, which is right only when the search found nothing else.
     pub fn bands_for(&self, ranked: &[Candidate]) -> Vec<Option<Band>> {
-        let commit = self.ranked_likely(ranked);
+        self.bands_with(ranked, &[])
+    }
+
+    /// [`Thresholds::bands_for`] knowing which later candidates are the same
+    /// child as the first (`same[k - 1]` for candidate `k`; missing entries
+    /// are rivals): the lead is taken over the best rival, and a second
+    /// record of the first candidate's child is `likely` with it from
+    /// [`SAME_CHILD_FLOOR`] up.
+    pub(crate) fn bands_with(&self, ranked: &[Candidate], same: &[bool]) -> Vec<Option<Band>> {
+        let is_same = |rank: usize| rank > 0 && same.get(rank - 1).copied().unwrap_or(false);
+        let rival = (1..ranked.len()).find(|&rank| !is_same(rank));
+        let commit = self.ranked_likely(ranked.first(), rival.map(|rank| &ranked[rank]));
         ranked
             .iter()
             .enumerate()
             .map(|(rank, c)| {
-                let likely = commit && (rank == 0 || c.score >= RANKED.later);
+                let likely = commit
+                    && (rank == 0
+                        || c.score >= LIKELY.later
+                        || (is_same(rank) && c.score >= SAME_CHILD_FLOOR));
                 match self.band_ranked(c.score, rank) {
                     _ if likely => Some(Band::Likely),
                     Some(Band::Likely) => Some(Band::Possible),
@@ -139,15 +202,38 @@ impl Thresholds {
             .collect()
     }
 
-    /// Whether the best candidate of `ranked` is committed to (`likely`).
-    fn ranked_likely(&self, ranked: &[Candidate]) -> bool {
-        let Some(first) = ranked.first() else {
+    /// Whether the best candidate is committed to (`likely`), given the best
+    /// rival (a candidate that is not the same child).
+    fn ranked_likely(&self, first: Option<&Candidate>, rival: Option<&Candidate>) -> bool {
+        let Some(first) = first else {
             return false;
         };
-        let second = ranked.get(1).map_or(0.0, |c| c.score);
+        // Never below `possible`: the model saw few lists whose first
+        // candidate scored that low, and none it should commit to.
+        if first.score < self.possible {
+            return false;
+        }
+        let second = rival.map_or(0.0, |c| c.score);
         let lead = log2_odds(first.score) - log2_odds(second);
-        log2_odds(first.score) + RANKED.share * lead.min(RANKED.cap)
-            >= log2_odds(self.likely) + RANKED.lead
+        let mut z = LIKELY.intercept
+            + LIKELY.score_weight * log2_odds(first.score)
+            + LIKELY.lead_weight * lead.min(LEAD_CAP);
+        for (k, field) in LIKELY_FIELDS.iter().enumerate() {
+            let weight: f64 = first
+                .evidence
+                .iter()
+                .filter(|e| e.field == *field)
+                .map(|e| e.weight)
+                .sum();
+            z += if weight > 0.0 {
+                LIKELY.agree[k] * weight
+            } else {
+                LIKELY.disagree[k] * weight
+            };
+        }
+        // A stricter or looser `likely` moves the bar by as much (in nats).
+        let moved = (log2_odds(self.likely) - log2_odds(0.80)) * std::f64::consts::LN_2;
+        z >= LIKELY.threshold + moved
     }
 
     /// The bands of duplicate-check candidates (use with
@@ -169,3 +255,35 @@ impl Thresholds {
             .collect()
     }
 }
+
+impl Index {
+    /// [`Thresholds::bands_for`] for a search of this index: the same rule,
+    /// except that a later candidate which is the first candidate's child
+    /// registered again (by another agency or officer, [`Index::same_child`]
+    /// at least 0.7) is not a rival. Such a pair of records scores alike, so
+    /// the first candidate's lead over it says nothing; the lead is taken
+    /// over the best candidate that is another child, and a committed
+    /// child's second record is `likely` with it (from a score of 0.05).
+    /// Compares the first candidate's record with the next four.
+    pub fn bands_for(
+        &self,
+        thresholds: &Thresholds,
+        sought: &Sought,
+        ranked: &[Candidate],
+    ) -> Vec<Option<Band>> {
+        let Some(first) = ranked.first() else {
+            return Vec::new();
+        };
+        let mut same = Vec::new();
+        for c in ranked.iter().skip(1).take(SAME_CHILD_LOOKAHEAD) {
+            let p = self
+                .same_child(first.id, c.id, sought.asked_on)
+                .unwrap_or(0.0);
+            same.push(p >= SAME_CHILD);
+        }
+        thresholds.bands_with(ranked, &same)
+    }
+}
+
+/// How many later candidates [`Index::bands_for`] compares with the first.
+pub(crate) const SAME_CHILD_LOOKAHEAD: usize = 4;
