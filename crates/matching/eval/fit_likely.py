@@ -36,6 +36,8 @@ CAP = 10.0
 SAME_FLOOR = 0.05
 LATER = 0.80
 POSSIBLE = 0.20
+UNION = True
+UNION_LEAD = float(__import__("os").environ.get("UNION_LEAD", "4.75"))
 
 
 def log2_odds(p):
@@ -102,12 +104,24 @@ def fit(rows, ridge=1.0, steps=30):
     return w
 
 
+def lead_rule(f, s1):
+    """Round 2's rule on the same lead: log2odds(s1) + min(lead, 8) >= log2odds(0.80) + 4.75."""
+    return f[1] + min(f[2], 8.0) >= log2_odds(0.80) + UNION_LEAD
+
+
+def no_household(f):
+    """The first candidate has neither place nor parent evidence."""
+    return f[3 + 7] == 0 and f[3 + 8] == 0 and f[13 + 7] == 0 and f[13 + 8] == 0
+
+
 def figures(rows, w, threshold):
     predicted = hits = true_pairs = unmatched = false_likely = 0
     for n, f, _, count, hit, s1 in rows:
         true_pairs += n
         unmatched += n == 0
-        if f is None or s1 < POSSIBLE or f @ w < threshold:
+        if f is None or s1 < POSSIBLE:
+            continue
+        if f @ w < threshold and not (UNION and no_household(f) and lead_rule(f, s1)):
             continue
         predicted += count
         hits += hit

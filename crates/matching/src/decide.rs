@@ -38,6 +38,13 @@ pub(crate) struct LikelyModel {
 /// The lead over the rival counts up to this many bits.
 const LEAD_CAP: f64 = 10.0;
 
+/// A first candidate without parent or place evidence is also committed to
+/// when `log2odds(score) + min(lead, FAR_AHEAD_CAP)` reaches
+/// `log2odds(likely) + FAR_AHEAD_MARGIN` (round 2's rule, with 4.75 bits
+/// then; chosen with the model on the tuning seed).
+const FAR_AHEAD_CAP: f64 = 8.0;
+const FAR_AHEAD_MARGIN: f64 = 4.75;
+
 /// The fields in the order of [`LikelyModel`]'s `agree` and `disagree`.
 const LIKELY_FIELDS: [Field; 10] = [
     Field::GivenName,
@@ -58,16 +65,16 @@ const LIKELY_FIELDS: [Field; 10] = [
 /// keeps precision at least 0.955 and false `likely` at most 1.7 % at both
 /// sizes (inside the targets of 0.95 and 2 %, for the held-out seed).
 pub(crate) const LIKELY: LikelyModel = LikelyModel {
-    intercept: 0.3887,
-    score_weight: 0.3135,
+    intercept: 0.6120,
+    score_weight: 0.3242,
     lead_weight: 0.4842,
     agree: [
-        -0.1397, -0.1108, -0.0131, -0.3197, -0.4059, -0.1283, -0.2344, 0.0, 0.5301, 0.0,
+        -0.1631, -0.1309, -0.0186, -0.3423, -0.4373, -0.1287, -0.2348, 0.0, 0.5144, 0.0,
     ],
     disagree: [
-        0.6243, 0.0836, 0.4784, -0.0450, -0.2942, 0.1251, 0.0130, 0.0, 0.8648, -0.2205,
+        0.6580, 0.0957, 0.4821, -0.0099, -0.3011, 0.1173, 0.0049, 0.0, 0.8602, -0.2827,
     ],
-    threshold: 2.25,
+    threshold: 2.625,
     later: 0.80,
 };
 
@@ -233,7 +240,19 @@ impl Thresholds {
         }
         // A stricter or looser `likely` moves the bar by as much (in nats).
         let moved = (log2_odds(self.likely) - log2_odds(0.80)) * std::f64::consts::LN_2;
-        z >= LIKELY.threshold + moved
+        // A first candidate with no parent or place evidence (the records
+        // carry none, as FEBRL's names-and-birth-date records) is also
+        // committed to by round 2's rule on the same lead: the model gives
+        // parents' names much of its weight, and should not hold such
+        // records to evidence they cannot have.
+        let household = first
+            .evidence
+            .iter()
+            .any(|e| matches!(e.field, Field::Parent | Field::Place) && e.weight != 0.0);
+        let far_ahead = !household
+            && log2_odds(first.score) + lead.min(FAR_AHEAD_CAP)
+                >= log2_odds(self.likely) + FAR_AHEAD_MARGIN;
+        far_ahead || z >= LIKELY.threshold + moved
     }
 
     /// The bands of duplicate-check candidates (use with
