@@ -117,9 +117,12 @@ const DUPLICATE_DISAGREE: [f64; 9] = [2.252, 1.359, 1.329, 0.0, 1.206, 0.843, 0.
 const DUPLICATE_INTERCEPT: f64 = -7.252;
 
 /// A pair scoring this much on the calibrated score alone is reported
-/// whatever the re-weighting says: the fit saw records with places of birth
-/// and parents' names, and records without them (FEBRL3's) should not lose
-/// what the score already knows.
+/// whatever the re-weighting says, when neither parents' names nor places
+/// were compared: the fit saw records with places of birth and parents'
+/// names, and records without them (FEBRL3's) should not lose what the
+/// score already knows. Where they were compared, the re-weighting decides
+/// (a look-alike household with another grandfather, twins with one birth
+/// date, score that high too).
 const DUPLICATE_SCORE_ALONE: f64 = 0.95;
 
 /// The registry-size part of the prior (log2) in the data the re-weighting
@@ -161,6 +164,16 @@ pub fn duplicate_probability(candidate: &Candidate) -> f64 {
         };
     }
     probability(z)
+}
+
+/// Whether a candidate carries parent or place evidence (either way): the
+/// facts of a household that the re-weighting of [`duplicate_probability`]
+/// and the ranked `likely` model were fitted with.
+fn has_household_evidence(candidate: &Candidate) -> bool {
+    candidate
+        .evidence
+        .iter()
+        .any(|e| matches!(e.field, Field::Parent | Field::Place) && e.weight != 0.0)
 }
 
 impl Thresholds {
@@ -245,11 +258,7 @@ impl Thresholds {
         // committed to by round 2's rule on the same lead: the model gives
         // parents' names much of its weight, and should not hold such
         // records to evidence they cannot have.
-        let household = first
-            .evidence
-            .iter()
-            .any(|e| matches!(e.field, Field::Parent | Field::Place) && e.weight != 0.0);
-        let far_ahead = !household
+        let far_ahead = !has_household_evidence(first)
             && log2_odds(first.score) + lead.min(FAR_AHEAD_CAP)
                 >= log2_odds(self.likely) + FAR_AHEAD_MARGIN;
         far_ahead || z >= LIKELY.threshold + moved
@@ -259,13 +268,14 @@ impl Thresholds {
     /// [`Thresholds::duplicate`]): each candidate's
     /// [`duplicate_probability`] against `likely` (report as a probable
     /// re-registration) and `possible` (list for review); a candidate whose
-    /// score alone reaches 0.95 is `likely` in any case. Order is kept; the
+    /// score alone reaches 0.95 is `likely` when no parent's name or place was
+    /// compared (records without them). Order is kept; the
     /// caller drops the record's own id.
     pub fn duplicate_bands(&self, candidates: &[Candidate]) -> Vec<Option<Band>> {
         candidates
             .iter()
             .map(|c| {
-                if c.score >= DUPLICATE_SCORE_ALONE {
+                if c.score >= DUPLICATE_SCORE_ALONE && !has_household_evidence(c) {
                     Some(Band::Likely)
                 } else {
                     self.band(duplicate_probability(c))

@@ -908,3 +908,50 @@ fn a_sibling_in_the_list_is_still_a_rival() {
         "{found:?}"
     );
 }
+
+#[test]
+fn a_high_score_with_disagreeing_parents_is_left_to_the_reweighting() {
+    // A look-alike household: the names and age agree, so the score is
+    // high, but the recorded fathers' chains disagree. Where parents were
+    // compared the re-weighting decides, not the score alone.
+    let evidence = |field, weight| Evidence {
+        field,
+        strength: Strength::Exact,
+        weight,
+        reason: Reason::Identical,
+    };
+    let look_alike = Candidate {
+        id: 1,
+        score: 0.97,
+        evidence: vec![
+            evidence(Field::GivenName, 5.2),
+            evidence(Field::FamilyName, 4.8),
+            evidence(Field::Age, 2.2),
+            evidence(Field::Parent, -2.5),
+        ],
+    };
+    let t = Thresholds::duplicate();
+    assert!(crate::duplicate_probability(&look_alike) < 0.5);
+    assert_ne!(t.duplicate_bands(&[look_alike])[0], Some(Band::Likely));
+}
+
+#[test]
+fn brothers_named_mohamed_and_mohamud_are_not_one_child() {
+    let mut elder = aged(person("Mohamed", "Abdullahi Sharif"), 12, 12, TODAY);
+    elder.sex = Sex::Male;
+    elder.father_name = Some("Abdullahi Sharif Liban".into());
+    elder.mother_name = Some("Fadumo Abdullahi".into());
+    elder.place = vec!["SO".into(), "Gedo".into(), "Garbahaarey".into()];
+    let mut younger = aged(elder.clone(), 11, 11, TODAY);
+    younger.given_name = "Mohamud".into();
+    let mut index = Index::new();
+    index.upsert(1, &elder);
+    let found = index.find_duplicates(&younger, TODAY, 5);
+    let t = Thresholds::duplicate();
+    assert!(
+        t.duplicate_bands(&found)
+            .iter()
+            .all(|b| *b != Some(Band::Likely)),
+        "{found:?}"
+    );
+}
