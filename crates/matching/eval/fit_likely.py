@@ -16,8 +16,10 @@ rival (capped at 10 bits; a rival is a candidate among the next four that is
 not the same child at 0.7, or any later one), and the agreeing and the
 disagreeing part of its evidence per field. Then chooses the lowest
 threshold with precision >= 0.955 and false `likely` <= 1.7 % on every file,
-with a first candidate under 0.20 never committed, and later candidates
-`likely` from 0.80 or, when the same child, from 0.05. Prints the weights
+as `Index::bands_for` decides: a first candidate under 0.20 never committed;
+one with no parent or place evidence committed also by round 2's rule
+(log2odds(s1) + min(lead, 8) >= log2odds(0.80) + 4.75); later candidates
+`likely` only when the same child, from 0.05. Prints the weights
 and the figures per file, and a two-fold check (fit on half of each file,
 measured on the other half).
 
@@ -34,10 +36,8 @@ SAME = 0.7
 LOOKAHEAD = 4
 CAP = 10.0
 SAME_FLOOR = 0.05
-LATER = 0.80
 POSSIBLE = 0.20
-UNION = True
-UNION_LEAD = float(__import__("os").environ.get("UNION_LEAD", "4.75"))
+FAR_AHEAD_MARGIN = 4.75
 
 
 def log2_odds(p):
@@ -85,7 +85,7 @@ def prepare(lists):
         later = [
             k
             for k in range(1, len(cands))
-            if cands[k][0] >= LATER or (same_child(same, k) and cands[k][0] >= SAME_FLOOR)
+            if same_child(same, k) and cands[k][0] >= SAME_FLOOR
         ]
         hits = cands[0][1] + sum(cands[k][1] for k in later)
         out.append((n, np.array(features(cands, same)), cands[0][1], 1 + len(later), hits, cands[0][0]))
@@ -106,7 +106,7 @@ def fit(rows, ridge=1.0, steps=30):
 
 def lead_rule(f, s1):
     """Round 2's rule on the same lead: log2odds(s1) + min(lead, 8) >= log2odds(0.80) + 4.75."""
-    return f[1] + min(f[2], 8.0) >= log2_odds(0.80) + UNION_LEAD
+    return f[1] + min(f[2], 8.0) >= log2_odds(0.80) + FAR_AHEAD_MARGIN
 
 
 def no_household(f):
@@ -121,7 +121,7 @@ def figures(rows, w, threshold):
         unmatched += n == 0
         if f is None or s1 < POSSIBLE:
             continue
-        if f @ w < threshold and not (UNION and no_household(f) and lead_rule(f, s1)):
+        if f @ w < threshold and not (no_household(f) and lead_rule(f, s1)):
             continue
         predicted += count
         hits += hit

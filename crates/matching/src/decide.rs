@@ -65,16 +65,16 @@ const LIKELY_FIELDS: [Field; 10] = [
 /// keeps precision at least 0.955 and false `likely` at most 1.7 % at both
 /// sizes (inside the targets of 0.95 and 2 %, for the held-out seed).
 pub(crate) const LIKELY: LikelyModel = LikelyModel {
-    intercept: 0.6120,
-    score_weight: 0.3242,
-    lead_weight: 0.4842,
+    intercept: 0.6246,
+    score_weight: 0.3236,
+    lead_weight: 0.4849,
     agree: [
-        -0.1631, -0.1309, -0.0186, -0.3423, -0.4373, -0.1287, -0.2348, 0.0, 0.5144, 0.0,
+        -0.1647, -0.1332, -0.0171, -0.3448, -0.4342, -0.1300, -0.2359, 0.0, 0.5202, 0.0,
     ],
     disagree: [
-        0.6580, 0.0957, 0.4821, -0.0099, -0.3011, 0.1173, 0.0049, 0.0, 0.8602, -0.2827,
+        0.6607, 0.1007, 0.5004, -0.1184, -0.3056, 0.1182, 0.0019, 0.0, 0.8600, -0.3181,
     ],
-    threshold: 2.625,
+    threshold: 2.5,
     later: 0.80,
 };
 
@@ -193,26 +193,35 @@ impl Thresholds {
     /// for at least two candidates: a lone candidate leads by its whole
     /// score, which is right only when the search found nothing else.
     pub fn bands_for(&self, ranked: &[Candidate]) -> Vec<Option<Band>> {
-        self.bands_with(ranked, &[])
+        self.bands_with(ranked, None)
     }
 
-    /// [`Thresholds::bands_for`] knowing which later candidates are the same
-    /// child as the first (`same[k - 1]` for candidate `k`; missing entries
-    /// are rivals): the lead is taken over the best rival, and a second
-    /// record of the first candidate's child is `likely` with it from
-    /// [`SAME_CHILD_FLOOR`] up.
-    pub(crate) fn bands_with(&self, ranked: &[Candidate], same: &[bool]) -> Vec<Option<Band>> {
-        let is_same = |rank: usize| rank > 0 && same.get(rank - 1).copied().unwrap_or(false);
+    /// [`Thresholds::bands_for`], or with `same` knowing which later
+    /// candidates are the same child as the first (`same[k - 1]` for
+    /// candidate `k`; missing entries are rivals): the lead is then taken
+    /// over the best rival, and later candidates are `likely` only as the
+    /// first candidate's child registered again (from [`SAME_CHILD_FLOOR`]
+    /// up). Without `same`, later candidates are `likely` from
+    /// `LIKELY.later` up.
+    pub(crate) fn bands_with(
+        &self,
+        ranked: &[Candidate],
+        same: Option<&[bool]>,
+    ) -> Vec<Option<Band>> {
+        let is_same = |rank: usize| {
+            rank > 0 && same.is_some_and(|s| s.get(rank - 1).copied().unwrap_or(false))
+        };
         let rival = (1..ranked.len()).find(|&rank| !is_same(rank));
         let commit = self.ranked_likely(ranked.first(), rival.map(|rank| &ranked[rank]));
         ranked
             .iter()
             .enumerate()
             .map(|(rank, c)| {
-                let likely = commit
-                    && (rank == 0
-                        || c.score >= LIKELY.later
-                        || (is_same(rank) && c.score >= SAME_CHILD_FLOOR));
+                let later = match same {
+                    None => c.score >= LIKELY.later,
+                    Some(_) => is_same(rank) && c.score >= SAME_CHILD_FLOOR,
+                };
+                let likely = commit && (rank == 0 || later);
                 match self.band_ranked(c.score, rank) {
                     _ if likely => Some(Band::Likely),
                     Some(Band::Likely) => Some(Band::Possible),
@@ -293,6 +302,8 @@ impl Index {
     /// the first candidate's lead over it says nothing; the lead is taken
     /// over the best candidate that is another child, and a committed
     /// child's second record is `likely` with it (from a score of 0.05).
+    /// Other later candidates are never `likely`, however high they score:
+    /// they are other children (often siblings).
     /// Compares the first candidate's record with the next four.
     pub fn bands_for(
         &self,
@@ -310,7 +321,7 @@ impl Index {
                 .unwrap_or(0.0);
             same.push(p >= SAME_CHILD);
         }
-        thresholds.bands_with(ranked, &same)
+        thresholds.bands_with(ranked, Some(&same))
     }
 }
 
