@@ -270,7 +270,7 @@ fn main() {
         .position(|a| a == "--dump")
         .and_then(|i| args.get(i + 1))
         .map(|path| std::io::BufWriter::new(std::fs::File::create(path).expect("dump file")));
-    // `--lists FILE`: one line per sought child (`T matchable s:label …`,
+    // `--lists FILE`: one line per sought child (`T true_records s:label …`,
     // best first, after sibling assignment) and one per duplicate-check
     // candidate (`D i j score label sibling`), the input of the band-rule
     // fit (tests/eval/fit_bands.py).
@@ -382,7 +382,7 @@ fn main() {
             }
             if let Some(out) = lists_out.as_mut() {
                 use std::io::Write as _;
-                write!(out, "T {}", u8::from(!truth.is_empty())).expect("lists");
+                write!(out, "T {}", truth.len()).expect("lists");
                 for c in found {
                     write!(out, " {:.6}:{}:", c.score, u8::from(truth.contains(&c.id)))
                         .expect("lists");
@@ -397,8 +397,21 @@ fn main() {
                     }
                 }
                 writeln!(out).expect("lists");
+                // `G p1 p2 …`: for each later candidate, the probability
+                // that it is the same child as the first (a
+                // re-registration), for the ranked `likely` fit.
+                write!(out, "G").expect("lists");
+                if let Some(first) = found.first() {
+                    for c in found.iter().skip(1) {
+                        let p = index
+                            .same_child(first.id, c.id, queries[k].asked_on)
+                            .unwrap_or(0.0);
+                        write!(out, " {p:.4}").expect("lists");
+                    }
+                }
+                writeln!(out).expect("lists");
             }
-            let bands = thresholds.bands_for(found);
+            let bands = index.bands_for(&thresholds, &queries[k], found);
             let ranked: Vec<&Candidate> = found
                 .iter()
                 .zip(&bands)

@@ -744,9 +744,14 @@ fn bands_for_keeps_possible_and_weak_and_handles_short_lists() {
         likely: 0.99,
         possible: 0.20,
     };
+    let ahead = [candidate(1, 0.75), candidate(2, 0.01)];
+    assert_eq!(t.bands_for(&ahead)[0], Some(Band::Likely));
+    assert_eq!(strict.bands_for(&ahead)[0], Some(Band::Possible));
+    // A first candidate under `possible` is never committed to, however far
+    // it leads.
     assert_eq!(
-        strict.bands_for(&[candidate(1, 0.75), candidate(2, 0.001)])[0],
-        Some(Band::Possible)
+        t.bands_for(&[candidate(1, 0.15), candidate(2, 0.000_001)])[0],
+        Some(Band::Weak)
     );
 }
 
@@ -838,4 +843,115 @@ fn a_pair_that_scores_very_high_alone_is_a_duplicate_whatever_the_reweighting() 
     let bands = t.duplicate_bands(&[candidate(1, 0.97), candidate(2, 0.30)]);
     assert_eq!(bands[0], Some(Band::Likely));
     assert_ne!(bands[1], Some(Band::Likely));
+}
+
+#[test]
+fn a_child_registered_twice_is_committed_to_with_both_records() {
+    // One girl registered by two agencies (Somali and English-style
+    // spellings of the same chain), and a look-alike from another family.
+    let mut first = aged(person("Hodan", "Cabdi Warsame"), 11, 11, TODAY);
+    first.sex = Sex::Female;
+    first.father_name = Some("Cabdi Warsame Cali".into());
+    first.mother_name = Some("Faadumo Xasan".into());
+    first.place = vec!["SO".into(), "Banadir".into()];
+    let mut again = first.clone();
+    again.family_name = "Abdi Warsame".into();
+    again.father_name = Some("Abdi Warsame Ali".into());
+    let mut index = Index::new();
+    index.upsert(1, &first);
+    index.upsert(2, &again);
+    assert!(index.same_child(1, 2, TODAY).expect("indexed") >= 0.7);
+    // Asked with the given and father's name only, so that neither record
+    // reaches 0.80 alone.
+    let query = sought(person("Hodan", "Cabdi"));
+    let found = index.find(&query, &MatchContext::default(), 5);
+    assert_eq!(found.len(), 2);
+    assert!(found.iter().all(|c| c.score < 0.80), "{found:?}");
+    let t = Thresholds::default();
+    // By the list alone the second record is a rival, not the same child.
+    assert_ne!(t.bands_for(&found)[1], Some(Band::Likely), "{found:?}");
+    // Knowing they are one child, the index commits to both.
+    assert_eq!(
+        index.bands_for(&t, &query, &found),
+        vec![Some(Band::Likely), Some(Band::Likely)]
+    );
+}
+
+#[test]
+fn a_sibling_in_the_list_is_still_a_rival() {
+    // Two sisters of one household: the same chain, parents and place,
+    // other given names and ages. A search that fits both is not committed
+    // to either, with or without the index.
+    let mut elder = aged(person("Hodan", "Cabdi Warsame"), 11, 11, TODAY);
+    elder.sex = Sex::Female;
+    elder.father_name = Some("Cabdi Warsame Cali".into());
+    elder.place = vec!["SO".into(), "Banadir".into()];
+    let mut younger = elder.clone();
+    younger.given_name = "Hodo".into();
+    younger.age = elder.age.map(|a| AgeEstimate {
+        min_years: 9,
+        max_years: 9,
+        ..a
+    });
+    let mut index = Index::new();
+    index.upsert(1, &elder);
+    index.upsert(2, &younger);
+    assert!(index.same_child(1, 2, TODAY).expect("indexed") < 0.7);
+    let mut asked = aged(person("Hodan", "Cabdi Warsame"), 10, 10, TODAY);
+    asked.sex = Sex::Female;
+    let query = sought(asked);
+    let found = index.find(&query, &MatchContext::default(), 5);
+    let t = Thresholds::default();
+    let bands = index.bands_for(&t, &query, &found);
+    assert!(
+        bands.iter().skip(1).all(|b| *b != Some(Band::Likely)),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn a_high_score_with_disagreeing_parents_is_left_to_the_reweighting() {
+    // A look-alike household: the names and age agree, so the score is
+    // high, but the recorded fathers' chains disagree. Where parents were
+    // compared the re-weighting decides, not the score alone.
+    let evidence = |field, weight| Evidence {
+        field,
+        strength: Strength::Exact,
+        weight,
+        reason: Reason::Identical,
+    };
+    let look_alike = Candidate {
+        id: 1,
+        score: 0.97,
+        evidence: vec![
+            evidence(Field::GivenName, 5.2),
+            evidence(Field::FamilyName, 4.8),
+            evidence(Field::Age, 2.2),
+            evidence(Field::Parent, -2.5),
+        ],
+    };
+    let t = Thresholds::duplicate();
+    assert!(crate::duplicate_probability(&look_alike) < 0.5);
+    assert_ne!(t.duplicate_bands(&[look_alike])[0], Some(Band::Likely));
+}
+
+#[test]
+fn brothers_named_mohamed_and_mohamud_are_not_one_child() {
+    let mut elder = aged(person("Mohamed", "Abdullahi Sharif"), 12, 12, TODAY);
+    elder.sex = Sex::Male;
+    elder.father_name = Some("Abdullahi Sharif Liban".into());
+    elder.mother_name = Some("Fadumo Abdullahi".into());
+    elder.place = vec!["SO".into(), "Gedo".into(), "Garbahaarey".into()];
+    let mut younger = aged(elder.clone(), 11, 11, TODAY);
+    younger.given_name = "Mohamud".into();
+    let mut index = Index::new();
+    index.upsert(1, &elder);
+    let found = index.find_duplicates(&younger, TODAY, 5);
+    let t = Thresholds::duplicate();
+    assert!(
+        t.duplicate_bands(&found)
+            .iter()
+            .all(|b| *b != Some(Band::Likely)),
+        "{found:?}"
+    );
 }

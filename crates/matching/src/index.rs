@@ -359,6 +359,20 @@ impl Index {
         Some(self.score_prepared(&query, &slot.prepared, &siblings, id))
     }
 
+    /// The probability that two indexed records are the same child
+    /// registered twice ([`crate::duplicate_probability`] of `b` as a
+    /// duplicate-check candidate of `a`, as of `on`); `None` when either is
+    /// not indexed. A search's list may hold one child twice (a
+    /// re-registration): [`Index::bands_for`] uses this to tell a second
+    /// record of the first candidate's child from a rival.
+    pub fn same_child(&self, a: RecordId, b: RecordId, on: Day) -> Option<f64> {
+        let first = self.slot(a)?;
+        let second = self.slot(b)?;
+        let query = Query::new(&Sought::new(first.person.clone(), on));
+        let candidate = self.score_prepared(&query, &second.prepared, &[], b);
+        Some(crate::duplicate_probability(&candidate))
+    }
+
     fn score_prepared(
         &self,
         query: &Query,

@@ -194,6 +194,12 @@ pub(crate) fn compare_tokens(a: &Tok, b: &Tok) -> (Level, crate::Reason) {
         };
         return (Level::Variant, reason);
     }
+    // Two names the equivalence table knows apart (`Maxamed` is Muhammad,
+    // `Maxamuud` is Mahmud) are two names, however few letters or
+    // consonants they differ by: siblings are often given such pairs.
+    if a.group.is_some() && b.group.is_some() {
+        return (Level::Disagree, Reason::DifferentName);
+    }
     if a.short == b.short && a.short.len() >= 3 {
         return (Level::Variant, Reason::TransliterationVariant);
     }
@@ -441,6 +447,18 @@ mod tests {
         assert_eq!(level("Faadumo", "Fatima"), Level::Variant);
         assert_eq!(level("hassan", "hassam"), Level::Typo);
         assert_eq!(level("Mohamed", "Tesfay"), Level::Disagree);
+    }
+
+    #[test]
+    fn two_names_the_table_knows_apart_are_not_spellings_of_one() {
+        // Muhammad and Mahmud share their consonants (m-h-m-d) and are one
+        // letter apart in Somali orthography, but they are two names: often
+        // two brothers'.
+        assert_eq!(level("Maxamed", "Maxamuud"), Level::Disagree);
+        assert_eq!(level("Mohamed", "Mahmoud"), Level::Disagree);
+        // A spelling the table does not list still agrees with the name.
+        assert_ne!(level("Maxamuud", "Maxamuuud"), Level::Disagree);
+        assert_ne!(level("Mohamed", "Mohamedd"), Level::Disagree);
     }
 
     #[test]
