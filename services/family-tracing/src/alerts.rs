@@ -40,9 +40,7 @@ pub(crate) async fn raise_for_request(
     {
         let ctx = context_of(store, &request, &sought.id).await?;
         let query = convert::sought(sought, request.inquirer.as_ref(), today);
-        let ranked = matcher.find(&query, &ctx, ALERT_CANDIDATES);
-        let bands = matcher.thresholds().bands_for(&ranked);
-        for (candidate, band) in ranked.into_iter().zip(bands) {
+        for (candidate, band) in matcher.find_banded(&query, &ctx, ALERT_CANDIDATES) {
             if band == Some(Band::Likely) {
                 store
                     .raise_alert(

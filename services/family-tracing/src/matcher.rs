@@ -4,7 +4,7 @@
 
 use std::sync::RwLock;
 
-use haven_matching::{Candidate, Index, MatchContext, Sought, Thresholds};
+use haven_matching::{Band, Candidate, Index, MatchContext, Sought, Thresholds};
 use haven_platform::ServiceError;
 use haven_proto::identity::Identity;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
@@ -55,6 +55,22 @@ impl Matcher {
 
     pub fn find(&self, sought: &Sought, ctx: &MatchContext, limit: usize) -> Vec<Candidate> {
         self.read().find(sought, ctx, limit)
+    }
+
+    /// The ranked candidates with their bands, decided on the list: a first candidate is committed to
+    /// on its lead over the best candidate that is another child (a child registered twice is not its
+    /// own rival), and the best few under `possible` are shown as weak. The search takes at least two
+    /// candidates so the lead means something.
+    pub fn find_banded(
+        &self,
+        sought: &Sought,
+        ctx: &MatchContext,
+        limit: usize,
+    ) -> Vec<(Candidate, Option<Band>)> {
+        let index = self.read();
+        let ranked = index.find(sought, ctx, limit.max(2));
+        let bands = index.bands_for(&self.thresholds, sought, &ranked);
+        ranked.into_iter().zip(bands).collect()
     }
 
     pub fn score(&self, sought: &Sought, ctx: &MatchContext, child_id: &str) -> Option<Candidate> {

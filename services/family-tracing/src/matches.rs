@@ -86,14 +86,10 @@ impl FamilyTracingService {
             tracing_request.inquirer.as_ref(),
             convert::day_of(crate::now_micros()),
         );
-        let thresholds = self.matcher.thresholds();
-        // Bands are decided on the ranked list (a first candidate far ahead of the second is committed
-        // to; the best few under `possible` are shown as weak), so the list holds at least two.
-        let ranked = self.matcher.find(&query, &ctx, limit.max(2));
-        let bands = thresholds.bands_for(&ranked);
-        let found: Vec<_> = ranked
+        let found: Vec<_> = self
+            .matcher
+            .find_banded(&query, &ctx, limit)
             .into_iter()
-            .zip(bands)
             .filter_map(|(candidate, band)| band.map(|band| (candidate, band)))
             .take(limit)
             .collect();
@@ -143,8 +139,8 @@ impl FamilyTracingService {
         self.audit.record(entries).await?;
         Ok(FindMatchesResponse {
             candidates,
-            likely_threshold: thresholds.likely,
-            possible_threshold: thresholds.possible,
+            likely_threshold: self.matcher.thresholds().likely,
+            possible_threshold: self.matcher.thresholds().possible,
         })
     }
 
