@@ -14,8 +14,13 @@ SECONDS_PER_RUN="${1:-20}"
 CONCURRENCY="${2:-64}"
 ROUNDS="${3:-1}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/haven/target}"
-cargo build --release -q -p haven-cli -p haven-tests --bin haven --bin haven-load
-BIN="$CARGO_TARGET_DIR/release"
+# HAVEN and HAVEN_LOAD name prebuilt binaries (tests/bench/build_cost.sh keeps release builds); without
+# them the script builds both in release.
+if [ -z "${HAVEN:-}" ] || [ -z "${HAVEN_LOAD:-}" ]; then
+  cargo build --release -q -p haven-cli -p haven-tests --bin haven --bin haven-load
+fi
+HAVEN="${HAVEN:-$CARGO_TARGET_DIR/release/haven}"
+HAVEN_LOAD="${HAVEN_LOAD:-$CARGO_TARGET_DIR/release/haven-load}"
 
 DATA="$(mktemp -d)"
 cleanup() {
@@ -29,12 +34,12 @@ export HAVEN_DATA_DIR="$DATA" HAVEN_LOG=warn
 export HAVEN_IDENTITY_LISTEN=127.0.0.1:50161 HAVEN_GATEWAY_LISTEN=127.0.0.1:50151
 export HAVEN_IDENTITY_URL=http://127.0.0.1:50161
 export HAVEN_RATE_LIMIT_PER_SECOND=10000000 HAVEN_RATE_LIMIT_BURST=10000000
-"$BIN/haven" keygen --out "$DATA/master.key" >/dev/null
+"$HAVEN" keygen --out "$DATA/master.key" >/dev/null
 export HAVEN_MASTER_KEY_PATH="$DATA/master.key"
-TOKEN="$("$BIN/haven" token --role caseworker --sub bench-cw --agency bench-agency --ttl 1h 2>/dev/null | tail -1)"
+TOKEN="$("$HAVEN" token --role caseworker --sub bench-cw --agency bench-agency --ttl 1h 2>/dev/null | tail -1)"
 
-"$BIN/haven" serve identity >/dev/null & IDENTITY_PID=$!
-"$BIN/haven" serve gateway >/dev/null & GATEWAY_PID=$!
+"$HAVEN" serve identity >/dev/null & IDENTITY_PID=$!
+"$HAVEN" serve gateway >/dev/null & GATEWAY_PID=$!
 PIDS=(--pid gateway="$GATEWAY_PID" --pid identity="$IDENTITY_PID")
 if [ -n "${BASELINE_HAVEN:-}" ]; then
   HAVEN_GATEWAY_LISTEN=127.0.0.1:50152 "$BASELINE_HAVEN" serve gateway >/dev/null & BASELINE_PID=$!
@@ -42,11 +47,11 @@ if [ -n "${BASELINE_HAVEN:-}" ]; then
 fi
 sleep 1
 
-ID="$("$BIN/haven-load" register --target http://127.0.0.1:50151 --token "$TOKEN")"
+ID="$("$HAVEN_LOAD" register --target http://127.0.0.1:50151 --token "$TOKEN")"
 echo "# child $ID; $(nproc) cores; $(date -u +%FT%TZ); $ROUNDS round(s) of ${SECONDS_PER_RUN}s"
 
 load() {
-  "$BIN/haven-load" get --target "$1" --token "$TOKEN" --id "$ID" \
+  "$HAVEN_LOAD" get --target "$1" --token "$TOKEN" --id "$ID" \
     --seconds "$SECONDS_PER_RUN" --concurrency "$CONCURRENCY" "${PIDS[@]}"
 }
 
