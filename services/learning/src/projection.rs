@@ -15,7 +15,8 @@ use haven_proto::events::{Envelope, LearnerAffiliationChanged, envelope::Event};
 use prost::Message as _;
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect,
+    TransactionTrait,
 };
 
 use crate::convert::now_micros;
@@ -145,6 +146,23 @@ impl LearningService {
                     }],
                 )
                 .await?;
+                // The keys of the writes that created the child's records and enrolments go with them.
+                let mut created: Vec<String> = record::Entity::find()
+                    .select_only()
+                    .column(record::Column::Id)
+                    .filter(record::Column::ChildId.eq(id.as_str()))
+                    .into_tuple()
+                    .all(&txn)
+                    .await?;
+                let enrolments: Vec<String> = enrolment::Entity::find()
+                    .select_only()
+                    .column(enrolment::Column::Id)
+                    .filter(enrolment::Column::ChildId.eq(id.as_str()))
+                    .into_tuple()
+                    .all(&txn)
+                    .await?;
+                created.extend(enrolments);
+                haven_platform::idempotency::forget(&txn, &created).await?;
                 record::Entity::delete_many()
                     .filter(record::Column::ChildId.eq(id.as_str()))
                     .exec(&txn)

@@ -986,6 +986,44 @@ async fn an_erased_child_leaves_nothing_behind_and_replayed_events_change_nothin
             .await
             .is_ok()
     );
+    // What the child's writes created, whose idempotency keys must go with them.
+    let created: Vec<String> = {
+        use haven_learning::entity::{enrolment, record as records};
+        let mut ids: Vec<String> = records::Entity::find()
+            .all(h.db())
+            .await
+            .expect("records")
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+        ids.extend(
+            enrolment::Entity::find()
+                .all(h.db())
+                .await
+                .expect("enrolments")
+                .into_iter()
+                .map(|e| e.id),
+        );
+        ids
+    };
+    let keys_of_child = |rows: Vec<haven_platform::idempotency::IdempotencyRow>| {
+        rows.into_iter()
+            .filter(|row| {
+                row.result_ids
+                    .split(',')
+                    .any(|id| created.iter().any(|c| c == id))
+            })
+            .count()
+    };
+    assert!(
+        keys_of_child(
+            haven_platform::idempotency::IdempotencyEntity::find()
+                .all(h.db())
+                .await
+                .expect("keys")
+        ) >= 2,
+        "the enrolment and the record were written under idempotency keys"
+    );
     let erased = envelope(haven_proto::events::envelope::Event::ChildErased(
         haven_proto::events::ChildErased {
             child_id: child.clone(),
@@ -997,6 +1035,16 @@ async fn an_erased_child_leaves_nothing_behind_and_replayed_events_change_nothin
             .await
             .expect("erase"),
         haven_learning::Applied::ChildErased
+    );
+    assert_eq!(
+        keys_of_child(
+            haven_platform::idempotency::IdempotencyEntity::find()
+                .all(h.db())
+                .await
+                .expect("keys")
+        ),
+        0,
+        "erasure leaves no idempotency key naming what the child's writes created"
     );
     assert_eq!(
         h.service

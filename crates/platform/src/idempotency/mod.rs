@@ -252,16 +252,22 @@ pub async fn earlier_uses<C: ConnectionTrait>(
     Ok(found)
 }
 
-/// Deletes the keys whose write created exactly `result_id` (an erased record: the saved body hash is a
-/// digest of what the caller sent about it).
+/// Deletes the keys whose write created any of `result_ids` (erased records: the saved body hash is a
+/// digest of what the caller sent about them), including keys of writes that created several records
+/// at once (their ids are saved comma-separated).
 pub async fn forget<C: ConnectionTrait>(conn: &C, result_ids: &[String]) -> Result<(), DbErr> {
-    if result_ids.is_empty() {
-        return Ok(());
+    // Ids are UUIDs, so they hold no LIKE wildcards; chunks keep each statement's parameters few.
+    for chunk in result_ids.chunks(100) {
+        let mut any = Condition::any();
+        for id in chunk {
+            any = any
+                .add(entity::Column::ResultIds.eq(id.as_str()))
+                .add(entity::Column::ResultIds.like(format!("{id},%")))
+                .add(entity::Column::ResultIds.like(format!("%,{id}")))
+                .add(entity::Column::ResultIds.like(format!("%,{id},%")));
+        }
+        entity::Entity::delete_many().filter(any).exec(conn).await?;
     }
-    entity::Entity::delete_many()
-        .filter(entity::Column::ResultIds.is_in(result_ids.iter().cloned()))
-        .exec(conn)
-        .await?;
     Ok(())
 }
 
