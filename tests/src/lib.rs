@@ -5,6 +5,7 @@
 
 pub mod fixtures;
 pub mod http1;
+pub mod otel;
 pub mod raw;
 
 use std::net::SocketAddr;

@@ -4,13 +4,11 @@
 
 use std::time::Duration;
 
-use haven_platform::telemetry::{LogFormat, install};
+use haven_tests::TestSuite;
 use haven_tests::http1::request;
-use haven_tests::{CapturedLogs, TestSuite};
 use opentelemetry::Key;
 use opentelemetry::trace::SpanKind;
-use opentelemetry_sdk::metrics::{InMemoryMetricExporter, SdkMeterProvider};
-use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
+use opentelemetry_sdk::trace::SpanData;
 
 fn attr(span: &SpanData, key: &str) -> String {
     span.attributes
@@ -22,21 +20,9 @@ fn attr(span: &SpanData, key: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rest_call_is_traced_as_its_rpc() {
-    let spans = InMemorySpanExporter::default();
-    let metrics = InMemoryMetricExporter::default();
-    let logs = CapturedLogs::default();
-    let log_writer = logs.clone();
-    let telemetry = install(
-        SdkTracerProvider::builder()
-            .with_simple_exporter(spans.clone())
-            .build(),
-        SdkMeterProvider::builder()
-            .with_periodic_exporter(metrics.clone())
-            .build(),
-        LogFormat::Json,
-        move || log_writer.clone(),
-    )
-    .expect("telemetry installed");
+    let haven_tests::otel::Captured {
+        spans, telemetry, ..
+    } = haven_tests::otel::capture();
 
     let t = TestSuite::start().await;
     let token = format!("Bearer {}", t.token("caseworker", "cw-otel", "agency-a"));

@@ -5,15 +5,13 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use haven_platform::telemetry::{LogFormat, install};
 use haven_proto::identity::GetChildRequest;
 use haven_tests::fixtures::{case_child, id_of, register};
-use haven_tests::{CapturedLogs, TestSuite, authed};
+use haven_tests::{TestSuite, authed};
 use opentelemetry::trace::{SpanId, SpanKind, TraceId};
 use opentelemetry::{Key, Value};
 use opentelemetry_sdk::metrics::data::{AggregatedMetrics, HistogramDataPoint, MetricData};
-use opentelemetry_sdk::metrics::{InMemoryMetricExporter, SdkMeterProvider};
-use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
+use opentelemetry_sdk::trace::SpanData;
 
 fn attr<'a>(span: &'a SpanData, key: &str) -> Option<&'a Value> {
     span.attributes
@@ -108,21 +106,12 @@ fn point_has(point: &HistogramDataPoint<f64>, key: &str, value: &str) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_call_is_one_trace_from_the_gateway_to_the_database_and_every_consumer() {
-    let spans = InMemorySpanExporter::default();
-    let metrics = InMemoryMetricExporter::default();
-    let logs = CapturedLogs::default();
-    let log_writer = logs.clone();
-    let telemetry = install(
-        SdkTracerProvider::builder()
-            .with_simple_exporter(spans.clone())
-            .build(),
-        SdkMeterProvider::builder()
-            .with_periodic_exporter(metrics.clone())
-            .build(),
-        LogFormat::Json,
-        move || log_writer.clone(),
-    )
-    .expect("telemetry installed");
+    let haven_tests::otel::Captured {
+        spans,
+        metrics,
+        logs,
+        telemetry,
+    } = haven_tests::otel::capture();
 
     let t = TestSuite::start().await;
     let caseworker = t.token("caseworker", "cw-otel", "agency-a");
