@@ -12,6 +12,18 @@ use haven_proto::identity::{
 pub const CANARY_PHONE: &str = "+000 555 0101";
 pub const CANARY_ADDRESS: &str = "canary-address-7f3a";
 pub const CANARY_NOTE_PLACE: &str = "canary-separation-place-91c2";
+/// The separation as the officer tells it, and where the child was last seen: protection data.
+pub const CANARY_CIRCUMSTANCES: &str = "canary-separation-story-4d0e";
+pub const CANARY_LAST_SEEN: &str = "canary-last-seen-place-b75a";
+
+/// Every canary planted in a protected class by [`case_child`].
+pub const PROTECTED_CANARIES: [&str; 5] = [
+    CANARY_PHONE,
+    CANARY_ADDRESS,
+    CANARY_NOTE_PLACE,
+    CANARY_CIRCUMSTANCES,
+    CANARY_LAST_SEEN,
+];
 
 pub fn identity(given: &str, family: &str) -> Identity {
     Identity {
@@ -29,6 +41,37 @@ pub fn identity(given: &str, family: &str) -> Identity {
         place_of_birth: "Generated Town".into(),
         father_name: String::new(),
         mother_name: String::new(),
+        grandfather_name: String::new(),
+        patronymic: String::new(),
+        nickname: String::new(),
+        date_of_birth_recorded: None,
+        assessed_age: None,
+    }
+}
+
+/// An identity as an officer records it field by field: the chain apart, a nickname, and both a
+/// partial date of birth and an assessed age.
+pub fn recorded_identity(given: &str, father: &str, grandfather: &str, family: &str) -> Identity {
+    Identity {
+        father_name: father.into(),
+        grandfather_name: grandfather.into(),
+        nickname: format!("{}o", given.chars().take(3).collect::<String>()),
+        birth: None,
+        date_of_birth_recorded: Some(PartialDate {
+            year: 2016,
+            month: Some(5),
+            day: None,
+            estimated: true,
+        }),
+        assessed_age: Some(AgeRange {
+            min_years: 8,
+            max_years: 10,
+            assessed_at: Some(prost_types::Timestamp {
+                seconds: 1_767_225_600, // 2026-01-01
+                nanos: 0,
+            }),
+        }),
+        ..identity(given, family)
     }
 }
 
@@ -74,6 +117,16 @@ pub fn protection(consent_for_tracing: bool) -> ProtectionCase {
             consent_for_tracing,
         }),
         status: CaseStatus::Open as i32,
+        separation_causes: vec![
+            SeparationCause::Displacement as i32,
+            SeparationCause::LostInCrowdOrTransit as i32,
+        ],
+        separation_circumstances: CANARY_CIRCUMSTANCES.into(),
+        last_seen_place: CANARY_LAST_SEEN.into(),
+        last_seen_location: Some(Location {
+            admin_path: vec!["XX".into(), "Region 2".into()],
+            description: "crossing point".into(),
+        }),
     }
 }
 

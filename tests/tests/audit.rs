@@ -4,7 +4,8 @@
 use haven_platform::audit::{ChainReport, log, verify_chain};
 use haven_proto::identity::{GetChildRequest, ListChildrenRequest};
 use haven_tests::fixtures::{
-    CANARY_ADDRESS, CANARY_NOTE_PLACE, CANARY_PHONE, case_child, register,
+    CANARY_ADDRESS, CANARY_CIRCUMSTANCES, CANARY_LAST_SEEN, CANARY_NOTE_PLACE, CANARY_PHONE,
+    case_child, register,
 };
 use haven_tests::{TestSuite, authed};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
@@ -65,6 +66,8 @@ async fn reads_and_writes_are_audited_in_an_intact_chain() {
             CANARY_PHONE,
             CANARY_ADDRESS,
             CANARY_NOTE_PLACE,
+            CANARY_CIRCUMSTANCES,
+            CANARY_LAST_SEEN,
             "Ladan",
             "Audited",
         ] {

@@ -325,6 +325,7 @@ async fn file_tracing_request(t: &TestSuite, given: &str) {
                     relation: Relation::Mother as i32,
                     contact: "via camp office".into(),
                     location: None,
+                    ..Inquirer::default()
                 }),
                 sought_children: vec![SoughtChild {
                     given_name: given.into(),

@@ -3,9 +3,7 @@
 
 use haven_identity::entity::child;
 use haven_proto::identity::GetChildRequest;
-use haven_tests::fixtures::{
-    CANARY_ADDRESS, CANARY_NOTE_PLACE, CANARY_PHONE, case_child, register,
-};
+use haven_tests::fixtures::{CANARY_PHONE, PROTECTED_CANARIES, case_child, register};
 use haven_tests::{TestSuite, authed};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set};
 use tonic::Code;
@@ -59,7 +57,7 @@ async fn a_raw_database_dump_holds_no_protected_value() {
     );
     for sealed in [row.whereabouts.as_deref(), row.protection.as_deref()] {
         let sealed = sealed.expect("stored");
-        for canary in [CANARY_PHONE, CANARY_ADDRESS, CANARY_NOTE_PLACE] {
+        for canary in PROTECTED_CANARIES {
             assert!(
                 !contains(sealed, canary),
                 "a sealed column holds a protected value"
@@ -78,7 +76,7 @@ async fn a_raw_database_dump_holds_no_protected_value() {
             contains(&bytes, "Canarygiven"),
             "the dump scan sees clear identity fields"
         );
-        for canary in [CANARY_PHONE, CANARY_ADDRESS, CANARY_NOTE_PLACE] {
+        for canary in PROTECTED_CANARIES {
             assert!(
                 !contains(&bytes, canary),
                 "the raw database files hold {canary}"

@@ -11,7 +11,8 @@ use haven_proto::identity::{
     ListChildrenRequest, MergeChildrenRequest, ReferralKind, SearchChildrenRequest,
 };
 use haven_tests::fixtures::{
-    CANARY_ADDRESS, CANARY_NOTE_PLACE, CANARY_PHONE, case_child, register,
+    CANARY_ADDRESS, CANARY_CIRCUMSTANCES, CANARY_LAST_SEEN, CANARY_NOTE_PLACE, CANARY_PHONE,
+    case_child, register,
 };
 use haven_tests::{TestSuite, authed};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
@@ -260,6 +261,8 @@ async fn an_erased_child_is_gone_everywhere_and_its_key_is_destroyed() {
             CANARY_PHONE,
             CANARY_ADDRESS,
             CANARY_NOTE_PLACE,
+            CANARY_CIRCUMSTANCES,
+            CANARY_LAST_SEEN,
         ] {
             assert!(
                 !contains(&bytes, canary.as_bytes()),

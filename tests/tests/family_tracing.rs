@@ -153,6 +153,7 @@ async fn a_mother_finds_her_son_across_spellings_and_agencies_and_every_step_is_
                     relation: Relation::Mother as i32,
                     contact: "via camp office".into(),
                     location: None,
+                    ..Inquirer::default()
                 }),
                 sought_children: vec![
                     sought("Maxamed", "Cabdullahi Xasan", "Cabdullahi", 2016, Sex::Male),

@@ -6,8 +6,8 @@ use haven_proto::identity::{
     BreakGlassRequest, Child, EraseChildRequest, GetChildRequest, SearchChildrenRequest,
 };
 use haven_tests::fixtures::{
-    CANARY_ADDRESS, CANARY_NOTE_PLACE, CANARY_PHONE, case_child, id_of, protection, register,
-    update,
+    CANARY_ADDRESS, CANARY_CIRCUMSTANCES, CANARY_LAST_SEEN, CANARY_NOTE_PLACE, CANARY_PHONE,
+    case_child, id_of, protection, register, update,
 };
 use haven_tests::{CapturedLogs, TestSuite, authed};
 
@@ -100,6 +100,8 @@ async fn no_log_line_holds_a_protected_value() {
         CANARY_PHONE,
         CANARY_ADDRESS,
         CANARY_NOTE_PLACE,
+        CANARY_CIRCUMSTANCES,
+        CANARY_LAST_SEEN,
     ] {
         assert!(!logs.contains(secret), "a log line holds {secret}");
     }

@@ -84,6 +84,7 @@ fn inquirer() -> Inquirer {
             admin_path: vec!["XX".into()],
             description: INQUIRER_PLACE.into(),
         }),
+        ..Inquirer::default()
     }
 }
 

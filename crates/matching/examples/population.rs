@@ -82,6 +82,7 @@ fn registered(c: &pop::RegisteredChild) -> Person {
         father_name: c.father_name.clone(),
         mother_name: c.mother_name.clone(),
         place: c.place_of_birth.clone(),
+        ..Person::default()
     }
 }
 

@@ -955,3 +955,82 @@ fn brothers_named_mohamed_and_mohamud_are_not_one_child() {
         "{found:?}"
     );
 }
+
+// --- fields recorded apart (issue 16, round 4) ---
+
+#[test]
+fn a_chain_recorded_field_by_field_compares_as_the_packed_chain() {
+    let packed = person("Xaliimo", "Cabdullahi Xasan Cali");
+    let mut recorded = person("Xaliimo", "Cali");
+    recorded.father_name = Some("Cabdullahi".into());
+    recorded.grandfather_name = Some("Xasan".into());
+    assert_eq!(recorded.chain(), "Cabdullahi Xasan Cali");
+    let (packed_score, _) = compare(&sought(packed.clone()), &packed, None);
+    let (recorded_score, evidence) = compare(&sought(recorded), &packed, None);
+    assert!(
+        (recorded_score - packed_score).abs() < 0.15,
+        "{recorded_score} vs {packed_score}: {evidence:?}"
+    );
+}
+
+#[test]
+fn the_fathers_name_is_not_repeated_when_the_family_name_already_starts_with_it() {
+    let mut recorded = person("Xaliimo", "Cabdullahi Xasan");
+    recorded.father_name = Some("Cabdullahi".into());
+    recorded.grandfather_name = Some("Cali".into());
+    assert_eq!(recorded.chain(), "Cali Cabdullahi Xasan");
+    recorded.grandfather_name = None;
+    assert_eq!(
+        recorded.chain(),
+        "Cabdullahi Xasan",
+        "without a grandfather's field the family name is taken as entered"
+    );
+}
+
+#[test]
+fn a_nickname_recorded_apart_matches_the_name_used_as_given_name() {
+    let mut registered = person("Abdirahman", "Cabdullahi Xasan");
+    registered.nickname = Some("Dheere".into());
+    let (with_nickname, evidence) = compare(
+        &sought(person("Dheere", "Cabdullahi Xasan")),
+        &registered,
+        None,
+    );
+    registered.nickname = None;
+    let (without, _) = compare(
+        &sought(person("Dheere", "Cabdullahi Xasan")),
+        &registered,
+        None,
+    );
+    assert!(with_nickname > without, "{with_nickname} vs {without}");
+    assert!(
+        find_reason(&evidence, Field::OtherNames).is_some(),
+        "the nickname is the evidence: {evidence:?}"
+    );
+}
+
+#[test]
+fn a_patronymic_recorded_apart_meets_the_fathers_name() {
+    let mut registered = person("Olena", "Kovalenko");
+    registered.patronymic = Some("Oleksandrivna".into());
+    let mut sought_child = person("Olena", "Kovalenko");
+    sought_child.father_name = Some("Oleksandr".into());
+    let (_, evidence) = compare(&sought(sought_child), &registered, None);
+    assert!(
+        evidence
+            .iter()
+            .any(|e| e.field == Field::Parent && e.reason == Reason::ParentNameAgrees),
+        "{evidence:?}"
+    );
+}
+
+#[test]
+fn an_old_shaped_record_scores_exactly_as_before() {
+    // Nothing recorded apart: the chain is the family name as entered.
+    let old = Person {
+        father_name: Some("Cabdullahi".into()),
+        other_names: vec!["Xalimo".into()],
+        ..person("Xaliimo", "Cabdullahi Xasan")
+    };
+    assert_eq!(old.chain(), old.family_name);
+}

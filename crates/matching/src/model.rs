@@ -134,6 +134,43 @@ pub struct Person {
     pub mother_name: Option<String>,
     /// Place of birth or origin as an admin path, country first.
     pub place: Vec<String>,
+    /// The grandfather's name, recorded in its own field. When it is given, the
+    /// name chain is taken field by field: the father's given name, this,
+    /// then `family_name` (see [`Person::chain`]).
+    pub grandfather_name: Option<String>,
+    /// An East Slavic patronymic recorded in its own field; a patronymic
+    /// written inside `family_name` is still recognised by its ending.
+    pub patronymic: Option<String>,
+    /// The name the child is called by: compared as another given name.
+    pub nickname: Option<String>,
+}
+
+impl Person {
+    /// The family name or name chain as compared: `family_name` as entered,
+    /// or, when the grandfather's name has a field of its own, the chain
+    /// father's given name · grandfather's name · family name. The father's
+    /// name is left out when `family_name` already starts with it (an old
+    /// habit of packing the chain into the family name).
+    pub fn chain(&self) -> String {
+        let Some(grandfather) = self.grandfather_name.as_deref().map(str::trim) else {
+            return self.family_name.clone();
+        };
+        let family = self.family_name.trim();
+        let father = self
+            .father_name
+            .as_deref()
+            .and_then(|f| f.split_whitespace().next())
+            .filter(|f| {
+                let first = family.split_whitespace().next().unwrap_or_default();
+                crate::normalise::fold_tokens(first) != crate::normalise::fold_tokens(f)
+            })
+            .unwrap_or_default();
+        [father, grandfather, family]
+            .into_iter()
+            .filter(|p| !p.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
 }
 
 /// The inquirer's relation to the sought child.

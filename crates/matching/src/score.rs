@@ -139,7 +139,7 @@ pub(crate) struct Prepared {
 impl Prepared {
     pub(crate) fn new(person: &Person) -> Self {
         let mut given = prepare(&person.given_name);
-        let mut family = prepare(&person.family_name);
+        let mut family = prepare(&person.chain());
         // A whole name chain typed into the given-name field.
         if family.is_empty() && given.len() >= 2 {
             family = given.split_off(1);
@@ -147,8 +147,19 @@ impl Prepared {
         // Ukrainian and Russian patronymics name the father, not the family.
         let (patronymic, family): (Vec<Tok>, Vec<Tok>) =
             family.into_iter().partition(is_patronymic);
-        let father_given = patronymic.first().map(|p| vec![p.clone()]);
-        let other = person.other_names.iter().flat_map(|n| prepare(n)).collect();
+        // A patronymic in its own field wins over one found in the family name.
+        let recorded_patronymic = person.patronymic.as_deref().map(prepare);
+        let father_given = recorded_patronymic
+            .and_then(|p| p.into_iter().next())
+            .or_else(|| patronymic.first().cloned())
+            .map(|p| vec![p]);
+        // A nickname is another given name.
+        let other = person
+            .other_names
+            .iter()
+            .chain(person.nickname.iter())
+            .flat_map(|n| prepare(n))
+            .collect();
         let exact_birth = person.birth_date.filter(|d| d.is_exact_day()).map(|d| {
             format!(
                 "{:04}{:02}{:02}",

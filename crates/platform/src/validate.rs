@@ -99,6 +99,92 @@ pub fn age_range(v: &mut Violations, field: &str, age: &AgeRange) {
     }
 }
 
+/// At most this many entries in a list of codes (languages, nationalities) or of causes.
+pub const MAX_CODES: usize = 32;
+
+/// BCP 47 language tags (`so`, `ar-SD`, `uk`): letters, digits and hyphens, 1 to 35 characters, subtags of
+/// 1 to 8; at most [`MAX_CODES`] of them.
+pub fn language_tags(v: &mut Violations, field: &str, tags: &[String]) {
+    if tags.len() > MAX_CODES {
+        v.add(field, &format!("must have at most {MAX_CODES} entries"));
+    }
+    for (i, tag) in tags.iter().enumerate() {
+        let well_formed = !tag.is_empty()
+            && tag.len() <= 35
+            && tag.split('-').all(|sub| {
+                (1..=8).contains(&sub.len()) && sub.chars().all(|c| c.is_ascii_alphanumeric())
+            });
+        if !well_formed {
+            v.add(format!("{field}[{i}]"), "must be a BCP 47 language tag");
+        }
+    }
+}
+
+/// ISO 3166-1 alpha-2 country codes (two upper-case letters); at most [`MAX_CODES`] of them.
+pub fn country_codes(v: &mut Violations, field: &str, codes: &[String]) {
+    if codes.len() > MAX_CODES {
+        v.add(field, &format!("must have at most {MAX_CODES} entries"));
+    }
+    for (i, code) in codes.iter().enumerate() {
+        if code.len() != 2 || !code.chars().all(|c| c.is_ascii_uppercase()) {
+            v.add(
+                format!("{field}[{i}]"),
+                "must be an ISO 3166-1 alpha-2 code",
+            );
+        }
+    }
+}
+
+/// A list of enum values: each known (by `known`) and not the unspecified zero, no value twice, at most
+/// `max` entries.
+pub fn enum_list(
+    v: &mut Violations,
+    field: &str,
+    values: &[i32],
+    max: usize,
+    known: impl Fn(i32) -> bool,
+) {
+    if values.len() > max {
+        v.add(field, &format!("must have at most {max} entries"));
+    }
+    for (i, value) in values.iter().enumerate() {
+        if *value == 0 || !known(*value) {
+            v.add(format!("{field}[{i}]"), "is not a known value");
+        } else if values[..i].contains(value) {
+            v.add(format!("{field}[{i}]"), "is listed twice");
+        }
+    }
+}
+
+/// A place: at most 10 admin levels, none empty or holding `/` (the separator of location scopes), each
+/// at most `max_name` characters; the description at most `max_text`.
+pub fn location(
+    v: &mut Violations,
+    field: &str,
+    location: &haven_proto::common::Location,
+    max_name: usize,
+    max_text: usize,
+) {
+    if location.admin_path.len() > 10 {
+        v.add(format!("{field}.admin_path"), "must have at most 10 levels");
+    }
+    for (i, level) in location.admin_path.iter().enumerate() {
+        let at = format!("{field}.admin_path[{i}]");
+        if level.trim().is_empty() {
+            v.add(at.clone(), "must not be empty");
+        }
+        if level.contains(haven_authz::LEVEL_SEPARATOR) {
+            v.add(at.clone(), "must not contain '/'");
+        }
+        v.text(&at, level, max_name);
+    }
+    v.text(
+        &format!("{field}.description"),
+        &location.description,
+        max_text,
+    );
+}
+
 /// A moment that has happened: from 1900 to now (plus a day of clock skew), with valid nanoseconds.
 pub fn past_timestamp(v: &mut Violations, field: &str, at: &prost_types::Timestamp) {
     let earliest = chrono::NaiveDate::from_ymd_opt(MIN_YEAR, 1, 1)
@@ -116,6 +202,29 @@ pub fn past_timestamp(v: &mut Violations, field: &str, at: &prost_types::Timesta
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn code_lists_name_the_bad_entry() {
+        let bad = fields(|v| {
+            language_tags(
+                v,
+                "languages",
+                &["so".into(), "not a tag".into(), "ar-SD".into()],
+            );
+            country_codes(v, "nationalities", &["SO".into(), "som".into()]);
+            enum_list(v, "causes", &[1, 1, 0, 99], 8, |c| c < 20);
+        });
+        assert_eq!(
+            bad,
+            [
+                "languages[1]",
+                "nationalities[1]",
+                "causes[1]",
+                "causes[2]",
+                "causes[3]"
+            ]
+        );
+    }
 
     fn fields(check: impl FnOnce(&mut Violations)) -> Vec<String> {
         let mut v = Violations::default();

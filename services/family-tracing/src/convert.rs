@@ -83,11 +83,18 @@ fn tracing_sex(sex: i32) -> matching::Sex {
 /// A registered child as matching sees it. An age estimate without an assessment date counts from the
 /// day the child was registered.
 pub(crate) fn person(identity: &Identity, registered_on: matching::Day) -> matching::Person {
-    let (birth_date, age) = match &identity.birth {
-        Some(Birth::DateOfBirth(date)) => (Some(partial_date(date)), None),
-        Some(Birth::AgeEstimate(age)) => (None, Some(age_estimate(age, registered_on))),
-        None => (None, None),
-    };
+    // Both the date and the assessed age when the identity records them side by side; the oneof of
+    // older records otherwise.
+    let date = identity.date_of_birth_recorded.or(match identity.birth {
+        Some(Birth::DateOfBirth(date)) => Some(date),
+        _ => None,
+    });
+    let assessed = identity.assessed_age.or(match identity.birth {
+        Some(Birth::AgeEstimate(age)) => Some(age),
+        _ => None,
+    });
+    let birth_date = date.as_ref().map(partial_date);
+    let age = assessed.as_ref().map(|a| age_estimate(a, registered_on));
     matching::Person {
         given_name: identity.given_name.clone(),
         family_name: identity.family_name.clone(),
@@ -98,6 +105,9 @@ pub(crate) fn person(identity: &Identity, registered_on: matching::Day) -> match
         father_name: non_empty(&identity.father_name),
         mother_name: non_empty(&identity.mother_name),
         place: Vec::new(),
+        grandfather_name: non_empty(&identity.grandfather_name),
+        patronymic: non_empty(&identity.patronymic),
+        nickname: non_empty(&identity.nickname),
     }
 }
 
@@ -113,10 +123,17 @@ pub(crate) fn sought(
         other_names: child.other_names.clone(),
         sex: tracing_sex(child.sex),
         birth_date: child.date_of_birth.as_ref().map(partial_date),
-        age: child.age_estimate.as_ref().map(|a| age_estimate(a, today)),
+        age: child
+            .age_estimate
+            .as_ref()
+            .map(|a| age_estimate(a, today))
+            .or_else(|| age_at_separation(child)),
         father_name: non_empty(&child.father_name),
         mother_name: non_empty(&child.mother_name),
         place: Vec::new(),
+        grandfather_name: non_empty(&child.grandfather_name),
+        patronymic: non_empty(&child.patronymic),
+        nickname: non_empty(&child.nickname),
     };
     let relation = match inquirer.map(|i| Relation::try_from(i.relation)) {
         Some(Ok(Relation::Mother)) => matching::Relation::Mother,
@@ -144,13 +161,33 @@ pub(crate) fn sought(
     }
 }
 
+/// The age the inquirer gave for the day of the separation, as an estimate assessed that day (its
+/// first possible day, when the date is partial): it places the birth as today's age would.
+fn age_at_separation(child: &SoughtChild) -> Option<matching::AgeEstimate> {
+    let age = child.age_at_separation.as_ref()?;
+    let separated = child.separated_on.as_ref()?;
+    let small = |v: Option<i32>| v.and_then(|v| u8::try_from(v).ok());
+    Some(matching::AgeEstimate {
+        min_years: age.min_years,
+        max_years: age.max_years.max(age.min_years),
+        assessed_on: matching::Day::new(
+            separated.year,
+            small(separated.month).unwrap_or(1),
+            small(separated.day).unwrap_or(1),
+        ),
+    })
+}
+
 /// What an officer may see of a candidate: identity fields only.
 pub(crate) fn candidate_identity(identity: &Identity) -> CandidateIdentity {
-    let (date_of_birth, age_estimate) = match &identity.birth {
-        Some(Birth::DateOfBirth(date)) => (Some(*date), None),
-        Some(Birth::AgeEstimate(age)) => (None, Some(*age)),
-        None => (None, None),
-    };
+    let date_of_birth = identity.date_of_birth_recorded.or(match identity.birth {
+        Some(Birth::DateOfBirth(date)) => Some(date),
+        _ => None,
+    });
+    let age_estimate = identity.assessed_age.or(match identity.birth {
+        Some(Birth::AgeEstimate(age)) => Some(age),
+        _ => None,
+    });
     CandidateIdentity {
         given_name: identity.given_name.clone(),
         family_name: identity.family_name.clone(),
@@ -162,6 +199,10 @@ pub(crate) fn candidate_identity(identity: &Identity) -> CandidateIdentity {
         },
         date_of_birth,
         age_estimate,
+        father_name: identity.father_name.clone(),
+        grandfather_name: identity.grandfather_name.clone(),
+        patronymic: identity.patronymic.clone(),
+        nickname: identity.nickname.clone(),
     }
 }
 

@@ -2,13 +2,16 @@
 
 use haven_platform::ServiceError;
 pub(crate) use haven_platform::Violations;
-use haven_platform::validate::{age_range, name, partial_date};
-use haven_proto::family_tracing::{Inquirer, Relation, Sex, SoughtChild};
+use haven_platform::validate::{
+    age_range, country_codes, enum_list, language_tags, name, partial_date,
+};
+use haven_proto::family_tracing::{Inquirer, Relation, SeparationCause, Sex, SoughtChild};
 
 const MAX_NAME: usize = 200;
 const MAX_TEXT: usize = 2_000;
 const MAX_SOUGHT: usize = 10;
 const MAX_OTHER_NAMES: usize = 20;
+const MAX_CAUSES: usize = 8;
 
 /// The violations found, as the INVALID_ARGUMENT answer; nothing when there are none.
 pub(crate) fn invalid(v: Violations) -> Result<(), ServiceError> {
@@ -54,6 +57,10 @@ pub(crate) fn inquirer(v: &mut Violations, field: &str, inquirer: Option<&Inquir
     if Relation::try_from(inquirer.relation).is_err() {
         v.add(format!("{field}.relation"), "is not a known relation");
     }
+    if Sex::try_from(inquirer.sex).is_err() {
+        v.add(format!("{field}.sex"), "is not a known value");
+    }
+    language_tags(v, &format!("{field}.languages"), &inquirer.languages);
     if let Some(location) = &inquirer.location {
         for (i, level) in location.admin_path.iter().enumerate() {
             text(
@@ -103,6 +110,37 @@ pub(crate) fn sought_children(v: &mut Violations, field: &str, children: &[Sough
             &child.mother_name,
             MAX_NAME,
         );
+        for (part, value) in [
+            ("grandfather_name", &child.grandfather_name),
+            ("patronymic", &child.patronymic),
+            ("nickname", &child.nickname),
+        ] {
+            name(v, &format!("{at}.{part}"), value, MAX_NAME);
+        }
+        if let Some(age) = &child.age_at_separation {
+            age_range(v, &format!("{at}.age_at_separation"), age);
+            if child.separated_on.is_none() {
+                v.add(
+                    format!("{at}.age_at_separation"),
+                    "needs separated_on, the day it was the child's age",
+                );
+            }
+        }
+        enum_list(
+            v,
+            &format!("{at}.separation_causes"),
+            &child.separation_causes,
+            MAX_CAUSES,
+            |c| SeparationCause::try_from(c).is_ok(),
+        );
+        text(
+            v,
+            &format!("{at}.last_seen_place"),
+            &child.last_seen_place,
+            MAX_TEXT,
+        );
+        language_tags(v, &format!("{at}.languages"), &child.languages);
+        country_codes(v, &format!("{at}.nationalities"), &child.nationalities);
         text(
             v,
             &format!("{at}.separation_circumstances"),
@@ -139,6 +177,12 @@ pub(crate) fn sought_children(v: &mut Violations, field: &str, children: &[Sough
                     MAX_NAME,
                 );
             }
+            text(
+                v,
+                &format!("{at}.last_seen.description"),
+                &place.description,
+                MAX_TEXT,
+            );
         }
     }
 }
@@ -169,8 +213,33 @@ mod tests {
             }),
             ..Default::default()
         };
-        sought_children(&mut v, "sought_children", &[child]);
+        let officer_fields = SoughtChild {
+            given_name: "Faadumo".into(),
+            nickname: " ".into(),
+            age_at_separation: Some(haven_proto::common::AgeRange {
+                min_years: 6,
+                max_years: 6,
+                assessed_at: None,
+            }),
+            separation_causes: vec![SeparationCause::Abduction as i32, 77],
+            languages: vec!["so".into(), "Somali language".into()],
+            nationalities: vec!["so".into()],
+            ..Default::default()
+        };
+        sought_children(&mut v, "sought_children", &[child, officer_fields]);
         let violations = v.into_result().expect_err("invalid");
+        for field in [
+            "sought_children[1].nickname",
+            "sought_children[1].age_at_separation",
+            "sought_children[1].separation_causes[1]",
+            "sought_children[1].languages[1]",
+            "sought_children[1].nationalities[0]",
+        ] {
+            assert!(
+                violations.iter().any(|f| f.field == field),
+                "{field} not named"
+            );
+        }
         let fields: Vec<&str> = violations.iter().map(|f| f.field.as_str()).collect();
         assert!(fields.contains(&"sought_children[0].given_name"));
         assert!(fields.contains(&"sought_children[0].sex"));

@@ -30,29 +30,30 @@ fn day_of(micros: i64) -> haven_matching::Day {
 
 fn person(identity: &Identity, registered_at_us: i64) -> haven_matching::Person {
     let small = |v: Option<i32>| v.and_then(|v| u8::try_from(v).ok());
-    let (birth_date, age) = match &identity.birth {
-        Some(Birth::DateOfBirth(d)) => (
-            Some(haven_matching::PartialDate {
-                year: d.year,
-                month: small(d.month),
-                day: small(d.day),
-                estimated: d.estimated,
-            }),
-            None,
-        ),
-        Some(Birth::AgeEstimate(a)) => (
-            None,
-            Some(haven_matching::AgeEstimate {
-                min_years: a.min_years,
-                max_years: a.max_years.max(a.min_years),
-                assessed_on: a
-                    .assessed_at
-                    .map(|t| day_of(t.seconds.saturating_mul(1_000_000)))
-                    .unwrap_or_else(|| day_of(registered_at_us)),
-            }),
-        ),
-        None => (None, None),
-    };
+    // Both the date and the assessed age when recorded side by side; the oneof of older records
+    // otherwise (stored children carry both forms, see `compat`).
+    let date = identity.date_of_birth_recorded.or(match identity.birth {
+        Some(Birth::DateOfBirth(d)) => Some(d),
+        _ => None,
+    });
+    let assessed = identity.assessed_age.or(match identity.birth {
+        Some(Birth::AgeEstimate(a)) => Some(a),
+        _ => None,
+    });
+    let birth_date = date.map(|d| haven_matching::PartialDate {
+        year: d.year,
+        month: small(d.month),
+        day: small(d.day),
+        estimated: d.estimated,
+    });
+    let age = assessed.map(|a| haven_matching::AgeEstimate {
+        min_years: a.min_years,
+        max_years: a.max_years.max(a.min_years),
+        assessed_on: a
+            .assessed_at
+            .map(|t| day_of(t.seconds.saturating_mul(1_000_000)))
+            .unwrap_or_else(|| day_of(registered_at_us)),
+    });
     let named = |text: &str| Some(text.trim().to_owned()).filter(|t| !t.is_empty());
     haven_matching::Person {
         given_name: identity.given_name.clone(),
@@ -68,6 +69,9 @@ fn person(identity: &Identity, registered_at_us: i64) -> haven_matching::Person 
         father_name: named(&identity.father_name),
         mother_name: named(&identity.mother_name),
         place: Vec::new(),
+        grandfather_name: named(&identity.grandfather_name),
+        patronymic: named(&identity.patronymic),
+        nickname: named(&identity.nickname),
     }
 }
 
@@ -86,9 +90,12 @@ pub(crate) async fn possible_duplicates(
         return Ok(Vec::new());
     };
     let names = format!(
-        "{} {} {}",
+        "{} {} {} {} {} {}",
         identity.given_name,
         identity.family_name,
+        identity.grandfather_name,
+        identity.patronymic,
+        identity.nickname,
         identity.other_names.join(" ")
     );
     // Typo keys too: a re-registration may misspell every name.

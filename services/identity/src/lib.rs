@@ -4,6 +4,7 @@
 
 mod audit_rpc;
 mod break_glass;
+mod compat;
 mod duplicates;
 mod enrolments;
 pub mod entity;

@@ -214,6 +214,12 @@ impl IdentityService {
             RPC_REGISTER,
             idempotency::body_hash(&normalised, |r| &mut r.request_id),
         );
+        // After the key's hash: a retry hashes what the client sent, not what the server filled in.
+        let mut child = child;
+        crate::compat::reconcile(
+            &mut child,
+            crate::record::timestamp(crate::record::now_micros()),
+        );
         let new = NewChild {
             id: id.clone(),
             child,
@@ -379,6 +385,7 @@ impl IdentityService {
                     mask::apply(&mut merged, &source, path);
                 }
                 validate::child("child", &merged).map_err(ServiceError::InvalidArgument)?;
+                crate::compat::reconcile(&mut merged, crate::record::timestamp(current.row.created_at_us));
                 Ok(merged)
             })
             .await?;

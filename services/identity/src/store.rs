@@ -869,15 +869,23 @@ pub(crate) fn name_keys_of(child: &Child) -> BTreeSet<String> {
     let Some(identity) = &child.identity else {
         return BTreeSet::new();
     };
-    std::iter::once(&identity.given_name)
-        .chain(std::iter::once(&identity.family_name))
-        .chain(identity.other_names.iter())
-        .flat_map(|name| {
-            haven_matching::name_keys(name)
-                .into_iter()
-                .chain(haven_matching::typo_keys(name))
-        })
-        .collect()
+    // The parts of the chain recorded apart and the nickname are names the child is known by; the
+    // father's and mother's names are not searched (they name the parents).
+    [
+        &identity.given_name,
+        &identity.family_name,
+        &identity.grandfather_name,
+        &identity.patronymic,
+        &identity.nickname,
+    ]
+    .into_iter()
+    .chain(identity.other_names.iter())
+    .flat_map(|name| {
+        haven_matching::name_keys(name)
+            .into_iter()
+            .chain(haven_matching::typo_keys(name))
+    })
+    .collect()
 }
 
 async fn write_name_keys<C: ConnectionTrait>(

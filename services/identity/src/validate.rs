@@ -12,6 +12,7 @@ use haven_proto::identity::{
 const MAX_NAME: usize = 200;
 const MAX_TEXT: usize = 2000;
 const MAX_LIST: usize = 32;
+const MAX_CAUSES: usize = 8;
 
 /// Collects violations so one response can name every bad field at once.
 fn text(v: &mut Violations, field: &str, value: &str, max: usize) {
@@ -33,26 +34,7 @@ fn enum_value<E: TryFrom<i32>>(v: &mut Violations, field: &str, value: i32) {
 pub(crate) use haven_platform::validate::{age_range, partial_date};
 
 fn location(v: &mut Violations, field: &str, location: &Location) {
-    if location.admin_path.len() > 10 {
-        v.add(format!("{field}.admin_path"), "must have at most 10 levels");
-    }
-    for (i, level) in location.admin_path.iter().enumerate() {
-        if level.trim().is_empty() {
-            v.add(format!("{field}.admin_path[{i}]"), "must not be empty");
-        }
-        // `/` separates levels in a token's `locations` claim, so a level holding one could never be
-        // named by a location scope.
-        if level.contains(haven_authz::LEVEL_SEPARATOR) {
-            v.add(format!("{field}.admin_path[{i}]"), "must not contain '/'");
-        }
-        text(v, &format!("{field}.admin_path[{i}]"), level, MAX_NAME);
-    }
-    text(
-        v,
-        &format!("{field}.description"),
-        &location.description,
-        MAX_TEXT,
-    );
+    haven_platform::validate::location(v, field, location, MAX_NAME, MAX_TEXT);
 }
 
 pub(crate) fn identity(v: &mut Violations, field: &str, identity: &Identity) {
@@ -86,6 +68,13 @@ pub(crate) fn identity(v: &mut Violations, field: &str, identity: &Identity) {
         &identity.mother_name,
         MAX_NAME,
     );
+    for (part, value) in [
+        ("grandfather_name", &identity.grandfather_name),
+        ("patronymic", &identity.patronymic),
+        ("nickname", &identity.nickname),
+    ] {
+        name(v, &format!("{field}.{part}"), value, MAX_NAME);
+    }
     list(v, &format!("{field}.other_names"), &identity.other_names);
     for (i, name) in identity.other_names.iter().enumerate() {
         if name.is_empty() {
@@ -99,31 +88,30 @@ pub(crate) fn identity(v: &mut Violations, field: &str, identity: &Identity) {
         Some(Birth::AgeEstimate(age)) => age_range(v, &format!("{field}.age_estimate"), age),
         None => {}
     }
-    list(
+    if let Some(date) = &identity.date_of_birth_recorded {
+        partial_date(v, &format!("{field}.date_of_birth_recorded"), date);
+        if matches!(&identity.birth, Some(Birth::DateOfBirth(old)) if old != date) {
+            v.add(
+                format!("{field}.date_of_birth_recorded"),
+                "must agree with date_of_birth when both are given",
+            );
+        }
+    }
+    if let Some(age) = &identity.assessed_age {
+        age_range(v, &format!("{field}.assessed_age"), age);
+        if matches!(&identity.birth, Some(Birth::AgeEstimate(old)) if old != age) {
+            v.add(
+                format!("{field}.assessed_age"),
+                "must agree with age_estimate when both are given",
+            );
+        }
+    }
+    haven_platform::validate::country_codes(
         v,
         &format!("{field}.nationalities"),
         &identity.nationalities,
     );
-    for (i, code) in identity.nationalities.iter().enumerate() {
-        if code.len() != 2 || !code.chars().all(|c| c.is_ascii_uppercase()) {
-            v.add(
-                format!("{field}.nationalities[{i}]"),
-                "must be an ISO 3166-1 alpha-2 code",
-            );
-        }
-    }
-    list(v, &format!("{field}.languages"), &identity.languages);
-    for (i, tag) in identity.languages.iter().enumerate() {
-        let well_formed = !tag.is_empty()
-            && tag.len() <= 35
-            && tag.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
-        if !well_formed {
-            v.add(
-                format!("{field}.languages[{i}]"),
-                "must be a BCP 47 language tag",
-            );
-        }
-    }
+    haven_platform::validate::language_tags(v, &format!("{field}.languages"), &identity.languages);
     text(
         v,
         &format!("{field}.place_of_birth"),
@@ -190,6 +178,37 @@ pub(crate) fn protection(v: &mut Violations, field: &str, p: &ProtectionCase) {
         MAX_TEXT,
     );
     enum_value::<SeparationCause>(v, &format!("{field}.separation_cause"), p.separation_cause);
+    haven_platform::validate::enum_list(
+        v,
+        &format!("{field}.separation_causes"),
+        &p.separation_causes,
+        MAX_CAUSES,
+        |c| SeparationCause::try_from(c).is_ok(),
+    );
+    if p.separation_cause != 0
+        && !p.separation_causes.is_empty()
+        && !p.separation_causes.contains(&p.separation_cause)
+    {
+        v.add(
+            format!("{field}.separation_cause"),
+            "must be one of separation_causes when both are given",
+        );
+    }
+    text(
+        v,
+        &format!("{field}.separation_circumstances"),
+        &p.separation_circumstances,
+        MAX_TEXT,
+    );
+    text(
+        v,
+        &format!("{field}.last_seen_place"),
+        &p.last_seen_place,
+        MAX_TEXT,
+    );
+    if let Some(loc) = &p.last_seen_location {
+        location(v, &format!("{field}.last_seen_location"), loc);
+    }
     list(v, &format!("{field}.concerns"), &p.concerns);
     for (i, concern) in p.concerns.iter().enumerate() {
         enum_value::<ProtectionConcern>(v, &format!("{field}.concerns[{i}]"), *concern);

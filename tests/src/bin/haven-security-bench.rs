@@ -176,6 +176,7 @@ fn generated_request() -> haven_proto::family_tracing::TracingRequest {
                 admin_path: vec!["XX".into(), "Region 2".into()],
                 description: "camp B, row 12".into(),
             }),
+            ..Inquirer::default()
         }),
         sought_children: vec![sought("Generatedone", 2015), sought("Generatedtwo", 2018)],
         ..TracingRequest::default()
