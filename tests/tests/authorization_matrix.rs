@@ -7,8 +7,9 @@ use haven_proto::common::DataClass;
 use haven_proto::identity::child_identity_client::ChildIdentityClient;
 use haven_proto::identity::identity_audit_client::IdentityAuditClient;
 use haven_proto::identity::{
-    BreakGlassRequest, Child, ChildView, EraseChildRequest, GetChildRequest,
-    ListAuditEntriesRequest, ListChildrenRequest, SearchChildrenRequest, UpdateChildRequest,
+    AnswerDuplicateReviewRequest, BreakGlassRequest, Child, ChildView, DuplicateReviewKind,
+    DuplicateReviewStatus, EraseChildRequest, GetChildRequest, ListAuditEntriesRequest,
+    ListChildrenRequest, RequestDuplicateReviewRequest, SearchChildrenRequest, UpdateChildRequest,
 };
 use haven_tests::fixtures::{case_child, learner, register};
 use haven_tests::{TestSuite, authed};
@@ -50,6 +51,10 @@ struct Profile {
     erase: Code,
     /// BreakGlass on the private case (tried last: it changes what this caller sees).
     break_glass: Code,
+    /// RequestDuplicateReview and AnswerDuplicateReview on an unknown notice and review: refused by the
+    /// rule table, or NOT_FOUND for a role that may write protection (a notice or review it does not
+    /// hold answers the same; duplicates.rs covers the holders).
+    duplicate_review: Code,
 }
 
 const FULL: Visible = Some(&[I, W, P]);
@@ -70,6 +75,7 @@ fn profiles() -> Vec<Profile> {
             register_case: Ok,
             update_case_protection: Ok,
             break_glass: Denied,
+            duplicate_review: NotFound,
             erase: Denied,
             list_audit: Denied,
             update_learner_identity: NotFound,
@@ -84,6 +90,7 @@ fn profiles() -> Vec<Profile> {
             register_case: Ok,
             update_case_protection: NotFound,
             break_glass: Denied,
+            duplicate_review: NotFound,
             erase: Denied,
             list_audit: Denied,
             update_learner_identity: NotFound,
@@ -98,6 +105,7 @@ fn profiles() -> Vec<Profile> {
             register_case: Ok,
             update_case_protection: Ok,
             break_glass: Ok,
+            duplicate_review: NotFound,
             erase: Denied,
             list_audit: Denied,
             update_learner_identity: NotFound,
@@ -112,6 +120,7 @@ fn profiles() -> Vec<Profile> {
             register_case: Ok,
             update_case_protection: NotFound,
             break_glass: Ok,
+            duplicate_review: NotFound,
             erase: Denied,
             list_audit: Denied,
             update_learner_identity: NotFound,
@@ -126,6 +135,7 @@ fn profiles() -> Vec<Profile> {
             register_case: Denied,
             update_case_protection: Denied,
             break_glass: Denied,
+            duplicate_review: Denied,
             erase: Denied,
             list_audit: Denied,
             update_learner_identity: Denied,
@@ -144,6 +154,7 @@ fn profiles() -> Vec<Profile> {
             register_case: Denied,
             update_case_protection: Denied,
             break_glass: Denied,
+            duplicate_review: Denied,
             erase: Denied,
             list_audit: Denied,
             update_learner_identity: Denied,
@@ -162,6 +173,7 @@ fn profiles() -> Vec<Profile> {
             register_case: Denied,
             update_case_protection: Denied,
             break_glass: Denied,
+            duplicate_review: Denied,
             erase: Denied,
             list_audit: Denied,
             update_learner_identity: Ok,
@@ -176,6 +188,7 @@ fn profiles() -> Vec<Profile> {
             register_case: Denied,
             update_case_protection: Denied,
             break_glass: Denied,
+            duplicate_review: Denied,
             erase: Denied,
             list_audit: Denied,
             update_learner_identity: NotFound,
@@ -190,6 +203,7 @@ fn profiles() -> Vec<Profile> {
             register_case: Denied,
             update_case_protection: Denied,
             break_glass: Denied,
+            duplicate_review: Denied,
             erase: Denied,
             list_audit: Denied,
             update_learner_identity: Denied,
@@ -204,6 +218,7 @@ fn profiles() -> Vec<Profile> {
             register_case: Denied,
             update_case_protection: Denied,
             break_glass: Denied,
+            duplicate_review: Denied,
             erase: Denied,
             list_audit: Denied,
             update_learner_identity: Denied,
@@ -218,6 +233,7 @@ fn profiles() -> Vec<Profile> {
             register_case: Denied,
             update_case_protection: Denied,
             break_glass: Denied,
+            duplicate_review: Denied,
             erase: Denied,
             list_audit: Ok,
             update_learner_identity: Denied,
@@ -232,6 +248,7 @@ fn profiles() -> Vec<Profile> {
             register_case: Denied,
             update_case_protection: Denied,
             break_glass: Denied,
+            duplicate_review: Denied,
             erase: Denied,
             list_audit: Denied,
             update_learner_identity: Denied,
@@ -246,6 +263,7 @@ fn profiles() -> Vec<Profile> {
             register_case: Denied,
             update_case_protection: Denied,
             break_glass: Denied,
+            duplicate_review: Denied,
             erase: Ok,
             list_audit: Denied,
             update_learner_identity: Denied,
@@ -548,6 +566,47 @@ async fn every_role_sees_exactly_its_cells() {
             "ListAuditEntries",
             got,
             profile.list_audit,
+        );
+        // The duplicate review pair: the rule table, then the record.
+        let unknown = uuid::Uuid::now_v7().to_string();
+        let got = code_of(
+            &client
+                .request_duplicate_review(authed(
+                    &token,
+                    RequestDuplicateReviewRequest {
+                        request_id: unknown.clone(),
+                        notice_id: unknown.clone(),
+                        kind: DuplicateReviewKind::Access as i32,
+                        reason: "authorization matrix probe".into(),
+                    },
+                ))
+                .await,
+        );
+        check(
+            &mut failures,
+            profile.name,
+            "RequestDuplicateReview",
+            got,
+            profile.duplicate_review,
+        );
+        let got = code_of(
+            &client
+                .answer_duplicate_review(authed(
+                    &token,
+                    AnswerDuplicateReviewRequest {
+                        id: unknown,
+                        answer: DuplicateReviewStatus::Declined as i32,
+                        reason: "authorization matrix probe".into(),
+                    },
+                ))
+                .await,
+        );
+        check(
+            &mut failures,
+            profile.name,
+            "AnswerDuplicateReview",
+            got,
+            profile.duplicate_review,
         );
         // BreakGlass last: a grant widens what this caller sees.
         let got = code_of(

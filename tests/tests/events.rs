@@ -38,9 +38,13 @@ async fn events_about(
                     Some(Event::ChildMerged(e)) => e.from_child_id.clone(),
                     Some(Event::LearnerAffiliationChanged(e)) => e.child_id.clone(),
                     // The learning service's events travel on its own stream.
-                    Some(Event::LearnerEnrolled(_) | Event::LearningRecorded(_)) | None => {
-                        String::new()
-                    }
+                    Some(
+                        Event::LearnerEnrolled(_)
+                        | Event::LearningRecorded(_)
+                        | Event::DuplicateReviewRequested(_)
+                        | Event::DuplicateReviewAnswered(_),
+                    )
+                    | None => String::new(),
                 };
                 (about == child_id).then_some((envelope, entry.payload))
             })
@@ -111,6 +115,9 @@ async fn changes_reach_the_bus_in_order_without_child_data_and_erasure_sends_a_t
                 format!("reach {} {}", a.organisation, a.affiliated)
             }
             Some(Event::LearnerEnrolled(_) | Event::LearningRecorded(_)) => "learning".into(),
+            Some(Event::DuplicateReviewRequested(_) | Event::DuplicateReviewAnswered(_)) => {
+                "duplicate review".into()
+            }
             None => "none".into(),
         })
         .collect();

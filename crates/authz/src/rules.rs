@@ -100,6 +100,9 @@ const HAVEN_RULES: &[(&str, &str, Requirement)] = &[
     (IDENTITY, "MergeChildren", WRITES_PROTECTION),
     (IDENTITY, "TransitionReferral", READS_PROTECTION),
     (IDENTITY, "ListReferrals", READS_PROTECTION),
+    // Asking another agency about a likely duplicate, and its answer: protection acts on both records.
+    (IDENTITY, "RequestDuplicateReview", WRITES_PROTECTION),
+    (IDENTITY, "AnswerDuplicateReview", WRITES_PROTECTION),
     (AUDIT, "ListAuditEntries", Requirement::Reads(DataClass::Audit)),
     (TRACING, "CreateTracingRequest", WRITES_TRACING),
     (TRACING, "UpdateTracingRequest", WRITES_TRACING),

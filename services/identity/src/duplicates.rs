@@ -1,6 +1,9 @@
 //! The duplicate check at registration: children already registered, within the caller's own scope,
-//! who may be the new child, scored by haven-matching exactly as family tracing scores candidates.
-//! Candidates come from the name-key index (never a scan); only ids, scores and reasons go back.
+//! who may be the new child, scored by haven-matching exactly as family tracing scores candidates; and
+//! likely re-registrations among the records the caller may not read (another agency's, another
+//! officer's), decided by the library's duplicate model, which spares siblings and look-alike
+//! households. Candidates come from the name-key index (never a scan). In scope, ids, scores and
+//! reasons go back; out of scope, only the owning agency (see `duplicate_reviews`).
 
 use haven_authz::{DataClass, Policy, Principal};
 use haven_matching::{Sought, Thresholds};
@@ -15,6 +18,16 @@ use crate::store::{Loading, Store};
 /// How many registered children sharing a name key are scored, and how many duplicates are returned.
 const CANDIDATES: u64 = 200;
 const RETURNED: usize = 5;
+/// At most this many notices of records held elsewhere.
+const NOTICES: usize = 3;
+
+/// What the check found: duplicates the caller may read, and likely ones it may not (their ids and
+/// owning agencies, for the notices; never sent to the caller).
+#[derive(Debug, Default)]
+pub(crate) struct Found {
+    pub(crate) readable: Vec<PossibleDuplicate>,
+    pub(crate) elsewhere: Vec<(String, String)>,
+}
 
 fn day_of(micros: i64) -> haven_matching::Day {
     use chrono::Datelike as _;
@@ -75,19 +88,20 @@ fn person(identity: &Identity, registered_at_us: i64) -> haven_matching::Person 
     }
 }
 
-/// Possible duplicates of `record` among the children `principal` may read the identity of.
+/// Possible duplicates of `record` among the children `principal` may read the identity of, and, for
+/// the protection world, likely duplicates among those it may not.
 pub(crate) async fn possible_duplicates(
     store: &Store,
     policy: &Policy,
     principal: &Principal,
     loading: Loading,
     record: &ChildRecord,
-) -> Result<Vec<PossibleDuplicate>, ServiceError> {
+) -> Result<Found, ServiceError> {
     let Some(visible) = scope::visible_rows(policy, principal) else {
-        return Ok(Vec::new());
+        return Ok(Found::default());
     };
     let Ok(identity) = Identity::decode(record.row.identity.as_slice()) else {
-        return Ok(Vec::new());
+        return Ok(Found::default());
     };
     let names = format!(
         "{} {} {} {} {} {}",
@@ -104,10 +118,16 @@ pub(crate) async fn possible_duplicates(
         .chain(haven_matching::typo_keys(&names))
         .collect();
     if keys.is_empty() {
-        return Ok(Vec::new());
+        return Ok(Found::default());
     }
     let candidates = store
-        .page(visible, &[keys], None, CANDIDATES + 1, loading)
+        .page(
+            visible.clone(),
+            std::slice::from_ref(&keys),
+            None,
+            CANDIDATES + 1,
+            loading,
+        )
         .await?;
     let new_child = Sought::new(
         person(&identity, record.row.created_at_us),
@@ -141,5 +161,51 @@ pub(crate) async fn possible_duplicates(
         .collect();
     found.sort_by(|a, b| b.score.total_cmp(&a.score));
     found.truncate(RETURNED);
-    Ok(found)
+
+    // Out of scope: only the protection world learns that another agency knows the child.
+    let mut elsewhere = Vec::new();
+    if policy.in_protection_world(principal) {
+        let others = store
+            .page(
+                visible.not(),
+                &[keys],
+                None,
+                CANDIDATES + 1,
+                Loading::NOTHING,
+            )
+            .await?;
+        let duplicates = Thresholds::duplicate();
+        let mut likely: Vec<(f64, String, String)> = others
+            .iter()
+            .filter(|c| c.row.id != record.row.id)
+            .filter_map(|c| {
+                let other = Identity::decode(c.row.identity.as_slice()).ok()?;
+                let (score, evidence) =
+                    haven_matching::compare(&new_child, &person(&other, c.row.created_at_us), None);
+                let candidate = haven_matching::Candidate {
+                    id: 0,
+                    score,
+                    evidence,
+                };
+                let band = duplicates.duplicate_bands(std::slice::from_ref(&candidate))[0];
+                (band == Some(haven_matching::Band::Likely)).then(|| {
+                    (
+                        haven_matching::duplicate_probability(&candidate),
+                        c.row.id.clone(),
+                        c.row.agency.clone(),
+                    )
+                })
+            })
+            .collect();
+        likely.sort_by(|a, b| b.0.total_cmp(&a.0));
+        elsewhere = likely
+            .into_iter()
+            .take(NOTICES)
+            .map(|(_, id, agency)| (id, agency))
+            .collect();
+    }
+    Ok(Found {
+        readable: found,
+        elsewhere,
+    })
 }

@@ -3,7 +3,7 @@
 use haven_platform::outbox::NewEvent;
 use haven_proto::events::{ChildChanged, ChildErased, LearnerAffiliationChanged, envelope::Event};
 
-use crate::entity::child;
+use crate::entity::{child, duplicate_review};
 
 /// The stream the identity service publishes to (re-exported from `haven_platform::streams`).
 pub use haven_platform::streams::IDENTITY_STREAM;
@@ -49,6 +49,31 @@ pub(crate) fn child_merged(from: &str, into: &str, at_us: i64) -> NewEvent {
             into_child_id: into.to_owned(),
         }),
         occurred_at_us: at_us,
+    }
+}
+
+/// An agency asked the owner of a likely duplicate about it: ids and agencies only.
+pub(crate) fn duplicate_review_requested(review: &duplicate_review::Model) -> NewEvent {
+    NewEvent {
+        event: Event::DuplicateReviewRequested(haven_proto::events::DuplicateReviewRequested {
+            review_id: review.id.clone(),
+            owner_agency: review.owner_agency.clone(),
+            requesting_agency: review.requesting_agency.clone(),
+        }),
+        occurred_at_us: review.requested_at_us,
+    }
+}
+
+/// The owning agency answered a duplicate review.
+pub(crate) fn duplicate_review_answered(review: &duplicate_review::Model) -> NewEvent {
+    NewEvent {
+        event: Event::DuplicateReviewAnswered(haven_proto::events::DuplicateReviewAnswered {
+            review_id: review.id.clone(),
+            owner_agency: review.owner_agency.clone(),
+            requesting_agency: review.requesting_agency.clone(),
+            accepted: review.status == duplicate_review::ACCEPTED,
+        }),
+        occurred_at_us: review.answered_at_us,
     }
 }
 

@@ -5,6 +5,7 @@
 mod audit_rpc;
 mod break_glass;
 mod compat;
+mod duplicate_reviews;
 mod duplicates;
 mod enrolments;
 pub mod entity;

@@ -24,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(CreateChildMerges),
             Box::new(haven_platform::idempotency::CreateIdempotencyKeys),
             Box::new(MoveIdentityRequestKeys),
+            Box::new(CreateDuplicateReviews),
         ]
     }
 }
@@ -768,5 +769,88 @@ mod tests {
             "generated referrals had no key, and an erased child's key is gone"
         );
         std::fs::remove_file(&path).ok();
+    }
+}
+
+/// Likely duplicates held by other agencies, and the reviews asked of their owners.
+#[derive(Debug)]
+struct CreateDuplicateReviews;
+
+impl MigrationName for CreateDuplicateReviews {
+    fn name(&self) -> &str {
+        "m20261202_400001_create_duplicate_reviews"
+    }
+}
+
+#[derive(DeriveIden)]
+enum DuplicateReviews {
+    Table,
+    Id,
+    ChildId,
+    NoticedTo,
+    RequestingAgency,
+    DuplicateChildId,
+    OwnerAgency,
+    Status,
+    Kind,
+    Reason,
+    AnswerReason,
+    RequestedBy,
+    AnsweredBy,
+    NoticedAtUs,
+    RequestedAtUs,
+    AnsweredAtUs,
+}
+
+#[async_trait::async_trait]
+#[allow(elided_lifetimes_in_paths)] // async_trait cannot take the anonymous lifetime here
+impl MigrationTrait for CreateDuplicateReviews {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(DuplicateReviews::Table)
+                    .if_not_exists()
+                    .col(string(DuplicateReviews::Id).primary_key())
+                    .col(string(DuplicateReviews::ChildId))
+                    .col(string(DuplicateReviews::NoticedTo))
+                    .col(string(DuplicateReviews::RequestingAgency))
+                    .col(string(DuplicateReviews::DuplicateChildId))
+                    .col(string(DuplicateReviews::OwnerAgency))
+                    .col(string(DuplicateReviews::Status))
+                    .col(string(DuplicateReviews::Kind))
+                    .col(text(DuplicateReviews::Reason))
+                    .col(text(DuplicateReviews::AnswerReason))
+                    .col(string(DuplicateReviews::RequestedBy))
+                    .col(string(DuplicateReviews::AnsweredBy))
+                    .col(big_integer(DuplicateReviews::NoticedAtUs))
+                    .col(big_integer(DuplicateReviews::RequestedAtUs))
+                    .col(big_integer(DuplicateReviews::AnsweredAtUs))
+                    .to_owned(),
+            )
+            .await?;
+        // One notice per pair, so a retried registration finds the notice it gave.
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_duplicate_reviews_pair")
+                    .table(DuplicateReviews::Table)
+                    .col(DuplicateReviews::ChildId)
+                    .col(DuplicateReviews::DuplicateChildId)
+                    .unique()
+                    .if_not_exists()
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_duplicate_reviews_duplicate")
+                    .table(DuplicateReviews::Table)
+                    .col(DuplicateReviews::DuplicateChildId)
+                    .if_not_exists()
+                    .to_owned(),
+            )
+            .await
     }
 }

@@ -154,6 +154,7 @@ impl ChildRecord {
             child: Some(child),
             withheld: withheld(readable),
             possible_duplicates: Vec::new(),
+            duplicate_notices: Vec::new(),
         })
     }
 

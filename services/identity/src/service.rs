@@ -13,6 +13,9 @@ use haven_platform::sealing::Keyring;
 use haven_proto::common::PageRequest;
 use haven_proto::identity::child_identity_server::ChildIdentity;
 use haven_proto::identity::{
+    AnswerDuplicateReviewRequest, DuplicateNotice, DuplicateReview, RequestDuplicateReviewRequest,
+};
+use haven_proto::identity::{
     AssignCaseRequest, AssignCaseResponse, MergeChildrenRequest, PossibleDuplicate,
 };
 use haven_proto::identity::{
@@ -234,7 +237,8 @@ impl IdentityService {
         match self.store.register(new, entry).await? {
             Registered::Created(record) => {
                 let mut view = self.visible_view(principal, &record)?.0;
-                view.possible_duplicates = self.duplicates_of(principal, &record).await?;
+                (view.possible_duplicates, view.duplicate_notices) =
+                    self.duplicates_of(principal, &record).await?;
                 Ok(view)
             }
             Registered::Replayed(first_id) => {
@@ -244,7 +248,8 @@ impl IdentityService {
                     .await?
                     .ok_or(ServiceError::NotFound("child"))?;
                 let (mut view, classes) = self.visible_view(principal, &record)?;
-                view.possible_duplicates = self.duplicates_of(principal, &record).await?;
+                (view.possible_duplicates, view.duplicate_notices) =
+                    self.duplicates_of(principal, &record).await?;
                 self.audit
                     .record(vec![Self::entry(
                         principal,
@@ -545,13 +550,18 @@ impl IdentityService {
         Ok(self.visible_view(principal, &kept)?.0)
     }
 
-    /// Registration's duplicate check; each child it names is audited as a duplicate-check read.
+    /// Registration's duplicate check; each child it names is audited as a duplicate-check read. Likely
+    /// duplicates held out of the caller's scope become notices (stored, so a retry gets the same ones),
+    /// each audited on the record it points to, with no class read.
     async fn duplicates_of(
         &self,
         principal: &Principal,
         record: &ChildRecord,
-    ) -> Result<Vec<PossibleDuplicate>, ServiceError> {
-        let found = crate::duplicates::possible_duplicates(
+    ) -> Result<(Vec<PossibleDuplicate>, Vec<DuplicateNotice>), ServiceError> {
+        let crate::duplicates::Found {
+            readable: found,
+            elsewhere,
+        } = crate::duplicates::possible_duplicates(
             &self.store,
             &self.policy,
             principal,
@@ -559,6 +569,35 @@ impl IdentityService {
             record,
         )
         .await?;
+        let notices = if elsewhere.is_empty() {
+            Vec::new()
+        } else {
+            let rows = self
+                .store
+                .notice_duplicates(
+                    &record.row.id,
+                    &principal.sub,
+                    &principal.agency,
+                    &elsewhere,
+                )
+                .await?;
+            self.audit
+                .record(
+                    rows.iter()
+                        .map(|n| {
+                            Self::entry(
+                                principal,
+                                "duplicate-notice",
+                                RPC_REGISTER,
+                                &n.duplicate_child_id,
+                                ClassSet::EMPTY,
+                            )
+                        })
+                        .collect(),
+                )
+                .await?;
+            rows.iter().map(crate::duplicate_reviews::notice).collect()
+        };
         if !found.is_empty() {
             self.audit
                 .record(
@@ -577,7 +616,7 @@ impl IdentityService {
                 )
                 .await?;
         }
-        Ok(found)
+        Ok((found, notices))
     }
 
     async fn page(
@@ -666,6 +705,28 @@ fn query_key_groups(query: &str) -> Result<Vec<Vec<String>>, ServiceError> {
 
 #[tonic::async_trait]
 impl ChildIdentity for IdentityService {
+    async fn request_duplicate_review(
+        &self,
+        request: Request<RequestDuplicateReviewRequest>,
+    ) -> Result<Response<DuplicateReview>, Status> {
+        let principal = self.principal(&request).await?;
+        Ok(Response::new(
+            self.request_duplicate_review_for(&principal, request.into_inner())
+                .await?,
+        ))
+    }
+
+    async fn answer_duplicate_review(
+        &self,
+        request: Request<AnswerDuplicateReviewRequest>,
+    ) -> Result<Response<DuplicateReview>, Status> {
+        let principal = self.principal(&request).await?;
+        Ok(Response::new(
+            self.answer_duplicate_review_for(&principal, request.into_inner())
+                .await?,
+        ))
+    }
+
     async fn assign_case(
         &self,
         request: Request<AssignCaseRequest>,

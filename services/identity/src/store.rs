@@ -19,7 +19,8 @@ use sea_orm::{
 };
 
 use crate::entity::{
-    affiliation, assignment, break_glass, child, child_key, erasure, merge, name_key, referral,
+    affiliation, assignment, break_glass, child, child_key, duplicate_review, erasure, merge,
+    name_key, referral,
 };
 use crate::events::{self, IDENTITY_STREAM};
 use crate::location;
@@ -398,6 +399,7 @@ impl Store {
             .filter(break_glass::Column::ChildId.eq(from))
             .exec(&txn)
             .await?;
+        delete_duplicate_reviews(&txn, from).await?;
         name_key::Entity::delete_many()
             .filter(name_key::Column::ChildId.eq(from))
             .exec(&txn)
@@ -459,6 +461,7 @@ impl Store {
             .filter(affiliation::Column::ChildId.eq(id))
             .exec(&txn)
             .await?;
+        delete_duplicate_reviews(&txn, id).await?;
         // Everything else that names the child and may hold protected text or a digest of it goes too:
         // referral and break-glass reasons, request-body hashes (of its registration and its
         // referrals), assignments.
@@ -1214,5 +1217,189 @@ impl Store {
             .unwrap_or_default();
         txn.commit().await?;
         Ok(assignees)
+    }
+}
+
+/// The duplicate notices and reviews that name `child_id` on either side: they go with the child.
+async fn delete_duplicate_reviews<C: ConnectionTrait>(
+    conn: &C,
+    child_id: &str,
+) -> Result<(), ServiceError> {
+    duplicate_review::Entity::delete_many()
+        .filter(
+            Condition::any()
+                .add(duplicate_review::Column::ChildId.eq(child_id))
+                .add(duplicate_review::Column::DuplicateChildId.eq(child_id)),
+        )
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// The outcome of RequestDuplicateReview's transaction.
+#[derive(Debug)]
+pub(crate) enum ReviewRequested {
+    Requested(Box<duplicate_review::Model>),
+    /// A retry with the same key and body: the review as it stands.
+    Replayed(Box<duplicate_review::Model>),
+    KeyReused,
+}
+
+impl Store {
+    /// The notices of likely duplicates for a child just registered, one per other record: existing
+    /// ones are kept (a retried registration gets the notices it was first given), new ones written.
+    pub(crate) async fn notice_duplicates(
+        &self,
+        child_id: &str,
+        noticed_to: &str,
+        requesting_agency: &str,
+        others: &[(String, String)],
+    ) -> Result<Vec<duplicate_review::Model>, ServiceError> {
+        // Single statements, no read-then-write transaction: a pair already noticed (by a retry, or a
+        // concurrent one) is left as it is by the unique pair index.
+        let now = now_micros();
+        let rows: Vec<duplicate_review::ActiveModel> = others
+            .iter()
+            .map(|(other, owner_agency)| {
+                duplicate_review::ActiveModel::from(duplicate_review::Model {
+                    id: uuid::Uuid::now_v7().to_string(),
+                    child_id: child_id.to_owned(),
+                    noticed_to: noticed_to.to_owned(),
+                    requesting_agency: requesting_agency.to_owned(),
+                    duplicate_child_id: other.clone(),
+                    owner_agency: owner_agency.clone(),
+                    status: duplicate_review::NOTICED.to_owned(),
+                    kind: String::new(),
+                    reason: String::new(),
+                    answer_reason: String::new(),
+                    requested_by: String::new(),
+                    answered_by: String::new(),
+                    noticed_at_us: now,
+                    requested_at_us: 0,
+                    answered_at_us: 0,
+                })
+            })
+            .collect();
+        if !rows.is_empty() {
+            duplicate_review::Entity::insert_many(rows)
+                .on_conflict(
+                    OnConflict::columns([
+                        duplicate_review::Column::ChildId,
+                        duplicate_review::Column::DuplicateChildId,
+                    ])
+                    .do_nothing()
+                    .to_owned(),
+                )
+                .exec_without_returning(&self.db)
+                .await?;
+        }
+        let mut notices = duplicate_review::Entity::find()
+            .filter(duplicate_review::Column::ChildId.eq(child_id))
+            .all(&self.db)
+            .await?;
+        notices.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(notices)
+    }
+
+    pub(crate) async fn duplicate_review(
+        &self,
+        id: &str,
+    ) -> Result<Option<duplicate_review::Model>, ServiceError> {
+        Ok(duplicate_review::Entity::find_by_id(id.to_owned())
+            .one(&self.db)
+            .await?)
+    }
+
+    /// Turns a notice into a pending review, in one transaction with the audit entries of both records
+    /// and the event that tells the owning agency. Only a notice still `noticed` moves.
+    pub(crate) async fn request_duplicate_review(
+        &self,
+        key: &IdempotencyKey,
+        requested: duplicate_review::Model,
+        entries: Vec<AuditEntry>,
+    ) -> Result<ReviewRequested, ServiceError> {
+        let txn = self.db.begin().await?;
+        // The audit entries first: the transaction takes the write lock before it reads.
+        audit::append(&txn, &entries).await?;
+        match idempotency::check(&txn, key).await? {
+            KeyUse::Fresh => {}
+            KeyUse::Retry(_) => {
+                let earlier = duplicate_review::Entity::find_by_id(requested.id.clone())
+                    .one(&txn)
+                    .await?;
+                txn.rollback().await?;
+                let earlier = earlier.ok_or(ServiceError::NotFound("duplicate notice"))?;
+                return Ok(ReviewRequested::Replayed(Box::new(earlier)));
+            }
+            KeyUse::Reused => {
+                txn.rollback().await?;
+                return Ok(ReviewRequested::KeyReused);
+            }
+        }
+        let moved = duplicate_review::Entity::update_many()
+            .set(duplicate_review::ActiveModel {
+                status: Set(requested.status.clone()),
+                kind: Set(requested.kind.clone()),
+                reason: Set(requested.reason.clone()),
+                requested_by: Set(requested.requested_by.clone()),
+                requested_at_us: Set(requested.requested_at_us),
+                ..Default::default()
+            })
+            .filter(duplicate_review::Column::Id.eq(requested.id.clone()))
+            .filter(duplicate_review::Column::Status.eq(duplicate_review::NOTICED))
+            .exec(&txn)
+            .await?;
+        if moved.rows_affected != 1 {
+            txn.rollback().await?;
+            return Err(ServiceError::FailedPrecondition(
+                "this notice was already asked about".into(),
+            ));
+        }
+        outbox::enqueue(
+            &txn,
+            IDENTITY_STREAM,
+            events::duplicate_review_requested(&requested),
+        )
+        .await?;
+        idempotency::remember(&txn, key, std::slice::from_ref(&requested.id)).await?;
+        txn.commit().await?;
+        Ok(ReviewRequested::Requested(Box::new(requested)))
+    }
+
+    /// Records the owning agency's answer to a pending review, in one transaction with the audit entries
+    /// of both records and the event that tells the asking agency.
+    pub(crate) async fn answer_duplicate_review(
+        &self,
+        answered: duplicate_review::Model,
+        entries: Vec<AuditEntry>,
+    ) -> Result<duplicate_review::Model, ServiceError> {
+        let txn = self.db.begin().await?;
+        audit::append(&txn, &entries).await?;
+        let moved = duplicate_review::Entity::update_many()
+            .set(duplicate_review::ActiveModel {
+                status: Set(answered.status.clone()),
+                answer_reason: Set(answered.answer_reason.clone()),
+                answered_by: Set(answered.answered_by.clone()),
+                answered_at_us: Set(answered.answered_at_us),
+                ..Default::default()
+            })
+            .filter(duplicate_review::Column::Id.eq(answered.id.clone()))
+            .filter(duplicate_review::Column::Status.eq(duplicate_review::PENDING))
+            .exec(&txn)
+            .await?;
+        if moved.rows_affected != 1 {
+            txn.rollback().await?;
+            return Err(ServiceError::FailedPrecondition(
+                "only a pending review can be answered".into(),
+            ));
+        }
+        outbox::enqueue(
+            &txn,
+            IDENTITY_STREAM,
+            events::duplicate_review_answered(&answered),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(answered)
     }
 }

@@ -6,6 +6,7 @@ pub mod assignment;
 pub mod break_glass;
 pub mod child;
 pub mod child_key;
+pub mod duplicate_review;
 pub mod erasure;
 pub mod location_tag;
 pub mod merge;
