@@ -318,7 +318,7 @@ async fn an_invalid_argument_is_a_400_problem_naming_the_field() {
         "POST",
         "/v1/children",
         Some(&token),
-        Some(&json!({ "child": { "identity": { "nickname": "x" } } })),
+        Some(&json!({ "child": { "identity": { "favouriteColour": "x" } } })),
         &[("Idempotency-Key", "k-invalid-2")],
     )
     .await;
@@ -326,7 +326,7 @@ async fn an_invalid_argument_is_a_400_problem_naming_the_field() {
     assert!(
         problem["detail"]
             .as_str()
-            .is_some_and(|d| d.contains("nickname"))
+            .is_some_and(|d| d.contains("favouriteColour"))
     );
 
     let answer = call(

@@ -218,7 +218,6 @@ impl IdentityService {
             idempotency::body_hash(&normalised, |r| &mut r.request_id),
         );
         // After the key's hash: a retry hashes what the client sent, not what the server filled in.
-        let mut child = child;
         crate::compat::reconcile(
             &mut child,
             crate::record::timestamp(crate::record::now_micros()),
