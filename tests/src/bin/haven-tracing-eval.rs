@@ -19,6 +19,13 @@
 //!
 //! HAVEN_EVAL_POSSIBLE sets the deployment's `possible` threshold (default 0.2). FindMatches hides
 //! candidates below it, so recall@10 measures what an officer is shown; with 0 it measures the ranking.
+//!
+//! HAVEN_EVAL_RECORDED (a share in [0, 1], default 0) sends that share of registrations and sought
+//! children through the fields officers record (issue 16): a name chain split into father's,
+//! grandfather's and family name, an East Slavic patronymic apart, a nickname given as the given name
+//! sent as `nickname` with the full name as given name, and an age the inquirer gave for the day of the
+//! separation sent as `age_at_separation`. With 0 every call is what an older client sends.
+//! The synthetic report breaks tracing figures down by community and by noise type.
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -293,6 +300,21 @@ impl LinkCounts {
         }
     }
 
+    /// One line of a slice: its size, recall@1, recall@10, likely recall and false likely.
+    fn report_line(&self, name: &str) {
+        let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+        println!(
+            "{name:<32} with match {:>5}: r@1 {:.3} r@10 {:.3} likely recall {:.3} precision {:.3} | without {:>5}: false likely {:.2} %",
+            self.with_truth,
+            ratio(self.hit_at_1, self.with_truth),
+            ratio(self.hit_at_10, self.with_truth),
+            ratio(self.likely_correct, self.true_pairs),
+            ratio(self.likely_correct, self.likely_pairs),
+            self.without_truth,
+            100.0 * ratio(self.false_likely, self.without_truth),
+        );
+    }
+
     fn report(&mut self, name: &str) {
         let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
         let precision = ratio(self.likely_correct, self.likely_pairs);
@@ -401,6 +423,86 @@ fn with_consent(identity: Identity, consent_for_tracing: bool) -> Child {
     }
 }
 
+/// Whether record `i` goes through the recorded fields: a deterministic share of records.
+fn recorded(i: usize) -> bool {
+    let share: f64 = std::env::var("HAVEN_EVAL_RECORDED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    // A multiplicative hash spreads the share over cultures and noise.
+    let spread = (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40;
+    (spread as f64 / f64::from(1u32 << 24)) < share
+}
+
+const PATRONYMIC_ENDINGS: &[&str] = &[
+    "ovych", "evych", "ovich", "evich", "ivna", "ovna", "evna", "yivna", "owycz", "owna", "ich",
+];
+
+/// A chain as an officer would write it field by field: (father, grandfather, family, patronymic),
+/// or `None` when the family field holds no chain to split.
+fn split_chain(
+    culture: population::Culture,
+    family: &str,
+) -> Option<(String, String, String, String)> {
+    let tokens: Vec<&str> = family.split_whitespace().collect();
+    match culture {
+        population::Culture::UkrainianRussian => {
+            let (patronymic, rest): (Vec<&str>, Vec<&str>) = tokens.iter().partition(|t| {
+                let lower = t.to_lowercase();
+                lower.chars().count() >= 7 && PATRONYMIC_ENDINGS.iter().any(|e| lower.ends_with(e))
+            });
+            (!patronymic.is_empty()).then(|| {
+                (
+                    String::new(),
+                    String::new(),
+                    rest.join(" "),
+                    patronymic.join(" "),
+                )
+            })
+        }
+        population::Culture::Arabic
+        | population::Culture::Tigrinya
+        | population::Culture::Somali
+            if tokens.len() >= 2 =>
+        {
+            Some((
+                tokens[0].to_owned(),
+                tokens[1].to_owned(),
+                tokens[2..].join(" "),
+                String::new(),
+            ))
+        }
+        _ => None,
+    }
+}
+
+fn registered_as_recorded(i: usize, child: &population::RegisteredChild) -> Child {
+    let mut sent = registered(child);
+    if !recorded(i) {
+        return sent;
+    }
+    if let (Some(identity), Some((father, grandfather, family, patronymic))) = (
+        sent.identity.as_mut(),
+        split_chain(child.culture, &child.family_name),
+    ) {
+        let father_agrees = identity.father_name.is_empty()
+            || identity
+                .father_name
+                .split_whitespace()
+                .next()
+                .is_some_and(|f| f.eq_ignore_ascii_case(&father));
+        if father_agrees {
+            if identity.father_name.is_empty() {
+                identity.father_name = father;
+            }
+            identity.grandfather_name = grandfather;
+            identity.family_name = family;
+            identity.patronymic = patronymic;
+        }
+    }
+    sent
+}
+
 fn registered(child: &population::RegisteredChild) -> Child {
     let birth = match &child.birth {
         Some(population::Birth::Date(day)) => Some(Birth::DateOfBirth(partial(day))),
@@ -432,6 +534,50 @@ fn registered(child: &population::RegisteredChild) -> Child {
         },
         child.consent_for_tracing,
     )
+}
+
+/// The request as a recording client sends it, for the share HAVEN_EVAL_RECORDED picks (by the
+/// request's position `r`).
+fn tracing_request_as_recorded(
+    r: usize,
+    request: &population::TracingRequest,
+    population: &population::Population,
+) -> CreateTracingRequestRequest {
+    let mut sent = tracing_request(request);
+    if !recorded(r) {
+        return sent;
+    }
+    for (child, described) in sent.sought_children.iter_mut().zip(&request.sought) {
+        let culture = population.people[described.individual].culture;
+        if let Some((father, grandfather, family, patronymic)) =
+            split_chain(culture, &described.family_name)
+        {
+            child.father_name = father;
+            child.grandfather_name = grandfather;
+            child.family_name = family;
+            child.patronymic = patronymic;
+        }
+        if described
+            .noise
+            .contains(&population::Noise::NicknameAsGiven)
+            && let Some(full) = described.other_names.first()
+        {
+            child.nickname = std::mem::replace(&mut child.given_name, full.clone());
+            child.other_names.retain(|n| n != &child.given_name);
+        }
+        // The inquirer's form asks for the age when separated: an age given for that day goes there.
+        if described
+            .noise
+            .contains(&population::Noise::AgeAtSeparation)
+            && child.separated_on.is_some()
+        {
+            child.age_at_separation = child.age_estimate.take().map(|a| AgeRange {
+                assessed_at: None,
+                ..a
+            });
+        }
+    }
+    sent
 }
 
 fn tracing_request(request: &population::TracingRequest) -> CreateTracingRequestRequest {
@@ -495,7 +641,12 @@ async fn synthetic(households: usize, seed: u64) -> anyhow::Result<()> {
         population.requests.len()
     );
     let eval = Eval::start().await?;
-    let children: Vec<Child> = population.children.iter().map(registered).collect();
+    let children: Vec<Child> = population
+        .children
+        .iter()
+        .enumerate()
+        .map(|(i, c)| registered_as_recorded(i, c))
+        .collect();
     let last = children.last().cloned();
     let (ids, duplicates) = eval.register(children).await?;
     if let (Some(last), Some(last_id)) = (last, ids.last()) {
@@ -508,8 +659,11 @@ async fn synthetic(households: usize, seed: u64) -> anyhow::Result<()> {
         .collect();
 
     let mut counts = LinkCounts::default();
+    let mut slices: std::collections::BTreeMap<String, LinkCounts> = Default::default();
     for (r, request) in population.requests.iter().enumerate() {
-        let filed = eval.file(tracing_request(request)).await?;
+        let filed = eval
+            .file(tracing_request_as_recorded(r, request, &population))
+            .await?;
         for s in 0..request.sought.len() {
             let truth: HashSet<String> = population
                 .true_matches_with_consent(r, s)
@@ -518,9 +672,30 @@ async fn synthetic(households: usize, seed: u64) -> anyhow::Result<()> {
                 .collect();
             let (found, took) = eval.find(&filed, s, 10).await?;
             counts.add(&truth, &found, took);
+            let described = &request.sought[s];
+            let culture = population.people[described.individual].culture;
+            let mut keys = vec![format!("community {culture:?}")];
+            keys.extend(
+                described
+                    .noise
+                    .iter()
+                    .map(|n| format!("noise {}", n.as_str())),
+            );
+            if described.noise.is_empty() {
+                keys.push("noise none".into());
+            }
+            for key in keys {
+                slices.entry(key).or_default().add(&truth, &found, took);
+            }
         }
     }
     counts.report("synthetic tracing");
+    println!(
+        "== synthetic tracing by slice (sought with a match: recall@1, recall@10, likely recall; without: false likely)"
+    );
+    for (slice, counts) in &slices {
+        counts.report_line(slice);
+    }
 
     let thresholds = haven_matching::Thresholds::default();
     let flagged: HashSet<(usize, usize)> = duplicates
