@@ -106,6 +106,35 @@ pub struct GatewayConfig {
     /// request reaches the gateway through that proxy, or callers can claim any address.
     #[serde(deserialize_with = "empty_as_none")]
     pub trusted_proxy_header: Option<String>,
+    /// The gateway's public base URL as partners reach it (`https://haven.example.org`), named in the
+    /// OAuth2 metadata at `/.well-known/oauth-authorization-server` (`issuer`, `token_endpoint`,
+    /// `jwks_uri`). Absent: `learning.public_url` when that is set; else only the embedded default
+    /// (`haven up`) names URLs after the request's `Host`, and a deployment serves no metadata.
+    #[serde(deserialize_with = "empty_as_none")]
+    pub public_url: Option<String>,
+    /// Which browser origins may call the gateway (REST, gRPC-Web, the token endpoint).
+    pub cors: CorsConfig,
+}
+
+/// Cross-origin calls from browsers. With no allowed origin (the default) the gateway sends no CORS
+/// header at all, and browsers keep pages of other origins from reading its answers.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct CorsConfig {
+    /// Origins allowed to call, each `scheme://host[:port]` exactly as a browser sends it in `Origin`
+    /// (`https://partner.example.org`). No wildcard: each origin is named.
+    pub allowed_origins: Vec<String>,
+    /// How long a browser may reuse a preflight answer, in seconds.
+    pub max_age_secs: u64,
+}
+
+impl Default for CorsConfig {
+    fn default() -> Self {
+        CorsConfig {
+            allowed_origins: Vec::new(),
+            max_age_secs: 600,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -317,6 +346,8 @@ impl Default for GatewayConfig {
             rate_limit_per_second: 50,
             rate_limit_burst: 200,
             trusted_proxy_header: None,
+            public_url: None,
+            cors: CorsConfig::default(),
         }
     }
 }
@@ -685,6 +716,22 @@ fn exact_f64<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<f64, D
     deserializer.deserialize_any(Fraction)
 }
 
+/// An origin as browsers send it: scheme, host and optional port, nothing after (`Origin` never carries a
+/// path, so an entry with one, or a trailing slash, could never match).
+fn check_origin(origin: &str) -> Result<(), &'static str> {
+    let Some(rest) = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"))
+    else {
+        return Err("is not an origin: it must start with https:// or http://");
+    };
+    let host_chars = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']');
+    if rest.is_empty() || !rest.chars().all(host_chars) {
+        return Err("is not an origin: scheme://host[:port] with nothing after (no path, no slash)");
+    }
+    Ok(())
+}
+
 impl HavenConfig {
     /// Defaults, then `file` if given, then `HAVEN_*` variables from the process environment (see
     /// [`HavenConfig::load_from`]).
@@ -739,6 +786,20 @@ impl HavenConfig {
                     CHECKPOINT_INTERVAL_SECS.start(),
                     CHECKPOINT_INTERVAL_SECS.end()
                 ),
+            });
+        }
+        for origin in &self.gateway.cors.allowed_origins {
+            check_origin(origin).map_err(|message| ConfigError::Invalid {
+                key: "gateway.cors.allowed_origins",
+                message: format!("{origin:?} {message}"),
+            })?;
+        }
+        if let Some(url) = &self.gateway.public_url
+            && !(url.starts_with("https://") || url.starts_with("http://"))
+        {
+            return Err(ConfigError::Invalid {
+                key: "gateway.public_url",
+                message: format!("{url:?} is not an http(s) URL"),
             });
         }
         Ok(())
@@ -1412,6 +1473,7 @@ mod example_file {
         config.auth.policy_path = path();
         config.auth.clients_path = path();
         config.gateway.trusted_proxy_header = text();
+        config.gateway.public_url = text();
         config.identity.database_url = text();
         config.identity.retention = RetentionConfig {
             case_days: Some(1),
