@@ -523,6 +523,89 @@ fn problem_components() -> (Value, Map<String, Value>) {
     (schema, responses)
 }
 
+/// The paths the gateway serves itself for OAuth2 clients: the token endpoint and the well-known
+/// documents. None takes a bearer token.
+fn oauth_paths() -> Vec<(&'static str, &'static str, Value)> {
+    let oauth_error = |description: &str| {
+        json!({
+            "description": description,
+            "content": { "application/json": { "schema": { "$ref": "#/components/schemas/OAuthError" } } }
+        })
+    };
+    let token = json!({
+        "tags": ["OAuth2"],
+        "operationId": "oauth2Token",
+        "summary": "Trade client credentials for an access token (OAuth2 client credentials).",
+        "description": "RFC 6749 §4.4. Authenticate with HTTP Basic (`client_secret_basic`: the form-urlencoded client id and secret, joined by a colon, in base64) or with `client_id` and `client_secret` in the form (`client_secret_post`), never both. `scope`, optional, names roles the client holds (space-separated) and narrows the token to them. The same endpoint, registry, secret check and limits as the gRPC `haven.auth.v1.Tokens/IssueToken`.",
+        "security": [],
+        "requestBody": {
+            "required": true,
+            "content": {
+                "application/x-www-form-urlencoded": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["grant_type"],
+                        "properties": {
+                            "grant_type": { "type": "string", "enum": ["client_credentials"] },
+                            "client_id": { "type": "string", "description": "With client_secret_post; with Basic it may repeat the header's id." },
+                            "client_secret": { "type": "string", "description": "With client_secret_post only." },
+                            "scope": { "type": "string", "description": "Space-separated roles of the client's, e.g. `partner`." }
+                        }
+                    },
+                    "example": "grant_type=client_credentials&scope=partner"
+                }
+            }
+        },
+        "responses": {
+            "200": {
+                "description": "An access token (RFC 6749 §5.1), never cached (`Cache-Control: no-store`).",
+                "content": { "application/json": { "schema": { "$ref": "#/components/schemas/TokenResponse" } } }
+            },
+            "400": oauth_error("invalid_request, unauthorized_client, unsupported_grant_type, invalid_scope; or invalid_client when the client did not use Basic"),
+            "401": oauth_error("invalid_client: unknown client or wrong secret (one answer for both), with `WWW-Authenticate: Basic`"),
+            "405": oauth_error("invalid_request: the endpoint takes POST only"),
+            "413": oauth_error(&format!("invalid_request: the form is over {} bytes", crate::oauth::MAX_FORM_BYTES)),
+            "429": {
+                "description": "temporarily_unavailable: too many failed attempts from this address or for this client, or too many tokens",
+                "headers": { "Retry-After": { "description": "Seconds to wait before retrying.", "schema": { "type": "integer" } } },
+                "content": { "application/json": { "schema": { "$ref": "#/components/schemas/OAuthError" } } }
+            }
+        }
+    });
+    let jwks = json!({
+        "tags": ["OAuth2"],
+        "operationId": "jwks",
+        "summary": "The public keys that verify Haven's access tokens (JWKS, RFC 7517).",
+        "security": [],
+        "responses": {
+            "200": {
+                "description": "A JWK set; cacheable (`Cache-Control: public`).",
+                "content": { "application/jwk-set+json": { "schema": { "type": "object", "required": ["keys"], "properties": { "keys": { "type": "array", "items": { "type": "object" } } } } } }
+            },
+            "404": { "$ref": "#/components/responses/Problem404" }
+        }
+    });
+    let metadata = json!({
+        "tags": ["OAuth2"],
+        "operationId": "oauthAuthorizationServerMetadata",
+        "summary": "OAuth2 authorization server metadata (RFC 8414): where the token endpoint and keys are.",
+        "description": "Its URLs are the deployment's public base URL (`gateway.public_url`). A deployment without one answers 404; the embedded default (`haven up`) names them after the request's Host.",
+        "security": [],
+        "responses": {
+            "200": {
+                "description": "The metadata; cacheable (`Cache-Control: public`).",
+                "content": { "application/json": { "schema": { "type": "object", "required": ["issuer", "token_endpoint", "jwks_uri", "response_types_supported"] } } }
+            },
+            "404": { "$ref": "#/components/responses/Problem404" }
+        }
+    });
+    vec![
+        (crate::oauth::TOKEN_PATH, "post", token),
+        (crate::well_known::JWKS_PATH, "get", jwks),
+        (crate::well_known::METADATA_PATH, "get", metadata),
+    ]
+}
+
 /// The OpenAPI 3.1 document of every REST route.
 pub fn document(table: &RouteTable) -> Value {
     let mut schemas = Schemas::default();
@@ -544,9 +627,47 @@ pub fn document(table: &RouteTable) -> Value {
                 operation(&mut schemas, route),
             );
     }
+    for (path, method, operation) in oauth_paths() {
+        paths
+            .entry(path.to_owned())
+            .or_default()
+            .insert(method.to_owned(), operation);
+    }
+    tags.insert(
+        "OAuth2".into(),
+        json!({
+            "name": "OAuth2",
+            "description": "Tokens for machine clients (client credentials) and the keys that verify them, for stock OAuth2 libraries.",
+        }),
+    );
     let (problem, responses) = problem_components();
     let mut all_schemas = schemas.finish();
     all_schemas.insert("Problem".into(), problem);
+    all_schemas.insert(
+        "TokenResponse".into(),
+        json!({
+            "type": "object",
+            "required": ["access_token", "token_type", "expires_in"],
+            "properties": {
+                "access_token": { "type": "string", "description": "A JWT; send it as `Authorization: Bearer <token>`." },
+                "token_type": { "type": "string", "enum": ["Bearer"] },
+                "expires_in": { "type": "integer", "description": "Seconds until it expires." },
+                "scope": { "type": "string", "description": "The roles the token carries, space-separated." }
+            }
+        }),
+    );
+    all_schemas.insert(
+        "OAuthError".into(),
+        json!({
+            "type": "object",
+            "description": "An OAuth2 error (RFC 6749 §5.2).",
+            "required": ["error"],
+            "properties": {
+                "error": { "type": "string", "enum": ["invalid_request", "invalid_client", "unauthorized_client", "unsupported_grant_type", "invalid_scope", "temporarily_unavailable", "server_error"] },
+                "error_description": { "type": "string" }
+            }
+        }),
+    );
     json!({
         "openapi": "3.1.0",
         "info": {
@@ -572,6 +693,11 @@ pub fn document(table: &RouteTable) -> Value {
                     "scheme": "bearer",
                     "bearerFormat": "JWT",
                     "description": "A Haven access token: from the token endpoint (client credentials) or `haven token`."
+                },
+                "oauth2ClientCredentials": {
+                    "type": "oauth2",
+                    "description": "Machine clients get a bearer token from the token endpoint.",
+                    "flows": { "clientCredentials": { "tokenUrl": crate::oauth::TOKEN_PATH, "scopes": { "partner": "a partner agency's client", "lms": "a learning platform's client", "tracing_service": "a tracing service's client" } } }
                 }
             },
             "schemas": all_schemas,
@@ -661,6 +787,17 @@ pub fn docs_page(table: &RouteTable) -> String {
             );
         }
     }
+    html.push_str("<h2 id=\"oauth2\">Tokens and keys</h2>\n<p>Machine clients trade their client id and secret for a bearer token; no token is needed for these.</p>\n<table>\n");
+    for (path, method, operation) in oauth_paths() {
+        let _ = writeln!(
+            html,
+            "<tr><td class=\"m\">{}</td><td><code>{}</code></td><td>{}</td></tr>",
+            method.to_ascii_uppercase(),
+            escape(path),
+            escape(operation["summary"].as_str().unwrap_or_default())
+        );
+    }
+    html.push_str("</table>\n<pre>curl -u \"$CLIENT_ID:$CLIENT_SECRET\" -d grant_type=client_credentials https://haven.example.org/oauth2/token</pre>\n");
     html.push_str("<h2>Problem types</h2>\n<p>Every error is <code>application/problem+json</code>; its <code>code</code> is the gRPC status code's name.</p>\n<table><tr><th>type</th><th>HTTP</th><th>gRPC code</th></tr>\n");
     for (_, status, name, title) in CODES {
         let anchor = problem_type(name);
