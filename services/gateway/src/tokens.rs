@@ -1,6 +1,8 @@
 //! `haven.auth.v1.Tokens`: the OAuth2 client-credentials grant for machine clients. A registered client
-//! trades its id and secret for a short-lived token carrying its agency and roles; everything after that
-//! goes through the same verification as any other token.
+//! trades its id and secret for a short-lived token carrying its agency and roles (or the narrower set
+//! of them its `scope` asks for); everything after that goes through the same verification as any other
+//! token. There are two doors, gRPC `IssueToken` here and HTTP `POST /oauth2/token` ([`crate::oauth`]),
+//! and one grant behind both ([`TokenEndpoint::grant`]): the same registry, secret check and limits.
 //!
 //! Failed attempts are limited by caller address and by client id, in a way a guesser cannot turn into
 //! a lockout of the real client:

@@ -286,7 +286,17 @@ where
         if is_grpc_web(&request) {
             // Translated to gRPC on the way in and back on the way out; every layer after this one
             // sees a gRPC call.
-            let mut web = tonic_web::GrpcWebLayer::new().layer(inner);
+            // tonic-web 0.14 hands on the size of the base64 text as the size of the decoded body;
+            // forwarded over HTTP/2 that would become a content-length the body never reaches. A gRPC
+            // body is framed, so its size is dropped here rather than corrected.
+            let unsized_body = tower::util::MapRequestLayer::new(|call: http::Request<Body>| {
+                call.map(|body| {
+                    Body::new(http_body_util::StreamBody::new(
+                        http_body_util::BodyStream::new(body),
+                    ))
+                })
+            });
+            let mut web = tonic_web::GrpcWebLayer::new().layer(unsized_body.layer(inner));
             return Box::pin(async move {
                 let mut response = web.call(request).await?;
                 cors.decorate(origin.as_ref(), &mut response);
