@@ -2,10 +2,10 @@
 //! and read by hand, as the simplest partner's client would, so the tests depend on no HTTP library's
 //! habits.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 
 /// One HTTP answer.
 #[derive(Debug, Clone)]
@@ -43,7 +43,36 @@ pub async fn request(
     headers: &[(&str, &str)],
     body: Option<&[u8]>,
 ) -> Response {
-    let mut stream = TcpStream::connect(addr).await.expect("connect to gateway");
+    let stream = TcpStream::connect(addr).await.expect("connect to gateway");
+    exchange(stream, addr, method, path, headers, body).await
+}
+
+/// [`request`] from the local address `local` (any 127/8 address is this machine), for tests of
+/// limits kept per caller address.
+pub async fn request_from(
+    local: IpAddr,
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> Response {
+    let socket = TcpSocket::new_v4().expect("socket");
+    socket
+        .bind(SocketAddr::new(local, 0))
+        .expect("bind local address");
+    let stream = socket.connect(addr).await.expect("connect to gateway");
+    exchange(stream, addr, method, path, headers, body).await
+}
+
+async fn exchange(
+    mut stream: TcpStream,
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> Response {
     let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     for (name, value) in headers {
         head.push_str(&format!("{name}: {value}\r\n"));

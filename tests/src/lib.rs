@@ -48,6 +48,10 @@ pub struct Options {
     pub redis_url: Option<String>,
     /// `auth.revocation_max_staleness_secs`, when not the default.
     pub revocation_max_staleness_secs: Option<u64>,
+    /// `auth.clients_path`: the machine clients the token endpoint knows.
+    pub clients_path: Option<PathBuf>,
+    /// `gateway.cors.allowed_origins`.
+    pub cors_allowed_origins: Vec<String>,
 }
 
 impl Default for Options {
@@ -58,6 +62,8 @@ impl Default for Options {
             policy_toml: None,
             redis_url: None,
             revocation_max_staleness_secs: None,
+            clients_path: None,
+            cors_allowed_origins: Vec::new(),
         }
     }
 }
@@ -107,6 +113,8 @@ impl TestSuite {
                 .ok()
                 .filter(|u| !u.is_empty())
         });
+        config.auth.clients_path = options.clients_path.clone();
+        config.gateway.cors.allowed_origins = options.cors_allowed_origins.clone();
         if let Some(secs) = options.revocation_max_staleness_secs {
             config.auth.revocation_max_staleness_secs = secs;
         }
