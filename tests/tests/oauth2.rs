@@ -297,7 +297,10 @@ async fn every_malformed_token_request_is_refused_with_its_oauth2_error() {
 
     let suspended = post_token(
         &t,
-        &[FORM, ("authorization", &basic("ngo-suspended", &clients.suspended))],
+        &[
+            FORM,
+            ("authorization", &basic("ngo-suspended", &clients.suspended)),
+        ],
         "grant_type=client_credentials",
     )
     .await;
@@ -320,8 +323,12 @@ async fn unknown_clients_suspended_clients_and_wrong_secrets_are_refused_alike()
     let clients = clients();
     let t = suite(&clients, &[]).await;
     let form = "grant_type=client_credentials";
-    let wrong_secret =
-        post_token(&t, &[FORM, ("authorization", &basic("ngo-app", "guess"))], form).await;
+    let wrong_secret = post_token(
+        &t,
+        &[FORM, ("authorization", &basic("ngo-app", "guess"))],
+        form,
+    )
+    .await;
     let unknown = post_token(
         &t,
         &[FORM, ("authorization", &basic("no-such-client", "guess"))],
@@ -498,7 +505,11 @@ async fn cors_answers_allowed_origins_only() {
     );
     let from_elsewhere = simple("https://elsewhere.example").await;
     assert_eq!(from_elsewhere.status, 200);
-    assert!(from_elsewhere.header("access-control-allow-origin").is_none());
+    assert!(
+        from_elsewhere
+            .header("access-control-allow-origin")
+            .is_none()
+    );
     assert!(
         from_elsewhere
             .header("vary")
@@ -594,12 +605,15 @@ fn decode_text(text: &[u8]) -> Vec<u8> {
 
 /// The gRPC status of a gRPC-Web answer: in the headers (a trailers-only answer) or the trailer frame.
 fn web_status(response: &Response, trailers: &str) -> Option<String> {
-    response.header("grpc-status").map(str::to_owned).or_else(|| {
-        trailers
-            .lines()
-            .find_map(|line| line.trim().strip_prefix("grpc-status:"))
-            .map(|v| v.trim().to_owned())
-    })
+    response
+        .header("grpc-status")
+        .map(str::to_owned)
+        .or_else(|| {
+            trailers
+                .lines()
+                .find_map(|line| line.trim().strip_prefix("grpc-status:"))
+                .map(|v| v.trim().to_owned())
+        })
 }
 
 #[tokio::test]

@@ -725,9 +725,12 @@ fn check_origin(origin: &str) -> Result<(), &'static str> {
     else {
         return Err("is not an origin: it must start with https:// or http://");
     };
-    let host_chars = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']');
+    let host_chars =
+        |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']');
     if rest.is_empty() || !rest.chars().all(host_chars) {
-        return Err("is not an origin: scheme://host[:port] with nothing after (no path, no slash)");
+        return Err(
+            "is not an origin: scheme://host[:port] with nothing after (no path, no slash)",
+        );
     }
     Ok(())
 }

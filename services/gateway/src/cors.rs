@@ -167,7 +167,10 @@ mod tests {
     #[test]
     fn without_origins_nothing_is_added() {
         let cors = Cors::default();
-        assert!(cors.preflight(&preflight("https://partner.example")).is_none());
+        assert!(
+            cors.preflight(&preflight("https://partner.example"))
+                .is_none()
+        );
         let mut response = http::Response::new(Body::empty());
         cors.decorate(
             Some(&http::HeaderValue::from_static("https://partner.example")),

@@ -73,14 +73,21 @@ pub fn haven_routes(config: &GatewayConfig) -> Result<Vec<Route>, GatewayError> 
     ])
 }
 
+/// What the gateway itself offers machine clients: the token endpoint's issuer (none: every client is
+/// refused) and the keys and metadata at `/.well-known/` (default: none published).
+#[derive(Debug, Default)]
+pub struct PartnerDoor {
+    pub token_issuer: Option<TokenIssuer>,
+    pub well_known: WellKnown,
+}
+
 /// Serves the gateway for Haven's services and rule table on a bound listener until `shutdown`.
 pub async fn serve(
     config: &GatewayConfig,
     auth: Authenticator,
     policy: Arc<Policy>,
     limiter: RateLimiter,
-    token_issuer: Option<TokenIssuer>,
-    well_known: WellKnown,
+    partners: PartnerDoor,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), GatewayError> {
@@ -91,8 +98,8 @@ pub async fn serve(
         rules: RuleTable::haven(),
         routes,
         limiter,
-        token_issuer,
-        well_known,
+        token_issuer: partners.token_issuer,
+        well_known: partners.well_known,
     };
     serve_edge(config, edge, listener, shutdown).await
 }

@@ -17,8 +17,8 @@ use std::task::{Context, Poll};
 
 use base64::Engine as _;
 use bytes::Bytes;
-use http_body_util::BodyExt as _;
 use haven_proto::auth::tokens_server::TokensServer;
+use http_body_util::BodyExt as _;
 use serde_json::json;
 use tonic::body::Body;
 use tonic::server::NamedService;
@@ -190,7 +190,10 @@ fn json_response(status: u16, body: &serde_json::Value, code: tonic::Code) -> ht
         http::header::CACHE_CONTROL,
         http::HeaderValue::from_static("no-store"),
     );
-    headers.insert(http::header::PRAGMA, http::HeaderValue::from_static("no-cache"));
+    headers.insert(
+        http::header::PRAGMA,
+        http::HeaderValue::from_static("no-cache"),
+    );
     headers.insert("grpc-status", (code as i32).into());
     response
 }
@@ -285,7 +288,10 @@ fn is_form(headers: &http::HeaderMap) -> bool {
 }
 
 /// Answers one token request posted as a form.
-pub async fn serve_form(endpoint: &TokenEndpoint, request: http::Request<Body>) -> http::Response<Body> {
+pub async fn serve_form(
+    endpoint: &TokenEndpoint,
+    request: http::Request<Body>,
+) -> http::Response<Body> {
     match grant_form(endpoint, request).await {
         Ok(response) => response,
         Err(error) => error.response(),
@@ -311,7 +317,10 @@ async fn grant_form(
             "content-type: must be application/x-www-form-urlencoded",
         ));
     }
-    let body = match http_body_util::Limited::new(body, MAX_FORM_BYTES).collect().await {
+    let body = match http_body_util::Limited::new(body, MAX_FORM_BYTES)
+        .collect()
+        .await
+    {
         Ok(collected) => collected.to_bytes(),
         Err(_) => {
             let mut refused = OAuthError::invalid_request(format!(
@@ -370,7 +379,11 @@ async fn grant_form(
     let scope: Option<Vec<String>> = form
         .scope
         .as_deref()
-        .map(|s| s.split_ascii_whitespace().map(str::to_owned).collect::<Vec<_>>())
+        .map(|s| {
+            s.split_ascii_whitespace()
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
         .filter(|roles| !roles.is_empty());
     let address = http_caller_address(
         &parts.headers,
@@ -431,7 +444,9 @@ mod tests {
 
     #[test]
     fn a_parameter_given_twice_is_refused() {
-        assert!(TokenForm::parse(b"grant_type=client_credentials&client_id=a&client_id=b").is_err());
+        assert!(
+            TokenForm::parse(b"grant_type=client_credentials&client_id=a&client_id=b").is_err()
+        );
         let form = TokenForm::parse(b"grant_type=client_credentials&scope=partner&other=1")
             .expect("parses");
         assert_eq!(form.scope.as_deref(), Some("partner"));

@@ -125,8 +125,10 @@ pub async fn start(ctx: &Context, listener: TcpListener) -> Result<Started, Star
                 auth,
                 policy,
                 limiter,
-                issuer,
-                published,
+                crate::PartnerDoor {
+                    token_issuer: issuer,
+                    well_known: published,
+                },
                 listener,
                 shutdown,
             )

@@ -187,9 +187,9 @@ impl From<Refusal> for Status {
             Refusal::Malformed(message) => Status::invalid_argument(message),
             Refusal::BadClient => Status::unauthenticated(REFUSED),
             Refusal::Unauthorized => Status::permission_denied("the client holds no role"),
-            Refusal::Scope => Status::invalid_argument(
-                "scope: names a role the client does not hold",
-            ),
+            Refusal::Scope => {
+                Status::invalid_argument("scope: names a role the client does not hold")
+            }
             Refusal::Throttled => Status::resource_exhausted(THROTTLED),
             Refusal::TooManyTokens => {
                 Status::resource_exhausted("too many token requests; retry later")
@@ -225,9 +225,7 @@ impl TokenEndpoint {
         scope: Option<&[String]>,
     ) -> Result<Grant, Refusal> {
         if client_id.is_empty() || client_id.len() > 128 {
-            return Err(Refusal::Malformed(
-                "client_id: must be 1 to 128 characters",
-            ));
+            return Err(Refusal::Malformed("client_id: must be 1 to 128 characters"));
         }
         let Some(issuer) = &self.issuer else {
             return Err(Refusal::BadClient);
