@@ -1339,6 +1339,62 @@ mod tests {
     }
 
     #[test]
+    fn cors_origins_and_the_public_url_are_set_by_file_and_env_and_checked() {
+        let file = TempFile::new(
+            "haven.toml",
+            "[gateway]\npublic_url = \"https://haven.example.org\"\n[gateway.cors]\nallowed_origins = [\"https://a.example\"]\n",
+        );
+        let config = HavenConfig::load_from(Some(&file.0), vec![]).expect("loads");
+        assert_eq!(
+            config.gateway.public_url.as_deref(),
+            Some("https://haven.example.org")
+        );
+        assert_eq!(
+            config.gateway.cors.allowed_origins,
+            vec!["https://a.example"]
+        );
+        let config = env(&[
+            (
+                "HAVEN_GATEWAY__CORS__ALLOWED_ORIGINS",
+                "[https://a.example, http://127.0.0.1:8080]",
+            ),
+            ("HAVEN_GATEWAY__CORS__MAX_AGE_SECS", "60"),
+        ])
+        .expect("applies");
+        assert_eq!(
+            config.gateway.cors.allowed_origins,
+            vec!["https://a.example", "http://127.0.0.1:8080"]
+        );
+        assert_eq!(config.gateway.cors.max_age_secs, 60);
+        assert!(
+            HavenConfig::default()
+                .gateway
+                .cors
+                .allowed_origins
+                .is_empty()
+        );
+        for bad in [
+            "https://a.example/",
+            "https://a.example/app",
+            "a.example",
+            "*",
+        ] {
+            let err = env(&[(
+                "HAVEN_GATEWAY__CORS__ALLOWED_ORIGINS",
+                &format!("[{bad:?}]"),
+            )])
+            .expect_err(bad);
+            assert!(
+                err.to_string().contains("gateway.cors.allowed_origins"),
+                "{bad}: {err}"
+            );
+        }
+        let err =
+            env(&[("HAVEN_GATEWAY__PUBLIC_URL", "haven.example.org")]).expect_err("no scheme");
+        assert!(err.to_string().contains("gateway.public_url"));
+    }
+
+    #[test]
     fn audit_checkpoints_are_configured_by_file_and_env_within_bounds() {
         let file = TempFile::new(
             "haven.toml",
