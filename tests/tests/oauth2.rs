@@ -29,9 +29,11 @@ struct Clients {
     path: PathBuf,
     ngo: String,
     suspended: String,
+    two_roles: String,
 }
 
-/// `ngo-app` (partner of `ngo-1`) and `ngo-suspended`, whose roles were all withdrawn.
+/// `ngo-app` (partner of `ngo-1`), `ngo-suspended`, whose roles were all withdrawn, and `ngo-both`,
+/// partner and lms.
 fn clients() -> Clients {
     let dir = std::env::temp_dir().join(format!("haven-oauth-{}", uuid::Uuid::now_v7()));
     std::fs::create_dir_all(&dir).expect("dir");
@@ -40,10 +42,18 @@ fn clients() -> Clients {
         .expect("client");
     let suspended =
         ClientRegistry::add_to_file(&path, "ngo-suspended", "ngo-3", vec![]).expect("client");
+    let two_roles = ClientRegistry::add_to_file(
+        &path,
+        "ngo-both",
+        "ngo-4",
+        vec!["partner".into(), "lms".into()],
+    )
+    .expect("client");
     Clients {
         path,
         ngo,
         suspended,
+        two_roles,
     }
 }
 
@@ -167,6 +177,47 @@ async fn a_token_from_http_basic_or_post_works_over_rest_and_grpc_and_verifies_w
     );
     let principal = verifier.verify(&basic_token).expect("verifies");
     assert_eq!(principal.agency, "ngo-1");
+
+    // A scope narrows the token to the roles it names, and the token carries no other.
+    let narrowed = post_token(
+        &t,
+        &[
+            FORM,
+            ("authorization", &basic("ngo-both", &clients.two_roles)),
+        ],
+        "grant_type=client_credentials&scope=lms",
+    )
+    .await;
+    assert_eq!(narrowed.status, 200, "{}", narrowed.text());
+    assert_eq!(narrowed.json()["scope"], "lms");
+    let token = narrowed.json()["access_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let principal = verifier.verify(&token).expect("verifies");
+    assert_eq!(principal.roles, vec![haven_authz::Role::Lms]);
+    let whole = post_token(
+        &t,
+        &[
+            FORM,
+            ("authorization", &basic("ngo-both", &clients.two_roles)),
+        ],
+        "grant_type=client_credentials",
+    )
+    .await;
+    assert_eq!(whole.json()["scope"], "partner lms", "{}", whole.text());
+    let status = t
+        .client()
+        .list_referrals(authed(
+            &token,
+            ListReferralsRequest {
+                direction: Direction::Incoming as i32,
+                page: None,
+            },
+        ))
+        .await
+        .expect_err("an lms-only token may not list referrals");
+    assert_eq!(status.code(), Code::PermissionDenied);
     t.stop().await;
 }
 
