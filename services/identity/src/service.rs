@@ -370,7 +370,7 @@ impl IdentityService {
                 }
                 let current_version = current.visible_version(protection_world);
                 if current_version != expected {
-                    return Err(ServiceError::FailedPrecondition(format!(
+                    return Err(ServiceError::StaleVersion(format!(
                         "expected_version {expected} does not match the current version {current_version}"
                     )));
                 }

@@ -374,6 +374,29 @@ fn operation(schemas: &mut Schemas, route: &Route) -> Value {
             "example": EXAMPLE_ID,
         }));
     }
+    if let Some(field) = &route.version_field {
+        parameters.push(json!({
+            "name": "If-Match",
+            "in": "header",
+            "required": false,
+            "description": format!(
+                "The `ETag` of the version you read (`\"3\"`): fills `{}`. When the record has moved on since, the answer is 412 and nothing is written (a stale `{}` in the body answers 409).",
+                field.json_name(),
+                field.json_name()
+            ),
+            "schema": { "type": "string", "pattern": "^\"[1-9][0-9]{0,17}\"$" },
+            "example": "\"3\"",
+        }));
+    } else if route.method == http::Method::GET && route.etag_path.is_some() {
+        parameters.push(json!({
+            "name": "If-None-Match",
+            "in": "header",
+            "required": false,
+            "description": "The `ETag` of the copy you hold: 304 Not Modified, with no body, when the record is still at that version.",
+            "schema": { "type": "string", "pattern": "^(\\*|(W/)?\"[1-9][0-9]{0,17}\")$" },
+            "example": "\"3\"",
+        }));
+    }
     let path_fields: Vec<String> = route
         .template
         .variables()
@@ -385,13 +408,36 @@ fn operation(schemas: &mut Schemas, route: &Route) -> Value {
         Some(field) => schemas.field_schema(field),
         None => schemas.message_ref(&rpc.output()),
     };
-    responses.insert(
-        "200".into(),
-        json!({
-            "description": format!("The {} answer, in the proto3 JSON mapping.", rpc.name()),
-            "content": { "application/json": { "schema": output_schema } },
-        }),
-    );
+    let mut ok = json!({
+        "description": format!("The {} answer, in the proto3 JSON mapping.", rpc.name()),
+        "content": { "application/json": { "schema": output_schema } },
+    });
+    if let Some(path) = &route.etag_path {
+        ok["headers"] = json!({
+            "ETag": {
+                "description": format!(
+                    "The record's version (`{}`) as an entity tag: send it back in `If-Match` to update, or `If-None-Match` to read only if it changed.",
+                    path.json_name()
+                ),
+                "schema": { "type": "string", "example": "\"3\"" }
+            }
+        });
+    }
+    responses.insert("200".into(), ok);
+    if route.version_field.is_some() {
+        responses.insert(
+            "412".into(),
+            json!({ "$ref": "#/components/responses/Problem412" }),
+        );
+    } else if route.method == http::Method::GET && route.etag_path.is_some() {
+        responses.insert(
+            "304".into(),
+            json!({
+                "description": "Not Modified: the record is still at the version `If-None-Match` names.",
+                "headers": { "ETag": { "schema": { "type": "string" } } }
+            }),
+        );
+    }
     for status in ERROR_STATUSES {
         responses.insert(
             status.to_string(),
@@ -472,6 +518,13 @@ fn problem_components() -> (Value, Map<String, Value>) {
             "description": format!(
                 "problem+json (RESOURCE_EXHAUSTED): the body is over {BODY_LIMIT_FACTOR} times the deployment's gRPC message limit"
             ),
+            "content": { "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" } } }
+        }),
+    );
+    responses.insert(
+        "Problem412".into(),
+        json!({
+            "description": "problem+json (FAILED_PRECONDITION): the record is not at the version `If-Match` names; nothing was written. Read it again and retry with its new `ETag`.",
             "content": { "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" } } }
         }),
     );
