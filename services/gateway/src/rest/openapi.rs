@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use haven_platform::auth::OPEN_PATHS;
+use haven_platform::paging::MAX_PAGE_SIZE;
 use prost_reflect::{
     EnumDescriptor, FieldDescriptor, Kind, MessageDescriptor, MethodDescriptor, ServiceDescriptor,
 };
@@ -115,6 +116,9 @@ impl Schemas {
         } else {
             self.value_schema(&field.kind())
         };
+        if let Value::Object(map) = &mut schema {
+            constrain(field, map);
+        }
         if let Some(text) = field_comment(field) {
             if schema.get("$ref").is_some() {
                 // 3.1 lets a description sit beside a $ref.
@@ -312,6 +316,22 @@ fn example_mask(request: &MessageDescriptor) -> String {
         .unwrap_or_default()
 }
 
+/// The lower-case hyphenated UUID every record id is (`haven_platform::validate::record_id`).
+const RECORD_ID_PATTERN: &str = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$";
+
+/// The rules the services apply to a field everywhere it appears, where the descriptors alone cannot
+/// say them: the page size limit and the idempotency key's alphabet (`haven_platform::validate`).
+fn constrain(field: &FieldDescriptor, schema: &mut Map<String, Value>) {
+    if field.full_name() == "haven.common.v1.PageRequest.page_size" {
+        schema.insert("minimum".into(), json!(0));
+        schema.insert("maximum".into(), json!(MAX_PAGE_SIZE));
+    }
+    if field.name() == "request_id" && field.kind() == Kind::String && !field.is_list() {
+        schema.insert("maxLength".into(), json!(128));
+        schema.insert("pattern".into(), json!("^[!-~]*$"));
+    }
+}
+
 fn parameter_schema(schemas: &mut Schemas, field: &FieldDescriptor) -> Value {
     let mut schema = schemas.field_schema(field);
     if let Value::Object(map) = &mut schema {
@@ -326,11 +346,17 @@ fn operation(schemas: &mut Schemas, route: &Route) -> Value {
     let mut parameters = Vec::new();
     let input = rpc.input();
     for field in route.template.variables() {
+        // Every path variable names a record: its id.
+        let mut schema = parameter_schema(schemas, field.leaf());
+        if field.leaf().kind() == Kind::String {
+            schema["format"] = json!("uuid");
+            schema["pattern"] = json!(RECORD_ID_PATTERN);
+        }
         let mut parameter = json!({
             "name": field.proto_name(),
             "in": "path",
             "required": true,
-            "schema": parameter_schema(schemas, field.leaf()),
+            "schema": schema,
         });
         if let Some(example) = example_value(&input, field.leaf(), 0) {
             parameter["example"] = example;
@@ -370,7 +396,7 @@ fn operation(schemas: &mut Schemas, route: &Route) -> Value {
                 "Makes the call safe to retry: fills `{}`. A retry with the same key and body returns the first result; the same key with another body answers 409.",
                 field.json_name()
             ),
-            "schema": { "type": "string", "minLength": 1, "maxLength": 128 },
+            "schema": { "type": "string", "minLength": 1, "maxLength": 128, "pattern": "^[!-~]+$" },
             "example": EXAMPLE_ID,
         }));
     }
@@ -576,6 +602,75 @@ fn problem_components() -> (Value, Map<String, Value>) {
     (schema, responses)
 }
 
+/// OpenAPI links from each answer that holds one record to the operations on that record: a create's
+/// answer to the record's read and update, a read's to its update. The record's id sits beside its
+/// version (`child.meta.id` beside `child.meta.version`), and the operations on it are the routes at
+/// the answer's path plus `/{id}`, or at the same path when that already ends in `{id}`.
+fn links(table: &RouteTable) -> Vec<(&Route, Map<String, Value>)> {
+    let mut out = Vec::new();
+    for route in &table.routes {
+        let Some(version) = &route.etag_path else {
+            continue;
+        };
+        let parents = &version.0[..version.0.len() - 1];
+        let id_owner = match parents.last() {
+            Some(field) => match field.kind() {
+                Kind::Message(message) => message,
+                _ => continue,
+            },
+            None => match &route.response_body {
+                Some(field) => match field.kind() {
+                    Kind::Message(message) => message,
+                    _ => continue,
+                },
+                None => route.rpc.output(),
+            },
+        };
+        if id_owner
+            .get_field_by_name("id")
+            .is_none_or(|f| f.kind() != Kind::String)
+        {
+            continue;
+        }
+        let mut pointer: String = parents
+            .iter()
+            .map(|f| format!("/{}", f.json_name()))
+            .collect();
+        pointer.push_str("/id");
+        let path = route.template.openapi_path();
+        let item = if path.ends_with("/{id}") {
+            path.clone()
+        } else {
+            format!("{path}/{{id}}")
+        };
+        let mut links = Map::new();
+        for target in &table.routes {
+            let same_record = target.template.openapi_path() == item
+                && target.template.variables().count() == 1
+                && !std::ptr::eq(target, route);
+            if same_record {
+                let mut parameters = json!({ "path.id": format!("$response.body#{pointer}") });
+                if target.version_field.is_some() {
+                    // An update names the version it read: the answer's ETag.
+                    parameters["header.If-Match"] = json!("$response.header.ETag");
+                }
+                links.insert(
+                    target.rpc.name().to_owned(),
+                    json!({
+                        "operationId": target.rpc.name(),
+                        "parameters": parameters,
+                        "description": format!("The record this answer holds, to {}.", target.rpc.name()),
+                    }),
+                );
+            }
+        }
+        if !links.is_empty() {
+            out.push((route, links));
+        }
+    }
+    out
+}
+
 /// The OpenAPI 3.1 document of every REST route.
 pub fn document(table: &RouteTable) -> Value {
     let mut schemas = Schemas::default();
@@ -596,6 +691,14 @@ pub fn document(table: &RouteTable) -> Value {
                 route.method.as_str().to_ascii_lowercase(),
                 operation(&mut schemas, route),
             );
+    }
+    for (route, links) in links(table) {
+        if let Some(op) = paths
+            .get_mut(&route.template.openapi_path())
+            .and_then(|ops| ops.get_mut(&route.method.as_str().to_ascii_lowercase()))
+        {
+            op["responses"]["200"]["links"] = Value::Object(links);
+        }
     }
     let (problem, responses) = problem_components();
     let mut all_schemas = schemas.finish();
