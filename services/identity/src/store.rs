@@ -287,7 +287,7 @@ impl Store {
             .await?;
         if result.rows_affected != 1 {
             txn.rollback().await?;
-            return Err(ServiceError::FailedPrecondition(
+            return Err(ServiceError::StaleVersion(
                 "the child changed meanwhile; read it again and retry".into(),
             ));
         }
@@ -1045,7 +1045,7 @@ impl Store {
             .await?;
         if moved.rows_affected != 1 {
             txn.rollback().await?;
-            return Err(ServiceError::FailedPrecondition(
+            return Err(ServiceError::StaleVersion(
                 "the referral changed meanwhile; read it again".into(),
             ));
         }

@@ -23,6 +23,7 @@
 //! An annotation binds RPCs of the forwarded services only: a route to a service the gateway serves
 //! itself (`haven.auth.v1.Tokens`) would reach that service with a JSON body.
 
+pub mod conditional;
 pub mod openapi;
 pub mod problem;
 pub mod routes;

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use haven_platform::auth::OPEN_PATHS;
+use haven_platform::paging::MAX_PAGE_SIZE;
 use prost_reflect::{
     EnumDescriptor, FieldDescriptor, Kind, MessageDescriptor, MethodDescriptor, ServiceDescriptor,
 };
@@ -115,6 +116,9 @@ impl Schemas {
         } else {
             self.value_schema(&field.kind())
         };
+        if let Value::Object(map) = &mut schema {
+            constrain(field, map);
+        }
         if let Some(text) = field_comment(field) {
             if schema.get("$ref").is_some() {
                 // 3.1 lets a description sit beside a $ref.
@@ -312,6 +316,22 @@ fn example_mask(request: &MessageDescriptor) -> String {
         .unwrap_or_default()
 }
 
+/// The lower-case hyphenated UUID every record id is (`haven_platform::validate::record_id`).
+const RECORD_ID_PATTERN: &str = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$";
+
+/// The rules the services apply to a field everywhere it appears, where the descriptors alone cannot
+/// say them: the page size limit and the idempotency key's alphabet (`haven_platform::validate`).
+fn constrain(field: &FieldDescriptor, schema: &mut Map<String, Value>) {
+    if field.full_name() == "haven.common.v1.PageRequest.page_size" {
+        schema.insert("minimum".into(), json!(0));
+        schema.insert("maximum".into(), json!(MAX_PAGE_SIZE));
+    }
+    if field.name() == "request_id" && field.kind() == Kind::String && !field.is_list() {
+        schema.insert("maxLength".into(), json!(128));
+        schema.insert("pattern".into(), json!("^[!-~]*$"));
+    }
+}
+
 fn parameter_schema(schemas: &mut Schemas, field: &FieldDescriptor) -> Value {
     let mut schema = schemas.field_schema(field);
     if let Value::Object(map) = &mut schema {
@@ -326,11 +346,17 @@ fn operation(schemas: &mut Schemas, route: &Route) -> Value {
     let mut parameters = Vec::new();
     let input = rpc.input();
     for field in route.template.variables() {
+        // Every path variable names a record: its id.
+        let mut schema = parameter_schema(schemas, field.leaf());
+        if field.leaf().kind() == Kind::String {
+            schema["format"] = json!("uuid");
+            schema["pattern"] = json!(RECORD_ID_PATTERN);
+        }
         let mut parameter = json!({
             "name": field.proto_name(),
             "in": "path",
             "required": true,
-            "schema": parameter_schema(schemas, field.leaf()),
+            "schema": schema,
         });
         if let Some(example) = example_value(&input, field.leaf(), 0) {
             parameter["example"] = example;
@@ -370,8 +396,31 @@ fn operation(schemas: &mut Schemas, route: &Route) -> Value {
                 "Makes the call safe to retry: fills `{}`. A retry with the same key and body returns the first result; the same key with another body answers 409.",
                 field.json_name()
             ),
-            "schema": { "type": "string", "minLength": 1, "maxLength": 128 },
+            "schema": { "type": "string", "minLength": 1, "maxLength": 128, "pattern": "^[!-~]+$" },
             "example": EXAMPLE_ID,
+        }));
+    }
+    if let Some(field) = &route.version_field {
+        parameters.push(json!({
+            "name": "If-Match",
+            "in": "header",
+            "required": false,
+            "description": format!(
+                "The `ETag` of the version you read (`\"3\"`): fills `{}`. When the record has moved on since, the answer is 412 and nothing is written (a stale `{}` in the body answers 409).",
+                field.json_name(),
+                field.json_name()
+            ),
+            "schema": { "type": "string", "pattern": "^\"[1-9][0-9]{0,17}\"$" },
+            "example": "\"3\"",
+        }));
+    } else if route.method == http::Method::GET && route.etag_path.is_some() {
+        parameters.push(json!({
+            "name": "If-None-Match",
+            "in": "header",
+            "required": false,
+            "description": "The `ETag` of the copy you hold: 304 Not Modified, with no body, when the record is still at that version.",
+            "schema": { "type": "string", "pattern": "^(\\*|(W/)?\"[1-9][0-9]{0,17}\")$" },
+            "example": "\"3\"",
         }));
     }
     let path_fields: Vec<String> = route
@@ -385,13 +434,36 @@ fn operation(schemas: &mut Schemas, route: &Route) -> Value {
         Some(field) => schemas.field_schema(field),
         None => schemas.message_ref(&rpc.output()),
     };
-    responses.insert(
-        "200".into(),
-        json!({
-            "description": format!("The {} answer, in the proto3 JSON mapping.", rpc.name()),
-            "content": { "application/json": { "schema": output_schema } },
-        }),
-    );
+    let mut ok = json!({
+        "description": format!("The {} answer, in the proto3 JSON mapping.", rpc.name()),
+        "content": { "application/json": { "schema": output_schema } },
+    });
+    if let Some(path) = &route.etag_path {
+        ok["headers"] = json!({
+            "ETag": {
+                "description": format!(
+                    "The record's version (`{}`) as an entity tag: send it back in `If-Match` to update, or `If-None-Match` to read only if it changed.",
+                    path.json_name()
+                ),
+                "schema": { "type": "string", "example": "\"3\"" }
+            }
+        });
+    }
+    responses.insert("200".into(), ok);
+    if route.version_field.is_some() {
+        responses.insert(
+            "412".into(),
+            json!({ "$ref": "#/components/responses/Problem412" }),
+        );
+    } else if route.method == http::Method::GET && route.etag_path.is_some() {
+        responses.insert(
+            "304".into(),
+            json!({
+                "description": "Not Modified: the record is still at the version `If-None-Match` names.",
+                "headers": { "ETag": { "schema": { "type": "string" } } }
+            }),
+        );
+    }
     for status in ERROR_STATUSES {
         responses.insert(
             status.to_string(),
@@ -472,6 +544,13 @@ fn problem_components() -> (Value, Map<String, Value>) {
             "description": format!(
                 "problem+json (RESOURCE_EXHAUSTED): the body is over {BODY_LIMIT_FACTOR} times the deployment's gRPC message limit"
             ),
+            "content": { "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" } } }
+        }),
+    );
+    responses.insert(
+        "Problem412".into(),
+        json!({
+            "description": "problem+json (FAILED_PRECONDITION): the record is not at the version `If-Match` names; nothing was written. Read it again and retry with its new `ETag`.",
             "content": { "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" } } }
         }),
     );
@@ -606,6 +685,75 @@ fn oauth_paths() -> Vec<(&'static str, &'static str, Value)> {
     ]
 }
 
+/// OpenAPI links from each answer that holds one record to the operations on that record: a create's
+/// answer to the record's read and update, a read's to its update. The record's id sits beside its
+/// version (`child.meta.id` beside `child.meta.version`), and the operations on it are the routes at
+/// the answer's path plus `/{id}`, or at the same path when that already ends in `{id}`.
+fn links(table: &RouteTable) -> Vec<(&Route, Map<String, Value>)> {
+    let mut out = Vec::new();
+    for route in &table.routes {
+        let Some(version) = &route.etag_path else {
+            continue;
+        };
+        let parents = &version.0[..version.0.len() - 1];
+        let id_owner = match parents.last() {
+            Some(field) => match field.kind() {
+                Kind::Message(message) => message,
+                _ => continue,
+            },
+            None => match &route.response_body {
+                Some(field) => match field.kind() {
+                    Kind::Message(message) => message,
+                    _ => continue,
+                },
+                None => route.rpc.output(),
+            },
+        };
+        if id_owner
+            .get_field_by_name("id")
+            .is_none_or(|f| f.kind() != Kind::String)
+        {
+            continue;
+        }
+        let mut pointer: String = parents
+            .iter()
+            .map(|f| format!("/{}", f.json_name()))
+            .collect();
+        pointer.push_str("/id");
+        let path = route.template.openapi_path();
+        let item = if path.ends_with("/{id}") {
+            path.clone()
+        } else {
+            format!("{path}/{{id}}")
+        };
+        let mut links = Map::new();
+        for target in &table.routes {
+            let same_record = target.template.openapi_path() == item
+                && target.template.variables().count() == 1
+                && !std::ptr::eq(target, route);
+            if same_record {
+                let mut parameters = json!({ "path.id": format!("$response.body#{pointer}") });
+                if target.version_field.is_some() {
+                    // An update names the version it read: the answer's ETag.
+                    parameters["header.If-Match"] = json!("$response.header.ETag");
+                }
+                links.insert(
+                    target.rpc.name().to_owned(),
+                    json!({
+                        "operationId": target.rpc.name(),
+                        "parameters": parameters,
+                        "description": format!("The record this answer holds, to {}.", target.rpc.name()),
+                    }),
+                );
+            }
+        }
+        if !links.is_empty() {
+            out.push((route, links));
+        }
+    }
+    out
+}
+
 /// The OpenAPI 3.1 document of every REST route.
 pub fn document(table: &RouteTable) -> Value {
     let mut schemas = Schemas::default();
@@ -640,6 +788,14 @@ pub fn document(table: &RouteTable) -> Value {
             "description": "Tokens for machine clients (client credentials) and the keys that verify them, for stock OAuth2 libraries.",
         }),
     );
+    for (route, links) in links(table) {
+        if let Some(op) = paths
+            .get_mut(&route.template.openapi_path())
+            .and_then(|ops| ops.get_mut(&route.method.as_str().to_ascii_lowercase()))
+        {
+            op["responses"]["200"]["links"] = Value::Object(links);
+        }
+    }
     let (problem, responses) = problem_components();
     let mut all_schemas = schemas.finish();
     all_schemas.insert("Problem".into(), problem);
