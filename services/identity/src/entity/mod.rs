@@ -12,3 +12,6 @@ pub mod merge;
 pub mod name_key;
 pub mod referral;
 pub mod service_key;
+pub mod partner_change;
+pub mod webhook_delivery;
+pub mod webhook_subscription;

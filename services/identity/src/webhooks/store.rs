@@ -1,0 +1,432 @@
+//! The partners' feeds' queries and transactions: subscriptions, the delivery log and the dispatcher's
+//! claims, and the change feed.
+
+use std::collections::BTreeSet;
+
+use haven_platform::ServiceError;
+use haven_platform::consumed;
+use haven_platform::idempotency::{self, IdempotencyKey, KeyUse};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set, TransactionTrait,
+};
+
+use super::{EVENT_TYPES, PENDING};
+use crate::entity::{partner_change, referral, webhook_delivery, webhook_subscription};
+use crate::store::REFERRAL_ACCEPTED;
+
+/// What a create with an idempotency key came to.
+#[derive(Debug)]
+pub(crate) enum SubscriptionCreated {
+    Created(webhook_subscription::Model),
+    /// A retry: the subscription the first call made.
+    Replayed(webhook_subscription::Model),
+    KeyReused,
+}
+
+pub(crate) async fn create_subscription(
+    db: &DatabaseConnection,
+    key: &IdempotencyKey,
+    row: webhook_subscription::Model,
+) -> Result<SubscriptionCreated, ServiceError> {
+    let txn = db.begin().await?;
+    match idempotency::check(&txn, key).await? {
+        KeyUse::Fresh => {}
+        KeyUse::Retry(ids) => {
+            let first = ids.into_iter().next().unwrap_or_default();
+            let earlier = webhook_subscription::Entity::find_by_id(first)
+                .one(&txn)
+                .await?;
+            txn.rollback().await?;
+            // Deleted since: the retry cannot bring it back.
+            let earlier = earlier.ok_or(ServiceError::NotFound("webhook subscription"))?;
+            return Ok(SubscriptionCreated::Replayed(earlier));
+        }
+        KeyUse::Reused => {
+            txn.rollback().await?;
+            return Ok(SubscriptionCreated::KeyReused);
+        }
+    }
+    webhook_subscription::Entity::insert(webhook_subscription::ActiveModel::from(row.clone()))
+        .exec_without_returning(&txn)
+        .await?;
+    idempotency::remember(&txn, key, std::slice::from_ref(&row.id)).await?;
+    txn.commit().await?;
+    Ok(SubscriptionCreated::Created(row))
+}
+
+/// The subscription `id` if `owner` of `agency` owns it; anyone else's is `None`, like a missing one.
+pub(crate) async fn owned_subscription(
+    db: &DatabaseConnection,
+    id: &str,
+    owner: &str,
+    agency: &str,
+) -> Result<Option<webhook_subscription::Model>, ServiceError> {
+    Ok(webhook_subscription::Entity::find_by_id(id.to_owned())
+        .filter(webhook_subscription::Column::Owner.eq(owner))
+        .filter(webhook_subscription::Column::Agency.eq(agency))
+        .one(db)
+        .await?)
+}
+
+pub(crate) async fn subscription(
+    db: &DatabaseConnection,
+    id: &str,
+) -> Result<Option<webhook_subscription::Model>, ServiceError> {
+    Ok(webhook_subscription::Entity::find_by_id(id.to_owned())
+        .one(db)
+        .await?)
+}
+
+/// `owner`'s subscriptions after `after`, oldest first.
+pub(crate) async fn subscriptions_page(
+    db: &DatabaseConnection,
+    owner: &str,
+    agency: &str,
+    after: Option<&str>,
+    limit: u64,
+) -> Result<Vec<webhook_subscription::Model>, ServiceError> {
+    let mut query = webhook_subscription::Entity::find()
+        .filter(webhook_subscription::Column::Owner.eq(owner))
+        .filter(webhook_subscription::Column::Agency.eq(agency));
+    if let Some(after) = after {
+        query = query.filter(webhook_subscription::Column::Id.gt(after));
+    }
+    Ok(query
+        .order_by_asc(webhook_subscription::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?)
+}
+
+/// Removes a subscription and its delivery log together.
+pub(crate) async fn delete_subscription(
+    db: &DatabaseConnection,
+    id: &str,
+) -> Result<(), ServiceError> {
+    let txn = db.begin().await?;
+    webhook_delivery::Entity::delete_many()
+        .filter(webhook_delivery::Column::SubscriptionId.eq(id))
+        .exec(&txn)
+        .await?;
+    webhook_subscription::Entity::delete_by_id(id.to_owned())
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Puts a new secret in place, keeping the one it replaces (`previous`) until `previous_expires_at_us`.
+/// Only if the subscription is still at `from_generation`: two rotations racing cannot both win.
+pub(crate) async fn rotate_secret(
+    db: &DatabaseConnection,
+    id: &str,
+    from_generation: i32,
+    secret: Vec<u8>,
+    previous: Vec<u8>,
+    previous_expires_at_us: i64,
+) -> Result<bool, ServiceError> {
+    let updated = webhook_subscription::Entity::update_many()
+        .col_expr(
+            webhook_subscription::Column::SecretGeneration,
+            Expr::value(from_generation + 1),
+        )
+        .col_expr(webhook_subscription::Column::Secret, Expr::value(secret))
+        .col_expr(
+            webhook_subscription::Column::PreviousSecret,
+            Expr::value(Some(previous)),
+        )
+        .col_expr(
+            webhook_subscription::Column::PreviousExpiresAtUs,
+            Expr::value(Some(previous_expires_at_us)),
+        )
+        .filter(webhook_subscription::Column::Id.eq(id))
+        .filter(webhook_subscription::Column::SecretGeneration.eq(from_generation))
+        .exec(db)
+        .await?;
+    Ok(updated.rows_affected == 1)
+}
+
+/// A subscription's delivery log, newest first, before `before`.
+pub(crate) async fn deliveries_page(
+    db: &DatabaseConnection,
+    subscription_id: &str,
+    before: Option<&str>,
+    limit: u64,
+) -> Result<Vec<webhook_delivery::Model>, ServiceError> {
+    let mut query = webhook_delivery::Entity::find()
+        .filter(webhook_delivery::Column::SubscriptionId.eq(subscription_id));
+    if let Some(before) = before {
+        query = query.filter(webhook_delivery::Column::Id.lt(before));
+    }
+    Ok(query
+        .order_by_desc(webhook_delivery::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?)
+}
+
+pub(crate) async fn delivery(
+    db: &DatabaseConnection,
+    id: &str,
+) -> Result<Option<webhook_delivery::Model>, ServiceError> {
+    Ok(webhook_delivery::Entity::find_by_id(id.to_owned())
+        .one(db)
+        .await?)
+}
+
+/// Makes a delivery due now again, with a fresh retry window from `now`.
+pub(crate) async fn replay(
+    db: &DatabaseConnection,
+    id: &str,
+    now: i64,
+) -> Result<(), ServiceError> {
+    webhook_delivery::Entity::update_many()
+        .col_expr(webhook_delivery::Column::Status, Expr::value(PENDING))
+        .col_expr(webhook_delivery::Column::NextAttemptAtUs, Expr::value(now))
+        .col_expr(webhook_delivery::Column::RetrySinceUs, Expr::value(now))
+        .col_expr(webhook_delivery::Column::ClaimedUntilUs, Expr::value(0i64))
+        .col_expr(webhook_delivery::Column::UpdatedAtUs, Expr::value(now))
+        .filter(webhook_delivery::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// The agency's changes after `after_seq`, oldest first, of children referred to it now.
+pub(crate) async fn changes_page(
+    db: &DatabaseConnection,
+    agency: &str,
+    after_seq: i64,
+    limit: u64,
+) -> Result<Vec<partner_change::Model>, ServiceError> {
+    Ok(partner_change::Entity::find()
+        .filter(partner_change::Column::Agency.eq(agency))
+        .filter(partner_change::Column::Seq.gt(after_seq))
+        .filter(
+            partner_change::Column::ChildId.in_subquery(crate::scope::referred_children(agency)),
+        )
+        .order_by_asc(partner_change::Column::Seq)
+        .limit(limit)
+        .all(db)
+        .await?)
+}
+
+/// The agencies an accepted (non-education) referral of one of `child_ids` reaches: the partner scope.
+async fn referred_agencies<C: ConnectionTrait>(
+    conn: &C,
+    child_ids: &[String],
+) -> Result<BTreeSet<String>, ServiceError> {
+    let rows = referral::Entity::find()
+        .filter(referral::Column::ChildId.is_in(child_ids.iter().cloned()))
+        .filter(referral::Column::Status.eq(REFERRAL_ACCEPTED))
+        .filter(referral::Column::Kind.ne(referral::EDUCATION))
+        .all(conn)
+        .await?;
+    Ok(rows.into_iter().map(|r| r.to_agency).collect())
+}
+
+/// Whether `agency` may still see `child_id` (an accepted referral stands).
+pub(crate) async fn still_referred(
+    db: &DatabaseConnection,
+    agency: &str,
+    child_id: &str,
+) -> Result<bool, ServiceError> {
+    Ok(referred_agencies(db, &[child_id.to_owned()])
+        .await?
+        .contains(agency))
+}
+
+/// One identity event as the feeds see it.
+#[derive(Debug, Clone)]
+pub(crate) struct FeedEvent {
+    pub(crate) event_id: String,
+    pub(crate) event_type: &'static str,
+    pub(crate) child_id: String,
+    pub(crate) version: i64,
+    pub(crate) merged_into: String,
+    pub(crate) occurred_at_us: i64,
+    /// The children whose referrals decide who sees the event (both records of a merge).
+    pub(crate) referred_via: Vec<String>,
+}
+
+/// Fans one event out, once: change rows for every agency that may see the child, delivery rows for
+/// their subscriptions to this event type, and the event's consumed mark, in one transaction.
+/// `payload` builds the body one delivery carries. Returns how many deliveries it added.
+pub(crate) async fn fan_out(
+    db: &DatabaseConnection,
+    event: &FeedEvent,
+    payload: &str,
+    now: i64,
+) -> Result<usize, ServiceError> {
+    let txn = db.begin().await?;
+    if consumed::already_applied(&txn, &event.event_id).await? {
+        txn.rollback().await?;
+        return Ok(0);
+    }
+    let agencies = referred_agencies(&txn, &event.referred_via).await?;
+    let mut added = 0;
+    if !agencies.is_empty() {
+        // Positions are handed out in commit order: a second fan-out that read the same last position
+        // fails on the primary key once the first commits, and its event is applied again on the next
+        // round. So a cursor on `seq` never passes a row that commits later.
+        let next_seq = partner_change::Entity::find()
+            .order_by_desc(partner_change::Column::Seq)
+            .one(&txn)
+            .await?
+            .map_or(1, |row| row.seq + 1);
+        let changes: Vec<partner_change::ActiveModel> = agencies
+            .iter()
+            .zip(next_seq..)
+            .map(|(agency, seq)| partner_change::ActiveModel {
+                seq: Set(seq),
+                agency: Set(agency.clone()),
+                event_id: Set(event.event_id.clone()),
+                event_type: Set(event.event_type.to_owned()),
+                child_id: Set(event.child_id.clone()),
+                version: Set(event.version),
+                merged_into: Set(event.merged_into.clone()),
+                occurred_at_us: Set(event.occurred_at_us),
+            })
+            .collect();
+        partner_change::Entity::insert_many(changes)
+            .exec_without_returning(&txn)
+            .await?;
+        let subscriptions = webhook_subscription::Entity::find()
+            .filter(webhook_subscription::Column::Agency.is_in(agencies.iter().cloned()))
+            .all(&txn)
+            .await?;
+        let deliveries: Vec<webhook_delivery::ActiveModel> = subscriptions
+            .iter()
+            .filter(|s| wants(s, event.event_type))
+            .map(|s| webhook_delivery::ActiveModel {
+                id: Set(uuid::Uuid::now_v7().to_string()),
+                subscription_id: Set(s.id.clone()),
+                event_id: Set(event.event_id.clone()),
+                event_type: Set(event.event_type.to_owned()),
+                child_id: Set(event.child_id.clone()),
+                payload: Set(payload.to_owned()),
+                status: Set(PENDING.to_owned()),
+                attempts: Set(0),
+                next_attempt_at_us: Set(now),
+                retry_since_us: Set(now),
+                claimed_until_us: Set(0),
+                last_response_code: Set(0),
+                last_error: Set(String::new()),
+                created_at_us: Set(now),
+                delivered_at_us: Set(None),
+                updated_at_us: Set(now),
+            })
+            .collect();
+        added = deliveries.len();
+        if !deliveries.is_empty() {
+            webhook_delivery::Entity::insert_many(deliveries)
+                .on_conflict(
+                    OnConflict::columns([
+                        webhook_delivery::Column::SubscriptionId,
+                        webhook_delivery::Column::EventId,
+                    ])
+                    .do_nothing()
+                    .to_owned(),
+                )
+                .exec_without_returning(&txn)
+                .await?;
+        }
+    }
+    consumed::mark_applied(&txn, &event.event_id).await?;
+    txn.commit().await?;
+    Ok(added)
+}
+
+fn wants(subscription: &webhook_subscription::Model, event_type: &str) -> bool {
+    subscription
+        .event_types
+        .split(',')
+        .any(|t| t == event_type && EVENT_TYPES.contains(&t))
+}
+
+/// Claims up to `limit` due deliveries until `claimed_until_us`. On PostgreSQL the rows are locked
+/// with SKIP LOCKED while the claim is written, so replicas claiming at once take different rows; on
+/// SQLite the database has a single writer, so the transaction alone serialises the claims. A claim
+/// whose dispatcher died lapses at `claimed_until_us` and the delivery is taken again.
+pub(crate) async fn claim_due(
+    db: &DatabaseConnection,
+    now: i64,
+    claimed_until_us: i64,
+    limit: u64,
+) -> Result<Vec<webhook_delivery::Model>, ServiceError> {
+    let txn = db.begin().await?;
+    let mut query = webhook_delivery::Entity::find()
+        .filter(webhook_delivery::Column::Status.eq(PENDING))
+        .filter(webhook_delivery::Column::NextAttemptAtUs.lte(now))
+        .filter(webhook_delivery::Column::ClaimedUntilUs.lt(now))
+        .order_by_asc(webhook_delivery::Column::NextAttemptAtUs)
+        .limit(limit);
+    if db.get_database_backend() == DatabaseBackend::Postgres {
+        query = query.lock_with_behavior(
+            sea_orm::sea_query::LockType::Update,
+            sea_orm::sea_query::LockBehavior::SkipLocked,
+        );
+    }
+    let due = query.all(&txn).await?;
+    if due.is_empty() {
+        txn.rollback().await?;
+        return Ok(due);
+    }
+    webhook_delivery::Entity::update_many()
+        .col_expr(
+            webhook_delivery::Column::ClaimedUntilUs,
+            Expr::value(claimed_until_us),
+        )
+        .filter(webhook_delivery::Column::Id.is_in(due.iter().map(|d| d.id.clone())))
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(due)
+}
+
+/// What became of one attempt.
+#[derive(Debug, Clone)]
+pub(crate) struct Outcome {
+    pub(crate) status: &'static str,
+    pub(crate) attempts: i32,
+    pub(crate) next_attempt_at_us: i64,
+    pub(crate) response_code: i32,
+    pub(crate) error: String,
+    pub(crate) delivered_at_us: Option<i64>,
+}
+
+/// Records an attempt's outcome and releases the claim. Only while the delivery is still held by this
+/// claim (`claimed_until_us`): a replay or a newer claim in between wins.
+pub(crate) async fn record_outcome(
+    db: &DatabaseConnection,
+    id: &str,
+    claimed_until_us: i64,
+    outcome: Outcome,
+    now: i64,
+) -> Result<(), ServiceError> {
+    webhook_delivery::Entity::update_many()
+        .col_expr(webhook_delivery::Column::Status, Expr::value(outcome.status))
+        .col_expr(webhook_delivery::Column::Attempts, Expr::value(outcome.attempts))
+        .col_expr(
+            webhook_delivery::Column::NextAttemptAtUs,
+            Expr::value(outcome.next_attempt_at_us),
+        )
+        .col_expr(webhook_delivery::Column::ClaimedUntilUs, Expr::value(0i64))
+        .col_expr(
+            webhook_delivery::Column::LastResponseCode,
+            Expr::value(outcome.response_code),
+        )
+        .col_expr(webhook_delivery::Column::LastError, Expr::value(outcome.error))
+        .col_expr(
+            webhook_delivery::Column::DeliveredAtUs,
+            Expr::value(outcome.delivered_at_us),
+        )
+        .col_expr(webhook_delivery::Column::UpdatedAtUs, Expr::value(now))
+        .filter(webhook_delivery::Column::Id.eq(id))
+        .filter(webhook_delivery::Column::ClaimedUntilUs.eq(claimed_until_us))
+        .exec(db)
+        .await?;
+    Ok(())
+}
