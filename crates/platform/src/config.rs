@@ -777,7 +777,10 @@ impl HavenConfig {
             ("identity.webhooks.first_retry_ms", webhooks.first_retry_ms),
             ("identity.webhooks.max_retry_secs", webhooks.max_retry_secs),
             ("identity.webhooks.timeout_ms", webhooks.timeout_ms),
-            ("identity.webhooks.poll_interval_ms", webhooks.poll_interval_ms),
+            (
+                "identity.webhooks.poll_interval_ms",
+                webhooks.poll_interval_ms,
+            ),
         ] {
             if value == 0 {
                 return Err(ConfigError::Invalid {

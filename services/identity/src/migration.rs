@@ -787,7 +787,10 @@ impl MigrationTrait for CreatePartnerFeeds {
             ),
         ] {
             let mut index = Index::create();
-            index.name(name).table(PartnerChanges::Table).if_not_exists();
+            index
+                .name(name)
+                .table(PartnerChanges::Table)
+                .if_not_exists();
             for column in columns {
                 index.col(column);
             }

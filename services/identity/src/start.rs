@@ -80,8 +80,6 @@ pub async fn start(ctx: &Context, listener: TcpListener) -> Result<Started, Star
         listener,
         background,
         checkpoints,
-        |listener, shutdown| {
-            crate::serve(service, feed, listener, max_message_bytes, shutdown)
-        },
+        |listener, shutdown| crate::serve(service, feed, listener, max_message_bytes, shutdown),
     )
 }

@@ -143,7 +143,12 @@ async fn attempt(
 ) -> Result<Outcome, ServiceError> {
     let attempts = delivery.attempts + 1;
     let Some((subscription, secrets)) = subscription else {
-        return Ok(settled(WITHDRAWN, delivery.attempts, 0, "the subscription is gone"));
+        return Ok(settled(
+            WITHDRAWN,
+            delivery.attempts,
+            0,
+            "the subscription is gone",
+        ));
     };
     // The partner's reach is read now, not at fan-out: a referral that ended meanwhile withdraws it.
     if !store::still_referred(db, &subscription.agency, &delivery.child_id).await? {
@@ -213,7 +218,10 @@ pub(crate) fn backoff_us(config: &haven_platform::config::WebhooksConfig, attemp
     let first = (config.first_retry_ms as i64).saturating_mul(1000);
     let cap = (config.max_retry_secs as i64).saturating_mul(1_000_000);
     let doublings = u32::try_from(attempts.saturating_sub(1).clamp(0, 40)).unwrap_or(40);
-    let wait = first.saturating_mul(1i64 << doublings.min(40)).min(cap).max(1);
+    let wait = first
+        .saturating_mul(1i64 << doublings.min(40))
+        .min(cap)
+        .max(1);
     let half = wait / 2;
     half + rand::thread_rng().gen_range(0..=wait - half)
 }
@@ -225,8 +233,8 @@ async fn post(
     secrets: &[SigningSecret],
     settings: &WebhookSettings,
 ) -> Result<i32, (i32, String)> {
-    let target = receiver::parse(url, settings.allow_private_addresses)
-        .map_err(|e| (0, e.to_string()))?;
+    let target =
+        receiver::parse(url, settings.allow_private_addresses).map_err(|e| (0, e.to_string()))?;
     let address = receiver::resolve(&target, settings.allow_private_addresses)
         .await
         .map_err(|e| (0, e))?;

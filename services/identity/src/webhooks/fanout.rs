@@ -113,8 +113,7 @@ mod tests {
             })),
         };
         let event = feed_event(&envelope).expect("carried");
-        let body: serde_json::Value =
-            serde_json::from_str(&payload_json(&event)).expect("json");
+        let body: serde_json::Value = serde_json::from_str(&payload_json(&event)).expect("json");
         assert_eq!(body["type"], "child.changed");
         assert_eq!(
             body["data"],

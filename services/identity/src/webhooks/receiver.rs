@@ -39,7 +39,9 @@ pub(crate) fn parse(url: &str, allow_private: bool) -> Result<Receiver, ServiceE
     if url.contains('#') {
         return Err(invalid("must not carry a fragment"));
     }
-    let uri: Uri = url.parse().map_err(|_| invalid("must be an absolute http URL"))?;
+    let uri: Uri = url
+        .parse()
+        .map_err(|_| invalid("must be an absolute http URL"))?;
     match uri.scheme_str() {
         Some("http") => {}
         Some("https") => {
@@ -49,13 +51,14 @@ pub(crate) fn parse(url: &str, allow_private: bool) -> Result<Receiver, ServiceE
         }
         _ => return Err(invalid("must be an http URL")),
     }
-    let authority = uri
-        .authority()
-        .ok_or_else(|| invalid("must name a host"))?;
+    let authority = uri.authority().ok_or_else(|| invalid("must name a host"))?;
     if authority.as_str().contains('@') {
         return Err(invalid("must not carry user info"));
     }
-    let host = authority.host().trim_start_matches('[').trim_end_matches(']');
+    let host = authority
+        .host()
+        .trim_start_matches('[')
+        .trim_end_matches(']');
     if host.is_empty() {
         return Err(invalid("must name a host"));
     }
@@ -68,7 +71,8 @@ pub(crate) fn parse(url: &str, allow_private: bool) -> Result<Receiver, ServiceE
                 "must not name a loopback, private or link-local address",
             ));
         }
-        if host.eq_ignore_ascii_case("localhost") || host.to_ascii_lowercase().ends_with(".localhost")
+        if host.eq_ignore_ascii_case("localhost")
+            || host.to_ascii_lowercase().ends_with(".localhost")
         {
             return Err(invalid("must not name a loopback host"));
         }
@@ -81,11 +85,15 @@ pub(crate) fn parse(url: &str, allow_private: bool) -> Result<Receiver, ServiceE
 }
 
 /// The address to connect to for this attempt: the first resolved address the deployment allows.
-pub(crate) async fn resolve(receiver: &Receiver, allow_private: bool) -> Result<SocketAddr, String> {
-    let addresses: Vec<SocketAddr> = tokio::net::lookup_host((receiver.host.as_str(), receiver.port))
-        .await
-        .map_err(|e| format!("could not resolve the host: {e}"))?
-        .collect();
+pub(crate) async fn resolve(
+    receiver: &Receiver,
+    allow_private: bool,
+) -> Result<SocketAddr, String> {
+    let addresses: Vec<SocketAddr> =
+        tokio::net::lookup_host((receiver.host.as_str(), receiver.port))
+            .await
+            .map_err(|e| format!("could not resolve the host: {e}"))?
+            .collect();
     if addresses.is_empty() {
         return Err("the host resolves to no address".into());
     }

@@ -26,7 +26,9 @@ use sea_orm::DatabaseConnection;
 use tonic::{Request, Response, Status};
 
 use super::store::{self, SubscriptionCreated};
-use super::{DELIVERED, EVENT_TYPES, FAILED, PENDING, WITHDRAWN, WebhookSettings, receiver, signing};
+use super::{
+    DELIVERED, EVENT_TYPES, FAILED, PENDING, WITHDRAWN, WebhookSettings, receiver, signing,
+};
 use crate::entity::{partner_change, webhook_delivery, webhook_subscription};
 use crate::service::authenticate;
 use crate::validate;
@@ -163,7 +165,8 @@ impl PartnerFeedService {
         let (secret, wrapped) = signing::new_secret(&self.keyring, &row.id, generation + 1)?;
         let grace_us = (self.settings.config.rotation_grace_secs as i64).saturating_mul(1_000_000);
         let expires = now_micros().saturating_add(grace_us);
-        if !store::rotate_secret(&self.db, &row.id, generation, wrapped, row.secret, expires).await?
+        if !store::rotate_secret(&self.db, &row.id, generation, wrapped, row.secret, expires)
+            .await?
         {
             return Err(ServiceError::FailedPrecondition(
                 "the secret was rotated meanwhile; read the subscription and try again".into(),
@@ -247,8 +250,7 @@ impl PartnerFeedService {
             n => n,
         };
         let after = decode_change_cursor(&request.cursor)?;
-        let rows =
-            store::changes_page(&self.db, &principal.agency, after, u64::from(size)).await?;
+        let rows = store::changes_page(&self.db, &principal.agency, after, u64::from(size)).await?;
         // The cursor names a position in the whole feed, so a page of another agency's rows, or an
         // empty one, still moves it no further than the rows this caller was shown.
         let next = rows.last().map_or(after, |row| row.seq);

@@ -214,16 +214,22 @@ pub(crate) async fn changes_page(
 }
 
 /// The agencies an accepted (non-education) referral of one of `child_ids` reaches: the partner scope.
+/// With `accepted_by_us`, only referrals accepted by then: an accepted referral's last change is its
+/// acceptance, so an event that happened before it (the registration, say, fanned out a moment after
+/// the partner accepted) is not the partner's to hear about.
 async fn referred_agencies<C: ConnectionTrait>(
     conn: &C,
     child_ids: &[String],
+    accepted_by_us: Option<i64>,
 ) -> Result<BTreeSet<String>, ServiceError> {
-    let rows = referral::Entity::find()
+    let mut query = referral::Entity::find()
         .filter(referral::Column::ChildId.is_in(child_ids.iter().cloned()))
         .filter(referral::Column::Status.eq(REFERRAL_ACCEPTED))
-        .filter(referral::Column::Kind.ne(referral::EDUCATION))
-        .all(conn)
-        .await?;
+        .filter(referral::Column::Kind.ne(referral::EDUCATION));
+    if let Some(at) = accepted_by_us {
+        query = query.filter(referral::Column::UpdatedAtUs.lte(at));
+    }
+    let rows = query.all(conn).await?;
     Ok(rows.into_iter().map(|r| r.to_agency).collect())
 }
 
@@ -233,7 +239,7 @@ pub(crate) async fn still_referred(
     agency: &str,
     child_id: &str,
 ) -> Result<bool, ServiceError> {
-    Ok(referred_agencies(db, &[child_id.to_owned()])
+    Ok(referred_agencies(db, &[child_id.to_owned()], None)
         .await?
         .contains(agency))
 }
@@ -265,7 +271,7 @@ pub(crate) async fn fan_out(
         txn.rollback().await?;
         return Ok(0);
     }
-    let agencies = referred_agencies(&txn, &event.referred_via).await?;
+    let agencies = referred_agencies(&txn, &event.referred_via, Some(event.occurred_at_us)).await?;
     let mut added = 0;
     if !agencies.is_empty() {
         // Positions are handed out in commit order: a second fan-out that read the same last position
@@ -407,8 +413,14 @@ pub(crate) async fn record_outcome(
     now: i64,
 ) -> Result<(), ServiceError> {
     webhook_delivery::Entity::update_many()
-        .col_expr(webhook_delivery::Column::Status, Expr::value(outcome.status))
-        .col_expr(webhook_delivery::Column::Attempts, Expr::value(outcome.attempts))
+        .col_expr(
+            webhook_delivery::Column::Status,
+            Expr::value(outcome.status),
+        )
+        .col_expr(
+            webhook_delivery::Column::Attempts,
+            Expr::value(outcome.attempts),
+        )
         .col_expr(
             webhook_delivery::Column::NextAttemptAtUs,
             Expr::value(outcome.next_attempt_at_us),
@@ -418,7 +430,10 @@ pub(crate) async fn record_outcome(
             webhook_delivery::Column::LastResponseCode,
             Expr::value(outcome.response_code),
         )
-        .col_expr(webhook_delivery::Column::LastError, Expr::value(outcome.error))
+        .col_expr(
+            webhook_delivery::Column::LastError,
+            Expr::value(outcome.error),
+        )
         .col_expr(
             webhook_delivery::Column::DeliveredAtUs,
             Expr::value(outcome.delivered_at_us),
