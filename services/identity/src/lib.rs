@@ -97,9 +97,9 @@ pub async fn build(
     Ok(IdentityService::new(db, auth, policy, keyring))
 }
 
-/// Re-wraps every child's data key, and the service keys (location tags), under the keyring's current
-/// master key (master-key rotation). The encrypted columns are not rewritten. Returns how many keys
-/// changed.
+/// Re-wraps every child's data key, the service keys (location tags) and the webhook secrets under the
+/// keyring's current master key (master-key rotation). The encrypted columns are not rewritten. Returns
+/// how many keys changed.
 pub async fn rewrap_data_keys(
     db: &DatabaseConnection,
     keyring: &Keyring,

@@ -50,6 +50,7 @@ pub async fn start(ctx: &Context, listener: TcpListener) -> Result<Started, Star
         db.clone(),
         ctx.auth.clone(),
         keyring.clone(),
+        service.audit_writer().clone(),
         webhooks.clone(),
     );
     let fan_out_db = db.clone();
@@ -66,7 +67,13 @@ pub async fn start(ctx: &Context, listener: TcpListener) -> Result<Started, Star
             let db = fan_out_db.clone();
             async move { crate::webhooks::apply_identity_event(&db, &payload).await }
         }),
-        crate::webhooks::spawn_dispatcher(db.clone(), keyring, webhooks, ctx.stop.clone()),
+        crate::webhooks::spawn_dispatcher(
+            db.clone(),
+            keyring,
+            service.audit_writer().clone(),
+            webhooks,
+            ctx.stop.clone(),
+        ),
     ];
     background.extend(crate::spawn_retention(
         service.clone(),

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use haven_platform::ServiceError;
+use haven_platform::audit::{AuditEntry, AuditWriter};
 use haven_platform::sealing::Keyring;
 use haven_platform::time::now_micros;
 use http::header::{CONTENT_TYPE, HOST, USER_AGENT};
@@ -34,6 +35,7 @@ const BATCH: u64 = 32;
 pub(crate) fn spawn_dispatcher(
     db: DatabaseConnection,
     keyring: Arc<Keyring>,
+    audit: AuditWriter,
     settings: WebhookSettings,
     stop: CancellationToken,
 ) -> JoinHandle<()> {
@@ -45,7 +47,7 @@ pub(crate) fn spawn_dispatcher(
                 () = tokio::time::sleep(interval) => {}
             }
             loop {
-                match dispatch_once(&db, &keyring, &settings).await {
+                match dispatch_once(&db, &keyring, &audit, &settings).await {
                     Ok(0) => break,
                     Ok(_) => {}
                     Err(error) => {
@@ -62,6 +64,7 @@ pub(crate) fn spawn_dispatcher(
 pub(crate) async fn dispatch_once(
     db: &DatabaseConnection,
     keyring: &Keyring,
+    audit: &AuditWriter,
     settings: &WebhookSettings,
 ) -> Result<usize, ServiceError> {
     let now = now_micros();
@@ -76,6 +79,7 @@ pub(crate) async fn dispatch_once(
     let count = due.len();
     for delivery in due {
         let db = db.clone();
+        let audit = audit.clone();
         let settings = settings.clone();
         let secrets = match secrets_for(db.clone(), keyring, &delivery).await {
             Ok(secrets) => secrets,
@@ -85,7 +89,7 @@ pub(crate) async fn dispatch_once(
             }
         };
         attempts.spawn(async move {
-            let outcome = attempt(&db, &delivery, secrets, &settings, timeout).await;
+            let outcome = attempt(&db, &audit, &delivery, secrets, &settings, timeout).await;
             let recorded = match outcome {
                 Ok(outcome) => {
                     store::record_outcome(&db, &delivery.id, claimed_until, outcome, now_micros())
@@ -136,6 +140,7 @@ async fn secrets_for(
 /// One attempt and what it leaves in the log.
 async fn attempt(
     db: &DatabaseConnection,
+    audit: &AuditWriter,
     delivery: &webhook_delivery::Model,
     subscription: Option<(webhook_subscription::Model, Vec<SigningSecret>)>,
     settings: &WebhookSettings,
@@ -167,14 +172,28 @@ async fn attempt(
     .unwrap_or_else(|_| Err((0, "timed out".into())));
     let now = now_micros();
     match sent {
-        Ok(code) => Ok(Outcome {
-            status: DELIVERED,
-            attempts,
-            next_attempt_at_us: now,
-            response_code: code,
-            error: String::new(),
-            delivered_at_us: Some(now),
-        }),
+        Ok(code) => {
+            // A delivery tells the partner which child changed: logged like a read, in its name.
+            audit
+                .record(vec![AuditEntry {
+                    actor: subscription.owner.clone(),
+                    roles: "partner".into(),
+                    agency: subscription.agency.clone(),
+                    action: "webhook-delivered",
+                    rpc: "webhook",
+                    record_id: delivery.child_id.clone(),
+                    classes: String::new(),
+                }])
+                .await?;
+            Ok(Outcome {
+                status: DELIVERED,
+                attempts,
+                next_attempt_at_us: now,
+                response_code: code,
+                error: String::new(),
+                delivered_at_us: Some(now),
+            })
+        }
         Err((code, error)) => {
             let give_up_at = delivery.retry_since_us.saturating_add(
                 (settings.config.give_up_after_secs as i64).saturating_mul(1_000_000),

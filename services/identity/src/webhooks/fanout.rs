@@ -15,8 +15,15 @@ pub(crate) async fn apply_identity_event(
     db: &DatabaseConnection,
     payload: &[u8],
 ) -> Result<(), ServiceError> {
-    let envelope = Envelope::decode(payload)
-        .map_err(|e| ServiceError::Internal(format!("undecodable identity event: {e}")))?;
+    // An event no build of this service can read would block the group for good if it were refused;
+    // it carries nothing a partner could be owed, so it is logged and passed.
+    let envelope = match Envelope::decode(payload) {
+        Ok(envelope) => envelope,
+        Err(error) => {
+            tracing::warn!(%error, "undecodable identity event skipped by the partner feeds");
+            return Ok(());
+        }
+    };
     let Some(event) = feed_event(&envelope) else {
         return Ok(());
     };

@@ -27,6 +27,7 @@ mod store;
 pub(crate) use dispatch::spawn_dispatcher;
 pub(crate) use fanout::apply_identity_event;
 pub use rpc::PartnerFeedService;
+pub(crate) use store::rewrap_secrets;
 
 /// A child was registered or changed.
 pub(crate) const CHILD_CHANGED: &str = "child.changed";

@@ -7,8 +7,9 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use haven_authz::{Authenticator, Principal};
+use haven_authz::{Authenticator, ClassSet, Principal};
 use haven_platform::ServiceError;
+use haven_platform::audit::{AuditEntry, AuditWriter};
 use haven_platform::idempotency::{self, IdempotencyKey};
 use haven_platform::paging;
 use haven_platform::sealing::Keyring;
@@ -34,6 +35,7 @@ use crate::service::authenticate;
 use crate::validate;
 
 const RPC_CREATE: &str = "/haven.identity.v1.PartnerFeed/CreateWebhookSubscription";
+const RPC_LIST_CHANGES: &str = "/haven.identity.v1.PartnerFeed/ListChanges";
 const SUBSCRIPTION_CURSOR: &str = "ws1:";
 const DELIVERY_CURSOR: &str = "wd1:";
 const CHANGE_CURSOR: &str = "ch1:";
@@ -46,6 +48,7 @@ pub struct PartnerFeedService {
     db: DatabaseConnection,
     auth: Authenticator,
     keyring: Arc<Keyring>,
+    audit: AuditWriter,
     settings: WebhookSettings,
 }
 
@@ -58,16 +61,18 @@ impl std::fmt::Debug for PartnerFeedService {
 }
 
 impl PartnerFeedService {
-    pub fn new(
+    pub(crate) fn new(
         db: DatabaseConnection,
         auth: Authenticator,
         keyring: Arc<Keyring>,
+        audit: AuditWriter,
         settings: WebhookSettings,
     ) -> Self {
         PartnerFeedService {
             db,
             auth,
             keyring,
+            audit,
             settings,
         }
     }
@@ -254,6 +259,23 @@ impl PartnerFeedService {
         // The cursor names a position in the whole feed, so a page of another agency's rows, or an
         // empty one, still moves it no further than the rows this caller was shown.
         let next = rows.last().map_or(after, |row| row.seq);
+        // Which children's changes a partner read, as every read of a child is logged. Ids only: the
+        // entries name no class.
+        self.audit
+            .record(
+                rows.iter()
+                    .map(|row| {
+                        AuditEntry::of_call(
+                            principal,
+                            "list-changes",
+                            RPC_LIST_CHANGES,
+                            &row.child_id,
+                            ClassSet::EMPTY,
+                        )
+                    })
+                    .collect(),
+            )
+            .await?;
         Ok(ListChangesResponse {
             changes: rows.iter().map(change_to_wire).collect(),
             next_cursor: encode_change_cursor(next),

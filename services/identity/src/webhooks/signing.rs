@@ -81,6 +81,23 @@ pub(crate) fn open_secret(
     Ok(SigningSecret(key.secret_bytes().to_vec()))
 }
 
+/// A stored secret wrapped under the keyring's current master key: `None` when it already is.
+pub(crate) fn rewrapped(
+    keyring: &Keyring,
+    subscription_id: &str,
+    generation: i32,
+    wrapped: &[u8],
+) -> Result<Option<Vec<u8>>, ServiceError> {
+    let wrapped = WrappedKey::from_bytes(wrapped).map_err(sealing_error)?;
+    if wrapped.master_version() == keyring.current_version() {
+        return Ok(None);
+    }
+    let fresh = keyring
+        .rewrap(&secret_label(subscription_id, generation), &wrapped)
+        .map_err(sealing_error)?;
+    Ok(Some(fresh.to_bytes()))
+}
+
 /// The `webhook-signature` header: the current secret's signature, then the previous one's while it
 /// still signs.
 pub(crate) fn signature_header(
@@ -130,6 +147,23 @@ mod tests {
         assert!(secret.text().starts_with(SECRET_PREFIX));
         assert!(open_secret(&keyring, "sub-2", 1, &wrapped).is_err());
         assert!(open_secret(&keyring, "sub-1", 2, &wrapped).is_err());
+    }
+
+    #[test]
+    fn a_secret_rewrapped_under_a_new_master_key_still_opens() {
+        let old = MasterKey::generate(1);
+        let old_again = MasterKey::from_encoded(&old.encode()).expect("same key");
+        let before = Keyring::new(old, Vec::new()).expect("keyring");
+        let (secret, wrapped) = new_secret(&before, "sub-1", 3).expect("new");
+        let after = Keyring::new(MasterKey::generate(2), vec![old_again]).expect("rotated");
+        let fresh = rewrapped(&after, "sub-1", 3, &wrapped)
+            .expect("rewrap")
+            .expect("it was under the old key");
+        assert_eq!(rewrapped(&after, "sub-1", 3, &fresh).expect("again"), None);
+        let retired = Keyring::new(MasterKey::generate(2), Vec::new()).expect("old key retired");
+        assert!(open_secret(&retired, "sub-1", 3, &wrapped).is_err());
+        let opened = open_secret(&after, "sub-1", 3, &fresh).expect("open");
+        assert_eq!(opened.text(), secret.text());
     }
 
     #[test]

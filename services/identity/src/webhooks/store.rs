@@ -148,6 +148,44 @@ pub(crate) async fn rotate_secret(
     Ok(updated.rows_affected == 1)
 }
 
+/// Re-wraps every subscription's secrets under the keyring's current master key (master-key rotation).
+/// Returns how many secrets changed.
+pub(crate) async fn rewrap_secrets(
+    db: &DatabaseConnection,
+    keyring: &haven_platform::sealing::Keyring,
+) -> Result<u64, ServiceError> {
+    let mut rewrapped = 0;
+    for row in webhook_subscription::Entity::find().all(db).await? {
+        let secret =
+            super::signing::rewrapped(keyring, &row.id, row.secret_generation, &row.secret)?;
+        let previous = match &row.previous_secret {
+            Some(previous) => {
+                super::signing::rewrapped(keyring, &row.id, row.secret_generation - 1, previous)?
+            }
+            None => None,
+        };
+        if secret.is_none() && previous.is_none() {
+            continue;
+        }
+        rewrapped += u64::from(secret.is_some()) + u64::from(previous.is_some());
+        let mut update = webhook_subscription::Entity::update_many()
+            .filter(webhook_subscription::Column::Id.eq(row.id.clone()))
+            // A rotation in between changed the secrets: leave them, they are under the current key.
+            .filter(webhook_subscription::Column::SecretGeneration.eq(row.secret_generation));
+        if let Some(secret) = secret {
+            update = update.col_expr(webhook_subscription::Column::Secret, Expr::value(secret));
+        }
+        if let Some(previous) = previous {
+            update = update.col_expr(
+                webhook_subscription::Column::PreviousSecret,
+                Expr::value(Some(previous)),
+            );
+        }
+        update.exec(db).await?;
+    }
+    Ok(rewrapped)
+}
+
 /// A subscription's delivery log, newest first, before `before`.
 pub(crate) async fn deliveries_page(
     db: &DatabaseConnection,
@@ -444,4 +482,147 @@ pub(crate) async fn record_outcome(
         .exec(db)
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::{EntityTrait, Set};
+    use sea_orm_migration::MigratorTrait as _;
+
+    use super::*;
+
+    async fn database() -> (DatabaseConnection, std::path::PathBuf) {
+        let path = std::env::temp_dir().join(format!("haven-feed-{}.db", uuid::Uuid::now_v7()));
+        let db = haven_platform::db::connect(&format!("sqlite://{}?mode=rwc", path.display()))
+            .await
+            .expect("db");
+        crate::Migrator::up(&db, None).await.expect("migrate");
+        (db, path)
+    }
+
+    async fn referred(db: &DatabaseConnection, child_id: &str, agency: &str, accepted_at: i64) {
+        referral::Entity::insert(referral::ActiveModel {
+            id: Set(uuid::Uuid::now_v7().to_string()),
+            child_id: Set(child_id.into()),
+            from_agency: Set("agency-a".into()),
+            to_agency: Set(agency.into()),
+            service: Set("shelter".into()),
+            kind: Set("service".into()),
+            shared_classes: Set("identity".into()),
+            status: Set(REFERRAL_ACCEPTED.into()),
+            consent_overridden: Set(false),
+            override_reason: Set(String::new()),
+            request_id: Set(uuid::Uuid::now_v7().to_string()),
+            body_hash: Set(String::new()),
+            created_at_us: Set(accepted_at),
+            created_by: Set("cw-1".into()),
+            updated_at_us: Set(accepted_at),
+            updated_by: Set("p-1".into()),
+        })
+        .exec_without_returning(db)
+        .await
+        .expect("referral");
+    }
+
+    async fn subscribed(db: &DatabaseConnection, agency: &str, types: &str) -> String {
+        let id = uuid::Uuid::now_v7().to_string();
+        webhook_subscription::Entity::insert(webhook_subscription::ActiveModel {
+            id: Set(id.clone()),
+            owner: Set(format!("{agency}-client")),
+            agency: Set(agency.into()),
+            url: Set("http://127.0.0.1:9/".into()),
+            event_types: Set(types.into()),
+            secret_generation: Set(1),
+            secret: Set(vec![1]),
+            previous_secret: Set(None),
+            previous_expires_at_us: Set(None),
+            created_at_us: Set(1),
+        })
+        .exec_without_returning(db)
+        .await
+        .expect("subscription");
+        id
+    }
+
+    fn changed(child_id: &str, at: i64) -> FeedEvent {
+        FeedEvent {
+            event_id: uuid::Uuid::now_v7().to_string(),
+            event_type: super::super::CHILD_CHANGED,
+            child_id: child_id.into(),
+            version: 2,
+            merged_into: String::new(),
+            occurred_at_us: at,
+            referred_via: vec![child_id.into()],
+        }
+    }
+
+    #[tokio::test]
+    async fn an_event_fanned_out_twice_is_delivered_and_listed_once() {
+        let (db, path) = database().await;
+        referred(&db, "c-1", "ngo-1", 10).await;
+        subscribed(&db, "ngo-1", "child.changed").await;
+        subscribed(&db, "ngo-1", "child.erased").await;
+        subscribed(&db, "ngo-2", "child.changed").await;
+        let event = changed("c-1", 20);
+        assert_eq!(fan_out(&db, &event, "{}", 30).await.expect("first"), 1);
+        assert_eq!(fan_out(&db, &event, "{}", 31).await.expect("again"), 0);
+        let deliveries = webhook_delivery::Entity::find()
+            .all(&db)
+            .await
+            .expect("read");
+        assert_eq!(deliveries.len(), 1, "one subscription wants it, once");
+        let changes = partner_change::Entity::find().all(&db).await.expect("read");
+        assert_eq!(changes.len(), 1);
+        assert_eq!(changes[0].agency, "ngo-1", "ngo-2 has no referral");
+        std::fs::remove_file(path).ok();
+    }
+
+    #[tokio::test]
+    async fn an_event_from_before_the_referral_was_accepted_is_not_the_partners() {
+        let (db, path) = database().await;
+        referred(&db, "c-1", "ngo-1", 50).await;
+        subscribed(&db, "ngo-1", "child.changed").await;
+        fan_out(&db, &changed("c-1", 40), "{}", 60)
+            .await
+            .expect("fan out");
+        assert!(
+            webhook_delivery::Entity::find()
+                .all(&db)
+                .await
+                .expect("read")
+                .is_empty()
+        );
+        assert!(
+            changes_page(&db, "ngo-1", 0, 10)
+                .await
+                .expect("page")
+                .is_empty()
+        );
+        fan_out(&db, &changed("c-1", 55), "{}", 60)
+            .await
+            .expect("fan out");
+        assert_eq!(
+            changes_page(&db, "ngo-1", 0, 10).await.expect("page").len(),
+            1
+        );
+        std::fs::remove_file(path).ok();
+    }
+
+    #[tokio::test]
+    async fn a_claimed_delivery_is_not_claimed_again_until_its_claim_lapses() {
+        let (db, path) = database().await;
+        referred(&db, "c-1", "ngo-1", 10).await;
+        subscribed(&db, "ngo-1", "child.changed").await;
+        fan_out(&db, &changed("c-1", 20), "{}", 30)
+            .await
+            .expect("fan out");
+        assert_eq!(claim_due(&db, 40, 100, 10).await.expect("claim").len(), 1);
+        assert!(claim_due(&db, 50, 200, 10).await.expect("claim").is_empty());
+        assert_eq!(
+            claim_due(&db, 101, 300, 10).await.expect("claim").len(),
+            1,
+            "a dispatcher that died leaves the delivery to the next"
+        );
+        std::fs::remove_file(path).ok();
+    }
 }
