@@ -10,10 +10,10 @@ use haven_platform::config::WebhooksConfig;
 use haven_proto::common::DataClass;
 use haven_proto::identity::{
     Child, CreateReferralRequest, CreateWebhookSubscriptionRequest, CreatedWebhookSubscription,
-    DeleteWebhookSubscriptionRequest, GetWebhookSubscriptionRequest, ListChangesRequest,
-    ListWebhookDeliveriesRequest, ListWebhookSubscriptionsRequest, ReferralKind, ReferralStatus,
-    ReplayWebhookDeliveryRequest, RotateWebhookSecretRequest, TransitionReferralRequest,
-    WebhookDelivery, WebhookDeliveryStatus,
+    DeleteWebhookSubscriptionRequest, GetWebhookSubscriptionRequest, ListAuditEntriesRequest,
+    ListChangesRequest, ListWebhookDeliveriesRequest, ListWebhookSubscriptionsRequest,
+    ReferralKind, ReferralStatus, ReplayWebhookDeliveryRequest, RotateWebhookSecretRequest,
+    TransitionReferralRequest, WebhookDelivery, WebhookDeliveryStatus,
 };
 use haven_tests::fixtures::{
     CANARY_ADDRESS, CANARY_PHONE, case_child, id_of, register, update, whereabouts,
@@ -289,6 +289,27 @@ async fn a_partner_gets_signed_deliveries_of_its_referred_children_only_and_no_c
         receiver.calls().iter().all(|c| calls.contains_key(&c.id)),
         "no other call reached the receiver"
     );
+
+    // Each delivery is in the audit log, in the partner client's name.
+    let audited =
+        haven_proto::identity::identity_audit_client::IdentityAuditClient::new(t.channel())
+            .list_audit_entries(authed(
+                &t.token("auditor", "auditor-1", "agency-a"),
+                ListAuditEntriesRequest {
+                    record_id: shared.clone(),
+                    ..ListAuditEntriesRequest::default()
+                },
+            ))
+            .await
+            .expect("audit log")
+            .into_inner();
+    let delivered_to: Vec<(&str, &str)> = audited
+        .entries
+        .iter()
+        .filter(|e| e.action == "webhook-delivered")
+        .map(|e| (e.actor.as_str(), e.agency.as_str()))
+        .collect();
+    assert_eq!(delivered_to, vec![("ngo-1-client", "ngo-1"); 2]);
 
     // Another agency's partner sees nothing of ngo-1's child, nor of its subscription.
     assert!(deliveries(&t, &other, &other_id).await.is_empty());
