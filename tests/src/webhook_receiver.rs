@@ -1,6 +1,6 @@
 //! A partner's webhook receiver for tests: a small hyper server on 127.0.0.1 that records every call
 //! and answers 204, or the status it is told to. It can go down (its port closed, so connections are
-//! refused) and come back on the same port. [`verify`] checks a Standard Webhooks signature the way a
+//! refused) and come back on the same port, and it can serve https with a certificate from a file. [`verify`] checks a Standard Webhooks signature the way a
 //! partner would, independently of the server's signing code.
 
 use std::collections::BTreeMap;
@@ -36,24 +36,57 @@ impl Call {
     }
 }
 
-#[derive(Debug)]
 pub struct Receiver {
     pub addr: SocketAddr,
     calls: Arc<Mutex<Vec<Call>>>,
     answer: Arc<AtomicU16>,
     arrived: Arc<Notify>,
     server: Option<JoinHandle<()>>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+}
+
+impl std::fmt::Debug for Receiver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Receiver")
+            .field("addr", &self.addr)
+            .field("https", &self.tls.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Receiver {
     /// Listens on a free port.
     pub async fn start() -> Receiver {
+        Self::listen(None).await
+    }
+
+    /// Listens on a free port for https, with the certificate chain and PKCS#8 key in these PEM files.
+    pub async fn start_tls(certificate: &std::path::Path, key: &std::path::Path) -> Receiver {
+        use tokio_rustls::rustls::pki_types::pem::PemObject as _;
+        use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let chain = CertificateDer::pem_file_iter(certificate)
+            .expect("certificate file")
+            .collect::<Result<Vec<_>, _>>()
+            .expect("certificates");
+        let key = PrivateKeyDer::from_pem_file(key).expect("key file");
+        let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+        let config = tokio_rustls::rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .expect("certificate and key");
+        Self::listen(Some(tokio_rustls::TlsAcceptor::from(Arc::new(config)))).await
+    }
+
+    async fn listen(tls: Option<tokio_rustls::TlsAcceptor>) -> Receiver {
         let mut receiver = Receiver {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             calls: Arc::default(),
             answer: Arc::new(AtomicU16::new(204)),
             arrived: Arc::default(),
             server: None,
+            tls,
         };
         receiver.up().await;
         receiver
@@ -61,7 +94,8 @@ impl Receiver {
 
     /// The URL to subscribe.
     pub fn url(&self) -> String {
-        format!("http://{}/hooks/haven", self.addr)
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}/hooks/haven", self.addr)
     }
 
     /// The status every later call is answered with.
@@ -86,6 +120,7 @@ impl Receiver {
         let calls = self.calls.clone();
         let answer = self.answer.clone();
         let arrived = self.arrived.clone();
+        let tls = self.tls.clone();
         self.server = Some(tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
@@ -94,6 +129,7 @@ impl Receiver {
                 let calls = calls.clone();
                 let answer = answer.clone();
                 let arrived = arrived.clone();
+                let tls = tls.clone();
                 tokio::spawn(async move {
                     let service = service_fn(move |request: hyper::Request<Incoming>| {
                         let calls = calls.clone();
@@ -132,9 +168,17 @@ impl Receiver {
                                 .body(Full::new(Bytes::new()))
                         }
                     });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
+                    let http = hyper::server::conn::http1::Builder::new();
+                    match tls {
+                        Some(tls) => {
+                            if let Ok(stream) = tls.accept(stream).await {
+                                let _ = http.serve_connection(TokioIo::new(stream), service).await;
+                            }
+                        }
+                        None => {
+                            let _ = http.serve_connection(TokioIo::new(stream), service).await;
+                        }
+                    }
                 });
             }
         }));

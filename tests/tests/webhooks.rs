@@ -716,3 +716,60 @@ async fn only_partners_may_call_the_partner_feed() {
     }
     t.stop().await;
 }
+
+fn tls_file(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("data/webhook-tls")
+        .join(name)
+}
+
+/// One https delivery to `receiver` from a suite trusting `extra_roots`; the suite's delivery log
+/// after the first attempt.
+async fn https_attempt(
+    receiver: &Receiver,
+    extra_roots: Option<std::path::PathBuf>,
+) -> (CreatedWebhookSubscription, Vec<WebhookDelivery>) {
+    let t = TestSuite::start_with(Options {
+        webhooks: Some(WebhooksConfig {
+            extra_root_certificates_path: extra_roots,
+            poll_interval_ms: 200,
+            ..WebhooksConfig::default()
+        }),
+        ..Options::default()
+    })
+    .await;
+    let partner = t.token("partner", "ngo-1-client", "ngo-1");
+    let created = subscribed(&t, &partner, &receiver.url()).await;
+    let subscription_id = created.subscription.clone().expect("s").id;
+    let (child, v) = registered(&t, consenting("Grace")).await;
+    refer(&t, &child, "ngo-1", true).await;
+    touch(&t, &child, v).await;
+    let log = log_reaches(&t, &partner, &subscription_id, 1, |d| d.attempts >= 1).await;
+    t.stop().await;
+    (created, log)
+}
+
+#[tokio::test]
+async fn https_receivers_get_deliveries_only_with_a_certificate_haven_trusts() {
+    let receiver = Receiver::start_tls(&tls_file("receiver.pem"), &tls_file("receiver.key")).await;
+    assert!(receiver.url().starts_with("https://127.0.0.1:"));
+
+    let (created, log) = https_attempt(&receiver, Some(tls_file("ca.pem"))).await;
+    assert_eq!(log[0].status, WebhookDeliveryStatus::Delivered as i32);
+    let calls = receiver.distinct(1, PATIENCE).await;
+    assert!(calls.values().all(|c| verify(&created.secret, c)));
+
+    // A deployment that does not trust the receiver's CA never sends it the payload.
+    let before = receiver.calls().len();
+    let (_, log) = https_attempt(&receiver, None).await;
+    assert_eq!(log[0].status, WebhookDeliveryStatus::Pending as i32);
+    assert_eq!(
+        log[0].last_response_code, 0,
+        "no answer: the handshake failed"
+    );
+    assert_eq!(
+        receiver.calls().len(),
+        before,
+        "nothing reached the receiver"
+    );
+}

@@ -142,6 +142,10 @@ pub struct WebhooksConfig {
     /// Lets subscriptions name loopback, private and link-local addresses. Off in production, where a
     /// receiver inside the deployment's network would let a partner probe it; `haven up` allows them.
     pub allow_private_addresses: bool,
+    /// A PEM file of CA certificates trusted for https receivers beside the system's own (a partner
+    /// on a private PKI, or tests). Absent: the system's CA certificates only.
+    #[serde(deserialize_with = "empty_as_none")]
+    pub extra_root_certificates_path: Option<PathBuf>,
 }
 
 impl Default for WebhooksConfig {
@@ -154,6 +158,7 @@ impl Default for WebhooksConfig {
             poll_interval_ms: 1_000,
             rotation_grace_secs: 24 * 3_600,
             allow_private_addresses: false,
+            extra_root_certificates_path: None,
         }
     }
 }

@@ -41,11 +41,9 @@ pub async fn start(ctx: &Context, listener: TcpListener) -> Result<Started, Star
     )
     .await?;
     let db = service.database().clone();
-    let webhooks = crate::WebhookSettings {
-        config: config.identity.webhooks.clone(),
-        // `haven up` serves receivers on the same machine (tests, a partner's local trial).
-        allow_private_addresses: config.identity.webhooks.allow_private_addresses || ctx.embedded,
-    };
+    // `haven up` allows receivers on the same machine (tests, a partner's local trial).
+    let webhooks = crate::WebhookSettings::new(config.identity.webhooks.clone(), ctx.embedded)
+        .map_err(|e| StartError::service("identity webhooks", e))?;
     let feed = crate::PartnerFeedService::new(
         db.clone(),
         ctx.auth.clone(),

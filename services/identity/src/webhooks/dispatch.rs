@@ -21,6 +21,8 @@ use hyper_util::rt::TokioIo;
 use rand::Rng as _;
 use sea_orm::DatabaseConnection;
 use tokio::task::JoinHandle;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::rustls::pki_types::ServerName;
 use tokio_util::sync::CancellationToken;
 
 use super::signing::{self, SigningSecret};
@@ -257,13 +259,6 @@ async fn post(
     let address = receiver::resolve(&target, settings.allow_private_addresses)
         .await
         .map_err(|e| (0, e))?;
-    let stream = tokio::net::TcpStream::connect(address)
-        .await
-        .map_err(|e| (0, format!("could not connect: {e}")))?;
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| (0, format!("could not start HTTP: {e}")))?;
-    let driver = tokio::spawn(connection);
     let timestamp = now_micros() / 1_000_000;
     let body = delivery.payload.as_bytes();
     let path = target
@@ -288,15 +283,42 @@ async fn post(
         )
         .body(Full::new(Bytes::copy_from_slice(body)))
         .map_err(|e| (0, format!("could not build the request: {e}")))?;
-    let answer = sender.send_request(request).await;
-    driver.abort();
-    let response = answer.map_err(|e| (0, format!("no answer: {e}")))?;
-    let status = response.status();
+    let stream = tokio::net::TcpStream::connect(address)
+        .await
+        .map_err(|e| (0, format!("could not connect: {e}")))?;
+    let status = if target.https {
+        let name = ServerName::try_from(target.host.clone())
+            .map_err(|e| (0, format!("not a TLS server name: {e}")))?;
+        let stream = TlsConnector::from(settings.tls.clone())
+            .connect(name, stream)
+            .await
+            .map_err(|e| (0, format!("TLS failed: {e}")))?;
+        exchange(stream, request).await?
+    } else {
+        exchange(stream, request).await?
+    };
     if status.is_success() {
         Ok(i32::from(status.as_u16()))
     } else {
         Err((i32::from(status.as_u16()), format!("answered {status}")))
     }
+}
+
+/// One HTTP/1.1 request over `stream`; the answer's status (its body is never read).
+async fn exchange<S>(
+    stream: S,
+    request: http::Request<Full<Bytes>>,
+) -> Result<http::StatusCode, (i32, String)>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| (0, format!("could not start HTTP: {e}")))?;
+    let driver = tokio::spawn(connection);
+    let answer = sender.send_request(request).await;
+    driver.abort();
+    Ok(answer.map_err(|e| (0, format!("no answer: {e}")))?.status())
 }
 
 #[cfg(test)]

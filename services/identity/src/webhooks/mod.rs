@@ -23,6 +23,7 @@ mod receiver;
 mod rpc;
 mod signing;
 mod store;
+mod tls;
 
 pub(crate) use dispatch::spawn_dispatcher;
 pub(crate) use fanout::apply_identity_event;
@@ -45,9 +46,36 @@ pub(crate) const FAILED: &str = "failed";
 pub(crate) const WITHDRAWN: &str = "withdrawn";
 
 /// The deployment's webhook settings, with what `haven up` decides on top of the configuration.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct WebhookSettings {
     pub config: haven_platform::config::WebhooksConfig,
     /// The configuration's `allow_private_addresses`, or the embedded default (`haven up`).
     pub allow_private_addresses: bool,
+    /// The TLS client configuration for https receivers.
+    pub(crate) tls: std::sync::Arc<tokio_rustls::rustls::ClientConfig>,
+}
+
+impl std::fmt::Debug for WebhookSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookSettings")
+            .field("config", &self.config)
+            .field("allow_private_addresses", &self.allow_private_addresses)
+            .finish_non_exhaustive()
+    }
+}
+
+impl WebhookSettings {
+    /// The settings of a deployment: `embedded` (`haven up`) allows private addresses. Fails when the
+    /// extra CA certificates cannot be read.
+    pub fn new(
+        config: haven_platform::config::WebhooksConfig,
+        embedded: bool,
+    ) -> Result<Self, String> {
+        let tls = tls::client_config(config.extra_root_certificates_path.as_deref())?;
+        Ok(WebhookSettings {
+            allow_private_addresses: config.allow_private_addresses || embedded,
+            config,
+            tls,
+        })
+    }
 }

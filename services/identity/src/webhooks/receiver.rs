@@ -8,8 +8,8 @@
 //! deployment allows private addresses (`identity.webhooks.allow_private_addresses`, or `haven up`),
 //! loopback, private, link-local, shared, multicast and unspecified addresses are refused.
 //!
-//! Only `http` is delivered for now: the build has no TLS client yet, so an `https` URL is refused at
-//! subscription rather than accepted and failed on every attempt.
+//! `https` receivers are verified by rustls ([`super::tls`]); `http` stays allowed for receivers behind a
+//! partner's own TLS terminator and for `haven up`.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
@@ -24,9 +24,10 @@ pub(crate) struct Receiver {
     pub(crate) uri: Uri,
     pub(crate) host: String,
     pub(crate) port: u16,
+    pub(crate) https: bool,
 }
 
-/// Checks a subscription URL: an absolute `http` URL with a host, no user info, no fragment, and (when
+/// Checks a subscription URL: an absolute `http` or `https` URL with a host, no user info, no fragment, and (when
 /// the host is an address literal) an address the deployment allows.
 pub(crate) fn parse(url: &str, allow_private: bool) -> Result<Receiver, ServiceError> {
     let invalid = |why: &str| ServiceError::invalid("url", why);
@@ -41,16 +42,12 @@ pub(crate) fn parse(url: &str, allow_private: bool) -> Result<Receiver, ServiceE
     }
     let uri: Uri = url
         .parse()
-        .map_err(|_| invalid("must be an absolute http URL"))?;
-    match uri.scheme_str() {
-        Some("http") => {}
-        Some("https") => {
-            return Err(invalid(
-                "https receivers are not supported yet; use http behind your own TLS terminator",
-            ));
-        }
-        _ => return Err(invalid("must be an http URL")),
-    }
+        .map_err(|_| invalid("must be an absolute http(s) URL"))?;
+    let https = match uri.scheme_str() {
+        Some("http") => false,
+        Some("https") => true,
+        _ => return Err(invalid("must be an http or https URL")),
+    };
     let authority = uri.authority().ok_or_else(|| invalid("must name a host"))?;
     if authority.as_str().contains('@') {
         return Err(invalid("must not carry user info"));
@@ -62,7 +59,7 @@ pub(crate) fn parse(url: &str, allow_private: bool) -> Result<Receiver, ServiceE
     if host.is_empty() {
         return Err(invalid("must name a host"));
     }
-    let port = authority.port_u16().unwrap_or(80);
+    let port = authority.port_u16().unwrap_or(if https { 443 } else { 80 });
     if !allow_private {
         if let Ok(ip) = host.parse::<IpAddr>()
             && !is_public(ip)
@@ -80,6 +77,7 @@ pub(crate) fn parse(url: &str, allow_private: bool) -> Result<Receiver, ServiceE
     Ok(Receiver {
         host: host.to_owned(),
         port,
+        https,
         uri,
     })
 }
@@ -158,6 +156,8 @@ mod tests {
     fn only_http_urls_with_a_host_are_accepted() {
         assert!(parse("http://hooks.example.org/haven", false).is_ok());
         assert!(parse("http://hooks.example.org:8080/a?b=c", false).is_ok());
+        let secure = parse("https://hooks.example.org/haven", false).expect("https");
+        assert!(secure.https && secure.port == 443);
         for url in [
             "",
             "ftp://hooks.example.org/",
