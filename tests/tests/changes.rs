@@ -297,3 +297,46 @@ async fn changes_show_only_while_the_referral_stands_and_a_forged_cursor_is_refu
     assert_eq!(status.code(), Code::InvalidArgument);
     t.stop().await;
 }
+
+#[tokio::test]
+async fn a_partner_told_of_a_child_is_told_of_its_erasure_and_of_nothing_else_after() {
+    let t = TestSuite::start().await;
+    let partner = t.token("partner", "ngo-1-client", "ngo-1");
+    let (child, v) = registered(&t, "Kamaria").await;
+    refer_accepted(&t, &child, "ngo-1").await;
+    touch(&t, &child, v).await;
+    feed_reaches(&t, &partner, 1).await;
+
+    t.client()
+        .erase_child(authed(
+            &t.token("admin", "admin-1", "hq"),
+            haven_proto::identity::EraseChildRequest {
+                id: child.clone(),
+                reason: "retention period for closed cases ended".into(),
+            },
+        ))
+        .await
+        .expect("erased");
+    let after = tokio::time::timeout(PATIENCE, async {
+        loop {
+            let (changes, _) = page(&t, &partner, "", 100).await;
+            if changes.iter().any(|c| c.event_type == "child.erased") {
+                return changes;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
+    .await
+    .expect("the tombstone shows");
+    assert_eq!(
+        after
+            .iter()
+            .map(|c| (c.event_type.as_str(), c.child_id.as_str()))
+            .collect::<Vec<_>>(),
+        vec![("child.erased", child.as_str())],
+        "only the tombstone: the child is no longer referred"
+    );
+    let other = t.token("partner", "ngo-2-client", "ngo-2");
+    assert!(page(&t, &other, "", 100).await.0.is_empty());
+    t.stop().await;
+}

@@ -27,7 +27,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::signing::{self, SigningSecret};
 use super::store::{self, Outcome};
-use super::{DELIVERED, FAILED, PENDING, WITHDRAWN, WebhookSettings, receiver};
+use super::{CHILD_ERASED, DELIVERED, FAILED, PENDING, WITHDRAWN, WebhookSettings, receiver};
 use crate::entity::{webhook_delivery, webhook_subscription};
 
 /// How many deliveries one round claims.
@@ -71,10 +71,12 @@ pub(crate) async fn dispatch_once(
 ) -> Result<usize, ServiceError> {
     let now = now_micros();
     let timeout = Duration::from_millis(settings.config.timeout_ms);
-    // Long enough for every attempt of the batch one after the other, with room to record them.
+    // The batch's attempts run side by side, each bounded by the timeout; the lease leaves room for
+    // the database work around them. A claim that lapses while its attempt still runs lets another
+    // dispatcher send it again (at least once), and this one's outcome is then not recorded.
     let lease_us = (settings.config.timeout_ms as i64)
-        .saturating_mul(1000)
-        .saturating_mul(BATCH as i64 + 1);
+        .saturating_mul(2000)
+        .saturating_add(30_000_000);
     let claimed_until = now.saturating_add(lease_us);
     let due = store::claim_due(db, now, claimed_until, BATCH).await?;
     let mut attempts = tokio::task::JoinSet::new();
@@ -158,7 +160,10 @@ async fn attempt(
         ));
     };
     // The partner's reach is read now, not at fan-out: a referral that ended meanwhile withdraws it.
-    if !store::still_referred(db, &subscription.agency, &delivery.child_id).await? {
+    // An erasure's tombstone goes out anyway: the erasure itself ended the referral.
+    if delivery.event_type != CHILD_ERASED
+        && !store::still_referred(db, &subscription.agency, &delivery.child_id).await?
+    {
         return Ok(settled(
             WITHDRAWN,
             delivery.attempts,

@@ -12,7 +12,7 @@ use sea_orm::{
     QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 
-use super::{EVENT_TYPES, PENDING};
+use super::{CHILD_ERASED, EVENT_TYPES, PENDING};
 use crate::entity::{partner_change, referral, webhook_delivery, webhook_subscription};
 use crate::store::REFERRAL_ACCEPTED;
 
@@ -232,7 +232,8 @@ pub(crate) async fn replay(
     Ok(())
 }
 
-/// The agency's changes after `after_seq`, oldest first, of children referred to it now.
+/// The agency's changes after `after_seq`, oldest first, of children referred to it now, and the
+/// erasures of children it was told of.
 pub(crate) async fn changes_page(
     db: &DatabaseConnection,
     agency: &str,
@@ -243,7 +244,18 @@ pub(crate) async fn changes_page(
         .filter(partner_change::Column::Agency.eq(agency))
         .filter(partner_change::Column::Seq.gt(after_seq))
         .filter(
-            partner_change::Column::ChildId.in_subquery(crate::scope::referred_children(agency)),
+            sea_orm::Condition::any()
+                .add(
+                    partner_change::Column::ChildId
+                        .in_subquery(crate::scope::referred_children(agency)),
+                )
+                // A merge shows while the kept record is referred (the duplicate's referrals moved
+                // there); an erasure's tombstone shows to the agencies it was fanned out to.
+                .add(
+                    partner_change::Column::MergedInto
+                        .in_subquery(crate::scope::referred_children(agency)),
+                )
+                .add(partner_change::Column::EventType.eq(CHILD_ERASED)),
         )
         .order_by_asc(partner_change::Column::Seq)
         .limit(limit)
@@ -269,6 +281,18 @@ async fn referred_agencies<C: ConnectionTrait>(
     }
     let rows = query.all(conn).await?;
     Ok(rows.into_iter().map(|r| r.to_agency).collect())
+}
+
+/// The agencies the change feed already named `child_id` to.
+async fn agencies_told_of<C: ConnectionTrait>(
+    conn: &C,
+    child_id: &str,
+) -> Result<BTreeSet<String>, ServiceError> {
+    let rows = partner_change::Entity::find()
+        .filter(partner_change::Column::ChildId.eq(child_id))
+        .all(conn)
+        .await?;
+    Ok(rows.into_iter().map(|r| r.agency).collect())
 }
 
 /// Whether `agency` may still see `child_id` (an accepted referral stands).
@@ -309,7 +333,19 @@ pub(crate) async fn fan_out(
         txn.rollback().await?;
         return Ok(0);
     }
-    let agencies = referred_agencies(&txn, &event.referred_via, Some(event.occurred_at_us)).await?;
+    let mut agencies =
+        referred_agencies(&txn, &event.referred_via, Some(event.occurred_at_us)).await?;
+    if event.event_type == CHILD_ERASED {
+        // The erasure took the child's referrals with it. The agencies already told of the child are
+        // told it is gone, so they can delete what they hold; the tombstone names nothing else.
+        agencies.extend(agencies_told_of(&txn, &event.child_id).await?);
+    }
+    // Whose referral decides whether a delivery may still go out: a merge's kept record carries them.
+    let referral_subject = if event.merged_into.is_empty() {
+        event.child_id.clone()
+    } else {
+        event.merged_into.clone()
+    };
     let mut added = 0;
     if !agencies.is_empty() {
         // Positions are handed out in commit order: a second fan-out that read the same last position
@@ -349,7 +385,7 @@ pub(crate) async fn fan_out(
                 subscription_id: Set(s.id.clone()),
                 event_id: Set(event.event_id.clone()),
                 event_type: Set(event.event_type.to_owned()),
-                child_id: Set(event.child_id.clone()),
+                child_id: Set(referral_subject.clone()),
                 payload: Set(payload.to_owned()),
                 status: Set(PENDING.to_owned()),
                 attempts: Set(0),
@@ -604,6 +640,63 @@ mod tests {
         assert_eq!(
             changes_page(&db, "ngo-1", 0, 10).await.expect("page").len(),
             1
+        );
+        std::fs::remove_file(path).ok();
+    }
+
+    #[tokio::test]
+    async fn an_erasure_reaches_the_agencies_told_of_the_child_and_a_merge_follows_the_kept_record()
+    {
+        let (db, path) = database().await;
+        referred(&db, "c-1", "ngo-1", 10).await;
+        fan_out(&db, &changed("c-1", 20), "{}", 30)
+            .await
+            .expect("fan out");
+        // The erasure deletes the referral in its own transaction.
+        referral::Entity::delete_many()
+            .exec(&db)
+            .await
+            .expect("erased");
+        let erased = FeedEvent {
+            event_type: CHILD_ERASED,
+            version: 0,
+            ..changed("c-1", 40)
+        };
+        fan_out(&db, &erased, "{}", 50).await.expect("fan out");
+        let feed = changes_page(&db, "ngo-1", 0, 10).await.expect("page");
+        assert_eq!(
+            feed.iter()
+                .map(|c| c.event_type.as_str())
+                .collect::<Vec<_>>(),
+            vec![CHILD_ERASED],
+            "the tombstone shows; the change of a child no longer referred does not"
+        );
+        assert!(
+            changes_page(&db, "ngo-2", 0, 10)
+                .await
+                .expect("page")
+                .is_empty()
+        );
+
+        referred(&db, "kept", "ngo-1", 60).await;
+        subscribed(&db, "ngo-1", "child.merged").await;
+        let merged = FeedEvent {
+            event_type: super::super::CHILD_MERGED,
+            merged_into: "kept".into(),
+            referred_via: vec!["dup".into(), "kept".into()],
+            ..changed("dup", 70)
+        };
+        assert_eq!(fan_out(&db, &merged, "{}", 80).await.expect("fan out"), 1);
+        let feed = changes_page(&db, "ngo-1", 0, 10).await.expect("page");
+        assert_eq!(feed.last().map(|c| c.merged_into.as_str()), Some("kept"));
+        let delivery = webhook_delivery::Entity::find()
+            .one(&db)
+            .await
+            .expect("read")
+            .expect("one delivery");
+        assert_eq!(
+            delivery.child_id, "kept",
+            "the kept record's referral decides whether it still goes out"
         );
         std::fs::remove_file(path).ok();
     }
