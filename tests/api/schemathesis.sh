@@ -30,6 +30,7 @@ if [ ! -x "$HAVEN_BIN" ]; then
   echo "schemathesis: no haven binary at $HAVEN_BIN (set HAVEN_BIN)" >&2
   exit 1
 fi
+HAVEN_BIN="$(cd "$(dirname "$HAVEN_BIN")" && pwd)/$(basename "$HAVEN_BIN")"
 if [ ! -x "$VENV/bin/st" ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$PINS" ]; then
   echo "schemathesis: preparing $VENV ($PINS)"
   rm -rf "$VENV"
@@ -65,6 +66,8 @@ for _ in $(seq 1 120); do
   sleep 0.5
 done
 
+# schemathesis keeps a cache of what it found in its working directory: keep it out of the clone.
+cd "$data"
 failed=0
 for role in "${ROLES[@]}"; do
   token="$("$HAVEN_BIN" token --data-dir "$data/haven" --role "$role" --sub "st-$role" --agency st-agency --ttl 1h | tail -1)"

@@ -145,6 +145,51 @@ pub struct IdentityConfig {
     #[serde(deserialize_with = "empty_as_none")]
     pub database_url: Option<String>,
     pub retention: RetentionConfig,
+    /// Partner webhooks: retries, timeouts, which receivers are allowed.
+    pub webhooks: WebhooksConfig,
+}
+
+/// How partner webhooks are delivered (`identity.webhooks`, `HAVEN_IDENTITY__WEBHOOKS__...`). A failed
+/// attempt is retried after `first_retry_ms`, doubling each time up to `max_retry_secs`, each wait drawn
+/// at random from its upper half (jitter, so receivers coming back are not hit by every retry at once),
+/// until `give_up_after_secs` from the event: then the delivery is marked failed.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhooksConfig {
+    /// The wait before the first retry, in milliseconds (default 5000).
+    pub first_retry_ms: u64,
+    /// The longest wait between two attempts, in seconds (default 3600).
+    pub max_retry_secs: u64,
+    /// How long after the event a delivery is retried before it is marked failed (default 3 days).
+    pub give_up_after_secs: u64,
+    /// How long one attempt may take, connection included, in milliseconds (default 10000).
+    pub timeout_ms: u64,
+    /// How often the dispatcher looks for due deliveries, in milliseconds (default 1000).
+    pub poll_interval_ms: u64,
+    /// How long a rotated-out secret keeps signing beside the new one, in seconds (default 1 day).
+    pub rotation_grace_secs: u64,
+    /// Lets subscriptions name loopback, private and link-local addresses. Off in production, where a
+    /// receiver inside the deployment's network would let a partner probe it; `haven up` allows them.
+    pub allow_private_addresses: bool,
+    /// A PEM file of CA certificates trusted for https receivers beside the system's own (a partner
+    /// on a private PKI, or tests). Absent: the system's CA certificates only.
+    #[serde(deserialize_with = "empty_as_none")]
+    pub extra_root_certificates_path: Option<PathBuf>,
+}
+
+impl Default for WebhooksConfig {
+    fn default() -> Self {
+        WebhooksConfig {
+            first_retry_ms: 5_000,
+            max_retry_secs: 3_600,
+            give_up_after_secs: 3 * 24 * 3_600,
+            timeout_ms: 10_000,
+            poll_interval_ms: 1_000,
+            rotation_grace_secs: 24 * 3_600,
+            allow_private_addresses: false,
+            extra_root_certificates_path: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -358,6 +403,7 @@ impl Default for IdentityConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 50061)),
             database_url: None,
             retention: RetentionConfig::default(),
+            webhooks: WebhooksConfig::default(),
         }
     }
 }
@@ -781,6 +827,23 @@ impl HavenConfig {
 
     /// Refuses values that parse but make no sense.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        let webhooks = &self.identity.webhooks;
+        for (key, value) in [
+            ("identity.webhooks.first_retry_ms", webhooks.first_retry_ms),
+            ("identity.webhooks.max_retry_secs", webhooks.max_retry_secs),
+            ("identity.webhooks.timeout_ms", webhooks.timeout_ms),
+            (
+                "identity.webhooks.poll_interval_ms",
+                webhooks.poll_interval_ms,
+            ),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::Invalid {
+                    key,
+                    message: "must be above zero".into(),
+                });
+            }
+        }
         if !CHECKPOINT_INTERVAL_SECS.contains(&self.audit.checkpoint_interval_secs) {
             return Err(ConfigError::Invalid {
                 key: "audit.checkpoint_interval_secs",
@@ -1091,6 +1154,8 @@ mod tests {
             ("HAVEN_GATEWAY__REQUEST_TIMEOUT_MS", "2500"),
             ("HAVEN_IDENTITY__RETENTION__CASE_DAYS", "3650"),
             ("HAVEN_IDENTITY__RETENTION__CHECK_INTERVAL_SECS", "60"),
+            ("HAVEN_IDENTITY__WEBHOOKS__MAX_RETRY_SECS", "120"),
+            ("HAVEN_IDENTITY__WEBHOOKS__ALLOW_PRIVATE_ADDRESSES", "true"),
             ("HAVEN_FAMILY_TRACING__LIKELY_THRESHOLD", "0.9"),
             ("HAVEN_FAMILY_TRACING__POSSIBLE_THRESHOLD", "0.25"),
             (
@@ -1119,6 +1184,8 @@ mod tests {
         assert_eq!(config.gateway.request_timeout_ms, 2500);
         assert_eq!(config.identity.retention.case_days, Some(3650));
         assert_eq!(config.identity.retention.check_interval_secs, Some(60));
+        assert_eq!(config.identity.webhooks.max_retry_secs, 120);
+        assert!(config.identity.webhooks.allow_private_addresses);
         assert_eq!(
             config.family_tracing.likely_threshold, 0.9,
             "not 0.8999999761581421, figment's f32"

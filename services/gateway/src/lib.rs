@@ -152,6 +152,7 @@ pub async fn serve_edge(
     for service in [
         "haven.identity.v1.ChildIdentity",
         "haven.identity.v1.IdentityAudit",
+        "haven.identity.v1.PartnerFeed",
         "haven.family_tracing.v1.FamilyTracing",
         "haven.learning.v1.LearningRecords",
     ] {

@@ -909,7 +909,8 @@ pub(crate) async fn rewrap_data_keys(
 ) -> Result<u64, ServiceError> {
     const BATCH: u64 = 500;
     let current = keyring.current_version();
-    let mut rewrapped = location::rewrap_service_keys(db, keyring).await?;
+    let mut rewrapped = location::rewrap_service_keys(db, keyring).await?
+        + crate::webhooks::rewrap_secrets(db, keyring).await?;
     let mut after = String::new();
     loop {
         let rows = child_key::Entity::find()
