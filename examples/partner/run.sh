@@ -2,7 +2,8 @@
 # Runs the partner example end to end against a fresh `haven up`: a temporary data directory, a port the
 # system picks, a partner client registered with the CLI, three children a caseworker registers and
 # refers to the partner's agency with their consent (over REST, with a token from `haven token`), then
-# partner_client.py, whose exit status is this script's. Everything it started is stopped and removed.
+# partner_client.py, whose exit status is this script's. While the client waits for webhooks, the
+# caseworker updates a referred child, so one is delivered. Everything it started is stopped and removed.
 #
 #   bash examples/partner/run.sh            # HAVEN_BIN=path/to/haven to use a built binary
 #
@@ -36,7 +37,11 @@ PYTHON="$VENV/bin/python"
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/haven-partner-example.XXXXXX")"
 HAVEN_PID=""
+CLIENT_PID=""
 cleanup() {
+  if [ -n "$CLIENT_PID" ]; then
+    kill "$CLIENT_PID" 2>/dev/null || true
+  fi
   if [ -n "$HAVEN_PID" ]; then
     kill "$HAVEN_PID" 2>/dev/null || true
     wait "$HAVEN_PID" 2>/dev/null || true
@@ -92,9 +97,31 @@ for n in 1 2 3; do
     "sharedClasses": ["DATA_CLASS_IDENTITY", "DATA_CLASS_PROTECTION"]}' >/dev/null
 done
 
-log "running partner_client.py (pages of two, so pagination is followed)"
+log "running partner_client.py (pages of two, so pagination is followed; then webhooks)"
 # oauthlib refuses plain http, rightly; `haven up` on loopback has no TLS, so this run (and only this
 # run) allows it. Against a deployment, leave OAUTHLIB_INSECURE_TRANSPORT unset.
 OAUTHLIB_INSECURE_TRANSPORT=1 HAVEN_URL="$BASE" HAVEN_CLIENT_ID=ngo-app HAVEN_CLIENT_SECRET="$SECRET" \
-  "$PYTHON" "$EXAMPLE_DIR/partner_client.py" --page-size 2 --expect-cases 3
+  "$PYTHON" -u "$EXAMPLE_DIR/partner_client.py" --page-size 2 --expect-cases 3 \
+  --wait-for-webhooks 60 >"$WORK/client.log" 2>&1 &
+CLIENT_PID=$!
+for _ in $(seq 1 600); do
+  grep -q '^waiting for webhooks' "$WORK/client.log" && break
+  kill -0 "$CLIENT_PID" 2>/dev/null || break
+  sleep 0.1
+done
+
+log "the caseworker updates the last referred child, with the ETag it read as If-Match"
+etag="$(curl -sS --fail-with-body -D - -o /dev/null "$BASE/v1/children/$child_id" \
+  -H "Authorization: Bearer $CASEWORKER" | tr -d '\r' | sed -n 's/^etag: //Ip')"
+curl -sS --fail-with-body -o /dev/null -X PATCH "$BASE/v1/children/$child_id" \
+  -H "Authorization: Bearer $CASEWORKER" -H "Content-Type: application/json" -H "If-Match: $etag" \
+  -d '{"child": {"protection": {"riskLevel": "RISK_LEVEL_HIGH"}}, "updateMask": "protection.riskLevel"}'
+
+status=0
+wait "$CLIENT_PID" || status=$?
+cat "$WORK/client.log"
+if [ "$status" != 0 ]; then
+  log "failed (exit $status)"
+  exit "$status"
+fi
 log "passed"
