@@ -56,16 +56,7 @@ pub async fn serve(
     max_message_bytes: usize,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), tonic::transport::Error> {
-    let (health, health_service) = tonic_health::server::health_reporter();
-    health
-        .set_serving::<ChildIdentityServer<IdentityService>>()
-        .await;
-    health
-        .set_serving::<IdentityAuditServer<IdentityAuditService>>()
-        .await;
-    health
-        .set_serving::<PartnerFeedServer<PartnerFeedService>>()
-        .await;
+    use tonic::server::NamedService;
     let audit = IdentityAuditServer::new(IdentityAuditService::new(
         service.database().clone(),
         service.auth().clone(),
@@ -76,13 +67,22 @@ pub async fn serve(
     let server = ChildIdentityServer::new(service)
         .max_decoding_message_size(max_message_bytes)
         .max_encoding_message_size(max_message_bytes);
-    haven_platform::server::service_builder("identity", auth, policy)
-        .add_service(health_service)
-        .add_service(server)
-        .add_service(audit)
-        .add_service(PartnerFeedServer::new(feed))
-        .serve_with_incoming_shutdown(haven_platform::server::incoming(listener), shutdown)
-        .await
+    haven_platform::server::serve_service(
+        "identity",
+        auth,
+        policy,
+        tonic::service::Routes::new(server)
+            .add_service(audit)
+            .add_service(PartnerFeedServer::new(feed)),
+        &[
+            <ChildIdentityServer<IdentityService> as NamedService>::NAME,
+            <IdentityAuditServer<IdentityAuditService> as NamedService>::NAME,
+            <PartnerFeedServer<PartnerFeedService> as NamedService>::NAME,
+        ],
+        listener,
+        shutdown,
+    )
+    .await
 }
 
 /// Builds the service from a database URL: connect, migrate, wire the policy, authenticator and the

@@ -491,21 +491,16 @@ fn precondition_failed(detail: &str) -> http::Response<Body> {
     response
 }
 
-/// The record version at `path` in `message`, when every message on the way is there.
-fn version_at(message: &DynamicMessage, path: &FieldPath) -> Option<i64> {
-    let (leaf, parents) = path.0.split_last()?;
-    let mut current = message.clone();
-    for field in parents {
-        if !current.has_field(field) {
-            return None;
-        }
-        current = match current.get_field(field).as_ref() {
-            prost_reflect::Value::Message(inner) => inner.clone(),
-            _ => return None,
-        };
+/// The record version at `path` in `message`, when every message on the way is there. Walks by
+/// reference: the answer is not copied.
+fn version_at(message: &DynamicMessage, path: &[prost_reflect::FieldDescriptor]) -> Option<i64> {
+    let (first, rest) = path.split_first()?;
+    if !message.has_field(first) {
+        return None;
     }
-    match current.get_field(leaf).as_ref() {
-        prost_reflect::Value::I64(version) if *version > 0 => Some(*version),
+    match (message.get_field(first).as_ref(), rest.is_empty()) {
+        (prost_reflect::Value::I64(version), true) if *version > 0 => Some(*version),
+        (prost_reflect::Value::Message(inner), false) => version_at(inner, rest),
         _ => None,
     }
 }
@@ -527,7 +522,7 @@ fn json_response(
     let version = route
         .etag_path
         .as_ref()
-        .and_then(|path| version_at(&answer, path));
+        .and_then(|path| version_at(&answer, &path.0));
     let mut out = Vec::with_capacity(256);
     let mut serializer = serde_json::Serializer::new(&mut out);
     answer
