@@ -346,9 +346,14 @@ fn operation(schemas: &mut Schemas, route: &Route) -> Value {
     let mut parameters = Vec::new();
     let input = rpc.input();
     for field in route.template.variables() {
-        // Every path variable names a record: its id.
+        // A path variable `id` or `*_id` of a route behind a token names a record: its id. The public
+        // routes name curriculum codes and status lists instead.
         let mut schema = parameter_schema(schemas, field.leaf());
-        if field.leaf().kind() == Kind::String {
+        let name = field.leaf().name();
+        if field.leaf().kind() == Kind::String
+            && !route.public
+            && (name == "id" || name.ends_with("_id"))
+        {
             schema["format"] = json!("uuid");
             schema["pattern"] = json!(RECORD_ID_PATTERN);
         }

@@ -295,6 +295,9 @@ pub struct Route {
     pub version_field: Option<FieldDescriptor>,
     /// Where the answer's record version is (`child.meta.version`, `version`): it becomes the `ETag`.
     pub etag_path: Option<FieldPath>,
+    /// An RPC anyone may call without a token (`haven_platform::auth::OPEN_PATHS`): the passports'
+    /// status lists and alignment targets. Its GET answers may be cached by anyone.
+    pub public: bool,
     pub rpc: MethodDescriptor,
     /// The gRPC path the call is forwarded as: `/haven.identity.v1.ChildIdentity/GetChild`.
     pub grpc_path: String,
@@ -539,6 +542,10 @@ impl Route {
             None => rpc.output(),
         };
         let etag_path = version_path(&answer);
+        let grpc_path = format!("/{}/{}", rpc.parent_service().full_name(), rpc.name());
+        let public = haven_platform::auth::OPEN_PATHS
+            .iter()
+            .any(|open| grpc_path.starts_with(open));
         Ok(Route {
             method,
             template,
@@ -548,8 +555,9 @@ impl Route {
             idempotency_field,
             version_field,
             etag_path,
+            public,
             rpc: rpc.clone(),
-            grpc_path: format!("/{}/{}", rpc.parent_service().full_name(), rpc.name()),
+            grpc_path,
         })
     }
 }

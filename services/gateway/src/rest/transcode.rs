@@ -27,6 +27,10 @@ use crate::forward::Forwarder;
 /// How many times `gateway.max_message_bytes` a REST body may be: JSON spells a message out at length.
 pub const BODY_LIMIT_FACTOR: usize = 4;
 
+/// How long anyone may cache a public GET (a status list, an alignment target): a revocation shows
+/// within a minute.
+pub const PUBLIC_CACHE_CONTROL: &str = "public, max-age=60";
+
 /// The header a client sets to make a create safe to retry; it fills the request's `request_id`.
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
@@ -507,7 +511,8 @@ fn version_at(message: &DynamicMessage, path: &[prost_reflect::FieldDescriptor])
 
 /// The answer as proto3 JSON: camelCase names, enums by name, 64-bit integers as strings, fields at
 /// their default left out. An answer that holds one record carries its version as the `ETag` (returned
-/// too); every answer is `Cache-Control: no-store`, as child data must never rest in a shared cache.
+/// too); every answer is `Cache-Control: no-store`, as child data must never rest in a shared cache,
+/// but for the public GETs, which hold none.
 fn json_response(
     route: &Route,
     answer: DynamicMessage,
@@ -536,7 +541,11 @@ fn json_response(
     );
     headers.insert(
         http::header::CACHE_CONTROL,
-        http::HeaderValue::from_static("no-store"),
+        http::HeaderValue::from_static(if route.public && route.method == http::Method::GET {
+            PUBLIC_CACHE_CONTROL
+        } else {
+            "no-store"
+        }),
     );
     if let Some(version) = version {
         headers.insert(http::header::ETAG, conditional::etag(version));
