@@ -14,6 +14,7 @@ const PROTOS: &[&str] = &[
     "haven/common/v1/http.proto",
     "haven/identity/v1/identity.proto",
     "haven/identity/v1/audit.proto",
+    "haven/identity/v1/webhooks.proto",
     "haven/auth/v1/auth.proto",
     "haven/events/v1/events.proto",
     "haven/family_tracing/v1/tracing.proto",

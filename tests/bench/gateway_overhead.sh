@@ -8,6 +8,10 @@
 # With BASELINE_HAVEN=/path/to/an/older/haven, a second gateway from that binary serves the same identity
 # service on port 50152, and each round measures the new gateway, the baseline gateway and the direct path
 # back to back, so the comparison shares one machine state (A/B, alternating).
+#
+# With REST=1, each round also sends the same GetChild as REST (`GET /v1/children/{id}`, HTTP/1.1 with
+# kept-alive connections, one per concurrent caller) through the same gateway, between the gRPC run and
+# the direct one: the gateway's CPU per request over REST beside over gRPC.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SECONDS_PER_RUN="${1:-20}"
@@ -51,7 +55,7 @@ ID="$("$HAVEN_LOAD" register --target http://127.0.0.1:50151 --token "$TOKEN")"
 echo "# child $ID; $(nproc) cores; $(date -u +%FT%TZ); $ROUNDS round(s) of ${SECONDS_PER_RUN}s"
 
 load() {
-  "$HAVEN_LOAD" get --target "$1" --token "$TOKEN" --id "$ID" \
+  "$HAVEN_LOAD" "${2:-get}" --target "$1" --token "$TOKEN" --id "$ID" \
     --seconds "$SECONDS_PER_RUN" --concurrency "$CONCURRENCY" "${PIDS[@]}"
 }
 
@@ -61,6 +65,10 @@ for round in $(seq 1 "$ROUNDS"); do
   if [ -n "${BASELINE_HAVEN:-}" ]; then
     echo "## round $round: through the baseline gateway ($BASELINE_HAVEN)"
     load http://127.0.0.1:50152
+  fi
+  if [ -n "${REST:-}" ]; then
+    echo "## round $round: through the gateway over REST (HTTP/1.1)"
+    load http://127.0.0.1:50151 rest-get
   fi
   echo "## round $round: straight to the identity service"
   load http://127.0.0.1:50161

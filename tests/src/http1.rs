@@ -2,10 +2,10 @@
 //! and read by hand, as the simplest partner's client would, so the tests depend on no HTTP library's
 //! habits.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 
 /// One HTTP answer.
 #[derive(Debug, Clone)]
@@ -43,7 +43,36 @@ pub async fn request(
     headers: &[(&str, &str)],
     body: Option<&[u8]>,
 ) -> Response {
-    let mut stream = TcpStream::connect(addr).await.expect("connect to gateway");
+    let stream = TcpStream::connect(addr).await.expect("connect to gateway");
+    exchange(stream, addr, method, path, headers, body).await
+}
+
+/// [`request`] from the local address `local` (any 127/8 address is this machine), for tests of
+/// limits kept per caller address.
+pub async fn request_from(
+    local: IpAddr,
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> Response {
+    let socket = TcpSocket::new_v4().expect("socket");
+    socket
+        .bind(SocketAddr::new(local, 0))
+        .expect("bind local address");
+    let stream = socket.connect(addr).await.expect("connect to gateway");
+    exchange(stream, addr, method, path, headers, body).await
+}
+
+async fn exchange(
+    mut stream: TcpStream,
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> Response {
     let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     for (name, value) in headers {
         head.push_str(&format!("{name}: {value}\r\n"));
@@ -114,5 +143,81 @@ fn dechunk(mut rest: &[u8]) -> Vec<u8> {
         }
         body.extend_from_slice(&rest[..size]);
         rest = rest.get(size + 2..).unwrap_or_default();
+    }
+}
+
+/// One kept-alive HTTP/1.1 connection, for load: requests go one after another on the same socket, as
+/// a partner's client with a connection pool sends them. Answers must carry a `Content-Length` or be
+/// chunked.
+#[derive(Debug)]
+pub struct KeepAlive {
+    stream: tokio::io::BufReader<TcpStream>,
+    host: String,
+}
+
+impl KeepAlive {
+    pub async fn connect(addr: SocketAddr) -> std::io::Result<Self> {
+        let stream = TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        Ok(KeepAlive {
+            stream: tokio::io::BufReader::new(stream),
+            host: addr.to_string(),
+        })
+    }
+
+    /// Sends `GET path` with `headers` and reads the whole answer.
+    pub async fn get(&mut self, path: &str, headers: &[(&str, &str)]) -> std::io::Result<Response> {
+        use tokio::io::AsyncBufReadExt as _;
+        let mut head = format!("GET {path} HTTP/1.1\r\nHost: {}\r\n", self.host);
+        for (name, value) in headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        head.push_str("\r\n");
+        self.stream.get_mut().write_all(head.as_bytes()).await?;
+        let mut raw = Vec::new();
+        loop {
+            let before = raw.len();
+            self.stream.read_until(b'\n', &mut raw).await?;
+            if raw.len() == before {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
+            if raw.ends_with(b"\r\n\r\n") {
+                break;
+            }
+        }
+        let text = String::from_utf8_lossy(&raw).to_ascii_lowercase();
+        let length = text
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .and_then(|v| v.trim().parse::<usize>().ok());
+        match length {
+            Some(length) => {
+                let start = raw.len();
+                raw.resize(start + length, 0);
+                self.stream.read_exact(&mut raw[start..]).await?;
+            }
+            None if text.contains("transfer-encoding: chunked") => loop {
+                let mut line = Vec::new();
+                self.stream.read_until(b'\n', &mut line).await?;
+                raw.extend_from_slice(&line);
+                let size = usize::from_str_radix(
+                    String::from_utf8_lossy(&line)
+                        .split(';')
+                        .next()
+                        .unwrap_or("0")
+                        .trim(),
+                    16,
+                )
+                .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidData))?;
+                let start = raw.len();
+                raw.resize(start + size + 2, 0);
+                self.stream.read_exact(&mut raw[start..]).await?;
+                if size == 0 {
+                    break;
+                }
+            },
+            None => {}
+        }
+        Ok(parse(&raw))
     }
 }

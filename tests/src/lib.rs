@@ -7,6 +7,7 @@ pub mod fixtures;
 pub mod http1;
 pub mod otel;
 pub mod raw;
+pub mod webhook_receiver;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -17,6 +18,7 @@ use haven_cli::Suite;
 use haven_platform::HavenConfig;
 use haven_proto::family_tracing::family_tracing_client::FamilyTracingClient;
 use haven_proto::identity::child_identity_client::ChildIdentityClient;
+use haven_proto::identity::partner_feed_client::PartnerFeedClient;
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use tonic::Request;
 use tonic::transport::Channel;
@@ -48,6 +50,12 @@ pub struct Options {
     pub redis_url: Option<String>,
     /// `auth.revocation_max_staleness_secs`, when not the default.
     pub revocation_max_staleness_secs: Option<u64>,
+    /// `auth.clients_path`: the machine clients the token endpoint knows.
+    pub clients_path: Option<PathBuf>,
+    /// `gateway.cors.allowed_origins`.
+    pub cors_allowed_origins: Vec<String>,
+    /// `identity.webhooks`, when not the default (retry schedule of webhook tests).
+    pub webhooks: Option<haven_platform::config::WebhooksConfig>,
 }
 
 impl Default for Options {
@@ -58,6 +66,9 @@ impl Default for Options {
             policy_toml: None,
             redis_url: None,
             revocation_max_staleness_secs: None,
+            clients_path: None,
+            cors_allowed_origins: Vec::new(),
+            webhooks: None,
         }
     }
 }
@@ -107,8 +118,13 @@ impl TestSuite {
                 .ok()
                 .filter(|u| !u.is_empty())
         });
+        config.auth.clients_path = options.clients_path.clone();
+        config.gateway.cors.allowed_origins = options.cors_allowed_origins.clone();
         if let Some(secs) = options.revocation_max_staleness_secs {
             config.auth.revocation_max_staleness_secs = secs;
+        }
+        if let Some(webhooks) = &options.webhooks {
+            config.identity.webhooks = webhooks.clone();
         }
         // Test suites share one Redis: each gets its own streams, so one suite's consumers never take
         // another's events.
@@ -224,6 +240,11 @@ impl TestSuite {
     }
 
     /// A family tracing client through the gateway.
+    /// The partners' feeds (webhook subscriptions, deliveries, changes), through the gateway.
+    pub fn partner_feed(&self) -> PartnerFeedClient<Channel> {
+        PartnerFeedClient::new(self.channel.clone())
+    }
+
     pub fn tracing(&self) -> FamilyTracingClient<Channel> {
         FamilyTracingClient::new(self.channel.clone())
     }

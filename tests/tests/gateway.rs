@@ -62,7 +62,7 @@ async fn a_service_that_is_down_answers_unavailable() {
             auth,
             Arc::new(Policy::default()),
             RateLimiter::in_memory(1000, 1000),
-            None,
+            haven_gateway::PartnerDoor::default(),
             listener,
             std::future::pending(),
         )

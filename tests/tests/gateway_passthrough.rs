@@ -96,6 +96,7 @@ async fn a_new_service_is_forwarded_with_a_route_and_a_rule_and_no_gateway_chang
         routes,
         limiter: RateLimiter::in_memory(1000, 1000),
         token_issuer: None,
+        well_known: haven_gateway::WellKnown::default(),
     };
     let (listener, addr) = haven_platform::server::bind("127.0.0.1:0".parse().expect("addr"))
         .await

@@ -31,6 +31,18 @@ fn allowed(rpc: &str) -> &'static [&'static str] {
             &["educator", "caseworker", "supervisor"]
         }
         "RecordLearning" | "CorrectLearningRecord" => &["educator", "lms"],
+        // Public: a school abroad follows a passport's alignment URL with no token.
+        "GetAlignmentTarget" => &[
+            "caseworker",
+            "supervisor",
+            "reunification_officer",
+            "educator",
+            "partner",
+            "lms",
+            "auditor",
+            "admin",
+            "tracing_service",
+        ],
         other => panic!("no expectation for {other}"),
     }
 }
@@ -68,11 +80,12 @@ async fn call(
         "VerifyPassport" => send!(verify_passport, VerifyPassportRequest::default()),
         "ImportPassport" => send!(import_passport, ImportPassportRequest::default()),
         "RevokePassport" => send!(revoke_passport, RevokePassportRequest::default()),
+        "GetAlignmentTarget" => send!(get_alignment_target, GetAlignmentTargetRequest::default()),
         other => panic!("unknown rpc {other}"),
     }
 }
 
-const RPCS: [&str; 15] = [
+const RPCS: [&str; 16] = [
     "ImportFramework",
     "GetFramework",
     "ListFrameworks",
@@ -88,6 +101,7 @@ const RPCS: [&str; 15] = [
     "VerifyPassport",
     "ImportPassport",
     "RevokePassport",
+    "GetAlignmentTarget",
 ];
 
 #[tokio::test]

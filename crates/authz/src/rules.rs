@@ -23,6 +23,8 @@ pub enum Requirement {
     Has(Permission),
     /// Either the role, or the requirement (learning platforms write records for their own learners).
     RoleOr(Role, &'static Requirement),
+    /// The caller holds this role (a machine client's own door, such as a partner's feeds).
+    Role(Role),
     /// Anyone with a valid token: the service decides the rest.
     Authenticated,
 }
@@ -40,6 +42,7 @@ impl Requirement {
             Requirement::RoleOr(role, otherwise) => {
                 principal.has_role(*role) || otherwise.allows(policy, principal)
             }
+            Requirement::Role(role) => principal.has_role(*role),
             Requirement::Authenticated => true,
         }
     }
@@ -82,6 +85,12 @@ const IDENTITY: &str = "/haven.identity.v1.ChildIdentity/";
 const AUDIT: &str = "/haven.identity.v1.IdentityAudit/";
 const TRACING: &str = "/haven.family_tracing.v1.FamilyTracing/";
 const LEARNING: &str = "/haven.learning.v1.LearningRecords/";
+const PARTNER_FEED: &str = "/haven.identity.v1.PartnerFeed/";
+/// A partner agency's feeds. Partners only: the service scopes each call to the caller's own
+/// subscriptions and its agency's referrals. Staff roles read children directly under their own scope and
+/// need no feed; an admin manages users and configuration, and a feed names referred children
+/// (protection data), so an admin may not read or steer one either.
+const PARTNER: Requirement = Requirement::Role(Role::Partner);
 
 /// Haven's RPCs: (service prefix, method, requirement). One line per RPC, so the table reads as one.
 #[rustfmt::skip]
@@ -131,6 +140,14 @@ const HAVEN_RULES: &[(&str, &str, Requirement)] = &[
     (LEARNING, "ListLearningRecords", READS_EDUCATION),
     (LEARNING, "GetProgress", READS_EDUCATION),
     (LEARNING, "VerifyPassport", READS_EDUCATION),
+    (PARTNER_FEED, "CreateWebhookSubscription", PARTNER),
+    (PARTNER_FEED, "ListWebhookSubscriptions", PARTNER),
+    (PARTNER_FEED, "GetWebhookSubscription", PARTNER),
+    (PARTNER_FEED, "DeleteWebhookSubscription", PARTNER),
+    (PARTNER_FEED, "RotateWebhookSecret", PARTNER),
+    (PARTNER_FEED, "ListWebhookDeliveries", PARTNER),
+    (PARTNER_FEED, "ReplayWebhookDelivery", PARTNER),
+    (PARTNER_FEED, "ListChanges", PARTNER),
 ];
 
 /// The rule table, by full method path (`/haven.identity.v1.ChildIdentity/GetChild`).

@@ -183,6 +183,21 @@ impl Suite {
         };
         let mut started = Vec::with_capacity(4);
         let mut suite_config = config;
+        // The gateway's port first: with `--listen 127.0.0.1:0` only the bound address says where the
+        // passports' public URLs (status list, alignment targets) are served. A fixed port keeps the
+        // listen address as the default, as `haven serve` has it.
+        let gateway_listen = suite_config.gateway.listen;
+        let (gateway_listener, bound) =
+            bind(gateway_listen)
+                .await
+                .map_err(|source| SuiteError::Bind {
+                    addr: gateway_listen,
+                    source,
+                })?;
+        if suite_config.learning.public_url.is_none() && gateway_listen.port() == 0 {
+            suite_config.learning.public_url = Some(format!("http://{bound}"));
+        }
+        ctx.config = Arc::new(suite_config.clone());
 
         let identity = haven_identity::start(&ctx, loopback().await?).await;
         let identity_addr = keep(&mut started, identity, &stop).await?;
@@ -198,14 +213,6 @@ impl Suite {
         suite_config.gateway.family_tracing_url = format!("http://{family_tracing_addr}");
         suite_config.gateway.learning_url = format!("http://{learning_addr}");
         ctx.config = Arc::new(suite_config);
-        let gateway_listen = ctx.config.gateway.listen;
-        let (gateway_listener, _) =
-            bind(gateway_listen)
-                .await
-                .map_err(|source| SuiteError::Bind {
-                    addr: gateway_listen,
-                    source,
-                })?;
         let gateway = haven_gateway::start(&ctx, gateway_listener).await;
         let gateway_addr = keep(&mut started, gateway, &stop).await?;
 

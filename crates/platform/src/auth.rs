@@ -27,6 +27,7 @@ pub const OPEN_PATHS: &[&str] = &[
     "/haven.auth.v1.Tokens/",
     // A verifier anywhere checks revocation without an account; the list holds credential ids only.
     "/haven.learning.v1.LearningRecords/GetPassportStatusList",
+    "/haven.learning.v1.LearningRecords/GetAlignmentTarget",
 ];
 
 /// What the layer learned about the caller, in the request's extensions for the handler.

@@ -106,6 +106,35 @@ pub struct GatewayConfig {
     /// request reaches the gateway through that proxy, or callers can claim any address.
     #[serde(deserialize_with = "empty_as_none")]
     pub trusted_proxy_header: Option<String>,
+    /// The gateway's public base URL as partners reach it (`https://haven.example.org`), named in the
+    /// OAuth2 metadata at `/.well-known/oauth-authorization-server` (`issuer`, `token_endpoint`,
+    /// `jwks_uri`). Absent: `learning.public_url` when that is set; else only the embedded default
+    /// (`haven up`) names URLs after the request's `Host`, and a deployment serves no metadata.
+    #[serde(deserialize_with = "empty_as_none")]
+    pub public_url: Option<String>,
+    /// Which browser origins may call the gateway (REST, gRPC-Web, the token endpoint).
+    pub cors: CorsConfig,
+}
+
+/// Cross-origin calls from browsers. With no allowed origin (the default) the gateway sends no CORS
+/// header at all, and browsers keep pages of other origins from reading its answers.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct CorsConfig {
+    /// Origins allowed to call, each `scheme://host[:port]` exactly as a browser sends it in `Origin`
+    /// (`https://partner.example.org`). No wildcard: each origin is named.
+    pub allowed_origins: Vec<String>,
+    /// How long a browser may reuse a preflight answer, in seconds.
+    pub max_age_secs: u64,
+}
+
+impl Default for CorsConfig {
+    fn default() -> Self {
+        CorsConfig {
+            allowed_origins: Vec::new(),
+            max_age_secs: 600,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -116,6 +145,51 @@ pub struct IdentityConfig {
     #[serde(deserialize_with = "empty_as_none")]
     pub database_url: Option<String>,
     pub retention: RetentionConfig,
+    /// Partner webhooks: retries, timeouts, which receivers are allowed.
+    pub webhooks: WebhooksConfig,
+}
+
+/// How partner webhooks are delivered (`identity.webhooks`, `HAVEN_IDENTITY__WEBHOOKS__...`). A failed
+/// attempt is retried after `first_retry_ms`, doubling each time up to `max_retry_secs`, each wait drawn
+/// at random from its upper half (jitter, so receivers coming back are not hit by every retry at once),
+/// until `give_up_after_secs` from the event: then the delivery is marked failed.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhooksConfig {
+    /// The wait before the first retry, in milliseconds (default 5000).
+    pub first_retry_ms: u64,
+    /// The longest wait between two attempts, in seconds (default 3600).
+    pub max_retry_secs: u64,
+    /// How long after the event a delivery is retried before it is marked failed (default 3 days).
+    pub give_up_after_secs: u64,
+    /// How long one attempt may take, connection included, in milliseconds (default 10000).
+    pub timeout_ms: u64,
+    /// How often the dispatcher looks for due deliveries, in milliseconds (default 1000).
+    pub poll_interval_ms: u64,
+    /// How long a rotated-out secret keeps signing beside the new one, in seconds (default 1 day).
+    pub rotation_grace_secs: u64,
+    /// Lets subscriptions name loopback, private and link-local addresses. Off in production, where a
+    /// receiver inside the deployment's network would let a partner probe it; `haven up` allows them.
+    pub allow_private_addresses: bool,
+    /// A PEM file of CA certificates trusted for https receivers beside the system's own (a partner
+    /// on a private PKI, or tests). Absent: the system's CA certificates only.
+    #[serde(deserialize_with = "empty_as_none")]
+    pub extra_root_certificates_path: Option<PathBuf>,
+}
+
+impl Default for WebhooksConfig {
+    fn default() -> Self {
+        WebhooksConfig {
+            first_retry_ms: 5_000,
+            max_retry_secs: 3_600,
+            give_up_after_secs: 3 * 24 * 3_600,
+            timeout_ms: 10_000,
+            poll_interval_ms: 1_000,
+            rotation_grace_secs: 24 * 3_600,
+            allow_private_addresses: false,
+            extra_root_certificates_path: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -317,6 +391,8 @@ impl Default for GatewayConfig {
             rate_limit_per_second: 50,
             rate_limit_burst: 200,
             trusted_proxy_header: None,
+            public_url: None,
+            cors: CorsConfig::default(),
         }
     }
 }
@@ -327,6 +403,7 @@ impl Default for IdentityConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 50061)),
             database_url: None,
             retention: RetentionConfig::default(),
+            webhooks: WebhooksConfig::default(),
         }
     }
 }
@@ -685,6 +762,25 @@ fn exact_f64<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<f64, D
     deserializer.deserialize_any(Fraction)
 }
 
+/// An origin as browsers send it: scheme, host and optional port, nothing after (`Origin` never carries a
+/// path, so an entry with one, or a trailing slash, could never match).
+fn check_origin(origin: &str) -> Result<(), &'static str> {
+    let Some(rest) = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"))
+    else {
+        return Err("is not an origin: it must start with https:// or http://");
+    };
+    let host_chars =
+        |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']');
+    if rest.is_empty() || !rest.chars().all(host_chars) {
+        return Err(
+            "is not an origin: scheme://host[:port] with nothing after (no path, no slash)",
+        );
+    }
+    Ok(())
+}
+
 impl HavenConfig {
     /// Defaults, then `file` if given, then `HAVEN_*` variables from the process environment (see
     /// [`HavenConfig::load_from`]).
@@ -731,6 +827,23 @@ impl HavenConfig {
 
     /// Refuses values that parse but make no sense.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        let webhooks = &self.identity.webhooks;
+        for (key, value) in [
+            ("identity.webhooks.first_retry_ms", webhooks.first_retry_ms),
+            ("identity.webhooks.max_retry_secs", webhooks.max_retry_secs),
+            ("identity.webhooks.timeout_ms", webhooks.timeout_ms),
+            (
+                "identity.webhooks.poll_interval_ms",
+                webhooks.poll_interval_ms,
+            ),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::Invalid {
+                    key,
+                    message: "must be above zero".into(),
+                });
+            }
+        }
         if !CHECKPOINT_INTERVAL_SECS.contains(&self.audit.checkpoint_interval_secs) {
             return Err(ConfigError::Invalid {
                 key: "audit.checkpoint_interval_secs",
@@ -739,6 +852,20 @@ impl HavenConfig {
                     CHECKPOINT_INTERVAL_SECS.start(),
                     CHECKPOINT_INTERVAL_SECS.end()
                 ),
+            });
+        }
+        for origin in &self.gateway.cors.allowed_origins {
+            check_origin(origin).map_err(|message| ConfigError::Invalid {
+                key: "gateway.cors.allowed_origins",
+                message: format!("{origin:?} {message}"),
+            })?;
+        }
+        if let Some(url) = &self.gateway.public_url
+            && !(url.starts_with("https://") || url.starts_with("http://"))
+        {
+            return Err(ConfigError::Invalid {
+                key: "gateway.public_url",
+                message: format!("{url:?} is not an http(s) URL"),
             });
         }
         Ok(())
@@ -1027,6 +1154,8 @@ mod tests {
             ("HAVEN_GATEWAY__REQUEST_TIMEOUT_MS", "2500"),
             ("HAVEN_IDENTITY__RETENTION__CASE_DAYS", "3650"),
             ("HAVEN_IDENTITY__RETENTION__CHECK_INTERVAL_SECS", "60"),
+            ("HAVEN_IDENTITY__WEBHOOKS__MAX_RETRY_SECS", "120"),
+            ("HAVEN_IDENTITY__WEBHOOKS__ALLOW_PRIVATE_ADDRESSES", "true"),
             ("HAVEN_FAMILY_TRACING__LIKELY_THRESHOLD", "0.9"),
             ("HAVEN_FAMILY_TRACING__POSSIBLE_THRESHOLD", "0.25"),
             (
@@ -1055,6 +1184,8 @@ mod tests {
         assert_eq!(config.gateway.request_timeout_ms, 2500);
         assert_eq!(config.identity.retention.case_days, Some(3650));
         assert_eq!(config.identity.retention.check_interval_secs, Some(60));
+        assert_eq!(config.identity.webhooks.max_retry_secs, 120);
+        assert!(config.identity.webhooks.allow_private_addresses);
         assert_eq!(
             config.family_tracing.likely_threshold, 0.9,
             "not 0.8999999761581421, figment's f32"
@@ -1275,6 +1406,62 @@ mod tests {
     }
 
     #[test]
+    fn cors_origins_and_the_public_url_are_set_by_file_and_env_and_checked() {
+        let file = TempFile::new(
+            "haven.toml",
+            "[gateway]\npublic_url = \"https://haven.example.org\"\n[gateway.cors]\nallowed_origins = [\"https://a.example\"]\n",
+        );
+        let config = HavenConfig::load_from(Some(&file.0), vec![]).expect("loads");
+        assert_eq!(
+            config.gateway.public_url.as_deref(),
+            Some("https://haven.example.org")
+        );
+        assert_eq!(
+            config.gateway.cors.allowed_origins,
+            vec!["https://a.example"]
+        );
+        let config = env(&[
+            (
+                "HAVEN_GATEWAY__CORS__ALLOWED_ORIGINS",
+                "[https://a.example, http://127.0.0.1:8080]",
+            ),
+            ("HAVEN_GATEWAY__CORS__MAX_AGE_SECS", "60"),
+        ])
+        .expect("applies");
+        assert_eq!(
+            config.gateway.cors.allowed_origins,
+            vec!["https://a.example", "http://127.0.0.1:8080"]
+        );
+        assert_eq!(config.gateway.cors.max_age_secs, 60);
+        assert!(
+            HavenConfig::default()
+                .gateway
+                .cors
+                .allowed_origins
+                .is_empty()
+        );
+        for bad in [
+            "https://a.example/",
+            "https://a.example/app",
+            "a.example",
+            "*",
+        ] {
+            let err = env(&[(
+                "HAVEN_GATEWAY__CORS__ALLOWED_ORIGINS",
+                &format!("[{bad:?}]"),
+            )])
+            .expect_err(bad);
+            assert!(
+                err.to_string().contains("gateway.cors.allowed_origins"),
+                "{bad}: {err}"
+            );
+        }
+        let err =
+            env(&[("HAVEN_GATEWAY__PUBLIC_URL", "haven.example.org")]).expect_err("no scheme");
+        assert!(err.to_string().contains("gateway.public_url"));
+    }
+
+    #[test]
     fn audit_checkpoints_are_configured_by_file_and_env_within_bounds() {
         let file = TempFile::new(
             "haven.toml",
@@ -1412,6 +1599,7 @@ mod example_file {
         config.auth.policy_path = path();
         config.auth.clients_path = path();
         config.gateway.trusted_proxy_header = text();
+        config.gateway.public_url = text();
         config.identity.database_url = text();
         config.identity.retention = RetentionConfig {
             case_days: Some(1),

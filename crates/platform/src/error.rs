@@ -70,9 +70,14 @@ pub enum ServiceError {
     NotFound(&'static str),
     #[error("{0}")]
     AlreadyExists(String),
-    /// For example a stale `expected_version`.
+    /// The record's state forbids the change (an illegal transition, a consent that does not cover it).
     #[error("{0}")]
     FailedPrecondition(String),
+    /// The record changed since the caller read it: a stale `expected_version`, or a write that lost a
+    /// race on the version. FAILED_PRECONDITION with an `ErrorInfo` whose reason is [`STALE_VERSION`], so
+    /// a client (and the REST door, which answers 412 to an `If-Match`) can tell it from other refusals.
+    #[error("{0}")]
+    StaleVersion(String),
     #[error("{0}")]
     ResourceExhausted(String),
     #[error("{0}")]
@@ -86,6 +91,11 @@ pub enum ServiceError {
 /// caps (16 KiB by default): a request wrong in hundreds of places would otherwise make an answer no
 /// client can read, and the gateway would report the service unavailable.
 pub const MAX_VIOLATIONS: usize = 20;
+
+/// The `ErrorInfo.reason` of a write refused because the record's version moved on.
+pub const STALE_VERSION: &str = "STALE_VERSION";
+/// The `ErrorInfo.domain` of Haven's own reasons.
+pub const ERROR_DOMAIN: &str = "haven";
 
 fn describe(violations: &[FieldViolation]) -> String {
     let mut text = violations
@@ -112,7 +122,9 @@ impl ServiceError {
             ServiceError::PermissionDenied(_) => Code::PermissionDenied,
             ServiceError::NotFound(_) => Code::NotFound,
             ServiceError::AlreadyExists(_) => Code::AlreadyExists,
-            ServiceError::FailedPrecondition(_) => Code::FailedPrecondition,
+            ServiceError::FailedPrecondition(_) | ServiceError::StaleVersion(_) => {
+                Code::FailedPrecondition
+            }
             ServiceError::ResourceExhausted(_) => Code::ResourceExhausted,
             ServiceError::Unavailable(_) => Code::Unavailable,
             ServiceError::Internal(_) => Code::Internal,
@@ -134,6 +146,15 @@ impl From<ServiceError> for Status {
                 );
                 Status::with_error_details(Code::InvalidArgument, message, details)
             }
+            ServiceError::StaleVersion(_) => Status::with_error_details(
+                Code::FailedPrecondition,
+                message,
+                ErrorDetails::with_error_info(
+                    STALE_VERSION,
+                    ERROR_DOMAIN,
+                    std::collections::HashMap::new(),
+                ),
+            ),
             ServiceError::Internal(detail) => {
                 tracing::error!(%detail, "internal error");
                 Status::new(Code::Internal, message)
@@ -189,9 +210,29 @@ fn transient_sql_state(code: &str) -> bool {
         || code.parse::<i32>().is_ok_and(|n| matches!(n & 0xff, 5 | 6))
 }
 
+/// Whether a status says the record changed since the caller read it ([`ServiceError::StaleVersion`]).
+pub fn is_stale_version(status: &Status) -> bool {
+    status.code() == Code::FailedPrecondition
+        && status
+            .get_details_error_info()
+            .is_some_and(|info| info.reason == STALE_VERSION && info.domain == ERROR_DOMAIN)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stale_version_is_failed_precondition_with_a_reason_other_refusals_lack() {
+        let stale: Status = ServiceError::StaleVersion("the child changed meanwhile".into()).into();
+        assert_eq!(stale.code(), Code::FailedPrecondition);
+        assert_eq!(stale.message(), "the child changed meanwhile");
+        assert!(is_stale_version(&stale));
+        let other: Status =
+            ServiceError::FailedPrecondition("the passport is revoked".into()).into();
+        assert_eq!(other.code(), Code::FailedPrecondition);
+        assert!(!is_stale_version(&other));
+    }
 
     #[test]
     fn validation_errors_carry_bad_request_details() {

@@ -7,6 +7,10 @@ use haven_proto::common::PageRequest;
 
 use crate::ServiceError;
 
+/// The largest page a list RPC of the public API serves (the OpenAPI document says so too); the
+/// auditor's log, which no partner reads, may page further.
+pub const MAX_PAGE_SIZE: u32 = 100;
+
 /// The page size asked for: `default` when zero, at most `max`.
 pub fn page_size(page: &PageRequest, default: u32, max: u32) -> Result<u32, ServiceError> {
     match page.page_size {

@@ -62,6 +62,30 @@ pub fn service_builder(
         ))
 }
 
+/// Serves one service's gRPC servers (`routes`) on `listener` until `shutdown`, behind
+/// [`service_builder`]'s layers, with the health service reporting each name in `serving` as SERVING.
+/// Every service's `serve` is this call with its own servers.
+pub async fn serve_service(
+    component: &'static str,
+    auth: Authenticator,
+    policy: Arc<Policy>,
+    routes: tonic::service::Routes,
+    serving: &[&str],
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), tonic::transport::Error> {
+    let (health, health_service) = tonic_health::server::health_reporter();
+    for name in serving {
+        health
+            .set_service_status(*name, tonic_health::ServingStatus::Serving)
+            .await;
+    }
+    service_builder(component, auth, policy)
+        .add_routes(routes.add_service(health_service))
+        .serve_with_incoming_shutdown(incoming(listener), shutdown)
+        .await
+}
+
 /// The server reflection services (v1 and v1alpha, for older grpcurl) over Haven's descriptor set.
 pub fn reflection() -> Result<
     (

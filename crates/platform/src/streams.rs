@@ -16,3 +16,7 @@ pub const LEARNING_GROUP: &str = "learning";
 
 /// The consumer group through which family tracing follows identity events.
 pub const FAMILY_TRACING_GROUP: &str = "family-tracing";
+
+/// The consumer group through which identity fans its own events out to partners' webhooks and change
+/// feed, once per event for the whole deployment.
+pub const PARTNER_FEED_GROUP: &str = "identity-partner-feed";

@@ -85,18 +85,19 @@ pub async fn serve(
     max_message_bytes: usize,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), tonic::transport::Error> {
-    let (health, health_service) = tonic_health::server::health_reporter();
-    health
-        .set_serving::<FamilyTracingServer<FamilyTracingService>>()
-        .await;
     let auth = service.auth().clone();
     let policy = service.policy().clone();
     let server = FamilyTracingServer::new(service)
         .max_decoding_message_size(max_message_bytes)
         .max_encoding_message_size(max_message_bytes);
-    haven_platform::server::service_builder("family-tracing", auth, policy)
-        .add_service(health_service)
-        .add_service(server)
-        .serve_with_incoming_shutdown(haven_platform::server::incoming(listener), shutdown)
-        .await
+    haven_platform::server::serve_service(
+        "family-tracing",
+        auth,
+        policy,
+        tonic::service::Routes::new(server),
+        &[<FamilyTracingServer<FamilyTracingService> as tonic::server::NamedService>::NAME],
+        listener,
+        shutdown,
+    )
+    .await
 }

@@ -75,7 +75,7 @@ pub(crate) struct ReviewWrite<'a> {
 
 /// The error of a write that lost a race on the request's version.
 pub(crate) fn stale() -> ServiceError {
-    ServiceError::FailedPrecondition(
+    ServiceError::StaleVersion(
         "the tracing request changed meanwhile; read it again and retry".into(),
     )
 }

@@ -2,13 +2,18 @@
 //! ([`rest`]). It authenticates every call (JWT, cached verification, revocation on every call), rejects
 //! RPCs the caller's roles can never use (the rule table in authz), rate limits per principal, and
 //! forwards each call to the service that owns its path prefix (gRPC unread), with the caller's token.
-//! It serves health, reflection, the token endpoint and the OpenAPI document itself.
+//! It serves health, reflection, the token endpoint (gRPC and OAuth2 over HTTP, [`oauth`]), the
+//! well-known keys and metadata ([`well_known`]) and the OpenAPI document itself; it translates
+//! gRPC-Web to gRPC and answers CORS for the configured origins at the edge ([`rest`], [`cors`]).
 
+pub mod cors;
 pub mod forward;
 mod limiter;
+pub mod oauth;
 pub mod rest;
 mod start;
 mod tokens;
+pub mod well_known;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -16,14 +21,14 @@ use std::time::Duration;
 
 use haven_authz::{Authenticator, Policy, RuleTable};
 use haven_platform::config::GatewayConfig;
-use haven_proto::auth::tokens_server::TokensServer;
 use tokio::net::TcpListener;
 use tonic::transport::Channel;
 
 pub use forward::{Forwarder, Route};
 pub use limiter::RateLimiter;
-pub use start::{rate_limiter, start, token_issuer};
+pub use start::{rate_limiter, start, token_issuer, well_known};
 pub use tokens::{FAILURES_PER_ADDRESS, FAILURES_PER_CLIENT, TokenEndpoint, TokenIssuer};
+pub use well_known::WellKnown;
 
 #[derive(Debug, thiserror::Error)]
 pub enum GatewayError {
@@ -68,13 +73,21 @@ pub fn haven_routes(config: &GatewayConfig) -> Result<Vec<Route>, GatewayError> 
     ])
 }
 
+/// What the gateway itself offers machine clients: the token endpoint's issuer (none: every client is
+/// refused) and the keys and metadata at `/.well-known/` (default: none published).
+#[derive(Debug, Default)]
+pub struct PartnerDoor {
+    pub token_issuer: Option<TokenIssuer>,
+    pub well_known: WellKnown,
+}
+
 /// Serves the gateway for Haven's services and rule table on a bound listener until `shutdown`.
 pub async fn serve(
     config: &GatewayConfig,
     auth: Authenticator,
     policy: Arc<Policy>,
     limiter: RateLimiter,
-    token_issuer: Option<TokenIssuer>,
+    partners: PartnerDoor,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), GatewayError> {
@@ -85,7 +98,8 @@ pub async fn serve(
         rules: RuleTable::haven(),
         routes,
         limiter,
-        token_issuer,
+        token_issuer: partners.token_issuer,
+        well_known: partners.well_known,
     };
     serve_edge(config, edge, listener, shutdown).await
 }
@@ -99,6 +113,8 @@ pub struct Edge {
     pub routes: Vec<Route>,
     pub limiter: RateLimiter,
     pub token_issuer: Option<TokenIssuer>,
+    /// The keys and metadata at `/.well-known/` (default: none published).
+    pub well_known: WellKnown,
 }
 
 /// Serves the gateway with any routes and rule table: health, reflection, the token endpoint and the API
@@ -111,7 +127,7 @@ pub async fn serve_edge(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), GatewayError> {
     let timeout = Duration::from_millis(config.request_timeout_ms);
-    let tokens = TokensServer::new(TokenEndpoint::new(
+    let tokens = oauth::TokenDoor::new(TokenEndpoint::new(
         edge.token_issuer,
         edge.limiter.clone(),
         config.trusted_proxy_header.clone(),
@@ -136,6 +152,7 @@ pub async fn serve_edge(
     for service in [
         "haven.identity.v1.ChildIdentity",
         "haven.identity.v1.IdentityAudit",
+        "haven.identity.v1.PartnerFeed",
         "haven.family_tracing.v1.FamilyTracing",
         "haven.learning.v1.LearningRecords",
     ] {
@@ -158,7 +175,11 @@ pub async fn serve_edge(
         .accept_http1(true)
         .timeout(timeout)
         // Outermost: gives a REST request its RPC's path, so every layer after it sees the RPC.
-        .layer(rest::RestEdgeLayer::new(table))
+        .layer(rest::RestEdgeLayer::new(
+            table,
+            edge.well_known,
+            cors::Cors::new(&config.cors),
+        ))
         .layer(haven_platform::telemetry::grpc::ServerTelemetryLayer::new(
             "gateway",
         ))

@@ -10,7 +10,7 @@ use haven_platform::authz_files::{ClientRegistryFiles as _, DevSigningKeyFiles a
 use haven_platform::start::{Context, StartError, Started};
 use tokio::net::TcpListener;
 
-use crate::{RateLimiter, TokenIssuer};
+use crate::{RateLimiter, TokenIssuer, WellKnown};
 
 /// The rate limiter: shared through Redis when `redis_url` is set (every replica counts the same
 /// caller), else in memory.
@@ -75,12 +75,42 @@ pub fn token_issuer(
     }))
 }
 
+/// What the gateway publishes at `/.well-known/`: the JWKS every component verifies tokens against
+/// (`auth.jwks_path`, else the data dir's development key), and the metadata's base URL
+/// (`gateway.public_url`, else `learning.public_url`; else, embedded only, the request's Host).
+pub fn well_known(config: &HavenConfig, embedded: bool) -> Result<WellKnown, StartError> {
+    let path = match &config.auth.jwks_path {
+        Some(path) => path.clone(),
+        None => DevSigningKey::jwks_path(&config.data_dir),
+    };
+    let jwks = match std::fs::read_to_string(&path) {
+        Ok(text) => Some(text),
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e, "no JWKS to publish at /.well-known/jwks.json");
+            None
+        }
+    };
+    let public_url = config
+        .gateway
+        .public_url
+        .as_deref()
+        .or(config.learning.public_url.as_deref());
+    if public_url.is_none() && !embedded {
+        tracing::warn!(
+            "gateway.public_url is not set: /.well-known/oauth-authorization-server answers 404"
+        );
+    }
+    WellKnown::new(jwks.as_deref(), public_url, embedded)
+        .map_err(|e| StartError::service("gateway", e))
+}
+
 /// Starts the gateway on `listener`, in front of the services at `gateway.identity_url`,
 /// `gateway.family_tracing_url` and `gateway.learning_url`.
 pub async fn start(ctx: &Context, listener: TcpListener) -> Result<Started, StartError> {
     let config = ctx.config.clone();
     let limiter = rate_limiter(&config)?;
     let issuer = token_issuer(&config, ctx.embedded)?;
+    let published = well_known(&config, ctx.embedded)?;
     let auth = ctx.auth.clone();
     let policy = ctx.policy.clone();
     Started::spawn(
@@ -95,7 +125,10 @@ pub async fn start(ctx: &Context, listener: TcpListener) -> Result<Started, Star
                 auth,
                 policy,
                 limiter,
-                issuer,
+                crate::PartnerDoor {
+                    token_issuer: issuer,
+                    well_known: published,
+                },
                 listener,
                 shutdown,
             )

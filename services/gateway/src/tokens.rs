@@ -1,6 +1,8 @@
 //! `haven.auth.v1.Tokens`: the OAuth2 client-credentials grant for machine clients. A registered client
-//! trades its id and secret for a short-lived token carrying its agency and roles; everything after that
-//! goes through the same verification as any other token.
+//! trades its id and secret for a short-lived token carrying its agency and roles (or the narrower set
+//! of them its `scope` asks for); everything after that goes through the same verification as any other
+//! token. There are two doors, gRPC `IssueToken` here and HTTP `POST /oauth2/token` ([`crate::oauth`]),
+//! and one grant behind both ([`TokenEndpoint::grant`]): the same registry, secret check and limits.
 //!
 //! Failed attempts are limited by caller address and by client id, in a way a guesser cannot turn into
 //! a lockout of the real client:
@@ -97,10 +99,30 @@ const THROTTLED: &str = "too many failed token requests; retry later";
 fn caller_address<T>(request: &Request<T>, trusted_proxy_header: Option<&str>) -> String {
     let forwarded = trusted_proxy_header
         .and_then(|name| request.metadata().get(name))
-        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.to_str().ok());
+    address_of(forwarded, request.remote_addr())
+}
+
+/// [`caller_address`] for a request that reached the HTTP door.
+pub(crate) fn http_caller_address(
+    headers: &http::HeaderMap,
+    extensions: &http::Extensions,
+    trusted_proxy_header: Option<&str>,
+) -> String {
+    let forwarded = trusted_proxy_header
+        .and_then(|name| headers.get(name))
+        .and_then(|value| value.to_str().ok());
+    let peer = extensions
+        .get::<tonic::transport::server::TcpConnectInfo>()
+        .and_then(|info| info.remote_addr());
+    address_of(forwarded, peer)
+}
+
+fn address_of(forwarded: Option<&str>, peer: Option<SocketAddr>) -> String {
+    let forwarded = forwarded
         .and_then(|value| value.rsplit(',').next())
         .and_then(|last| parse_address(last.trim()));
-    match forwarded.or_else(|| request.remote_addr().map(|peer| peer.ip())) {
+    match forwarded.or_else(|| peer.map(|peer| peer.ip())) {
         Some(ip) => address_key(ip),
         None => "unknown".into(),
     }
@@ -126,28 +148,88 @@ fn address_key(ip: IpAddr) -> String {
     }
 }
 
-#[tonic::async_trait]
-impl Tokens for TokenEndpoint {
-    async fn issue_token(
-        &self,
-        request: Request<IssueTokenRequest>,
-    ) -> Result<Response<IssueTokenResponse>, Status> {
-        let address = caller_address(&request, self.trusted_proxy_header.as_deref());
-        let request = request.into_inner();
-        if request.grant_type != "client_credentials" {
-            return Err(Status::invalid_argument(
-                "grant_type: must be client_credentials",
-            ));
+/// Why the endpoint refused a request. Each door says it in its own words: a gRPC status, or an OAuth2
+/// error (RFC 6749 §5.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    /// The request is malformed; the text names the field.
+    Malformed(&'static str),
+    /// An unknown client, a wrong secret, or no clients configured: one answer for all, so that a
+    /// caller learns nothing about which ids exist.
+    BadClient,
+    /// The client authenticated but holds no role: its registration is suspended.
+    Unauthorized,
+    /// The client asked for a scope (role) it does not hold.
+    Scope,
+    /// Too many failed attempts, from this address or against this client id.
+    Throttled,
+    /// The client itself asked for too many tokens.
+    TooManyTokens,
+    /// Signing failed.
+    Internal,
+}
+
+impl Refusal {
+    /// Seconds to wait before trying again, for the refusals that pass with time.
+    pub(crate) fn retry_after_secs(&self) -> Option<u32> {
+        match self {
+            // The address bucket regains one attempt every 60 / FAILURES_PER_ADDRESS seconds.
+            Refusal::Throttled => Some(60 / FAILURES_PER_ADDRESS),
+            Refusal::TooManyTokens => Some(1),
+            _ => None,
         }
-        if request.client_id.is_empty() || request.client_id.len() > 128 {
-            return Err(Status::invalid_argument(
-                "client_id: must be 1 to 128 characters",
-            ));
+    }
+}
+
+impl From<Refusal> for Status {
+    fn from(refusal: Refusal) -> Status {
+        match refusal {
+            Refusal::Malformed(message) => Status::invalid_argument(message),
+            Refusal::BadClient => Status::unauthenticated(REFUSED),
+            Refusal::Unauthorized => Status::permission_denied("the client holds no role"),
+            Refusal::Scope => {
+                Status::invalid_argument("scope: names a role the client does not hold")
+            }
+            Refusal::Throttled => Status::resource_exhausted(THROTTLED),
+            Refusal::TooManyTokens => {
+                Status::resource_exhausted("too many token requests; retry later")
+            }
+            Refusal::Internal => Status::internal("internal error"),
+        }
+    }
+}
+
+/// A token the endpoint issued.
+#[derive(Debug, Clone)]
+pub(crate) struct Grant {
+    pub(crate) access_token: String,
+    pub(crate) expires_in: u32,
+    /// The roles the token carries: the client's, or the narrower set it asked for.
+    pub(crate) roles: Vec<String>,
+}
+
+impl TokenEndpoint {
+    /// The header an ingress sets to the caller's address, if one is trusted.
+    pub(crate) fn trusted_proxy_header(&self) -> Option<&str> {
+        self.trusted_proxy_header.as_deref()
+    }
+
+    /// The client-credentials grant, behind both doors (gRPC `IssueToken` and HTTP `/oauth2/token`):
+    /// the limits of the module documentation, the constant-time secret check, the scope, and the
+    /// token. `scope`, when given, names the roles the token should carry, each one the client holds.
+    pub(crate) async fn grant(
+        &self,
+        address: &str,
+        client_id: &str,
+        client_secret: &str,
+        scope: Option<&[String]>,
+    ) -> Result<Grant, Refusal> {
+        if client_id.is_empty() || client_id.len() > 128 {
+            return Err(Refusal::Malformed("client_id: must be 1 to 128 characters"));
         }
         let Some(issuer) = &self.issuer else {
-            return Err(Status::unauthenticated(REFUSED));
+            return Err(Refusal::BadClient);
         };
-        let client_id = &request.client_id;
         let known_key = format!("token-endpoint/known/{address}/{client_id}");
         let address_key = format!("token-endpoint/failures/address/{address}");
         let client_key = format!("token-endpoint/failures/client/{client_id}");
@@ -157,21 +239,37 @@ impl Tokens for TokenEndpoint {
                 && self.client_failures.has_room(&client_key).await);
         if !admitted {
             tracing::warn!(client = %client_id, %address, "token request refused unchecked: too many failures");
-            return Err(Status::resource_exhausted(THROTTLED));
+            return Err(Refusal::Throttled);
         }
-        let Some(client) = issuer
-            .clients
-            .authenticate(client_id, &request.client_secret)
-        else {
+        let Some(client) = issuer.clients.authenticate(client_id, client_secret) else {
             let within_address = self.address_failures.allow(&address_key).await;
             // The client's budget counts unknown addresses only, so a guesser sharing the real
             // client's address cannot spend it and keep the client from its other addresses.
             let within_client = known || self.client_failures.allow(&client_key).await;
             tracing::warn!(client = %client_id, %address, "token request refused");
             if within_address && within_client {
-                return Err(Status::unauthenticated(REFUSED));
+                return Err(Refusal::BadClient);
             }
-            return Err(Status::resource_exhausted(THROTTLED));
+            return Err(Refusal::Throttled);
+        };
+        if client.roles.is_empty() {
+            // A registration whose roles were all withdrawn: the client is suspended. Only a holder of
+            // the secret gets this far, so saying so tells a guesser nothing.
+            tracing::info!(client = %client_id, "token request refused: the client holds no role");
+            return Err(Refusal::Unauthorized);
+        }
+        let roles = match scope {
+            None => client.roles.clone(),
+            Some(asked) => {
+                if asked.is_empty() || asked.iter().any(|role| !client.roles.contains(role)) {
+                    tracing::info!(client = %client_id, "token request refused: scope beyond the client's roles");
+                    return Err(Refusal::Scope);
+                }
+                let mut roles = asked.to_vec();
+                roles.sort();
+                roles.dedup();
+                roles
+            }
         };
         // Only holders of the secret reach this bucket, so no guesser can empty it.
         if !self
@@ -179,9 +277,7 @@ impl Tokens for TokenEndpoint {
             .allow(&format!("token-endpoint/issued/{client_id}"))
             .await
         {
-            return Err(Status::resource_exhausted(
-                "too many token requests; retry later",
-            ));
+            return Err(Refusal::TooManyTokens);
         }
         self.address_failures.remember(&known_key, KNOWN_FOR).await;
         let now = SystemTime::now()
@@ -196,19 +292,40 @@ impl Tokens for TokenEndpoint {
             iat: now,
             nbf: Some(now),
             jti: uuid::Uuid::now_v7().to_string(),
-            roles: client.roles.clone(),
+            roles: roles.clone(),
             agency: client.agency.clone(),
             team: None,
             locations: vec![],
         };
-        let token = issuer
-            .key
-            .sign(&claims)
-            .map_err(|_| Status::internal("internal error"))?;
-        Ok(Response::new(IssueTokenResponse {
-            access_token: token,
-            token_type: "Bearer".into(),
+        let access_token = issuer.key.sign(&claims).map_err(|_| Refusal::Internal)?;
+        Ok(Grant {
+            access_token,
             expires_in: u32::try_from(issuer.ttl_secs).unwrap_or(u32::MAX),
+            roles,
+        })
+    }
+}
+
+#[tonic::async_trait]
+impl Tokens for TokenEndpoint {
+    async fn issue_token(
+        &self,
+        request: Request<IssueTokenRequest>,
+    ) -> Result<Response<IssueTokenResponse>, Status> {
+        let address = caller_address(&request, self.trusted_proxy_header.as_deref());
+        let request = request.into_inner();
+        if request.grant_type != "client_credentials" {
+            return Err(Status::invalid_argument(
+                "grant_type: must be client_credentials",
+            ));
+        }
+        let grant = self
+            .grant(&address, &request.client_id, &request.client_secret, None)
+            .await?;
+        Ok(Response::new(IssueTokenResponse {
+            access_token: grant.access_token,
+            token_type: "Bearer".into(),
+            expires_in: grant.expires_in,
         }))
     }
 }

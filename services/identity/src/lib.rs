@@ -21,6 +21,7 @@ mod service;
 mod start;
 mod store;
 mod validate;
+mod webhooks;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -29,6 +30,7 @@ use haven_authz::{Authenticator, Policy};
 use haven_platform::sealing::Keyring;
 use haven_proto::identity::child_identity_server::ChildIdentityServer;
 use haven_proto::identity::identity_audit_server::IdentityAuditServer;
+use haven_proto::identity::partner_feed_server::PartnerFeedServer;
 use sea_orm::{DatabaseConnection, DbErr};
 use sea_orm_migration::MigratorTrait as _;
 use tokio::net::TcpListener;
@@ -38,6 +40,7 @@ pub use migration::Migrator;
 pub use retention::{enforce_retention, spawn_retention};
 pub use service::IdentityService;
 pub use start::{keyring, start};
+pub use webhooks::{PartnerFeedService, WebhookSettings};
 
 /// Connects to the identity database and applies pending migrations.
 pub async fn connect_and_migrate(url: &str) -> Result<DatabaseConnection, DbErr> {
@@ -46,20 +49,16 @@ pub async fn connect_and_migrate(url: &str) -> Result<DatabaseConnection, DbErr>
     Ok(db)
 }
 
-/// Serves the identity service (plus health and reflection) on a bound listener until `shutdown`.
+/// Serves the identity service, its audit read-back and the partners' feeds (plus health and
+/// reflection) on a bound listener until `shutdown`.
 pub async fn serve(
     service: IdentityService,
+    feed: PartnerFeedService,
     listener: TcpListener,
     max_message_bytes: usize,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), tonic::transport::Error> {
-    let (health, health_service) = tonic_health::server::health_reporter();
-    health
-        .set_serving::<ChildIdentityServer<IdentityService>>()
-        .await;
-    health
-        .set_serving::<IdentityAuditServer<IdentityAuditService>>()
-        .await;
+    use tonic::server::NamedService;
     let audit = IdentityAuditServer::new(IdentityAuditService::new(
         service.database().clone(),
         service.auth().clone(),
@@ -70,12 +69,22 @@ pub async fn serve(
     let server = ChildIdentityServer::new(service)
         .max_decoding_message_size(max_message_bytes)
         .max_encoding_message_size(max_message_bytes);
-    haven_platform::server::service_builder("identity", auth, policy)
-        .add_service(health_service)
-        .add_service(server)
-        .add_service(audit)
-        .serve_with_incoming_shutdown(haven_platform::server::incoming(listener), shutdown)
-        .await
+    haven_platform::server::serve_service(
+        "identity",
+        auth,
+        policy,
+        tonic::service::Routes::new(server)
+            .add_service(audit)
+            .add_service(PartnerFeedServer::new(feed)),
+        &[
+            <ChildIdentityServer<IdentityService> as NamedService>::NAME,
+            <IdentityAuditServer<IdentityAuditService> as NamedService>::NAME,
+            <PartnerFeedServer<PartnerFeedService> as NamedService>::NAME,
+        ],
+        listener,
+        shutdown,
+    )
+    .await
 }
 
 /// Builds the service from a database URL: connect, migrate, wire the policy, authenticator and the
@@ -90,9 +99,9 @@ pub async fn build(
     Ok(IdentityService::new(db, auth, policy, keyring))
 }
 
-/// Re-wraps every child's data key, and the service keys (location tags), under the keyring's current
-/// master key (master-key rotation). The encrypted columns are not rewritten. Returns how many keys
-/// changed.
+/// Re-wraps every child's data key, the service keys (location tags) and the webhook secrets under the
+/// keyring's current master key (master-key rotation). The encrypted columns are not rewritten. Returns
+/// how many keys changed.
 pub async fn rewrap_data_keys(
     db: &DatabaseConnection,
     keyring: &Keyring,

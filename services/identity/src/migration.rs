@@ -3,7 +3,7 @@
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::{
-    big_integer, blob, blob_null, boolean, integer, string, string_null, text,
+    big_integer, big_integer_null, blob, blob_null, boolean, integer, string, string_null, text,
 };
 
 #[derive(Debug)]
@@ -24,6 +24,8 @@ impl MigratorTrait for Migrator {
             Box::new(CreateChildMerges),
             Box::new(haven_platform::idempotency::CreateIdempotencyKeys),
             Box::new(MoveIdentityRequestKeys),
+            Box::new(haven_platform::consumed::CreateConsumedEvents),
+            Box::new(CreatePartnerFeeds),
             Box::new(CreateDuplicateReviews),
         ]
     }
@@ -616,6 +618,189 @@ impl MigrationTrait for CreateChildMerges {
                     .to_owned(),
             )
             .await
+    }
+}
+
+/// The partners' feeds: webhook subscriptions, their delivery log, and the change feed.
+#[derive(Debug)]
+struct CreatePartnerFeeds;
+
+impl MigrationName for CreatePartnerFeeds {
+    fn name(&self) -> &str {
+        "m20261203_000001_create_partner_feeds"
+    }
+}
+
+#[derive(DeriveIden)]
+enum WebhookSubscriptions {
+    Table,
+    Id,
+    Owner,
+    Agency,
+    Url,
+    EventTypes,
+    SecretGeneration,
+    Secret,
+    PreviousSecret,
+    PreviousExpiresAtUs,
+    CreatedAtUs,
+}
+
+#[derive(DeriveIden)]
+enum WebhookDeliveries {
+    Table,
+    Id,
+    SubscriptionId,
+    EventId,
+    EventType,
+    ChildId,
+    Payload,
+    Status,
+    Attempts,
+    NextAttemptAtUs,
+    RetrySinceUs,
+    ClaimedUntilUs,
+    LastResponseCode,
+    LastError,
+    CreatedAtUs,
+    DeliveredAtUs,
+    UpdatedAtUs,
+}
+
+#[derive(DeriveIden)]
+enum PartnerChanges {
+    Table,
+    Seq,
+    Agency,
+    EventId,
+    EventType,
+    ChildId,
+    Version,
+    MergedInto,
+    OccurredAtUs,
+}
+
+#[async_trait::async_trait]
+#[allow(elided_lifetimes_in_paths)] // async_trait cannot take the anonymous lifetime here
+impl MigrationTrait for CreatePartnerFeeds {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(WebhookSubscriptions::Table)
+                    .if_not_exists()
+                    .col(string(WebhookSubscriptions::Id).primary_key())
+                    .col(string(WebhookSubscriptions::Owner))
+                    .col(string(WebhookSubscriptions::Agency))
+                    .col(text(WebhookSubscriptions::Url))
+                    .col(string(WebhookSubscriptions::EventTypes))
+                    .col(integer(WebhookSubscriptions::SecretGeneration))
+                    .col(blob(WebhookSubscriptions::Secret))
+                    .col(blob_null(WebhookSubscriptions::PreviousSecret))
+                    .col(big_integer_null(WebhookSubscriptions::PreviousExpiresAtUs))
+                    .col(big_integer(WebhookSubscriptions::CreatedAtUs))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_webhook_subscriptions_agency")
+                    .table(WebhookSubscriptions::Table)
+                    .col(WebhookSubscriptions::Agency)
+                    .if_not_exists()
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(WebhookDeliveries::Table)
+                    .if_not_exists()
+                    .col(string(WebhookDeliveries::Id).primary_key())
+                    .col(string(WebhookDeliveries::SubscriptionId))
+                    .col(string(WebhookDeliveries::EventId))
+                    .col(string(WebhookDeliveries::EventType))
+                    .col(string(WebhookDeliveries::ChildId))
+                    .col(text(WebhookDeliveries::Payload))
+                    .col(string(WebhookDeliveries::Status))
+                    .col(integer(WebhookDeliveries::Attempts))
+                    .col(big_integer(WebhookDeliveries::NextAttemptAtUs))
+                    .col(big_integer(WebhookDeliveries::RetrySinceUs))
+                    .col(big_integer(WebhookDeliveries::ClaimedUntilUs))
+                    .col(integer(WebhookDeliveries::LastResponseCode))
+                    .col(text(WebhookDeliveries::LastError))
+                    .col(big_integer(WebhookDeliveries::CreatedAtUs))
+                    .col(big_integer_null(WebhookDeliveries::DeliveredAtUs))
+                    .col(big_integer(WebhookDeliveries::UpdatedAtUs))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_webhook_deliveries_once")
+                    .table(WebhookDeliveries::Table)
+                    .col(WebhookDeliveries::SubscriptionId)
+                    .col(WebhookDeliveries::EventId)
+                    .unique()
+                    .if_not_exists()
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_webhook_deliveries_due")
+                    .table(WebhookDeliveries::Table)
+                    .col(WebhookDeliveries::Status)
+                    .col(WebhookDeliveries::NextAttemptAtUs)
+                    .if_not_exists()
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(PartnerChanges::Table)
+                    .if_not_exists()
+                    .col(big_integer(PartnerChanges::Seq).primary_key())
+                    .col(string(PartnerChanges::Agency))
+                    .col(string(PartnerChanges::EventId))
+                    .col(string(PartnerChanges::EventType))
+                    .col(string(PartnerChanges::ChildId))
+                    .col(big_integer(PartnerChanges::Version))
+                    .col(string(PartnerChanges::MergedInto))
+                    .col(big_integer(PartnerChanges::OccurredAtUs))
+                    .to_owned(),
+            )
+            .await?;
+        for (name, columns, unique) in [
+            (
+                "idx_partner_changes_agency",
+                vec![PartnerChanges::Agency, PartnerChanges::Seq],
+                false,
+            ),
+            (
+                "idx_partner_changes_once",
+                vec![PartnerChanges::Agency, PartnerChanges::EventId],
+                true,
+            ),
+        ] {
+            let mut index = Index::create();
+            index
+                .name(name)
+                .table(PartnerChanges::Table)
+                .if_not_exists();
+            for column in columns {
+                index.col(column);
+            }
+            if unique {
+                index.unique();
+            }
+            manager.create_index(index.to_owned()).await?;
+        }
+        Ok(())
     }
 }
 

@@ -89,7 +89,7 @@ fn opened_with_break_glass(holder: &str) -> SelectStatement {
         .to_owned()
 }
 
-fn referred_children(agency: &str) -> SelectStatement {
+pub(crate) fn referred_children(agency: &str) -> SelectStatement {
     Query::select()
         .column(referral::Column::ChildId)
         .from(referral::Entity)

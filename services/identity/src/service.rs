@@ -49,7 +49,7 @@ const RPC_MERGE: &str = "/haven.identity.v1.ChildIdentity/MergeChildren";
 const RPC_ASSIGN: &str = "/haven.identity.v1.ChildIdentity/AssignCase";
 
 const DEFAULT_PAGE_SIZE: u32 = 25;
-const MAX_PAGE_SIZE: u32 = 100;
+use haven_platform::paging::MAX_PAGE_SIZE;
 const MAX_QUERY_CHARS: usize = 200;
 
 /// The child identity service.
@@ -380,7 +380,7 @@ impl IdentityService {
                 }
                 let current_version = current.visible_version(protection_world);
                 if current_version != expected {
-                    return Err(ServiceError::FailedPrecondition(format!(
+                    return Err(ServiceError::StaleVersion(format!(
                         "expected_version {expected} does not match the current version {current_version}"
                     )));
                 }

@@ -288,7 +288,7 @@ impl Store {
             .await?;
         if result.rows_affected != 1 {
             txn.rollback().await?;
-            return Err(ServiceError::FailedPrecondition(
+            return Err(ServiceError::StaleVersion(
                 "the child changed meanwhile; read it again and retry".into(),
             ));
         }
@@ -920,7 +920,8 @@ pub(crate) async fn rewrap_data_keys(
 ) -> Result<u64, ServiceError> {
     const BATCH: u64 = 500;
     let current = keyring.current_version();
-    let mut rewrapped = location::rewrap_service_keys(db, keyring).await?;
+    let mut rewrapped = location::rewrap_service_keys(db, keyring).await?
+        + crate::webhooks::rewrap_secrets(db, keyring).await?;
     let mut after = String::new();
     loop {
         let rows = child_key::Entity::find()
@@ -1056,7 +1057,7 @@ impl Store {
             .await?;
         if moved.rows_affected != 1 {
             txn.rollback().await?;
-            return Err(ServiceError::FailedPrecondition(
+            return Err(ServiceError::StaleVersion(
                 "the referral changed meanwhile; read it again".into(),
             ));
         }

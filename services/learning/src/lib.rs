@@ -69,18 +69,19 @@ pub async fn serve(
     max_message_bytes: usize,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), tonic::transport::Error> {
-    let (health, health_service) = tonic_health::server::health_reporter();
-    health
-        .set_serving::<LearningRecordsServer<LearningService>>()
-        .await;
     let auth = service.auth().clone();
     let policy = service.policy().clone();
     let server = LearningRecordsServer::new(service)
         .max_decoding_message_size(max_message_bytes)
         .max_encoding_message_size(max_message_bytes);
-    haven_platform::server::service_builder("learning", auth, policy)
-        .add_service(health_service)
-        .add_service(server)
-        .serve_with_incoming_shutdown(haven_platform::server::incoming(listener), shutdown)
-        .await
+    haven_platform::server::serve_service(
+        "learning",
+        auth,
+        policy,
+        tonic::service::Routes::new(server),
+        &[<LearningRecordsServer<LearningService> as tonic::server::NamedService>::NAME],
+        listener,
+        shutdown,
+    )
+    .await
 }

@@ -7,7 +7,7 @@ use haven_platform::ServiceError;
 use haven_proto::common::PageRequest;
 
 pub(crate) const DEFAULT_PAGE_SIZE: u32 = 25;
-pub(crate) const MAX_PAGE_SIZE: u32 = 100;
+pub(crate) use haven_platform::paging::MAX_PAGE_SIZE;
 const CURSOR_PREFIX: &str = "l1:";
 const MAX_KEY: usize = 200;
 

@@ -176,6 +176,15 @@ impl LearningRecords for LearningService {
     ) -> Result<Response<RevokePassportResponse>, Status> {
         handle!(self, request, revoke_passport)
     }
+    async fn get_alignment_target(
+        &self,
+        request: Request<GetAlignmentTargetRequest>,
+    ) -> Result<Response<AlignmentTarget>, Status> {
+        // Public, like the status list: no caller to name.
+        Ok(Response::new(
+            self.alignment_target(request.into_inner()).await?,
+        ))
+    }
     async fn get_passport_status_list(
         &self,
         request: Request<GetPassportStatusListRequest>,

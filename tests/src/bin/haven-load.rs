@@ -5,6 +5,10 @@
 //!   haven-load register --target http://127.0.0.1:50151 --token T
 //!   haven-load get --target URL --token T --id ID [--concurrency 64] [--connections 4]
 //!              [--seconds 20] [--warmup 3] [--pid gateway=123 --pid identity=456]
+//!   haven-load rest-get ...same flags...
+//!
+//! `rest-get` sends `GET /v1/children/{id}` over REST instead: HTTP/1.1 with kept-alive connections,
+//! one per concurrent caller (HTTP/1.1 has no multiplexing), as a partner's pooled client would.
 
 use std::time::{Duration, Instant};
 
@@ -96,8 +100,11 @@ async fn main() -> anyhow::Result<()> {
         println!("{}", view.child.and_then(|c| c.meta).context("meta")?.id);
         return Ok(());
     }
+    if args.mode == "rest-get" {
+        return rest_get(&args).await;
+    }
     if args.mode != "get" {
-        bail!("mode must be register or get");
+        bail!("mode must be register, get or rest-get");
     }
     let mut clients = Vec::new();
     for _ in 0..args.connections.max(1) {
@@ -113,7 +120,7 @@ async fn main() -> anyhow::Result<()> {
         .map(|(_, pid)| cpu_micros(*pid))
         .collect::<Result<_, _>>()?;
     let started = Instant::now();
-    let mut latencies = run(&clients, &args, Duration::from_secs(args.seconds)).await?;
+    let latencies = run(&clients, &args, Duration::from_secs(args.seconds)).await?;
     let elapsed = started.elapsed().as_secs_f64();
     let cpu_after: Vec<u64> = args
         .pids
@@ -121,6 +128,17 @@ async fn main() -> anyhow::Result<()> {
         .map(|(_, pid)| cpu_micros(*pid))
         .collect::<Result<_, _>>()?;
 
+    report(&args, latencies, elapsed, &cpu_before, &cpu_after)
+}
+
+/// Prints the throughput, latency percentiles and each process's CPU per request.
+fn report(
+    args: &Args,
+    mut latencies: Vec<u32>,
+    elapsed: f64,
+    cpu_before: &[u64],
+    cpu_after: &[u64],
+) -> anyhow::Result<()> {
     latencies.sort_unstable();
     let n = latencies.len();
     if n == 0 {
@@ -141,6 +159,72 @@ async fn main() -> anyhow::Result<()> {
         println!("cpu {name:<10} {per_request:.1} us/request");
     }
     Ok(())
+}
+
+/// `rest-get`: the same measurement over REST/JSON on HTTP/1.1.
+async fn rest_get(args: &Args) -> anyhow::Result<()> {
+    let addr: std::net::SocketAddr = args
+        .target
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .parse()
+        .context("--target must be http://host:port")?;
+    let mut connections = Vec::new();
+    for _ in 0..args.concurrency.max(1) {
+        connections.push(haven_tests::http1::KeepAlive::connect(addr).await?);
+    }
+    let (connections, _) = rest_run(connections, args, Duration::from_secs(args.warmup)).await?;
+    let cpu_before: Vec<u64> = args
+        .pids
+        .iter()
+        .map(|(_, pid)| cpu_micros(*pid))
+        .collect::<Result<_, _>>()?;
+    let started = Instant::now();
+    let (_, latencies) = rest_run(connections, args, Duration::from_secs(args.seconds)).await?;
+    let elapsed = started.elapsed().as_secs_f64();
+    let cpu_after: Vec<u64> = args
+        .pids
+        .iter()
+        .map(|(_, pid)| cpu_micros(*pid))
+        .collect::<Result<_, _>>()?;
+    report(args, latencies, elapsed, &cpu_before, &cpu_after)
+}
+
+/// Sends GET /v1/children/{id} on every connection for `duration`; gives the connections back with
+/// each request's latency in microseconds. Any answer but 200 stops the run.
+async fn rest_run(
+    connections: Vec<haven_tests::http1::KeepAlive>,
+    args: &Args,
+    duration: Duration,
+) -> anyhow::Result<(Vec<haven_tests::http1::KeepAlive>, Vec<u32>)> {
+    let deadline = Instant::now() + duration;
+    let path = format!("/v1/children/{}", args.id);
+    let bearer = format!("Bearer {}", args.token);
+    let mut tasks = Vec::new();
+    for mut connection in connections {
+        let path = path.clone();
+        let bearer = bearer.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            while Instant::now() < deadline {
+                let start = Instant::now();
+                let answer = connection.get(&path, &[("Authorization", &bearer)]).await?;
+                if answer.status != 200 {
+                    bail!("GET {path} answered {}: {}", answer.status, answer.text());
+                }
+                latencies.push(start.elapsed().as_micros() as u32);
+            }
+            Ok((connection, latencies))
+        }));
+    }
+    let mut kept = Vec::new();
+    let mut all = Vec::new();
+    for task in tasks {
+        let (connection, latencies) = task.await??;
+        kept.push(connection);
+        all.extend(latencies);
+    }
+    Ok((kept, all))
 }
 
 /// Runs GetChild from `concurrency` tasks for `duration`; returns each call's latency in microseconds.

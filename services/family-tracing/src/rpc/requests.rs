@@ -207,7 +207,8 @@ impl FamilyTracingService {
         request: ListTracingRequestsRequest,
     ) -> Result<ListTracingRequestsResponse, ServiceError> {
         let page = request.page.unwrap_or_default();
-        let size = haven_platform::paging::page_size(&page, 25, 100)?;
+        let size =
+            haven_platform::paging::page_size(&page, 25, haven_platform::paging::MAX_PAGE_SIZE)?;
         let after = haven_platform::paging::decode_id_cursor(REQUEST_CURSOR, &page.page_token)?;
         let scopes = self.visible_requests(principal);
         if scopes.is_empty() {

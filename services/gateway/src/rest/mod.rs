@@ -10,12 +10,20 @@
 //! [`Transcoder`], which has the forwarder check it (rule table, rate limit) before reading the body,
 //! builds the request message and has the forwarder send it to the owning service. On the way out the
 //! layer turns a gRPC error answered before the transcoder (a missing or bad token) into problem+json.
-//! It also serves the public `/v1/openapi.json` and `/v1/docs`.
+//! It also serves the public `/v1/openapi.json` and `/v1/docs`, the well-known documents
+//! ([`crate::well_known`]), and takes `POST /oauth2/token` to the token endpoint as its RPC
+//! (`haven.auth.v1.Tokens/IssueToken`, see [`crate::oauth`]), all before REST routing would 404 them.
 //!
-//! `application/grpc-web` counts as gRPC here and is forwarded as it came; transcoding it is its own
-//! piece of work. An annotation binds RPCs of the forwarded services only: a route to a service the
-//! gateway serves itself (`haven.auth.v1.Tokens`) would reach that service with a JSON body.
+//! gRPC-Web (`application/grpc-web`, binary, and `application/grpc-web-text`, base64; over HTTP/1.1 or
+//! HTTP/2) is translated to gRPC here, by `tonic-web`, before every other layer: from there on it is a
+//! gRPC call, with the same authentication, rule table, rate limit and telemetry, forwarded unread.
+//! Browsers of the origins in `gateway.cors.allowed_origins` get their preflights answered here,
+//! without a token, and CORS headers on every answer ([`crate::cors`]).
+//!
+//! An annotation binds RPCs of the forwarded services only: a route to a service the gateway serves
+//! itself (`haven.auth.v1.Tokens`) would reach that service with a JSON body.
 
+pub mod conditional;
 pub mod openapi;
 pub mod problem;
 pub mod routes;
@@ -29,16 +37,29 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use tonic::body::Body;
+use tower::Layer as _;
 
 pub use routes::{RouteError, RouteTable};
 pub use transcode::Transcoder;
 
+use crate::cors::Cors;
 use crate::forward::Forwarder;
+use crate::oauth::{ISSUE_TOKEN_PATH, OAuthTokenCall, TOKEN_PATH};
+use crate::well_known::WellKnown;
 
 /// The public path of the OpenAPI document.
 pub const OPENAPI_PATH: &str = "/v1/openapi.json";
 /// The public path of the docs page.
 pub const DOCS_PATH: &str = "/v1/docs";
+
+/// Whether a request is gRPC-Web (binary or text) by its content type.
+pub fn is_grpc_web<B>(request: &http::Request<B>) -> bool {
+    request
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/grpc-web"))
+}
 
 /// Whether a request is gRPC (or gRPC-Web) by its content type; anything else is REST.
 pub fn is_grpc<B>(request: &http::Request<B>) -> bool {
@@ -148,13 +169,17 @@ impl Docs {
 pub struct RestEdgeLayer {
     docs: Arc<Docs>,
     table: Arc<RouteTable>,
+    well_known: Arc<WellKnown>,
+    cors: Arc<Cors>,
 }
 
 impl RestEdgeLayer {
-    pub fn new(table: Arc<RouteTable>) -> Self {
+    pub fn new(table: Arc<RouteTable>, well_known: WellKnown, cors: Cors) -> Self {
         RestEdgeLayer {
             docs: Arc::new(Docs::new(&table)),
             table,
+            well_known: Arc::new(well_known),
+            cors: Arc::new(cors),
         }
     }
 }
@@ -166,6 +191,8 @@ impl<S> tower::Layer<S> for RestEdgeLayer {
             inner,
             docs: self.docs.clone(),
             table: self.table.clone(),
+            well_known: self.well_known.clone(),
+            cors: self.cors.clone(),
         }
     }
 }
@@ -175,6 +202,8 @@ pub struct RestEdge<S> {
     inner: S,
     docs: Arc<Docs>,
     table: Arc<RouteTable>,
+    well_known: Arc<WellKnown>,
+    cors: Arc<Cors>,
 }
 
 type BoxFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send>>;
@@ -185,6 +214,9 @@ impl<S> RestEdge<S> {
     fn route<B>(&self, request: &mut http::Request<B>) -> Option<http::Response<Body>> {
         let path = request.uri().path().to_owned();
         if let Some(response) = self.docs.answer(&path, request.method()) {
+            return Some(response);
+        }
+        if let Some(response) = self.well_known.answer(request) {
             return Some(response);
         }
         let (index, bound) = match self.table.find(request.method(), &path) {
@@ -228,14 +260,13 @@ impl<S> RestEdge<S> {
     }
 }
 
-impl<S, B, R> tower::Service<http::Request<B>> for RestEdge<S>
+impl<S, R> tower::Service<http::Request<Body>> for RestEdge<S>
 where
-    S: tower::Service<http::Request<B>, Response = http::Response<R>> + Clone + Send + 'static,
+    S: tower::Service<http::Request<Body>, Response = http::Response<R>> + Clone + Send + 'static,
     S::Future: Send + 'static,
     S::Error: Send + 'static,
-    B: Send + 'static,
     R: http_body::Body<Data = Bytes> + Send + 'static,
-    R::Error: Into<tonic::codegen::StdError>,
+    R::Error: Into<tonic::codegen::StdError> + std::fmt::Display,
 {
     type Response = http::Response<Body>;
     type Error = S::Error;
@@ -245,13 +276,51 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
+    fn call(&mut self, mut request: http::Request<Body>) -> Self::Future {
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
+        let cors = self.cors.clone();
+        let origin = request.headers().get(http::header::ORIGIN).cloned();
+        if let Some(response) = cors.preflight(&request) {
+            return Box::pin(async move { Ok(response) });
+        }
+        if is_grpc_web(&request) {
+            // Translated to gRPC on the way in and back on the way out; every layer after this one
+            // sees a gRPC call.
+            // tonic-web 0.14 hands on the size of the base64 text as the size of the decoded body;
+            // forwarded over HTTP/2 that would become a content-length the body never reaches. A gRPC
+            // body is framed, so its size is dropped here rather than corrected.
+            let unsized_body = tower::util::MapRequestLayer::new(|call: http::Request<Body>| {
+                call.map(|body| {
+                    Body::new(http_body_util::StreamBody::new(
+                        http_body_util::BodyStream::new(body),
+                    ))
+                })
+            });
+            let mut web = tonic_web::GrpcWebLayer::new().layer(unsized_body.layer(inner));
+            return Box::pin(async move {
+                let mut response = web.call(request).await?;
+                cors.decorate(origin.as_ref(), &mut response);
+                Ok(response)
+            });
+        }
         if is_grpc(&request) {
             return Box::pin(async move { Ok(inner.call(request).await?.map(Body::new)) });
         }
-        if let Some(response) = self.route(&mut request) {
+        if request.uri().path() == TOKEN_PATH {
+            *request.uri_mut() = http::Uri::from_static(ISSUE_TOKEN_PATH);
+            request.extensions_mut().insert(OAuthTokenCall);
+            return Box::pin(async move {
+                let mut response = inner.call(request).await?.map(Body::new);
+                for name in STATUS_HEADERS {
+                    response.headers_mut().remove(*name);
+                }
+                cors.decorate(origin.as_ref(), &mut response);
+                Ok(response)
+            });
+        }
+        if let Some(mut response) = self.route(&mut request) {
+            cors.decorate(origin.as_ref(), &mut response);
             return Box::pin(async move { Ok(response) });
         }
         Box::pin(async move {
@@ -267,12 +336,16 @@ where
                 && let Some(status) = tonic::Status::from_header_map(response.headers())
                 && status.code() != tonic::Code::Ok
             {
-                return Ok(problem::problem_response(&status));
+                let mut response = problem::problem_response(&status);
+                cors.decorate(origin.as_ref(), &mut response);
+                return Ok(response);
             }
             for name in STATUS_HEADERS {
                 response.headers_mut().remove(*name);
             }
-            Ok(response.map(Body::new))
+            let mut response = response.map(Body::new);
+            cors.decorate(origin.as_ref(), &mut response);
+            Ok(response)
         })
     }
 }

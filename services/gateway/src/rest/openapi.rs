@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use haven_platform::auth::OPEN_PATHS;
+use haven_platform::paging::MAX_PAGE_SIZE;
 use prost_reflect::{
     EnumDescriptor, FieldDescriptor, Kind, MessageDescriptor, MethodDescriptor, ServiceDescriptor,
 };
@@ -115,6 +116,9 @@ impl Schemas {
         } else {
             self.value_schema(&field.kind())
         };
+        if let Value::Object(map) = &mut schema {
+            constrain(field, map);
+        }
         if let Some(text) = field_comment(field) {
             if schema.get("$ref").is_some() {
                 // 3.1 lets a description sit beside a $ref.
@@ -312,6 +316,22 @@ fn example_mask(request: &MessageDescriptor) -> String {
         .unwrap_or_default()
 }
 
+/// The lower-case hyphenated UUID every record id is (`haven_platform::validate::record_id`).
+const RECORD_ID_PATTERN: &str = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$";
+
+/// The rules the services apply to a field everywhere it appears, where the descriptors alone cannot
+/// say them: the page size limit and the idempotency key's alphabet (`haven_platform::validate`).
+fn constrain(field: &FieldDescriptor, schema: &mut Map<String, Value>) {
+    if field.full_name() == "haven.common.v1.PageRequest.page_size" {
+        schema.insert("minimum".into(), json!(0));
+        schema.insert("maximum".into(), json!(MAX_PAGE_SIZE));
+    }
+    if field.name() == "request_id" && field.kind() == Kind::String && !field.is_list() {
+        schema.insert("maxLength".into(), json!(128));
+        schema.insert("pattern".into(), json!("^[!-~]*$"));
+    }
+}
+
 fn parameter_schema(schemas: &mut Schemas, field: &FieldDescriptor) -> Value {
     let mut schema = schemas.field_schema(field);
     if let Value::Object(map) = &mut schema {
@@ -326,11 +346,22 @@ fn operation(schemas: &mut Schemas, route: &Route) -> Value {
     let mut parameters = Vec::new();
     let input = rpc.input();
     for field in route.template.variables() {
+        // A path variable `id` or `*_id` of a route behind a token names a record: its id. The public
+        // routes name curriculum codes and status lists instead.
+        let mut schema = parameter_schema(schemas, field.leaf());
+        let name = field.leaf().name();
+        if field.leaf().kind() == Kind::String
+            && !route.public
+            && (name == "id" || name.ends_with("_id"))
+        {
+            schema["format"] = json!("uuid");
+            schema["pattern"] = json!(RECORD_ID_PATTERN);
+        }
         let mut parameter = json!({
             "name": field.proto_name(),
             "in": "path",
             "required": true,
-            "schema": parameter_schema(schemas, field.leaf()),
+            "schema": schema,
         });
         if let Some(example) = example_value(&input, field.leaf(), 0) {
             parameter["example"] = example;
@@ -370,8 +401,31 @@ fn operation(schemas: &mut Schemas, route: &Route) -> Value {
                 "Makes the call safe to retry: fills `{}`. A retry with the same key and body returns the first result; the same key with another body answers 409.",
                 field.json_name()
             ),
-            "schema": { "type": "string", "minLength": 1, "maxLength": 128 },
+            "schema": { "type": "string", "minLength": 1, "maxLength": 128, "pattern": "^[!-~]+$" },
             "example": EXAMPLE_ID,
+        }));
+    }
+    if let Some(field) = &route.version_field {
+        parameters.push(json!({
+            "name": "If-Match",
+            "in": "header",
+            "required": false,
+            "description": format!(
+                "The `ETag` of the version you read (`\"3\"`): fills `{}`. When the record has moved on since, the answer is 412 and nothing is written (a stale `{}` in the body answers 409).",
+                field.json_name(),
+                field.json_name()
+            ),
+            "schema": { "type": "string", "pattern": "^\"[1-9][0-9]{0,17}\"$" },
+            "example": "\"3\"",
+        }));
+    } else if route.method == http::Method::GET && route.etag_path.is_some() {
+        parameters.push(json!({
+            "name": "If-None-Match",
+            "in": "header",
+            "required": false,
+            "description": "The `ETag` of the copy you hold: 304 Not Modified, with no body, when the record is still at that version.",
+            "schema": { "type": "string", "pattern": "^(\\*|(W/)?\"[1-9][0-9]{0,17}\")$" },
+            "example": "\"3\"",
         }));
     }
     let path_fields: Vec<String> = route
@@ -385,13 +439,36 @@ fn operation(schemas: &mut Schemas, route: &Route) -> Value {
         Some(field) => schemas.field_schema(field),
         None => schemas.message_ref(&rpc.output()),
     };
-    responses.insert(
-        "200".into(),
-        json!({
-            "description": format!("The {} answer, in the proto3 JSON mapping.", rpc.name()),
-            "content": { "application/json": { "schema": output_schema } },
-        }),
-    );
+    let mut ok = json!({
+        "description": format!("The {} answer, in the proto3 JSON mapping.", rpc.name()),
+        "content": { "application/json": { "schema": output_schema } },
+    });
+    if let Some(path) = &route.etag_path {
+        ok["headers"] = json!({
+            "ETag": {
+                "description": format!(
+                    "The record's version (`{}`) as an entity tag: send it back in `If-Match` to update, or `If-None-Match` to read only if it changed.",
+                    path.json_name()
+                ),
+                "schema": { "type": "string", "example": "\"3\"" }
+            }
+        });
+    }
+    responses.insert("200".into(), ok);
+    if route.version_field.is_some() {
+        responses.insert(
+            "412".into(),
+            json!({ "$ref": "#/components/responses/Problem412" }),
+        );
+    } else if route.method == http::Method::GET && route.etag_path.is_some() {
+        responses.insert(
+            "304".into(),
+            json!({
+                "description": "Not Modified: the record is still at the version `If-None-Match` names.",
+                "headers": { "ETag": { "schema": { "type": "string" } } }
+            }),
+        );
+    }
     for status in ERROR_STATUSES {
         responses.insert(
             status.to_string(),
@@ -475,6 +552,13 @@ fn problem_components() -> (Value, Map<String, Value>) {
             "content": { "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" } } }
         }),
     );
+    responses.insert(
+        "Problem412".into(),
+        json!({
+            "description": "problem+json (FAILED_PRECONDITION): the record is not at the version `If-Match` names; nothing was written. Read it again and retry with its new `ETag`.",
+            "content": { "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" } } }
+        }),
+    );
     for status in ERROR_STATUSES {
         let names: Vec<&str> = CODES
             .iter()
@@ -523,6 +607,158 @@ fn problem_components() -> (Value, Map<String, Value>) {
     (schema, responses)
 }
 
+/// The paths the gateway serves itself for OAuth2 clients: the token endpoint and the well-known
+/// documents. None takes a bearer token.
+fn oauth_paths() -> Vec<(&'static str, &'static str, Value)> {
+    let oauth_error = |description: &str| {
+        json!({
+            "description": description,
+            "content": { "application/json": { "schema": { "$ref": "#/components/schemas/OAuthError" } } }
+        })
+    };
+    let token = json!({
+        "tags": ["OAuth2"],
+        "operationId": "oauth2Token",
+        "summary": "Trade client credentials for an access token (OAuth2 client credentials).",
+        "description": "RFC 6749 §4.4. Authenticate with HTTP Basic (`client_secret_basic`: the form-urlencoded client id and secret, joined by a colon, in base64) or with `client_id` and `client_secret` in the form (`client_secret_post`), never both. `scope`, optional, names roles the client holds (space-separated) and narrows the token to them. The same endpoint, registry, secret check and limits as the gRPC `haven.auth.v1.Tokens/IssueToken`.",
+        "security": [],
+        "requestBody": {
+            "required": true,
+            "content": {
+                "application/x-www-form-urlencoded": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["grant_type"],
+                        "properties": {
+                            "grant_type": { "type": "string", "enum": ["client_credentials"] },
+                            "client_id": { "type": "string", "description": "With client_secret_post; with Basic it may repeat the header's id." },
+                            "client_secret": { "type": "string", "description": "With client_secret_post only." },
+                            "scope": { "type": "string", "description": "Space-separated roles of the client's, e.g. `partner`." }
+                        }
+                    },
+                    "example": "grant_type=client_credentials&scope=partner"
+                }
+            }
+        },
+        "responses": {
+            "200": {
+                "description": "An access token (RFC 6749 §5.1), never cached (`Cache-Control: no-store`).",
+                "content": { "application/json": { "schema": { "$ref": "#/components/schemas/TokenResponse" } } }
+            },
+            "400": oauth_error("invalid_request, unauthorized_client, unsupported_grant_type, invalid_scope; or invalid_client when the client did not use Basic"),
+            "401": oauth_error("invalid_client: unknown client or wrong secret (one answer for both), with `WWW-Authenticate: Basic`"),
+            "405": oauth_error("invalid_request: the endpoint takes POST only"),
+            "413": oauth_error(&format!("invalid_request: the form is over {} bytes", crate::oauth::MAX_FORM_BYTES)),
+            "429": {
+                "description": "temporarily_unavailable: too many failed attempts from this address or for this client, or too many tokens",
+                "headers": { "Retry-After": { "description": "Seconds to wait before retrying.", "schema": { "type": "integer" } } },
+                "content": { "application/json": { "schema": { "$ref": "#/components/schemas/OAuthError" } } }
+            }
+        }
+    });
+    let jwks = json!({
+        "tags": ["OAuth2"],
+        "operationId": "jwks",
+        "summary": "The public keys that verify Haven's access tokens (JWKS, RFC 7517).",
+        "security": [],
+        "responses": {
+            "200": {
+                "description": "A JWK set; cacheable (`Cache-Control: public`).",
+                "content": { "application/jwk-set+json": { "schema": { "type": "object", "required": ["keys"], "properties": { "keys": { "type": "array", "items": { "type": "object" } } } } } }
+            },
+            "404": { "$ref": "#/components/responses/Problem404" }
+        }
+    });
+    let metadata = json!({
+        "tags": ["OAuth2"],
+        "operationId": "oauthAuthorizationServerMetadata",
+        "summary": "OAuth2 authorization server metadata (RFC 8414): where the token endpoint and keys are.",
+        "description": "Its URLs are the deployment's public base URL (`gateway.public_url`). A deployment without one answers 404; the embedded default (`haven up`) names them after the request's Host.",
+        "security": [],
+        "responses": {
+            "200": {
+                "description": "The metadata; cacheable (`Cache-Control: public`).",
+                "content": { "application/json": { "schema": { "type": "object", "required": ["issuer", "token_endpoint", "jwks_uri", "response_types_supported"] } } }
+            },
+            "404": { "$ref": "#/components/responses/Problem404" }
+        }
+    });
+    vec![
+        (crate::oauth::TOKEN_PATH, "post", token),
+        (crate::well_known::JWKS_PATH, "get", jwks),
+        (crate::well_known::METADATA_PATH, "get", metadata),
+    ]
+}
+
+/// OpenAPI links from each answer that holds one record to the operations on that record: a create's
+/// answer to the record's read and update, a read's to its update. The record's id sits beside its
+/// version (`child.meta.id` beside `child.meta.version`), and the operations on it are the routes at
+/// the answer's path plus `/{id}`, or at the same path when that already ends in `{id}`.
+fn links(table: &RouteTable) -> Vec<(&Route, Map<String, Value>)> {
+    let mut out = Vec::new();
+    for route in &table.routes {
+        let Some(version) = &route.etag_path else {
+            continue;
+        };
+        let parents = &version.0[..version.0.len() - 1];
+        let id_owner = match parents.last() {
+            Some(field) => match field.kind() {
+                Kind::Message(message) => message,
+                _ => continue,
+            },
+            None => match &route.response_body {
+                Some(field) => match field.kind() {
+                    Kind::Message(message) => message,
+                    _ => continue,
+                },
+                None => route.rpc.output(),
+            },
+        };
+        if id_owner
+            .get_field_by_name("id")
+            .is_none_or(|f| f.kind() != Kind::String)
+        {
+            continue;
+        }
+        let mut pointer: String = parents
+            .iter()
+            .map(|f| format!("/{}", f.json_name()))
+            .collect();
+        pointer.push_str("/id");
+        let path = route.template.openapi_path();
+        let item = if path.ends_with("/{id}") {
+            path.clone()
+        } else {
+            format!("{path}/{{id}}")
+        };
+        let mut links = Map::new();
+        for target in &table.routes {
+            let same_record = target.template.openapi_path() == item
+                && target.template.variables().count() == 1
+                && !std::ptr::eq(target, route);
+            if same_record {
+                let mut parameters = json!({ "path.id": format!("$response.body#{pointer}") });
+                if target.version_field.is_some() {
+                    // An update names the version it read: the answer's ETag.
+                    parameters["header.If-Match"] = json!("$response.header.ETag");
+                }
+                links.insert(
+                    target.rpc.name().to_owned(),
+                    json!({
+                        "operationId": target.rpc.name(),
+                        "parameters": parameters,
+                        "description": format!("The record this answer holds, to {}.", target.rpc.name()),
+                    }),
+                );
+            }
+        }
+        if !links.is_empty() {
+            out.push((route, links));
+        }
+    }
+    out
+}
+
 /// The OpenAPI 3.1 document of every REST route.
 pub fn document(table: &RouteTable) -> Value {
     let mut schemas = Schemas::default();
@@ -544,9 +780,55 @@ pub fn document(table: &RouteTable) -> Value {
                 operation(&mut schemas, route),
             );
     }
+    for (path, method, operation) in oauth_paths() {
+        paths
+            .entry(path.to_owned())
+            .or_default()
+            .insert(method.to_owned(), operation);
+    }
+    tags.insert(
+        "OAuth2".into(),
+        json!({
+            "name": "OAuth2",
+            "description": "Tokens for machine clients (client credentials) and the keys that verify them, for stock OAuth2 libraries.",
+        }),
+    );
+    for (route, links) in links(table) {
+        if let Some(op) = paths
+            .get_mut(&route.template.openapi_path())
+            .and_then(|ops| ops.get_mut(&route.method.as_str().to_ascii_lowercase()))
+        {
+            op["responses"]["200"]["links"] = Value::Object(links);
+        }
+    }
     let (problem, responses) = problem_components();
     let mut all_schemas = schemas.finish();
     all_schemas.insert("Problem".into(), problem);
+    all_schemas.insert(
+        "TokenResponse".into(),
+        json!({
+            "type": "object",
+            "required": ["access_token", "token_type", "expires_in"],
+            "properties": {
+                "access_token": { "type": "string", "description": "A JWT; send it as `Authorization: Bearer <token>`." },
+                "token_type": { "type": "string", "enum": ["Bearer"] },
+                "expires_in": { "type": "integer", "description": "Seconds until it expires." },
+                "scope": { "type": "string", "description": "The roles the token carries, space-separated." }
+            }
+        }),
+    );
+    all_schemas.insert(
+        "OAuthError".into(),
+        json!({
+            "type": "object",
+            "description": "An OAuth2 error (RFC 6749 §5.2).",
+            "required": ["error"],
+            "properties": {
+                "error": { "type": "string", "enum": ["invalid_request", "invalid_client", "unauthorized_client", "unsupported_grant_type", "invalid_scope", "temporarily_unavailable", "server_error"] },
+                "error_description": { "type": "string" }
+            }
+        }),
+    );
     json!({
         "openapi": "3.1.0",
         "info": {
@@ -572,6 +854,11 @@ pub fn document(table: &RouteTable) -> Value {
                     "scheme": "bearer",
                     "bearerFormat": "JWT",
                     "description": "A Haven access token: from the token endpoint (client credentials) or `haven token`."
+                },
+                "oauth2ClientCredentials": {
+                    "type": "oauth2",
+                    "description": "Machine clients get a bearer token from the token endpoint.",
+                    "flows": { "clientCredentials": { "tokenUrl": crate::oauth::TOKEN_PATH, "scopes": { "partner": "a partner agency's client", "lms": "a learning platform's client", "tracing_service": "a tracing service's client" } } }
                 }
             },
             "schemas": all_schemas,
@@ -661,6 +948,17 @@ pub fn docs_page(table: &RouteTable) -> String {
             );
         }
     }
+    html.push_str("<h2 id=\"oauth2\">Tokens and keys</h2>\n<p>Machine clients trade their client id and secret for a bearer token; no token is needed for these.</p>\n<table>\n");
+    for (path, method, operation) in oauth_paths() {
+        let _ = writeln!(
+            html,
+            "<tr><td class=\"m\">{}</td><td><code>{}</code></td><td>{}</td></tr>",
+            method.to_ascii_uppercase(),
+            escape(path),
+            escape(operation["summary"].as_str().unwrap_or_default())
+        );
+    }
+    html.push_str("</table>\n<pre>curl -u \"$CLIENT_ID:$CLIENT_SECRET\" -d grant_type=client_credentials https://haven.example.org/oauth2/token</pre>\n");
     html.push_str("<h2>Problem types</h2>\n<p>Every error is <code>application/problem+json</code>; its <code>code</code> is the gRPC status code's name.</p>\n<table><tr><th>type</th><th>HTTP</th><th>gRPC code</th></tr>\n");
     for (_, status, name, title) in CODES {
         let anchor = problem_type(name);

@@ -291,6 +291,13 @@ pub struct Route {
     pub query: Vec<QueryParam>,
     /// The request's `request_id` field, which the `Idempotency-Key` header fills.
     pub idempotency_field: Option<FieldDescriptor>,
+    /// The request's `expected_version` field, which an `If-Match` header fills.
+    pub version_field: Option<FieldDescriptor>,
+    /// Where the answer's record version is (`child.meta.version`, `version`): it becomes the `ETag`.
+    pub etag_path: Option<FieldPath>,
+    /// An RPC anyone may call without a token (`haven_platform::auth::OPEN_PATHS`): the passports'
+    /// status lists and alignment targets. Its GET answers may be cached by anyone.
+    pub public: bool,
     pub rpc: MethodDescriptor,
     /// The gRPC path the call is forwarded as: `/haven.identity.v1.ChildIdentity/GetChild`.
     pub grpc_path: String,
@@ -307,6 +314,40 @@ impl Route {
             }
         })
     }
+}
+
+/// The shallowest singular `int64 version` field of a message, through singular message fields up to
+/// three deep: `ChildView` -> `child.meta.version`, `TracingRequest` -> `version`. A message that lists
+/// records (a repeated field) has no single version, and so no `ETag`.
+fn version_path(message: &MessageDescriptor) -> Option<FieldPath> {
+    let mut level: Vec<Vec<FieldDescriptor>> = vec![Vec::new()];
+    for _ in 0..3 {
+        let mut next = Vec::new();
+        for path in &level {
+            let parent = match path.last() {
+                Some(field) => match field.kind() {
+                    Kind::Message(inner) => inner,
+                    _ => continue,
+                },
+                None => message.clone(),
+            };
+            for field in parent.fields() {
+                if field.is_list() || field.is_map() {
+                    continue;
+                }
+                let mut extended = path.clone();
+                extended.push(field.clone());
+                if field.name() == "version" && field.kind() == Kind::Int64 {
+                    return Some(FieldPath(extended));
+                }
+                if matches!(field.kind(), Kind::Message(_)) {
+                    next.push(extended);
+                }
+            }
+        }
+        level = next;
+    }
+    None
 }
 
 /// Every REST route of a descriptor pool.
@@ -490,6 +531,21 @@ impl Route {
         let idempotency_field = input
             .get_field_by_name("request_id")
             .filter(|f| f.kind() == Kind::String && !f.is_list());
+        let version_field = input
+            .get_field_by_name("expected_version")
+            .filter(|f| f.kind() == Kind::Int64 && !f.is_list());
+        let answer = match &response_body {
+            Some(field) => match field.kind() {
+                Kind::Message(inner) => inner,
+                _ => rpc.output(),
+            },
+            None => rpc.output(),
+        };
+        let etag_path = version_path(&answer);
+        let grpc_path = format!("/{}/{}", rpc.parent_service().full_name(), rpc.name());
+        let public = haven_platform::auth::OPEN_PATHS
+            .iter()
+            .any(|open| grpc_path.starts_with(open));
         Ok(Route {
             method,
             template,
@@ -497,8 +553,11 @@ impl Route {
             response_body,
             query,
             idempotency_field,
+            version_field,
+            etag_path,
+            public,
             rpc: rpc.clone(),
-            grpc_path: format!("/{}/{}", rpc.parent_service().full_name(), rpc.name()),
+            grpc_path,
         })
     }
 }
@@ -565,6 +624,41 @@ fn query_params(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_route_that_answers_one_record_finds_its_version_and_an_update_its_expected_version() {
+        let table = RouteTable::haven().expect("routes");
+        let route = |path: &str| {
+            table
+                .routes
+                .iter()
+                .find(|r| r.grpc_path.ends_with(path))
+                .expect(path)
+        };
+        let get = route("ChildIdentity/GetChild");
+        assert_eq!(
+            get.etag_path.as_ref().map(FieldPath::proto_name).as_deref(),
+            Some("child.meta.version")
+        );
+        assert!(get.version_field.is_none());
+        let update = route("ChildIdentity/UpdateChild");
+        assert_eq!(
+            update.version_field.as_ref().map(FieldDescriptor::name),
+            Some("expected_version")
+        );
+        assert!(update.etag_path.is_some());
+        let tracing = route("FamilyTracing/UpdateTracingRequest");
+        assert_eq!(
+            tracing
+                .etag_path
+                .as_ref()
+                .map(FieldPath::proto_name)
+                .as_deref(),
+            Some("version")
+        );
+        // A list holds many records, and so no one version.
+        assert!(route("ChildIdentity/ListChildren").etag_path.is_none());
+    }
 
     #[test]
     fn haven_routes_build_and_match() {

@@ -19,12 +19,17 @@ use tonic::body::Body;
 use tonic_types::{ErrorDetails, StatusExt as _};
 
 use super::RestCall;
+use super::conditional::{self, Condition};
 use super::problem::{problem_response, problem_response_as};
 use super::routes::{BodyTarget, FieldPath, Route, RouteTable, decode_component};
 use crate::forward::Forwarder;
 
 /// How many times `gateway.max_message_bytes` a REST body may be: JSON spells a message out at length.
 pub const BODY_LIMIT_FACTOR: usize = 4;
+
+/// How long anyone may cache a public GET (a status list, an alignment target): a revocation shows
+/// within a minute.
+pub const PUBLIC_CACHE_CONTROL: &str = "public, max-age=60";
 
 /// The header a client sets to make a create safe to retry; it fills the request's `request_id`.
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
@@ -114,16 +119,85 @@ impl Transcoder {
                 }
             }
         };
-        let message = build_request(route, &parts, &rest.bound, &body)?;
-        let answer = self
+        let if_match = condition(&parts.headers, http::header::IF_MATCH)?;
+        let if_none_match = condition(&parts.headers, http::header::IF_NONE_MATCH)?;
+        let reads_one_record = route.method == http::Method::GET && route.etag_path.is_some();
+        if if_none_match.is_some() && !reads_one_record {
+            return Err(invalid(
+                "If-None-Match",
+                "If-None-Match: this operation reads no single record",
+            ));
+        }
+        if if_match.is_some() && route.version_field.is_none() && !reads_one_record {
+            return Err(invalid(
+                "If-Match",
+                "If-Match: this operation neither reads nor updates a single record",
+            ));
+        }
+        let mut message = build_request(route, &parts, &rest.bound, &body)?;
+        let updating = match (&if_match, &route.version_field) {
+            (Some(condition), Some(field)) => {
+                let Some(version) = condition
+                    .expected_version()
+                    .map_err(|why| invalid("If-Match", format!("If-Match: {why}")))?
+                else {
+                    return Ok(precondition_failed(
+                        "If-Match names no version of this record",
+                    ));
+                };
+                if let prost_reflect::Value::I64(given) = message.get_field(field).as_ref()
+                    && *given != 0
+                    && *given != version
+                {
+                    return Err(invalid(
+                        field.name(),
+                        format!("{}: differs from the If-Match header", field.name()),
+                    ));
+                }
+                message.set_field(field, prost_reflect::Value::I64(version));
+                true
+            }
+            _ => false,
+        };
+        let answer = match self
             .call_rpc(
                 route,
                 message,
                 caller,
                 parts.headers.get(http::header::AUTHORIZATION),
             )
-            .await?;
-        json_response(route, answer)
+            .await
+        {
+            Err(status) if updating && haven_platform::error::is_stale_version(&status) => {
+                return Ok(precondition_failed(status.message()));
+            }
+            answer => answer?,
+        };
+        let (mut response, version) = json_response(route, answer)?;
+        if let (Some(version), false) = (version, updating) {
+            if if_match
+                .as_ref()
+                .is_some_and(|c| !c.matches_strongly(version))
+            {
+                return Ok(precondition_failed(
+                    "the record is not at the version If-Match names",
+                ));
+            }
+            if if_none_match
+                .as_ref()
+                .is_some_and(|c| c.matches_weakly(version))
+            {
+                let mut not_modified = http::Response::new(Body::empty());
+                *not_modified.status_mut() = http::StatusCode::NOT_MODIFIED;
+                for name in [http::header::ETAG, http::header::CACHE_CONTROL] {
+                    if let Some(value) = response.headers().get(&name) {
+                        not_modified.headers_mut().insert(name, value.clone());
+                    }
+                }
+                response = not_modified;
+            }
+        }
+        Ok(response)
     }
 
     /// The call as gRPC, sent by the same forwarder as a gRPC client's call (which checked it already),
@@ -391,9 +465,58 @@ fn put(object: &mut Map<String, Value>, field: &FieldPath, value: String) -> Res
     Ok(())
 }
 
+/// A conditional header, or `None` when absent; a malformed one is INVALID_ARGUMENT naming it.
+fn condition(
+    headers: &http::HeaderMap,
+    name: http::header::HeaderName,
+) -> Result<Option<Condition>, Status> {
+    let Some(value) = headers.get(&name) else {
+        return Ok(None);
+    };
+    let field = match name {
+        http::header::IF_MATCH => "If-Match",
+        _ => "If-None-Match",
+    };
+    conditional::parse(value).map(Some).ok_or_else(|| {
+        invalid(
+            field,
+            format!("{field}: expected * or entity tags such as \"3\""),
+        )
+    })
+}
+
+/// 412 Precondition Failed, as problem+json with the FAILED_PRECONDITION code.
+fn precondition_failed(detail: &str) -> http::Response<Body> {
+    let status = Status::failed_precondition(detail.to_owned());
+    let mut response = problem_response_as(&status, Some(412));
+    response
+        .headers_mut()
+        .insert("grpc-status", (status.code() as i32).into());
+    response
+}
+
+/// The record version at `path` in `message`, when every message on the way is there. Walks by
+/// reference: the answer is not copied.
+fn version_at(message: &DynamicMessage, path: &[prost_reflect::FieldDescriptor]) -> Option<i64> {
+    let (first, rest) = path.split_first()?;
+    if !message.has_field(first) {
+        return None;
+    }
+    match (message.get_field(first).as_ref(), rest.is_empty()) {
+        (prost_reflect::Value::I64(version), true) if *version > 0 => Some(*version),
+        (prost_reflect::Value::Message(inner), false) => version_at(inner, rest),
+        _ => None,
+    }
+}
+
 /// The answer as proto3 JSON: camelCase names, enums by name, 64-bit integers as strings, fields at
-/// their default left out.
-fn json_response(route: &Route, answer: DynamicMessage) -> Result<http::Response<Body>, Status> {
+/// their default left out. An answer that holds one record carries its version as the `ETag` (returned
+/// too); every answer is `Cache-Control: no-store`, as child data must never rest in a shared cache,
+/// but for the public GETs, which hold none.
+fn json_response(
+    route: &Route,
+    answer: DynamicMessage,
+) -> Result<(http::Response<Body>, Option<i64>), Status> {
     let answer = match &route.response_body {
         Some(field) => match answer.get_field(field).as_ref() {
             prost_reflect::Value::Message(inner) => inner.clone(),
@@ -401,17 +524,33 @@ fn json_response(route: &Route, answer: DynamicMessage) -> Result<http::Response
         },
         None => answer,
     };
+    let version = route
+        .etag_path
+        .as_ref()
+        .and_then(|path| version_at(&answer, &path.0));
     let mut out = Vec::with_capacity(256);
     let mut serializer = serde_json::Serializer::new(&mut out);
     answer
         .serialize_with_options(&mut serializer, &SerializeOptions::new())
         .map_err(|e| Status::internal(format!("the answer could not be written as JSON: {e}")))?;
     let mut response = http::Response::new(Body::new(http_body_util::Full::new(Bytes::from(out))));
-    response.headers_mut().insert(
+    let headers = response.headers_mut();
+    headers.insert(
         http::header::CONTENT_TYPE,
         http::HeaderValue::from_static("application/json"),
     );
-    Ok(response)
+    headers.insert(
+        http::header::CACHE_CONTROL,
+        http::HeaderValue::from_static(if route.public && route.method == http::Method::GET {
+            PUBLIC_CACHE_CONTROL
+        } else {
+            "no-store"
+        }),
+    );
+    if let Some(version) = version {
+        headers.insert(http::header::ETAG, conditional::etag(version));
+    }
+    Ok((response, version))
 }
 
 #[cfg(test)]

@@ -11,5 +11,8 @@ pub mod erasure;
 pub mod location_tag;
 pub mod merge;
 pub mod name_key;
+pub mod partner_change;
 pub mod referral;
 pub mod service_key;
+pub mod webhook_delivery;
+pub mod webhook_subscription;

@@ -32,7 +32,63 @@ fn titles_of(json: &str) -> Vec<Label> {
         .collect()
 }
 
+/// The longest code of a framework, subject, level or outcome a public alignment URL may name.
+const MAX_CODE_CHARS: usize = 100;
+
 impl LearningService {
+    /// A level or an outcome of a framework, for the public alignment URL. Unknown codes answer
+    /// NOT_FOUND; no caller is asked for.
+    pub(crate) async fn alignment_target(
+        &self,
+        request: GetAlignmentTargetRequest,
+    ) -> Result<AlignmentTarget, ServiceError> {
+        let mut violations = haven_platform::Violations::default();
+        for (field, value, required) in [
+            ("framework", &request.framework, true),
+            ("subject", &request.subject, true),
+            ("level", &request.level, true),
+            ("outcome", &request.outcome, false),
+        ] {
+            if required && value.trim().is_empty() {
+                violations.add(field, "is required");
+            }
+            violations.text(field, value, MAX_CODE_CHARS);
+        }
+        violations.finish()?;
+        let row = self
+            .store
+            .framework(&request.framework)
+            .await?
+            .ok_or(ServiceError::NotFound("alignment target"))?;
+        let mut target = AlignmentTarget {
+            framework: row.code.clone(),
+            framework_titles: titles_of(&row.titles),
+            subject: request.subject.clone(),
+            level: request.level.clone(),
+            outcome: request.outcome.clone(),
+            ..AlignmentTarget::default()
+        };
+        let mut found = false;
+        for l in self.store.labels_of(&row.code).await? {
+            if l.subject_code != request.subject || l.level_code != request.level {
+                continue;
+            }
+            if !request.outcome.is_empty() && l.outcome_code != request.outcome {
+                continue;
+            }
+            found = true;
+            add_label(&mut target.subject_labels, &l.lang, &l.subject_label);
+            add_label(&mut target.level_labels, &l.lang, &l.level_label);
+            if !request.outcome.is_empty() {
+                add_label(&mut target.outcome_labels, &l.lang, &l.outcome_label);
+            }
+        }
+        if !found {
+            return Err(ServiceError::NotFound("alignment target"));
+        }
+        Ok(target)
+    }
+
     pub(crate) async fn import_framework(
         &self,
         principal: &Principal,

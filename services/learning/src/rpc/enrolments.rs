@@ -190,7 +190,7 @@ impl LearningService {
             .await?;
         match updated {
             EnrolmentUpdate::Updated(row) => Ok(enrolment_view(&row)),
-            EnrolmentUpdate::Stale(version) => Err(ServiceError::FailedPrecondition(format!(
+            EnrolmentUpdate::Stale(version) => Err(ServiceError::StaleVersion(format!(
                 "expected_version {} does not match the current version {version}",
                 request.expected_version
             ))),
