@@ -570,12 +570,12 @@ mod tests {
         let child = descriptor("haven.identity.v1.RegisterChildRequest");
         let status = from_json(
             child.clone(),
-            br#"{"child": {"identity": {"nickname": "x"}}}"#,
+            br#"{"child": {"identity": {"favouriteColour": "x"}}}"#,
             "body",
         )
         .expect_err("unknown field");
         assert!(
-            status.message().contains("nickname"),
+            status.message().contains("favouriteColour"),
             "{}",
             status.message()
         );
