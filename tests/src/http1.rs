@@ -221,3 +221,48 @@ impl KeepAlive {
         Ok(parse(&raw))
     }
 }
+
+/// One REST call to the suite's gateway: a bearer token when given, a JSON body when given, and any
+/// other headers.
+pub async fn rest_call(
+    t: &crate::TestSuite,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&serde_json::Value>,
+    extra: &[(&str, &str)],
+) -> Response {
+    let bearer = token.map(|t| format!("Bearer {t}"));
+    let mut headers: Vec<(&str, &str)> = Vec::new();
+    if let Some(bearer) = &bearer {
+        headers.push(("Authorization", bearer));
+    }
+    let encoded = body.map(|b| b.to_string());
+    if encoded.is_some() {
+        headers.push(("Content-Type", "application/json"));
+    }
+    headers.extend_from_slice(extra);
+    request(
+        t.suite.gateway_addr,
+        method,
+        path,
+        &headers,
+        encoded.as_deref().map(str::as_bytes),
+    )
+    .await
+}
+
+/// Asserts a problem+json answer with this HTTP status and gRPC code name; answers the problem.
+pub fn assert_problem(response: &Response, status: u16, code: &str) -> serde_json::Value {
+    assert_eq!(response.status, status, "{}", response.text());
+    assert_eq!(
+        response.header("content-type"),
+        Some("application/problem+json")
+    );
+    let problem = response.json();
+    assert_eq!(problem["status"], status);
+    assert_eq!(problem["code"], code);
+    assert!(problem["type"].as_str().is_some_and(|t| !t.is_empty()));
+    assert!(problem["title"].as_str().is_some_and(|t| !t.is_empty()));
+    problem
+}

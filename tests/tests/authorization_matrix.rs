@@ -298,6 +298,30 @@ fn withheld_of(view: &ChildView) -> BTreeSet<&'static str> {
         .collect()
 }
 
+/// The three records every cell is tried against: two cases of `cw-owner` (with and without consent
+/// for tracing) and a learner of school-1, all of the family `family`.
+async fn register_records(
+    client: &mut ChildIdentityClient<tonic::transport::Channel>,
+    owner: &str,
+    teacher: &str,
+    family: &str,
+) -> std::collections::BTreeMap<Rec, String> {
+    let mut ids = std::collections::BTreeMap::new();
+    for (rec, token, child) in [
+        (Rec::Consenting, owner, case_child("Hamdi", family, true)),
+        (Rec::Private, owner, case_child("Nimco", family, false)),
+        (Rec::Learner, teacher, learner("Sagal", family)),
+    ] {
+        let view = client
+            .register_child(authed(token, register(child)))
+            .await
+            .expect("setup")
+            .into_inner();
+        ids.insert(rec, view.child.and_then(|c| c.meta).expect("meta").id);
+    }
+    ids
+}
+
 /// Records a mismatch between the code an RPC gave and the table's.
 fn check(failures: &mut Vec<String>, profile: &str, rpc: &str, got: Code, want: Code) {
     if got != want {
@@ -335,27 +359,7 @@ async fn every_role_sees_exactly_its_cells() {
     let mut client = t.client();
     let owner = t.token("caseworker", "cw-owner", "agency-a");
     let teacher = t.token("educator", "teacher-1", "school-1");
-    let mut ids = std::collections::BTreeMap::new();
-    for (rec, token, child) in [
-        (
-            Rec::Consenting,
-            &owner,
-            case_child("Hamdi", "Matrixfamily", true),
-        ),
-        (
-            Rec::Private,
-            &owner,
-            case_child("Nimco", "Matrixfamily", false),
-        ),
-        (Rec::Learner, &teacher, learner("Sagal", "Matrixfamily")),
-    ] {
-        let view = client
-            .register_child(authed(token, register(child)))
-            .await
-            .expect("setup")
-            .into_inner();
-        ids.insert(rec, view.child.and_then(|c| c.meta).expect("meta").id);
-    }
+    let ids = register_records(&mut client, &owner, &teacher, "Matrixfamily").await;
 
     let mut failures = Vec::new();
     for profile in profiles() {
@@ -695,27 +699,7 @@ async fn every_role_sees_exactly_its_cells_over_rest() {
     let owner = t.token("caseworker", "cw-owner", "agency-a");
     let teacher = t.token("educator", "teacher-1", "school-1");
     let supervisor = t.token("supervisor", "sup-a", "agency-a");
-    let mut ids = std::collections::BTreeMap::new();
-    for (rec, token, child) in [
-        (
-            Rec::Consenting,
-            &owner,
-            case_child("Hamdi", "Restmatrix", true),
-        ),
-        (
-            Rec::Private,
-            &owner,
-            case_child("Nimco", "Restmatrix", false),
-        ),
-        (Rec::Learner, &teacher, learner("Sagal", "Restmatrix")),
-    ] {
-        let view = client
-            .register_child(authed(token, register(child)))
-            .await
-            .expect("setup")
-            .into_inner();
-        ids.insert(rec, view.child.and_then(|c| c.meta).expect("meta").id);
-    }
+    let ids = register_records(&mut client, &owner, &teacher, "Restmatrix").await;
     let addr = t.suite.gateway_addr;
     let rest = |method: &'static str, path: String, token: String, body: Option<String>| async move {
         let bearer = format!("Bearer {token}");

@@ -3,38 +3,10 @@
 //! document served without a token.
 
 use haven_proto::identity::GetChildRequest;
-use haven_tests::http1::{Response, request};
+use haven_tests::http1::{assert_problem, request, rest_call as call};
 use haven_tests::{Options, TestSuite, authed, fixtures};
 use prost::Message as _;
 use serde_json::{Value, json};
-
-async fn call(
-    t: &TestSuite,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<&Value>,
-    extra: &[(&str, &str)],
-) -> Response {
-    let bearer = token.map(|t| format!("Bearer {t}"));
-    let mut headers: Vec<(&str, &str)> = Vec::new();
-    if let Some(bearer) = &bearer {
-        headers.push(("Authorization", bearer));
-    }
-    let encoded = body.map(|b| b.to_string());
-    if encoded.is_some() {
-        headers.push(("Content-Type", "application/json"));
-    }
-    headers.extend_from_slice(extra);
-    request(
-        t.suite.gateway_addr,
-        method,
-        path,
-        &headers,
-        encoded.as_deref().map(str::as_bytes),
-    )
-    .await
-}
 
 fn new_child(given: &str) -> Value {
     json!({
@@ -43,20 +15,6 @@ fn new_child(given: &str) -> Value {
             "whereabouts": { "phone": "+000 555 0199", "address": "generated address 12" }
         }
     })
-}
-
-fn assert_problem(response: &Response, status: u16, code: &str) -> Value {
-    assert_eq!(response.status, status, "{}", response.text());
-    assert_eq!(
-        response.header("content-type"),
-        Some("application/problem+json")
-    );
-    let problem = response.json();
-    assert_eq!(problem["status"], status);
-    assert_eq!(problem["code"], code);
-    assert!(problem["type"].as_str().is_some_and(|t| !t.is_empty()));
-    assert!(problem["title"].as_str().is_some_and(|t| !t.is_empty()));
-    problem
 }
 
 #[tokio::test]

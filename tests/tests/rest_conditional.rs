@@ -3,44 +3,8 @@
 //! answers 304, and a malformed or misplaced condition is a 400 that names the header.
 
 use haven_tests::TestSuite;
-use haven_tests::http1::{Response, request};
+use haven_tests::http1::{Response, assert_problem, rest_call};
 use serde_json::{Value, json};
-
-async fn call(
-    t: &TestSuite,
-    method: &str,
-    path: &str,
-    token: &str,
-    body: Option<&Value>,
-    extra: &[(&str, &str)],
-) -> Response {
-    let bearer = format!("Bearer {token}");
-    let mut headers: Vec<(&str, &str)> = vec![("Authorization", &bearer)];
-    let encoded = body.map(|b| b.to_string());
-    if encoded.is_some() {
-        headers.push(("Content-Type", "application/json"));
-    }
-    headers.extend_from_slice(extra);
-    request(
-        t.suite.gateway_addr,
-        method,
-        path,
-        &headers,
-        encoded.as_deref().map(str::as_bytes),
-    )
-    .await
-}
-
-fn assert_problem(response: &Response, status: u16, code: &str) -> Value {
-    assert_eq!(response.status, status, "{}", response.text());
-    assert_eq!(
-        response.header("content-type"),
-        Some("application/problem+json")
-    );
-    let problem = response.json();
-    assert_eq!(problem["code"], code, "{problem}");
-    problem
-}
 
 /// The ETag of an answer, checked to be the quoted version the body shows at `version`.
 fn etag_of(response: &Response, version: &Value) -> String {
@@ -61,11 +25,11 @@ fn rename(given: &str) -> Value {
 async fn a_child_updated_with_if_match_and_read_with_if_none_match() {
     let t = TestSuite::start().await;
     let token = t.token("caseworker", "cw-etag", "agency-a");
-    let created = call(
+    let created = rest_call(
         &t,
         "POST",
         "/v1/children",
-        &token,
+        Some(&token),
         Some(&json!({
             "child": { "identity": { "givenName": "Generated", "familyName": "Etagfield" } }
         })),
@@ -80,20 +44,36 @@ async fn a_child_updated_with_if_match_and_read_with_if_none_match() {
     let path = format!("/v1/children/{id}");
 
     // A copy that is current is not sent again; one that is not is.
-    let unchanged = call(&t, "GET", &path, &token, None, &[("If-None-Match", &first)]).await;
+    let unchanged = rest_call(
+        &t,
+        "GET",
+        &path,
+        Some(&token),
+        None,
+        &[("If-None-Match", &first)],
+    )
+    .await;
     assert_eq!(unchanged.status, 304, "{}", unchanged.text());
     assert!(unchanged.body.is_empty());
     assert_eq!(unchanged.header("etag"), Some(first.as_str()));
     let weak = format!("W/{first}");
-    let unchanged = call(&t, "GET", &path, &token, None, &[("If-None-Match", &weak)]).await;
+    let unchanged = rest_call(
+        &t,
+        "GET",
+        &path,
+        Some(&token),
+        None,
+        &[("If-None-Match", &weak)],
+    )
+    .await;
     assert_eq!(unchanged.status, 304, "a weak tag matches If-None-Match");
 
     // Update with the ETag read: written, and the answer carries the new ETag.
-    let updated = call(
+    let updated = rest_call(
         &t,
         "PATCH",
         &path,
-        &token,
+        Some(&token),
         Some(&rename("Amani")),
         &[("If-Match", &first)],
     )
@@ -104,17 +84,25 @@ async fn a_child_updated_with_if_match_and_read_with_if_none_match() {
     let second = etag_of(&updated, &body["child"]["meta"]["version"]);
     assert_ne!(first, second);
 
-    let changed = call(&t, "GET", &path, &token, None, &[("If-None-Match", &first)]).await;
+    let changed = rest_call(
+        &t,
+        "GET",
+        &path,
+        Some(&token),
+        None,
+        &[("If-None-Match", &first)],
+    )
+    .await;
     assert_eq!(changed.status, 200, "{}", changed.text());
     assert_eq!(changed.header("etag"), Some(second.as_str()));
 
     // A stale ETag, and a weak one, are 412 and write nothing.
     for stale in [first.as_str(), &format!("W/{second}")] {
-        let refused = call(
+        let refused = rest_call(
             &t,
             "PATCH",
             &path,
-            &token,
+            Some(&token),
             Some(&rename("Amira")),
             &[("If-Match", stale)],
         )
@@ -122,14 +110,30 @@ async fn a_child_updated_with_if_match_and_read_with_if_none_match() {
         let problem = assert_problem(&refused, 412, "FAILED_PRECONDITION");
         assert_eq!(problem["status"], 412);
     }
-    let now = call(&t, "GET", &path, &token, None, &[]).await;
+    let now = rest_call(&t, "GET", &path, Some(&token), None, &[]).await;
     assert_eq!(now.json()["child"]["identity"]["givenName"], "Amani");
     assert_eq!(now.header("etag"), Some(second.as_str()));
 
     // If-Match on a read: the record at that version, or 412.
-    let at = call(&t, "GET", &path, &token, None, &[("If-Match", &second)]).await;
+    let at = rest_call(
+        &t,
+        "GET",
+        &path,
+        Some(&token),
+        None,
+        &[("If-Match", &second)],
+    )
+    .await;
     assert_eq!(at.status, 200, "{}", at.text());
-    let not_at = call(&t, "GET", &path, &token, None, &[("If-Match", &first)]).await;
+    let not_at = rest_call(
+        &t,
+        "GET",
+        &path,
+        Some(&token),
+        None,
+        &[("If-Match", &first)],
+    )
+    .await;
     assert_problem(&not_at, 412, "FAILED_PRECONDITION");
 
     // A condition that names no version, is malformed, or contradicts the body is a 400 naming it.
@@ -139,11 +143,11 @@ async fn a_child_updated_with_if_match_and_read_with_if_none_match() {
         ("If-Match", "2", "If-Match"),
         ("If-None-Match", "\"2", "If-None-Match"),
     ] {
-        let refused = call(
+        let refused = rest_call(
             &t,
             "PATCH",
             &path,
-            &token,
+            Some(&token),
             Some(&rename("Amira")),
             &[(header, value)],
         )
@@ -153,22 +157,22 @@ async fn a_child_updated_with_if_match_and_read_with_if_none_match() {
     }
     let mut contradicting = rename("Amira");
     contradicting["expectedVersion"] = json!("1");
-    let refused = call(
+    let refused = rest_call(
         &t,
         "PATCH",
         &path,
-        &token,
+        Some(&token),
         Some(&contradicting),
         &[("If-Match", &second)],
     )
     .await;
     let problem = assert_problem(&refused, 400, "INVALID_ARGUMENT");
     assert_eq!(problem["errors"][0]["field"], "expected_version");
-    let listed = call(
+    let listed = rest_call(
         &t,
         "GET",
         "/v1/children?page_size=5",
-        &token,
+        Some(&token),
         None,
         &[("If-None-Match", &second)],
     )
@@ -180,7 +184,7 @@ async fn a_child_updated_with_if_match_and_read_with_if_none_match() {
         "a list holds no single record"
     );
 
-    let now = call(&t, "GET", &path, &token, None, &[]).await;
+    let now = rest_call(&t, "GET", &path, Some(&token), None, &[]).await;
     assert_eq!(
         now.json()["child"]["identity"]["givenName"],
         "Amani",
@@ -193,11 +197,11 @@ async fn a_child_updated_with_if_match_and_read_with_if_none_match() {
 async fn a_tracing_request_updated_with_a_stale_etag_is_412() {
     let t = TestSuite::start().await;
     let officer = t.token("reunification_officer", "ro-etag", "agency-a");
-    let created = call(
+    let created = rest_call(
         &t,
         "POST",
         "/v1/tracing-requests",
-        &officer,
+        Some(&officer),
         Some(&json!({
             "inquirer": { "givenName": "Generated", "familyName": "Inquirer", "relation": "RELATION_MOTHER" },
             "soughtChildren": [{ "givenName": "Hodan", "familyName": "Generated" }]
@@ -218,11 +222,11 @@ async fn a_tracing_request_updated_with_a_stale_etag_is_412() {
             "updateMask": "inquirer",
         })
     };
-    let updated = call(
+    let updated = rest_call(
         &t,
         "PATCH",
         &path,
-        &officer,
+        Some(&officer),
         Some(&note("Inquirerone")),
         &[("If-Match", &first)],
     )
@@ -230,11 +234,11 @@ async fn a_tracing_request_updated_with_a_stale_etag_is_412() {
     assert_eq!(updated.status, 200, "{}", updated.text());
     let second = etag_of(&updated, &updated.json()["version"]);
     assert_ne!(first, second);
-    let stale = call(
+    let stale = rest_call(
         &t,
         "PATCH",
         &path,
-        &officer,
+        Some(&officer),
         Some(&note("Inquirertwo")),
         &[("If-Match", &first)],
     )
@@ -243,9 +247,9 @@ async fn a_tracing_request_updated_with_a_stale_etag_is_412() {
     // Without If-Match a stale version in the body stays the 409 it always was.
     let mut in_body = note("Inquirertwo");
     in_body["expectedVersion"] = json!(body["version"]);
-    let conflict = call(&t, "PATCH", &path, &officer, Some(&in_body), &[]).await;
+    let conflict = rest_call(&t, "PATCH", &path, Some(&officer), Some(&in_body), &[]).await;
     assert_problem(&conflict, 409, "FAILED_PRECONDITION");
-    let now = call(&t, "GET", &path, &officer, None, &[]).await;
+    let now = rest_call(&t, "GET", &path, Some(&officer), None, &[]).await;
     assert_eq!(now.header("etag"), Some(second.as_str()));
     t.stop().await;
 }
